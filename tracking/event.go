@@ -1,0 +1,67 @@
+// Package tracking is the customer's view of an order: one ordered timeline of
+// events from every source (gateway, ERP, suppliers), the order status and
+// expected delivery derived from it, live fan-out to streams, and signed
+// webhooks for the shop's back office.
+//
+// Redis layout (shared with the store's accept script, which writes the first
+// event in the same atomic step as the order):
+//
+//	trk:<orderID>   stream, one entry per event, field "ev" = JSON Event (without ID;
+//	                the entry id is the event id)
+//	trk:feed        stream of notifications for live fan-out, fields "o" = order id,
+//	                "e" = event entry id in trk:<orderID>
+package tracking
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event sources.
+const (
+	SourceGateway  = "gateway"
+	SourceERP      = "erp"
+	SourceSupplier = "supplier"
+)
+
+// Event types. The order status is the type of the latest status-bearing event.
+const (
+	TypeAccepted   = "accepted"     // gateway stored the order durably
+	TypeDelivered  = "erp_received" // the authoritative ERP holds the order
+	TypeRejected   = "rejected"     // the ERP refused the order
+	TypeFailed     = "failed"       // delivery dead-lettered
+	TypeConfirmed  = "confirmed"
+	TypeBackorder  = "backordered"
+	TypeAllocated  = "allocated"
+	TypePicked     = "picked"
+	TypeShipped    = "shipped"
+	TypeDone       = "delivered"
+	TypeCancelled  = "cancelled"
+	TypePOIssued   = "po_issued"
+	TypePOAcked    = "po_acknowledged"
+	TypePOShipped  = "po_shipped"
+	TypePOReceived = "goods_received"
+)
+
+// Event is one entry of an order's timeline.
+type Event struct {
+	ID      string            `json:"id,omitempty"` // stream entry id; set when read back
+	Time    time.Time         `json:"time"`
+	Type    string            `json:"type"`
+	Source  string            `json:"source"`
+	Summary string            `json:"summary"`
+	Details map[string]string `json:"details,omitempty"`
+}
+
+// StreamKey returns the Redis key of an order's timeline stream.
+func StreamKey(orderID string) string { return "trk:" + orderID }
+
+// FeedKey is the Redis stream every new event is announced on.
+const FeedKey = "trk:feed"
+
+// Encode returns the JSON stored in the "ev" field (ID omitted).
+func (e Event) Encode() []byte {
+	e.ID = ""
+	b, _ := json.Marshal(e)
+	return b
+}
