@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"erpgate/gateway"
+)
+
+// options are the command line and environment settings.
+type options struct {
+	listen             string
+	erpsimListen       string
+	publicURL          string
+	redisURL           string
+	erpV1URL           string
+	erpV2URL           string
+	configFile         string
+	allowVolatileRedis bool
+	logLevel           string
+	logFormat          string
+	erpTimeout         time.Duration
+	shutdownTimeout    time.Duration
+	consumers          int
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	o := &options{}
+	fs.StringVar(&o.listen, "listen", env("ERPGATE_LISTEN", "127.0.0.1:8080"), "gateway listen address (port 0 picks a free port) [ERPGATE_LISTEN]")
+	fs.StringVar(&o.erpsimListen, "erpsim-listen", env("ERPGATE_ERPSIM_LISTEN", "127.0.0.1:8090"), "listen address of the embedded ERP simulator, used when no ERP URL is given [ERPGATE_ERPSIM_LISTEN]")
+	fs.StringVar(&o.publicURL, "public-url", env("ERPGATE_PUBLIC_URL", ""), "base URL customers reach the gateway at, for tracking links (default http://<listen address>) [ERPGATE_PUBLIC_URL]")
+	fs.StringVar(&o.redisURL, "redis-url", env("REDIS_URL", ""), "Redis URL (redis://host:port/db, rediss://…); empty = embedded in-memory Redis, NOT durable [REDIS_URL]")
+	fs.StringVar(&o.erpV1URL, "erp-v1-url", env("ERPGATE_ERP_V1_URL", ""), "SOAP endpoint of ERP interface v1 (old release); empty = embedded simulator [ERPGATE_ERP_V1_URL]")
+	fs.StringVar(&o.erpV2URL, "erp-v2-url", env("ERPGATE_ERP_V2_URL", ""), "SOAP endpoint of ERP interface v2 (new WebServices); empty = embedded simulator [ERPGATE_ERP_V2_URL]")
+	fs.StringVar(&o.configFile, "config", env("ERPGATE_CONFIG", ""), "JSON config file with clients (API key hashes) and webhooks; empty = demo credentials [ERPGATE_CONFIG]")
+	fs.BoolVar(&o.allowVolatileRedis, "allow-volatile-redis", env("ERPGATE_ALLOW_VOLATILE_REDIS", "") == "1", "run on a Redis without AOF persistence (a 202 is then NOT durable) [ERPGATE_ALLOW_VOLATILE_REDIS=1]")
+	fs.StringVar(&o.logLevel, "log-level", env("ERPGATE_LOG_LEVEL", "info"), "debug, info, warn or error [ERPGATE_LOG_LEVEL]")
+	fs.StringVar(&o.logFormat, "log-format", env("ERPGATE_LOG_FORMAT", "text"), "text or json [ERPGATE_LOG_FORMAT]")
+	fs.DurationVar(&o.erpTimeout, "erp-timeout", 5*time.Second, "deadline of one ERP call")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.IntVar(&o.consumers, "consumers", 4, "outbox consumers per ERP target in this instance")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, flagHelp
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (subcommands: release)", fs.Arg(0))
+	}
+	if o.consumers < 1 || o.consumers > 256 {
+		return nil, errors.New("--consumers must be between 1 and 256")
+	}
+	return o, nil
+}
+
+// flagHelp reports that -h was asked for and usage is printed.
+var flagHelp = flag.ErrHelp
+
+// fileConfig is the JSON config file.
+type fileConfig struct {
+	Clients  []gateway.Client  `json:"clients"`
+	Webhooks []json.RawMessage `json:"webhooks,omitempty"`
+}
+
+func loadConfig(path string) (*fileConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	var fc fileConfig
+	if err := dec.Decode(&fc); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(fc.Clients) == 0 {
+		return nil, fmt.Errorf("config %s: no clients: nobody could call the gateway", path)
+	}
+	return &fc, nil
+}

@@ -1,0 +1,24 @@
+// Command gateway runs erpgate: the WebServices gateway between the online
+// shop, its customers, its suppliers and the ERP.
+//
+// With no flags it is a complete demo system: an embedded in-memory Redis and
+// the ERP simulator run in-process on loopback ports. See the README for the
+// production flags.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"erpgate/gateway"
+)
+
+// Build information, set with -ldflags "-X main.version=… -X main.commit=…".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+// run is the whole program; main only calls it. It returns when ctx is
+// cancelled (SIGINT/SIGTERM) after a graceful shutdown, or on a fatal error.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[1] == "release" {
+		return runRelease(ctx, args[1:], getenv, stdout, stderr)
+	}
+	opt, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flagHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := newLogger(opt, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg)
+
+	// Clients and keys.
+	clients := gateway.DemoClients()
+	if opt.configFile != "" {
+		fc, err := loadConfig(opt.configFile)
+		if err != nil {
+			return err
+		}
+		clients = fc.Clients
+	} else {
+		log.Warn("no --config given: the DEMO credentials are active; do not expose this gateway",
+			"shop_key", "demo-shop-key", "admin_token", "demo-admin-token",
+			"supplier_keys", "demo-supplier-key-1 (SUP-1), demo-supplier-key-2 (SUP-2)")
+	}
+	keys, err := gateway.NewKeyring(clients)
+	if err != nil {
+		return err
+	}
+
+	// Redis: embedded (not durable) or real (durability checked).
+	rdb, closeRedis, err := openRedis(ctx, opt, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	sys, err := assemble(ctx, opt, log, reg, rdb, keys)
+	if err != nil {
+		return err
+	}
+	defer sys.close()
+
+	ln, err := net.Listen("tcp", opt.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", opt.listen, err)
+	}
+	addr := ln.Addr().String()
+	if sys.setPublicURL != nil {
+		sys.setPublicURL("http://" + addr)
+	}
+	srv := &http.Server{
+		Handler:           sys.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("gateway listening", "addr", addr, "url", "http://"+addr, "version", version)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case err := <-sys.failed:
+		shutdown(srv, opt.shutdownTimeout, log)
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: no new requests; finishing in-flight ones", "timeout", opt.shutdownTimeout)
+	shutdown(srv, opt.shutdownTimeout, log)
+	return nil
+}
+
+func shutdown(srv *http.Server, timeout time.Duration, log *slog.Logger) {
+	sctx, scancel := context.WithTimeout(context.Background(), timeout)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("graceful shutdown incomplete", "err", err)
+		srv.Close()
+	}
+}
+
+func newLogger(opt *options, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(opt.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	hopt := &slog.HandlerOptions{Level: level}
+	switch opt.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopt)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopt)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", opt.logFormat)
+}
+
+// openRedis connects to --redis-url, or starts an embedded in-memory Redis.
+// A real Redis must have AOF on unless --allow-volatile-redis: a 202 has to
+// mean the order survives a crash.
+func openRedis(ctx context.Context, opt *options, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	if opt.redisURL == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, nil, fmt.Errorf("embedded redis: %w", err)
+		}
+		log.Warn("EMBEDDED IN-MEMORY REDIS: nothing is durable; every order is lost when this process stops. Use --redis-url for anything real.", "addr", m.Addr())
+		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		return rdb, func() { rdb.Close(); m.Close() }, nil
+	}
+	rdb, err := newRedisClient(opt.redisURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer pcancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("redis %s unreachable: %w", redactURL(opt.redisURL), err)
+	}
+	if err := checkAOF(pctx, rdb); err != nil {
+		if !opt.allowVolatileRedis {
+			rdb.Close()
+			return nil, nil, fmt.Errorf("%w; refusing to start because a 202 must mean durable (enable appendonly, or pass --allow-volatile-redis)", err)
+		}
+		log.Warn("VOLATILE REDIS allowed by flag: accepted orders may be lost in a Redis crash", "reason", err)
+	}
+	log.Info("redis connected", "url", redactURL(opt.redisURL))
+	return rdb, func() { rdb.Close() }, nil
+}
+
+// newRedisClient understands redis:// and rediss:// for a single node,
+// redis+cluster://h1:p1,h2:p2 for Redis Cluster and
+// redis+sentinel://h1:p1,h2:p2/mastername for Sentinel.
+func newRedisClient(raw string) (redis.UniversalClient, error) {
+	switch {
+	case strings.HasPrefix(raw, "redis://"), strings.HasPrefix(raw, "rediss://"), strings.HasPrefix(raw, "unix://"):
+		o, err := redis.ParseURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		return redis.NewClient(o), nil
+	case strings.HasPrefix(raw, "redis+cluster://"):
+		addrs := strings.Split(strings.TrimPrefix(raw, "redis+cluster://"), ",")
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}), nil
+	case strings.HasPrefix(raw, "redis+sentinel://"):
+		rest := strings.TrimPrefix(raw, "redis+sentinel://")
+		hosts, master, ok := strings.Cut(rest, "/")
+		if !ok || master == "" {
+			return nil, errors.New("--redis-url: redis+sentinel://h1:p1,h2:p2/<master name>")
+		}
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: strings.Split(hosts, ",")}), nil
+	}
+	return nil, fmt.Errorf("--redis-url: unsupported scheme in %q (redis://, rediss://, unix://, redis+cluster://, redis+sentinel://)", redactURL(raw))
+}
+
+func checkAOF(ctx context.Context, rdb redis.UniversalClient) error {
+	info, err := rdb.Info(ctx, "persistence").Result()
+	if err != nil {
+		return fmt.Errorf("cannot read redis persistence settings: %w", err)
+	}
+	if !strings.Contains(info, "aof_enabled:1") {
+		return errors.New("redis has no AOF persistence (appendonly no)")
+	}
+	return nil
+}
+
+// redactURL hides a password in a Redis URL for logs and errors.
+func redactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = "***@" + rest[at+1:]
+	}
+	return scheme + "://" + rest
+}
+
+func registerBuildInfo(reg prometheus.Registerer) {
+	goVersion, rev := "", commit
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && rev == "" {
+				rev = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "erpgate_build_info",
+		Help: "Build information; always 1.",
+	}, []string{"version", "commit", "goversion"})
+	g.WithLabelValues(version, rev, goVersion).Set(1)
+	reg.MustRegister(g)
+}

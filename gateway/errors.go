@@ -1,0 +1,124 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"erpgate"
+)
+
+// statusOf is the one table from erpgate error codes to HTTP statuses.
+var statusOf = map[string]int{
+	erpgate.Invalid:             http.StatusBadRequest,
+	erpgate.Unprocessable:       http.StatusUnprocessableEntity,
+	erpgate.IdempotencyMismatch: http.StatusUnprocessableEntity,
+	erpgate.Conflict:            http.StatusConflict,
+	erpgate.NotFound:            http.StatusNotFound,
+	erpgate.Unauthorized:        http.StatusUnauthorized,
+	erpgate.Forbidden:           http.StatusForbidden,
+	erpgate.TooLarge:            http.StatusRequestEntityTooLarge,
+	erpgate.UnsupportedMedia:    http.StatusUnsupportedMediaType,
+	erpgate.RateLimited:         http.StatusTooManyRequests,
+	erpgate.Unavailable:         http.StatusServiceUnavailable,
+	erpgate.Internal:            http.StatusInternalServerError,
+}
+
+// problem is an RFC 9457 problem details object with erpgate's extensions.
+type problem struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail,omitempty"`
+	Instance  string            `json:"instance,omitempty"`
+	Code      string            `json:"code"`
+	RequestID string            `json:"request_id,omitempty"`
+	Errors    []erpgate.Problem `json:"errors,omitempty"`
+}
+
+// problemTypeBase prefixes the problem "type" URI; each code has its own
+// documented anchor in the README.
+const problemTypeBase = "https://erpgate.dev/problems/"
+
+// errorHandler replaces echo's default handler, which would turn every
+// wrapped error into a bare 500. It maps *erpgate.Error codes through
+// statusOf, echo's own HTTP errors (404 route, 405 method, 413 body limit)
+// to the matching code, and logs only internal errors.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		var he *echo.HTTPError
+		echoStatus := 0
+		if errors.As(err, &he) && erpgate.ErrorCode(err) == erpgate.Internal {
+			err, echoStatus = fromEchoError(he), he.Code
+		}
+		code := erpgate.ErrorCode(err)
+		status, ok := statusOf[code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		if echoStatus >= 400 && echoStatus < 600 {
+			status = echoStatus
+		}
+		rid := c.Response().Header().Get(echo.HeaderXRequestID)
+		if code == erpgate.Internal {
+			log.ErrorContext(c.Request().Context(), "internal error", "err", err, "request_id", rid,
+				"method", c.Request().Method, "route", c.Path())
+		}
+		p := problem{
+			Type:      problemTypeBase + code,
+			Title:     http.StatusText(status),
+			Status:    status,
+			Detail:    erpgate.ErrorMessage(err),
+			Instance:  c.Request().URL.Path,
+			Code:      code,
+			RequestID: rid,
+			Errors:    erpgate.ErrorProblems(err),
+		}
+		writeProblem(c, p)
+	}
+}
+
+func writeProblem(c echo.Context, p problem) {
+	b, _ := json.Marshal(p)
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "application/problem+json")
+	if p.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="erpgate"`)
+	}
+	if c.Request().Method == http.MethodHead {
+		c.Response().WriteHeader(p.Status)
+		return
+	}
+	c.Response().WriteHeader(p.Status)
+	c.Response().Write(b)
+}
+
+func fromEchoError(he *echo.HTTPError) error {
+	msg := http.StatusText(he.Code)
+	switch he.Code {
+	case http.StatusNotFound:
+		return &erpgate.Error{Code: erpgate.NotFound, Message: "no such resource", Err: he}
+	case http.StatusMethodNotAllowed:
+		return &erpgate.Error{Code: erpgate.Invalid, Message: "method not allowed on this resource", Err: he}
+	case http.StatusRequestEntityTooLarge:
+		return &erpgate.Error{Code: erpgate.TooLarge, Message: "request body too large", Err: he}
+	case http.StatusUnsupportedMediaType:
+		return &erpgate.Error{Code: erpgate.UnsupportedMedia, Message: msg, Err: he}
+	case http.StatusUnauthorized:
+		return &erpgate.Error{Code: erpgate.Unauthorized, Message: "missing or invalid credentials", Err: he}
+	case http.StatusTooManyRequests:
+		return &erpgate.Error{Code: erpgate.RateLimited, Message: "too many requests", Err: he}
+	case http.StatusServiceUnavailable:
+		return &erpgate.Error{Code: erpgate.Unavailable, Message: "service unavailable", Err: he}
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		return &erpgate.Error{Code: erpgate.Invalid, Message: msg, Err: he}
+	}
+	return &erpgate.Error{Code: erpgate.Internal, Message: "internal error", Err: he}
+}

@@ -1,0 +1,43 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes lists the whole API in one place.
+func (s *Server) routes() {
+	s.e.Use(requestID(), s.observe(), recoverPanics())
+
+	shop := requireKind(s.keys, KindShop)
+
+	s.e.GET("/healthz", s.handleHealthz())
+	s.e.GET("/readyz", s.handleReadyz())
+	s.e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+
+	s.e.POST("/v1/orders", s.handleCreateOrder(), shop)
+	s.e.GET("/v1/orders", s.handleFindOrder(), shop)
+	s.e.GET("/v1/orders/:id", s.handleGetOrder(), shop)
+}
+
+func (s *Server) handleHealthz() echo.HandlerFunc {
+	body := []byte("ok\n")
+	return func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", body)
+	}
+}
+
+func (s *Server) handleReadyz() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
+		}
+		return c.String(http.StatusOK, "ready\n")
+	}
+}

@@ -1,0 +1,91 @@
+// Package gateway is erpgate's HTTP surface: the echo server, every route
+// (listed in routes.go), authentication, limits, request ids, metrics, the
+// REST handlers, the SOAP endpoints' dispatch, and the one mapping from
+// erpgate error codes to HTTP statuses (problem+json, RFC 9457).
+//
+// echo never leaks out of this package: New returns an http.Handler.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config holds the gateway's dependencies and settings.
+type Config struct {
+	// PublicURL is the base URL customers reach the gateway at, used in
+	// tracking links (e.g. "https://shop-gateway.example.com").
+	PublicURL string
+	Logger    *slog.Logger
+	// Registerer receives the gateway's metrics; Gatherer serves /metrics.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Store      OrderStore
+	Keyring    *Keyring
+	// Ready reports whether the gateway can do its work (store reachable,
+	// workers running); /readyz answers 503 while it returns an error.
+	Ready func(ctx context.Context) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the gateway's HTTP handler.
+type Server struct {
+	e         *echo.Echo
+	log       *slog.Logger
+	publicURL string
+	store     OrderStore
+	keys      *Keyring
+	intake    *Intake
+	ready     func(ctx context.Context) error
+	gatherer  prometheus.Gatherer
+	metrics   *metrics
+	now       func() time.Time
+}
+
+// New returns the gateway handler with every route registered.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Keyring == nil {
+		return nil, errors.New("gateway: Store and Keyring are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		cfg.Registerer, cfg.Gatherer = reg, reg
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func(context.Context) error { return nil }
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	s := &Server{
+		e: e, log: cfg.Logger, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
+		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
+	}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// Intake returns the shared order intake service (REST and SOAP use it).
+func (s *Server) Intake() *Intake { return s.intake }
