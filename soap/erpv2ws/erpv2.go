@@ -21,22 +21,6 @@ type AnyURI string
 
 type NCName string
 
-type Error struct {
-	XMLName xml.Name `xml:"urn:erpgate:fault error"`
-
-	Code string `xml:"code,omitempty" json:"code,omitempty"`
-
-	Message string `xml:"message,omitempty" json:"message,omitempty"`
-
-	Problem []*Problem `xml:"problem,omitempty" json:"problem,omitempty"`
-}
-
-type Problem struct {
-	Field string `xml:"Field,omitempty" json:"Field,omitempty"`
-
-	Message string `xml:"Message,omitempty" json:"Message,omitempty"`
-}
-
 // An exact decimal amount with at most 4 fractional digits, e.g. "19.99".
 
 type Money string
@@ -70,6 +54,34 @@ const (
 
 	OrderStatusRejected OrderStatus = "rejected"
 )
+
+// Machine code of a fault; see the header comment of this WSDL.
+
+type ErrorCode string
+
+const (
+	ErrorCodeUNKNOWN_SKU ErrorCode = "UNKNOWN_SKU"
+
+	ErrorCodeINVALID_ORDER ErrorCode = "INVALID_ORDER"
+
+	ErrorCodeINVALID_REQUEST ErrorCode = "INVALID_REQUEST"
+
+	ErrorCodeNOT_FOUND ErrorCode = "NOT_FOUND"
+
+	ErrorCodeSERVICE_BUSY ErrorCode = "SERVICE_BUSY"
+
+	ErrorCodeSERVICE_UNAVAILABLE ErrorCode = "SERVICE_UNAVAILABLE"
+)
+
+type ErpFault struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 ErpFault"`
+
+	ErrorCode *ErrorCode `xml:"ErrorCode,omitempty" json:"ErrorCode,omitempty"`
+
+	Message string `xml:"Message,omitempty" json:"Message,omitempty"`
+
+	Issue []*Issue `xml:"Issue,omitempty" json:"Issue,omitempty"`
+}
 
 type CreateSalesOrder struct {
 	XMLName xml.Name `xml:"urn:erpgate:erp:v2 CreateSalesOrder"`
@@ -221,6 +233,17 @@ type SalesOrder struct {
 	RequestedDeliveryDate *CalendarDate `xml:"RequestedDeliveryDate,omitempty" json:"RequestedDeliveryDate,omitempty"`
 
 	Notes string `xml:"Notes,omitempty" json:"Notes,omitempty"`
+}
+
+type Issue struct {
+	Field string `xml:"Field,omitempty" json:"Field,omitempty"`
+
+	// The LineNumber of the line concerned, when the finding is about a line.
+	LineNumber int32 `xml:"LineNumber,omitempty" json:"LineNumber,omitempty"`
+
+	Sku string `xml:"Sku,omitempty" json:"Sku,omitempty"`
+
+	Text string `xml:"Text,omitempty" json:"Text,omitempty"`
 }
 
 type SalesOrderService interface {
