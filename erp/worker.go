@@ -1,0 +1,658 @@
+package erp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"erpgate"
+	"erpgate/order"
+)
+
+// TypeOrderCreate is the outbox message type that asks a target to create an
+// order. More types (po.ack, asn.create, …) follow with the supply chain.
+const TypeOrderCreate = "order.create"
+
+// The states of a target's result for one order.
+const (
+	StatePending  = "pending"  // not yet answered; deliveries are being retried
+	StateCreated  = "created"  // the ERP holds the order (possibly from an earlier delivery)
+	StateRejected = "rejected" // the ERP refused the order; retrying cannot help
+	StateDead     = "dead"     // dead-lettered after too many deliveries; an operator may replay it
+)
+
+// Result is what one target answered for one order. It is what the store
+// keeps per target (store.TargetResult is this type) and what the OnResult
+// hook receives. Reason is always fit to show a shop.
+type Result struct {
+	State          string    `json:"state"`
+	ERPOrderNumber string    `json:"erp_order_number,omitempty"`
+	ERPStatus      string    `json:"erp_status,omitempty"`
+	Duplicate      bool      `json:"duplicate,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+	Attempts       int       `json:"attempts"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// Message is one outbox entry as a consumer group sees it. It carries ids,
+// never a rendered payload: the adapter renders its own format from the
+// canonical record when it delivers.
+type Message struct {
+	ID      string    // outbox stream entry id
+	Type    string    // e.g. TypeOrderCreate
+	OrderID string    // the order the message is about
+	Only    string    // if set, only this target delivers it (a replay); others ack it unseen
+	At      time.Time // when the order was accepted (for the delivery-lag histogram)
+	// Deliveries counts the deliveries of this entry to this group, this one
+	// included (Redis's delivery counter).
+	Deliveries int64
+}
+
+// Outbox is the durable log the workers drain, one consumer group per
+// target. *store.Outbox implements it on Redis Streams. Errors are
+// infrastructure failures (Redis unreachable); the worker pauses and retries.
+type Outbox interface {
+	// Read returns up to count entries no consumer of target's group has seen,
+	// now pending for consumer. It waits up to block for the first one.
+	Read(ctx context.Context, target, consumer string, count int, block time.Duration) ([]Message, error)
+	// Due claims for consumer up to count entries deferred with a due time not
+	// after now, oldest due first.
+	Due(ctx context.Context, target, consumer string, now time.Time, count int) ([]Message, error)
+	// Reclaim claims for consumer up to count entries that have been pending
+	// for at least minIdle: those of consumers that died mid-delivery.
+	Reclaim(ctx context.Context, target, consumer string, minIdle time.Duration, count int) ([]Message, error)
+	// Defer parks pending entry id of target's group until due, setting its
+	// delivery counter to deliveries (so an entry handed back without an ERP
+	// call is not charged for one). The entry stays pending: a crash loses
+	// nothing, and the parking survives it.
+	Defer(ctx context.Context, target, id string, due time.Time, deliveries int64) error
+	// Ack marks entries of target's group done.
+	Ack(ctx context.Context, target string, ids ...string) error
+	// DeadLetter moves m out of target's group into the dead-letter stream,
+	// with an operator-facing reason, in one atomic step.
+	DeadLetter(ctx context.Context, target string, m Message, reason string) error
+}
+
+// Orders is what the workers need from the order store; *store.Store
+// implements it.
+type Orders interface {
+	// LoadOrder returns the canonical order. Errors: erpgate.NotFound, or
+	// erpgate.Unavailable when the store is unreachable.
+	LoadOrder(ctx context.Context, id string) (*order.Order, error)
+	// SetResult records target's answer for the order; when authoritative it
+	// also sets the order's status. A pending result never replaces a final
+	// one and a created result is never replaced by another state.
+	SetResult(ctx context.Context, orderID, target string, r Result, authoritative bool) error
+}
+
+// ResultHook is called after a target's result for an order was recorded
+// (created, rejected, retried as pending, dead). It runs on the delivering
+// worker, so it must be quick; it may be called more than once for the same
+// result (delivery is at-least-once).
+type ResultHook func(ctx context.Context, target string, o *order.Order, r Result, authoritative bool)
+
+// DispatcherConfig configures the delivery workers. Zero values take the
+// defaults documented on each field (see WithDefaults).
+type DispatcherConfig struct {
+	Outbox   Outbox             // required
+	Orders   Orders             // required
+	Adapters map[string]Adapter // required: target name → adapter (Adapter.Target() must equal the key)
+	Plan     Plan               // default StaticPlan{}
+	OnResult ResultHook         // optional
+
+	Logger     *slog.Logger          // default: discard
+	Registerer prometheus.Registerer // optional: metrics are registered while Run runs
+	Now        func() time.Time      // default time.Now; drives backoff due times and the breaker
+	Rand       func() float64        // default math/rand/v2.Float64; jitter draws in [0, 1)
+
+	// Name prefixes the consumer names ("<Name>-<target>-<n>"). Default:
+	// "<hostname>-<pid>", unique per process.
+	Name string
+
+	Consumers   int           // consumers per target; default 2
+	BatchSize   int           // entries fetched at once per consumer; default 10
+	Block       time.Duration // how long a read waits for new entries; default 1s (also bounds stop latency)
+	Poll        time.Duration // pause while paused, breaker open, or after an infrastructure error; default 250ms
+	CallTimeout time.Duration // deadline of one ERP call; default 15s
+
+	Backoff       Backoff // wait after transient failures; default {Base: 1s, Max: 1m, Jitter: 0.3}
+	MaxDeliveries int64   // deliveries before an entry is dead-lettered; default 10
+
+	ReclaimMinIdle time.Duration // an entry pending this long belongs to a dead consumer; default 2m
+	ReclaimEvery   time.Duration // how often each consumer looks for such entries; default 30s
+
+	BreakerThreshold int           // consecutive transient failures that open the breaker; default 5
+	BreakerOpenFor   time.Duration // how long it stays open before a probe; default 30s
+	// ProbeRef is the external reference whose status a half-open breaker
+	// asks the ERP for. Any answer, including "not found", proves the ERP is
+	// up, so no order is spent on probing. Default "erpgate-breaker-probe".
+	ProbeRef string
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c DispatcherConfig) WithDefaults() DispatcherConfig {
+	if c.Plan == nil {
+		c.Plan = StaticPlan{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+	if c.Name == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "erpgate"
+		}
+		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	setDefault(&c.Consumers, 2)
+	setDefault(&c.BatchSize, 10)
+	setDefault(&c.Block, time.Second)
+	setDefault(&c.Poll, 250*time.Millisecond)
+	setDefault(&c.CallTimeout, 15*time.Second)
+	setDefault(&c.Backoff.Base, time.Second)
+	setDefault(&c.Backoff.Max, time.Minute)
+	if c.Backoff.Jitter == 0 {
+		c.Backoff.Jitter = 0.3
+	}
+	setDefault(&c.MaxDeliveries, 10)
+	setDefault(&c.ReclaimMinIdle, 2*time.Minute)
+	setDefault(&c.ReclaimEvery, 30*time.Second)
+	setDefault(&c.BreakerThreshold, 5)
+	setDefault(&c.BreakerOpenFor, 30*time.Second)
+	if c.ProbeRef == "" {
+		c.ProbeRef = "erpgate-breaker-probe"
+	}
+	return c
+}
+
+func setDefault[T int | int64 | time.Duration](p *T, v T) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+// Validate reports every problem with c (after defaults) at once.
+func (c DispatcherConfig) Validate() error {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if c.Outbox == nil {
+		bad("Outbox is required")
+	}
+	if c.Orders == nil {
+		bad("Orders is required")
+	}
+	if len(c.Adapters) == 0 {
+		bad("at least one adapter is required")
+	}
+	for name, a := range c.Adapters {
+		switch {
+		case a == nil:
+			bad("adapter %q is nil", name)
+		case a.Target() != name:
+			bad("adapter registered as %q reports target %q", name, a.Target())
+		}
+	}
+	if c.Plan == nil || c.Logger == nil || c.Now == nil || c.Rand == nil {
+		bad("Plan, Logger, Now and Rand must be set (use WithDefaults)")
+	}
+	if c.Name == "" || strings.HasPrefix(c.Name, "_") {
+		bad("Name %q must be non-empty and must not start with '_' (reserved)", c.Name)
+	}
+	if c.Consumers < 1 || c.Consumers > 64 {
+		bad("Consumers %d must be in 1..64", c.Consumers)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 1000 {
+		bad("BatchSize %d must be in 1..1000", c.BatchSize)
+	}
+	if c.Block < time.Millisecond {
+		bad("Block %v must be at least 1ms", c.Block)
+	}
+	if c.Poll <= 0 || c.CallTimeout <= 0 || c.ReclaimEvery <= 0 || c.BreakerOpenFor <= 0 {
+		bad("Poll, CallTimeout, ReclaimEvery and BreakerOpenFor must be positive")
+	}
+	if c.Backoff.Base <= 0 || c.Backoff.Max < c.Backoff.Base {
+		bad("Backoff needs 0 < Base (%v) ≤ Max (%v)", c.Backoff.Base, c.Backoff.Max)
+	}
+	if c.Backoff.Jitter < 0 || c.Backoff.Jitter > 1 {
+		bad("Backoff.Jitter %v must be in [0, 1]", c.Backoff.Jitter)
+	}
+	if c.MaxDeliveries < 1 {
+		bad("MaxDeliveries %d must be at least 1", c.MaxDeliveries)
+	}
+	// A live consumer holds an entry for at most CallTimeout (plus a little
+	// bookkeeping), and a deferred entry waits at most Backoff.Max: an entry
+	// idle longer than both is safely reclaimed, never stolen from a live
+	// call or pulled early out of its backoff.
+	if c.ReclaimMinIdle <= c.CallTimeout || c.ReclaimMinIdle <= c.Backoff.Max {
+		bad("ReclaimMinIdle %v must exceed CallTimeout %v and Backoff.Max %v", c.ReclaimMinIdle, c.CallTimeout, c.Backoff.Max)
+	}
+	if c.BreakerThreshold < 1 {
+		bad("BreakerThreshold %d must be at least 1", c.BreakerThreshold)
+	}
+	if len(errs) > 0 {
+		return errors.New("erp dispatcher config: " + strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Dispatcher runs the delivery workers: per target, Consumers goroutines
+// that read the target's consumer group and deliver each entry through the
+// target's adapter.
+//
+// Semantics: at-least-once from the outbox, exactly-once in the ERP through
+// the adapter's idempotent create. Success (created or duplicate) and
+// permanent refusal are recorded and acknowledged. A transient failure is not
+// acknowledged: the entry is deferred (parked, still pending) for a jittered
+// exponential backoff while the consumer goes on with other entries, so one
+// failing order never stalls a healthy ERP. After MaxDeliveries the entry is
+// dead-lettered. A breaker per target stops all calls while the ERP is down;
+// entries simply wait. Intake never waits on any of this.
+type Dispatcher struct {
+	cfg      DispatcherConfig
+	met      *metrics
+	breakers map[string]*Breaker
+	running  atomic.Bool
+}
+
+// NewDispatcher returns a dispatcher for cfg with defaults applied. Run
+// validates the config.
+func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
+	cfg = cfg.WithDefaults()
+	d := &Dispatcher{cfg: cfg, met: newMetrics(), breakers: make(map[string]*Breaker)}
+	for target := range cfg.Adapters {
+		d.breakers[target] = NewBreaker(cfg.BreakerThreshold, cfg.BreakerOpenFor, cfg.Now, func(from, to BreakerState) {
+			d.met.breaker.WithLabelValues(target).Set(float64(to))
+			cfg.Logger.Warn("erp breaker", "target", target, "from", from.String(), "to", to.String())
+		})
+	}
+	return d
+}
+
+// Breaker returns the circuit breaker of target, or nil for an unknown one.
+func (d *Dispatcher) Breaker(target string) *Breaker { return d.breakers[target] }
+
+// Running reports whether Run is running (for /readyz).
+func (d *Dispatcher) Running() bool { return d.running.Load() }
+
+// Run delivers until ctx is cancelled, then stops cleanly: calls in flight
+// finish (bounded by CallTimeout) and are recorded; entries fetched but not
+// started are handed back at once for another worker; nothing is lost.
+// It returns an error only for an invalid config or a failed metrics
+// registration.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if err := d.cfg.Validate(); err != nil {
+		return err
+	}
+	if reg := d.cfg.Registerer; reg != nil {
+		if err := d.met.register(reg); err != nil {
+			return fmt.Errorf("erp dispatcher metrics: %w", err)
+		}
+		defer d.met.unregister(reg)
+	}
+	var wg sync.WaitGroup
+	for target, a := range d.cfg.Adapters {
+		d.met.init(target)
+		for i := range d.cfg.Consumers {
+			c := &consumer{
+				d:       d,
+				target:  target,
+				name:    fmt.Sprintf("%s-%s-%d", d.cfg.Name, target, i),
+				adapter: a,
+				br:      d.breakers[target],
+			}
+			c.log = d.cfg.Logger.With("target", target, "consumer", c.name)
+			wg.Go(func() { c.run(ctx) })
+		}
+	}
+	d.running.Store(true)
+	wg.Wait()
+	d.running.Store(false)
+	return nil
+}
+
+// consumer is one worker goroutine of one target.
+type consumer struct {
+	d           *Dispatcher
+	target      string
+	name        string
+	adapter     Adapter
+	br          *Breaker
+	log         *slog.Logger
+	lastReclaim time.Time // wall clock: paces Reclaim against Redis idle times
+}
+
+// opTimeout bounds the bookkeeping (record, ack, defer) that must finish even
+// when the worker is stopping.
+const opTimeout = 5 * time.Second
+
+func (c *consumer) run(ctx context.Context) {
+	cfg := &c.d.cfg
+	for ctx.Err() == nil {
+		if !cfg.Plan.Active(c.target) {
+			sleep(ctx, cfg.Poll)
+			continue
+		}
+		switch c.br.State() {
+		case BreakerOpen:
+			sleep(ctx, cfg.Poll)
+			continue
+		case BreakerHalfOpen:
+			if c.br.Allow() {
+				c.probe(ctx)
+			} else {
+				sleep(ctx, cfg.Poll)
+			}
+			continue
+		}
+		msgs, err := c.fetch(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Error("outbox read failed", "err", err)
+				sleep(ctx, cfg.Poll)
+			}
+			continue
+		}
+		for i, m := range msgs {
+			// Stop starting deliveries when told to stop, paused or when the
+			// ERP went down mid-batch; hand the rest back uncharged.
+			if ctx.Err() != nil || c.br.State() != BreakerClosed || !cfg.Plan.Active(c.target) {
+				c.handBack(ctx, msgs[i:])
+				break
+			}
+			c.deliver(ctx, m)
+		}
+	}
+}
+
+// fetch returns the next entries to deliver: deferred entries that are due
+// first (they are the oldest), then entries of dead consumers, then new ones.
+func (c *consumer) fetch(ctx context.Context) ([]Message, error) {
+	cfg := &c.d.cfg
+	msgs, err := cfg.Outbox.Due(ctx, c.target, c.name, cfg.Now(), cfg.BatchSize)
+	if err != nil || len(msgs) > 0 {
+		return msgs, err
+	}
+	if time.Since(c.lastReclaim) >= cfg.ReclaimEvery {
+		c.lastReclaim = time.Now()
+		msgs, err = cfg.Outbox.Reclaim(ctx, c.target, c.name, cfg.ReclaimMinIdle, cfg.BatchSize)
+		if err != nil || len(msgs) > 0 {
+			if len(msgs) > 0 {
+				c.log.Info("reclaimed entries of a dead consumer", "count", len(msgs))
+			}
+			return msgs, err
+		}
+	}
+	return cfg.Outbox.Read(ctx, c.target, c.name, cfg.BatchSize, cfg.Block)
+}
+
+// probe asks the ERP for the status of a reference that does not exist: any
+// answer proves it is up again. A half-open breaker thus never spends an
+// order (and its delivery count) on testing the ERP.
+func (c *consumer) probe(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.d.cfg.CallTimeout)
+	start := time.Now()
+	_, err := c.adapter.OrderStatus(cctx, c.d.cfg.ProbeRef)
+	cancel()
+	c.d.met.call.WithLabelValues(c.target, "order_status").Observe(time.Since(start).Seconds())
+	if err == nil || IsPermanent(err) {
+		c.br.Success()
+		return
+	}
+	c.log.Warn("erp probe failed", "err", err)
+	c.br.Failure()
+}
+
+// deliver handles one entry to its end: acknowledged, deferred or dead.
+func (c *consumer) deliver(ctx context.Context, m Message) {
+	cfg := &c.d.cfg
+	log := c.log.With("entry", m.ID, "order", m.OrderID, "deliveries", m.Deliveries)
+	// The bookkeeping after a call must happen even if we are stopping:
+	// otherwise an order the ERP created would be created again elsewhere.
+	octx := context.WithoutCancel(ctx)
+
+	if m.Only != "" && m.Only != c.target {
+		c.ack(octx, log, m) // a replay meant for another target
+		return
+	}
+	if m.Type != TypeOrderCreate {
+		c.dead(octx, log, m, nil, "unsupported message type "+m.Type)
+		return
+	}
+	o, err := cfg.Orders.LoadOrder(ctx, m.OrderID)
+	if err != nil {
+		if erpgate.ErrorCode(err) == erpgate.NotFound {
+			c.dead(octx, log, m, nil, "order record not found")
+			return
+		}
+		// The store is in trouble, not the ERP and not the message: hand it
+		// back uncharged and pause.
+		log.Error("load order failed", "err", err)
+		c.handBack(ctx, []Message{m})
+		sleep(ctx, cfg.Poll)
+		return
+	}
+	if m.Deliveries > cfg.MaxDeliveries {
+		// Its last delivery was cut short (a worker died mid-call).
+		c.dead(octx, log, m, o, fmt.Sprintf("%d deliveries without an answer", m.Deliveries-1))
+		return
+	}
+	auth := cfg.Plan.Authoritative(o) == c.target
+
+	cctx, cancel := context.WithTimeout(octx, cfg.CallTimeout)
+	start := time.Now()
+	conf, err := c.adapter.CreateOrder(cctx, o)
+	cancel()
+	c.d.met.call.WithLabelValues(c.target, "create_order").Observe(time.Since(start).Seconds())
+	now := cfg.Now()
+
+	switch {
+	case err == nil:
+		c.br.Success()
+		r := Result{
+			State: StateCreated, ERPOrderNumber: conf.ERPOrderNumber, ERPStatus: conf.Status,
+			Duplicate: conf.Duplicate, Attempts: int(m.Deliveries), UpdatedAt: now,
+		}
+		if !c.record(octx, log, m, o, r, auth) {
+			return
+		}
+		c.ack(octx, log, m)
+		outcome := "created"
+		if conf.Duplicate {
+			outcome = "duplicate"
+		}
+		c.d.met.deliveries.WithLabelValues(c.target, outcome).Inc()
+		if !m.At.IsZero() {
+			c.d.met.lag.WithLabelValues(c.target).Observe(max(now.Sub(m.At), 0).Seconds())
+		}
+	case IsPermanent(err):
+		c.br.Success() // the ERP answered: it is up
+		r := Result{State: StateRejected, Reason: shopReason(err), Attempts: int(m.Deliveries), UpdatedAt: now}
+		log.Info("erp rejected order", "err", err)
+		if !c.record(octx, log, m, o, r, auth) {
+			return
+		}
+		c.ack(octx, log, m)
+		c.d.met.deliveries.WithLabelValues(c.target, "rejected").Inc()
+	default:
+		c.br.Failure()
+		if m.Deliveries >= cfg.MaxDeliveries {
+			c.dead(octx, log, m, o, err.Error())
+			return
+		}
+		due := now.Add(cfg.Backoff.Delay(m.Deliveries, cfg.Rand()))
+		log.Warn("erp delivery failed; retrying later", "err", err, "due", due)
+		if err := c.park(octx, m, due, m.Deliveries); err != nil {
+			// Still pending under our name: Reclaim brings it back.
+			log.Error("defer failed", "err", err)
+		}
+		r := Result{State: StatePending, Reason: "the ERP is not reachable yet; delivery is retried automatically", Attempts: int(m.Deliveries), UpdatedAt: now}
+		c.record(octx, log, m, o, r, auth)
+		c.d.met.deliveries.WithLabelValues(c.target, "retry").Inc()
+	}
+}
+
+// record stores r and calls the hook; false means the store failed and the
+// entry must stay pending (it is delivered again; the ERP reports a duplicate).
+func (c *consumer) record(ctx context.Context, log *slog.Logger, m Message, o *order.Order, r Result, auth bool) bool {
+	rctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := c.d.cfg.Orders.SetResult(rctx, m.OrderID, c.target, r, auth); err != nil {
+		log.Error("record erp result failed; entry stays pending", "state", r.State, "err", err)
+		return false
+	}
+	if c.d.cfg.OnResult != nil {
+		c.d.cfg.OnResult(rctx, c.target, o, r, auth)
+	}
+	return true
+}
+
+func (c *consumer) ack(ctx context.Context, log *slog.Logger, m Message) {
+	actx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := c.d.cfg.Outbox.Ack(actx, c.target, m.ID); err != nil {
+		// Delivered again later; the adapter makes that harmless.
+		log.Error("ack failed", "err", err)
+	}
+}
+
+// dead records the order as failed for this target (if it exists) and moves
+// the entry to the dead-letter stream.
+func (c *consumer) dead(ctx context.Context, log *slog.Logger, m Message, o *order.Order, opsReason string) {
+	log.Error("dead-lettering outbox entry", "reason", opsReason)
+	if o != nil {
+		r := Result{
+			State: StateDead, Reason: "the order could not be delivered to the ERP; operators have been alerted",
+			Attempts: int(m.Deliveries), UpdatedAt: c.d.cfg.Now(),
+		}
+		if !c.record(ctx, log, m, o, r, c.d.cfg.Plan.Authoritative(o) == c.target) {
+			return
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := c.d.cfg.Outbox.DeadLetter(dctx, c.target, m, opsReason); err != nil {
+		log.Error("dead-letter failed; entry stays pending", "err", err)
+		return
+	}
+	c.d.met.deliveries.WithLabelValues(c.target, "dead").Inc()
+	c.d.met.dead.WithLabelValues(c.target).Inc()
+}
+
+func (c *consumer) park(ctx context.Context, m Message, due time.Time, deliveries int64) error {
+	dctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	return c.d.cfg.Outbox.Defer(dctx, c.target, m.ID, due, deliveries)
+}
+
+// handBack returns fetched entries that were not delivered, due at once and
+// without charging the delivery, so any worker (including one of another
+// instance) can take them when it may deliver.
+func (c *consumer) handBack(ctx context.Context, msgs []Message) {
+	octx := context.WithoutCancel(ctx)
+	now := c.d.cfg.Now()
+	for _, m := range msgs {
+		if err := c.park(octx, m, now, max(m.Deliveries-1, 0)); err != nil {
+			c.log.Error("hand back failed; entry is reclaimed later", "entry", m.ID, "err", err)
+		}
+	}
+}
+
+// shopReason returns the shop-safe reason of a permanent ERP failure.
+func shopReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Reason != "" {
+		return e.Reason
+	}
+	return "the ERP refused the order"
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// metrics are the worker metrics of the catalogue.
+type metrics struct {
+	deliveries *prometheus.CounterVec
+	dead       *prometheus.CounterVec
+	breaker    *prometheus.GaugeVec
+	call       *prometheus.HistogramVec
+	lag        *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "erpgate_erp_deliveries_total",
+			Help: "Outbox deliveries to an ERP target by outcome (created, duplicate, rejected, retry, dead).",
+		}, []string{"target", "outcome"}),
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "erpgate_erp_dead_letters_total",
+			Help: "Outbox entries moved to the dead-letter stream, by target.",
+		}, []string{"target"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "erpgate_erp_breaker_state",
+			Help: "Circuit breaker state per ERP target: 0 closed, 1 half-open, 2 open.",
+		}, []string{"target"}),
+		call: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "erpgate_erp_call_duration_seconds",
+			Help:    "Duration of ERP calls by target and operation.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"target", "operation"}),
+		lag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "erpgate_erp_delivery_lag_seconds",
+			Help:    "Time from accepting an order to the ERP target confirming it.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 12), // 50ms … ~3h
+		}, []string{"target"}),
+	}
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.deliveries, m.dead, m.breaker, m.call, m.lag}
+}
+
+func (m *metrics) register(reg prometheus.Registerer) error {
+	for i, c := range m.collectors() {
+		if err := reg.Register(c); err != nil {
+			for _, r := range m.collectors()[:i] {
+				reg.Unregister(r)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	for _, c := range m.collectors() {
+		reg.Unregister(c)
+	}
+}
+
+// init creates the series of target so dashboards show zeros, not gaps.
+func (m *metrics) init(target string) {
+	for _, o := range []string{"created", "duplicate", "rejected", "retry", "dead"} {
+		m.deliveries.WithLabelValues(target, o)
+	}
+	m.dead.WithLabelValues(target)
+	m.breaker.WithLabelValues(target)
+}

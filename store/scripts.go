@@ -1,0 +1,183 @@
+package store
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts. Each is one atomic step on the server. Every key a script
+// touches is passed in KEYS, so they stay valid where Redis enforces that.
+//
+// A script that fails half-way is not rolled back by Redis; the scripts
+// therefore do all their checks before the first write, and the first write
+// is the only one Redis may refuse for memory (later writes of a script that
+// has written are allowed).
+
+// acceptScript: KEYS ord, ext, trk, feed, outbox[, key]
+// ARGV id, fp, json, shop, ext, token, event, atms, idemkey, feedmaxlen, createdms
+// Returns {"ok", id, outboxID} | {"replay", id} | {"mismatch", id} | {"exists", id}.
+var acceptScript = redis.NewScript(`
+local function look(k)
+  local v = redis.call('GET', k)
+  if not v then return nil end
+  local sp = string.find(v, ' ', 1, true)
+  return string.sub(v, 1, sp - 1), string.sub(v, sp + 1)
+end
+local eid, efp = look(KEYS[2])
+local kid, kfp
+if #KEYS == 6 then kid, kfp = look(KEYS[6]) end
+if eid or kid then
+  -- Both records must name the same order with the same content, else the
+  -- shop reused a key for something else.
+  if (eid and efp ~= ARGV[2]) or (kid and kfp ~= ARGV[2]) or (eid and kid and eid ~= kid) then
+    return {'mismatch', eid or kid}
+  end
+  return {'replay', eid or kid}
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ARGV[1]} end
+local rec = ARGV[1] .. ' ' .. ARGV[2]
+redis.call('HSET', KEYS[1], 'json', ARGV[3], 'shop', ARGV[4], 'ext', ARGV[5], 'token', ARGV[6],
+  'fp', ARGV[2], 'key', ARGV[9], 'status', 'accepted', 'created', ARGV[11])
+redis.call('SET', KEYS[2], rec)
+if #KEYS == 6 then redis.call('SET', KEYS[6], rec) end
+local ev = redis.call('XADD', KEYS[3], '*', 'ev', ARGV[7])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], '*', 'o', ARGV[1], 'e', ev)
+local ob = redis.call('XADD', KEYS[5], '*', 'type', 'order.create', 'id', ARGV[1], 'at', ARGV[8])
+return {'ok', ARGV[1], ob}
+`)
+
+// setResultScript: KEYS ord; ARGV field, json, state, authoritative(0|1), status, reason
+// Returns "ok", "kept" (a final result is not replaced) or "nf" (no such order).
+var setResultScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'nf' end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local cs = cjson.decode(cur).state
+  if (ARGV[3] == 'pending' and cs ~= 'pending') or (cs == 'created' and ARGV[3] ~= 'created') then
+    return 'kept'
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[4] == '1' and ARGV[3] ~= 'pending' then
+  redis.call('HSET', KEYS[1], 'status', ARGV[5], 'reason', ARGV[6])
+end
+return 'ok'
+`)
+
+// deferScript: KEYS outbox, retry; ARGV group, id, duems, deliveries, parkconsumer
+// Moves a pending entry to the parking consumer (idle reset, counter set, no
+// increment) and schedules it. Returns 0 if the entry is no longer pending.
+var deferScript = redis.NewScript(`
+local c = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[5], 0, ARGV[2], 'RETRYCOUNT', ARGV[4], 'JUSTID')
+if #c == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+return 1
+`)
+
+// dueScript: KEYS outbox, retry; ARGV group, consumer, nowms, count, parkconsumer
+// Claims parked entries that are due, oldest due first. A schedule whose
+// entry is no longer parked (acknowledged, or reclaimed by another path) is
+// dropped. Returns {{id, {field, value, ...}, deliveries}, ...}.
+var dueScript = redis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[2], id)
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+  if #p == 1 and p[1][2] == ARGV[5] then
+    local n = tonumber(p[1][4]) + 1
+    local c = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', n)
+    if #c == 1 and c[1] then
+      table.insert(out, {c[1][1], c[1][2], n})
+    end
+  end
+end
+return out
+`)
+
+// deadScript: KEYS outbox, dead; ARGV group, id, type, orderid, target, reason, deliveries, at, deadms
+// Acknowledges the entry and records it as dead in one step; if it was no
+// longer pending (another worker finished it) nothing is recorded.
+var deadScript = redis.NewScript(`
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'type', ARGV[3], 'id', ARGV[4], 'target', ARGV[5], 'reason', ARGV[6],
+  'deliveries', ARGV[7], 'entry', ARGV[2], 'at', ARGV[8], 'dead_at', ARGV[9])
+return 1
+`)
+
+// replayScript: KEYS dead, outbox; ARGV deadID, target
+// Puts a dead letter back on the outbox for one target and removes it from
+// the dead-letter stream. Returns the new outbox id, or false if absent.
+var replayScript = redis.NewScript(`
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return false end
+local f = e[1][2]
+local t, id, at = '', '', ''
+for i = 1, #f, 2 do
+  if f[i] == 'type' then t = f[i + 1] elseif f[i] == 'id' then id = f[i + 1] elseif f[i] == 'at' then at = f[i + 1] end
+end
+local ob = redis.call('XADD', KEYS[2], '*', 'type', t, 'id', id, 'at', at, 'only', ARGV[2], 'replay', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+return ob
+`)
+
+// trimScript: KEYS outbox
+// Trims the outbox below the oldest entry some group still needs: for each
+// group its oldest pending entry, or if none the entry after its last
+// delivered one. Reading the groups and trimming is one atomic step, so a
+// group cannot move backwards in between. Never by length.
+// Returns {minid, trimmed}; minid "" when there is nothing to decide on.
+var trimScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'', 0} end
+local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+if #groups == 0 then return {'', 0} end
+local function parse(id)
+  local d = string.find(id, '-', 1, true)
+  return tonumber(string.sub(id, 1, d - 1)), tonumber(string.sub(id, d + 1))
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local minid
+for _, g in ipairs(groups) do
+  local name, last
+  for i = 1, #g, 2 do
+    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
+  end
+  local thr
+  local p = redis.call('XPENDING', KEYS[1], name)
+  if tonumber(p[1]) > 0 then
+    thr = p[2]
+  else
+    local ms, seq = parse(last)
+    thr = string.format('%d-%d', ms, seq + 1)
+  end
+  if not minid or less(thr, minid) then minid = thr end
+end
+local n = redis.call('XTRIM', KEYS[1], 'MINID', minid)
+return {minid, n}
+`)
+
+// pruneScript: KEYS outbox; ARGV group, minidlems, keep
+// Deletes consumers that hold nothing and have been idle for long (each
+// process start names new ones). The check and the delete are one step, so a
+// consumer that just read an entry is never deleted with it.
+var pruneScript = redis.NewScript(`
+local cs = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+local n = 0
+for _, c in ipairs(cs) do
+  local name, pending, idle
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = tonumber(c[i + 1])
+    elseif c[i] == 'idle' then idle = tonumber(c[i + 1]) end
+  end
+  if name ~= ARGV[3] and pending == 0 and idle >= tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    n = n + 1
+  end
+end
+return n
+`)
+
+var allScripts = []*redis.Script{
+	acceptScript, setResultScript, deferScript, dueScript, deadScript, replayScript, trimScript, pruneScript,
+}

@@ -1,0 +1,439 @@
+// Package store is erpgate's durable state on Redis: the atomic accept of an
+// order, the order records with each ERP target's answer, and the outbox the
+// delivery workers drain. go-redis types never leave this package.
+//
+// # Key layout
+//
+//	ord:<orderID>               hash: json (canonical order), shop, ext, token, fp (request
+//	                            fingerprint), key (Idempotency-Key or ""), created (unix ms),
+//	                            status ("accepted" | "erp_received" | "rejected" | "failed"),
+//	                            reason (shop-safe), res:<target> (JSON TargetResult)
+//	idem:ext:<shop>:<externalID> string "<orderID> <fp>": the natural idempotency key
+//	idem:key:<shop>:<key>       string "<orderID> <fp>": the Idempotency-Key header
+//	trk:<orderID>, trk:feed     the tracking streams (layout in package tracking); accept
+//	                            writes the first event
+//	outbox                      stream, one entry per message: type, id (order id), at
+//	                            (accept time, unix ms), and for replays only (the one target
+//	                            that delivers it) and replay (the dead-letter id)
+//	erp-<target>                consumer group of target on outbox; the pseudo-consumer
+//	                            "_backoff" holds entries waiting out a retry backoff
+//	outbox:retry:<target>       sorted set: parked entry id → due time (unix ms)
+//	outbox:dead                 stream of dead letters: type, id, target, reason, deliveries,
+//	                            entry (outbox id), at, dead_at
+//
+// Shop ids never contain ':', so the idempotency keys are unambiguous. Keys
+// carry no hash tags: the target is one Redis node (with AOF). Redis Cluster
+// would need the accept keys of an order under one hash tag, which the fixed
+// tracking layout does not have, and a partitioned outbox; that is a later
+// change, which is why the client is a redis.UniversalClient already.
+//
+// # Outbox rules
+//
+// Every entry stays until every consumer group has acknowledged it: the
+// trimmer cuts only below the oldest entry any group still needs (XTRIM
+// MINID), never by length. A transient failure parks the entry (still
+// pending) with a due time; entries of dead consumers are reclaimed after an
+// idle time; after too many deliveries an entry moves to outbox:dead, from
+// where an operator replays it into one chosen target.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"erpgate"
+	"erpgate/erp"
+	"erpgate/order"
+	"erpgate/tracking"
+)
+
+// Limits on what Accept stores.
+const (
+	MaxIdempotencyKey = 255    // bytes of an Idempotency-Key
+	feedMaxLen        = 100000 // approximate length cap of trk:feed (a notification stream)
+)
+
+// Order statuses kept in the record. They are the tracking event types of
+// the same meaning.
+const (
+	StatusAccepted = tracking.TypeAccepted  // stored; no authoritative answer yet
+	StatusReceived = tracking.TypeDelivered // the authoritative ERP holds the order
+	StatusRejected = tracking.TypeRejected  // the authoritative ERP refused it
+	StatusFailed   = tracking.TypeFailed    // dead-lettered for the authoritative target
+)
+
+// TargetResult is what one ERP target answered for an order. It is the
+// erp.Result type, so the delivery workers and the store speak one type.
+type TargetResult = erp.Result
+
+// Options configures a Store. Zero values take the documented defaults.
+type Options struct {
+	Targets       []string         // ERP targets with a consumer group; default {"v1", "v2"}
+	Now           func() time.Time // default time.Now
+	Logger        *slog.Logger     // default: discard
+	ScrapeTimeout time.Duration    // bound on the metrics collector's Redis queries; default 2s
+}
+
+// Store is the Redis-backed order store and outbox. It is safe for
+// concurrent use.
+type Store struct {
+	rdb     redis.UniversalClient
+	targets []string
+	now     func() time.Time
+	log     *slog.Logger
+	scrape  time.Duration
+	outbox  *Outbox
+}
+
+var _ erp.Orders = (*Store)(nil)
+
+// New returns a Store on rdb. Call Init before use.
+func New(rdb redis.UniversalClient, opt Options) *Store {
+	s := &Store{rdb: rdb, targets: slices.Clone(opt.Targets), now: opt.Now, log: opt.Logger, scrape: opt.ScrapeTimeout}
+	if len(s.targets) == 0 {
+		s.targets = []string{erp.V1, erp.V2}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.scrape <= 0 {
+		s.scrape = 2 * time.Second
+	}
+	s.outbox = &Outbox{s: s, cursors: make(map[string]string)}
+	return s
+}
+
+// Targets returns the configured targets.
+func (s *Store) Targets() []string { return slices.Clone(s.targets) }
+
+// Init creates the consumer group "erp-<target>" of every target on the
+// outbox (creating the stream if needed) and loads the Lua scripts. A new
+// group starts at the beginning of the outbox, so a target added later still
+// receives every order the outbox holds. Init is idempotent.
+func (s *Store) Init(ctx context.Context) error {
+	for _, t := range s.targets {
+		if t == "" || strings.ContainsAny(t, " :") {
+			return erpgate.Errorf(erpgate.Internal, "store: invalid target name %q", t)
+		}
+		err := s.rdb.XGroupCreateMkStream(ctx, outboxKey, group(t), "0").Err()
+		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+			return unavailable(err)
+		}
+	}
+	for _, sc := range allScripts {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// CheckDurability returns an error unless the Redis server persists every
+// write to its append-only file (appendonly yes), because a 202 must mean the
+// order survives a crash. It asks CONFIG GET and falls back to INFO
+// persistence where CONFIG is disabled; a server that answers neither (such
+// as the in-memory miniredis) fails. appendfsync other than "always" is
+// logged as a warning: up to a second of accepted orders may be lost on a
+// power failure.
+func (s *Store) CheckDurability(ctx context.Context) error {
+	if cfg, err := s.rdb.ConfigGet(ctx, "append*").Result(); err == nil && cfg["appendonly"] != "" {
+		if cfg["appendonly"] != "yes" {
+			return errors.New("redis persistence: appendonly is " + cfg["appendonly"] + ", must be yes")
+		}
+		if f := cfg["appendfsync"]; f != "always" {
+			s.log.Warn("redis appendfsync is not always: a power failure may lose the last second of accepted orders", "appendfsync", f)
+		}
+		return nil
+	}
+	info, err := s.rdb.Info(ctx, "persistence").Result()
+	if err != nil {
+		return fmt.Errorf("redis persistence: cannot tell (CONFIG GET and INFO failed): %w", err)
+	}
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "aof_enabled:"); ok {
+			if v == "1" {
+				return nil
+			}
+			return errors.New("redis persistence: aof_enabled is " + v + ", must be 1")
+		}
+	}
+	return errors.New("redis persistence: server reports no aof_enabled")
+}
+
+// Intake is one order to accept.
+type Intake struct {
+	Order          *order.Order // validated; ID, ShopID, CreatedAt already set by the caller
+	Fingerprint    string       // hex sha256 of the shop's request content (caller computes)
+	IdempotencyKey string       // optional Idempotency-Key header value ("" = none)
+	Token          string       // customer tracking token for this order
+	Event          []byte       // tracking.Event.Encode() of the "accepted" event
+}
+
+// Accepted is the outcome of Accept.
+type Accepted struct {
+	OrderID, ExternalID, Token string
+	// Replayed is true when the order had been accepted before with the same
+	// content; nothing was written.
+	Replayed bool
+}
+
+// Accept stores an order in one atomic Redis step. If (shop, external id) or
+// (shop, idempotency key) already names an order, it returns that order with
+// Replayed set when the fingerprint is the same, and an IdempotencyMismatch
+// error when it differs; either way nothing is written. Otherwise it writes
+// the order record, both idempotency records, the first tracking event (on
+// the order's stream and the feed) and the outbox entry, all or nothing.
+//
+// Errors (*erpgate.Error): IdempotencyMismatch; Invalid for an over-long
+// idempotency key; Unavailable when Redis fails (nothing acknowledged, the
+// caller answers 503 and the shop retries); Internal for a caller bug.
+func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
+	if err := checkIntake(in); err != nil {
+		return Accepted{}, err
+	}
+	o := in.Order
+	doc, err := json.Marshal(o)
+	if err != nil {
+		return Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
+	}
+	created := o.CreatedAt
+	if created.IsZero() {
+		created = s.now()
+	}
+	ms := strconv.FormatInt(created.UnixMilli(), 10)
+	keys := []string{
+		orderKey(o.ID), extKey(o.ShopID, o.ExternalID),
+		tracking.StreamKey(o.ID), tracking.FeedKey, outboxKey,
+	}
+	if in.IdempotencyKey != "" {
+		keys = append(keys, idemKey(o.ShopID, in.IdempotencyKey))
+	}
+	res, err := acceptScript.Run(ctx, s.rdb, keys,
+		o.ID, in.Fingerprint, doc, o.ShopID, o.ExternalID, in.Token, in.Event, ms,
+		in.IdempotencyKey, feedMaxLen, ms,
+	).StringSlice()
+	if err != nil {
+		return Accepted{}, unavailable(err)
+	}
+	if len(res) < 2 {
+		return Accepted{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("accept script returned %q", res), "internal error")
+	}
+	switch res[0] {
+	case "ok":
+		return Accepted{OrderID: o.ID, ExternalID: o.ExternalID, Token: in.Token}, nil
+	case "mismatch":
+		return Accepted{}, &erpgate.Error{
+			Code:    erpgate.IdempotencyMismatch,
+			Message: "an order with this external_id or Idempotency-Key was already accepted with different content",
+			Err:     fmt.Errorf("existing order %s", res[1]),
+		}
+	case "replay":
+		v, err := s.rdb.HMGet(ctx, orderKey(res[1]), "ext", "token").Result()
+		if err != nil {
+			return Accepted{}, unavailable(err)
+		}
+		ext, _ := v[0].(string)
+		tok, _ := v[1].(string)
+		if tok == "" {
+			return Accepted{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("idempotency record names order %s without a record", res[1]), "internal error")
+		}
+		return Accepted{OrderID: res[1], ExternalID: ext, Token: tok, Replayed: true}, nil
+	default: // "exists": the caller generated an id already in use
+		return Accepted{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("order id %s already in use", res[1]), "internal error")
+	}
+}
+
+func checkIntake(in Intake) error {
+	internal := func(msg string) error {
+		return erpgate.Wrap(erpgate.Internal, errors.New("store.Accept: "+msg), "internal error")
+	}
+	switch o := in.Order; {
+	case o == nil:
+		return internal("nil order")
+	case o.ID == "" || strings.ContainsAny(o.ID, " :"):
+		return internal("bad order id " + strconv.Quote(o.ID))
+	case o.ShopID == "" || strings.Contains(o.ShopID, ":"):
+		return internal("bad shop id " + strconv.Quote(o.ShopID))
+	case o.ExternalID == "":
+		return internal("empty external id")
+	case in.Fingerprint == "" || strings.Contains(in.Fingerprint, " "):
+		return internal("bad fingerprint")
+	case in.Token == "":
+		return internal("empty token")
+	case len(in.Event) == 0:
+		return internal("empty event")
+	case len(in.IdempotencyKey) > MaxIdempotencyKey:
+		return &erpgate.Error{
+			Code:     erpgate.Invalid,
+			Message:  fmt.Sprintf("Idempotency-Key is longer than %d bytes", MaxIdempotencyKey),
+			Problems: []erpgate.Problem{{Field: "Idempotency-Key", Message: "too long"}},
+		}
+	}
+	return nil
+}
+
+// Record is an order as stored, with its status and each target's answer.
+type Record struct {
+	Order   order.Order
+	Token   string
+	Status  string                  // "accepted" until the authoritative target answers; then "erp_received" / "rejected" / "failed"
+	Reason  string                  // shop-safe reason when rejected/failed
+	Results map[string]TargetResult // per target
+}
+
+// Order returns the record of order id. Errors: NotFound, Unavailable.
+func (s *Store) Order(ctx context.Context, id string) (*Record, error) {
+	if id == "" || strings.ContainsAny(id, " :") {
+		return nil, notFound(id)
+	}
+	h, err := s.rdb.HGetAll(ctx, orderKey(id)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(h) == 0 {
+		return nil, notFound(id)
+	}
+	rec := &Record{Token: h["token"], Status: h["status"], Reason: h["reason"], Results: make(map[string]TargetResult)}
+	if err := json.Unmarshal([]byte(h["json"]), &rec.Order); err != nil {
+		return nil, erpgate.Wrap(erpgate.Internal, fmt.Errorf("order %s: %w", id, err), "internal error")
+	}
+	for k, v := range h {
+		if t, ok := strings.CutPrefix(k, "res:"); ok {
+			var r TargetResult
+			if err := json.Unmarshal([]byte(v), &r); err != nil {
+				return nil, erpgate.Wrap(erpgate.Internal, fmt.Errorf("order %s result %s: %w", id, t, err), "internal error")
+			}
+			rec.Results[t] = r
+		}
+	}
+	return rec, nil
+}
+
+// OrderByExternalID returns the record of the order shop placed under its own
+// order number externalID. Errors: NotFound, Unavailable.
+func (s *Store) OrderByExternalID(ctx context.Context, shopID, externalID string) (*Record, error) {
+	if shopID == "" || strings.Contains(shopID, ":") || externalID == "" {
+		return nil, notFound(externalID)
+	}
+	v, err := s.rdb.Get(ctx, extKey(shopID, externalID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, notFound(externalID)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	id, _, _ := strings.Cut(v, " ")
+	rec, err := s.Order(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Order.ShopID != shopID {
+		return nil, notFound(externalID)
+	}
+	return rec, nil
+}
+
+// LoadOrder returns the canonical order id (for the delivery workers).
+// Errors: NotFound, Unavailable.
+func (s *Store) LoadOrder(ctx context.Context, id string) (*order.Order, error) {
+	doc, err := s.rdb.HGet(ctx, orderKey(id), "json").Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	o := new(order.Order)
+	if err := json.Unmarshal([]byte(doc), o); err != nil {
+		return nil, erpgate.Wrap(erpgate.Internal, fmt.Errorf("order %s: %w", id, err), "internal error")
+	}
+	return o, nil
+}
+
+// SetResult records target's answer r for order orderID. When authoritative,
+// it also sets the order's status and reason from r (a pending result leaves
+// them). Results only move forward: a pending result never replaces a final
+// one, and a created one is replaced only by another created one (at-least-
+// once delivery may report the same success twice, never undo it); such a
+// call is a no-op, not an error. Errors: NotFound, Unavailable, Internal for
+// an unknown state.
+func (s *Store) SetResult(ctx context.Context, orderID, target string, r TargetResult, authoritative bool) error {
+	var status string
+	switch r.State {
+	case erp.StatePending:
+	case erp.StateCreated:
+		status = StatusReceived
+	case erp.StateRejected:
+		status = StatusRejected
+	case erp.StateDead:
+		status = StatusFailed
+	default:
+		return erpgate.Wrap(erpgate.Internal, fmt.Errorf("unknown result state %q", r.State), "internal error")
+	}
+	if target == "" || orderID == "" {
+		return erpgate.Wrap(erpgate.Internal, errors.New("SetResult: empty order id or target"), "internal error")
+	}
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return erpgate.Wrap(erpgate.Internal, err, "internal error")
+	}
+	auth := "0"
+	if authoritative {
+		auth = "1"
+	}
+	reason := ""
+	if r.State != erp.StateCreated {
+		reason = r.Reason
+	}
+	res, err := setResultScript.Run(ctx, s.rdb, []string{orderKey(orderID)},
+		"res:"+target, doc, r.State, auth, status, reason).Text()
+	if err != nil {
+		return unavailable(err)
+	}
+	if res == "nf" {
+		return notFound(orderID)
+	}
+	return nil
+}
+
+// Outbox returns the outbox of s.
+func (s *Store) Outbox() *Outbox { return s.outbox }
+
+// Key names; see the package comment.
+const (
+	outboxKey = "outbox"
+	deadKey   = "outbox:dead"
+	parking   = "_backoff" // pseudo-consumer holding deferred entries
+)
+
+func orderKey(id string) string       { return "ord:" + id }
+func extKey(shop, ext string) string  { return "idem:ext:" + shop + ":" + ext }
+func idemKey(shop, key string) string { return "idem:key:" + shop + ":" + key }
+func group(target string) string      { return "erp-" + target }
+func retryKey(target string) string   { return "outbox:retry:" + target }
+func notFound(what string) *erpgate.Error {
+	return erpgate.Errorf(erpgate.NotFound, "order %q not found", what)
+}
+func unavailable(err error) *erpgate.Error {
+	return erpgate.Wrap(erpgate.Unavailable, err, "order store unavailable")
+}
