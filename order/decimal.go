@@ -2,6 +2,7 @@ package order
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -29,10 +30,19 @@ var (
 // amounts cannot overflow: 10^12 (a trillion) units.
 const MaxDecimal Decimal = 1_000_000_000_000 * scaleFactor
 
-// ParseDecimal parses s ("12", "12.5", "-0.0001"). No exponent, no "+", no
-// thousands separators, at most 4 fractional digits, |value| ≤ MaxDecimal.
+// maxDecimalLen bounds the text ParseDecimal reads, so that a hostile input
+// costs nothing: the longest canonical amount is "-1000000000000.0000" (19
+// bytes); the rest is room for leading zeros.
+const maxDecimalLen = 32
+
+// ParseDecimal parses s ("12", "12.5", "-0.0001", "007.50"). The grammar is
+// -?[0-9]+(\.[0-9]{1,4})?: no exponent, no "+", no leading or trailing dot,
+// no thousands separators, no spaces, at most 4 fractional digits (more is
+// ErrDecimalPrecision, even when they are zeros: an amount is never silently
+// rounded), |value| ≤ MaxDecimal (else ErrDecimalRange), at most 32 bytes.
+// Leading zeros are accepted; "-0" is zero.
 func ParseDecimal(s string) (Decimal, error) {
-	if s == "" || len(s) > 32 {
+	if s == "" || len(s) > maxDecimalLen {
 		return 0, ErrDecimalSyntax
 	}
 	neg := false
@@ -43,35 +53,46 @@ func ParseDecimal(s string) (Decimal, error) {
 	if intPart == "" || (hasDot && frac == "") {
 		return 0, ErrDecimalSyntax
 	}
+	if !allDigits(intPart) || !allDigits(frac) {
+		return 0, ErrDecimalSyntax
+	}
 	if len(frac) > Scale {
 		return 0, ErrDecimalPrecision
 	}
-	for _, part := range []string{intPart, frac} {
-		for i := 0; i < len(part); i++ {
-			if part[i] < '0' || part[i] > '9' {
-				return 0, ErrDecimalSyntax
-			}
-		}
+	// Leading zeros carry no value; without stripping them a long run of
+	// zeros would be misreported as out of range.
+	for len(intPart) > 1 && intPart[0] == '0' {
+		intPart = intPart[1:]
 	}
-	if len(intPart) > 13 {
+	if len(intPart) > 13 { // 10^13 > MaxDecimal/scaleFactor: certainly too big
 		return 0, ErrDecimalRange
 	}
-	ip, err := strconv.ParseInt(intPart, 10, 64)
-	if err != nil {
-		return 0, ErrDecimalSyntax
+	var v int64 // at most 13+4 digits: fits int64 without overflow
+	for i := 0; i < len(intPart); i++ {
+		v = v*10 + int64(intPart[i]-'0')
 	}
-	var fp int64
-	if frac != "" {
-		fp, _ = strconv.ParseInt(frac+strings.Repeat("0", Scale-len(frac)), 10, 64)
+	for i := 0; i < Scale; i++ {
+		v *= 10
+		if i < len(frac) {
+			v += int64(frac[i] - '0')
+		}
 	}
-	v := Decimal(ip*scaleFactor + fp)
-	if v > MaxDecimal {
+	if Decimal(v) > MaxDecimal {
 		return 0, ErrDecimalRange
 	}
 	if neg {
 		v = -v
 	}
-	return v, nil
+	return Decimal(v), nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // MustDecimal is ParseDecimal for constants in tests and demo data; it panics
@@ -107,13 +128,101 @@ func (d Decimal) AppendText(b []byte) []byte {
 	return append(b, digits[:n]...)
 }
 
-// Add returns d + e.
+// InRange reports whether |d| ≤ MaxDecimal, the range every amount on the
+// wire must keep (ParseDecimal never returns anything else; a Decimal built
+// in Go code may be outside it).
+func (d Decimal) InRange() bool { return d >= -MaxDecimal && d <= MaxDecimal }
+
+// FracDigits returns how many fractional digits d needs: 0 for 12.00, 1 for
+// 12.50, 4 for 0.0001. It decides whether an amount fits a currency's minor
+// unit (CurrencyDigits).
+func (d Decimal) FracDigits() int {
+	f := int64(d) % scaleFactor
+	switch {
+	case f == 0:
+		return 0
+	case f%1000 == 0:
+		return 1
+	case f%100 == 0:
+		return 2
+	case f%10 == 0:
+		return 3
+	default:
+		return 4
+	}
+}
+
+// Round returns d rounded to places fractional digits (0 ≤ places ≤ 4),
+// halves away from zero, the commercial rule invoices use. places outside
+// 0..4 is clamped.
+func (d Decimal) Round(places int) Decimal {
+	if places >= Scale {
+		return d
+	}
+	places = max(places, 0)
+	unit := int64(1)
+	for range Scale - places {
+		unit *= 10
+	}
+	v := int64(d)
+	r := v % unit // same sign as v
+	v -= r
+	if r >= unit/2 {
+		v += unit
+	} else if r <= -unit/2 && r != 0 {
+		v -= unit
+	}
+	return Decimal(v)
+}
+
+// AddChecked returns d + e and true, or 0 and false when either operand or
+// the sum is outside ±MaxDecimal. Sums over untrusted input use it.
+func (d Decimal) AddChecked(e Decimal) (Decimal, bool) {
+	if !d.InRange() || !e.InRange() {
+		return 0, false
+	}
+	s := d + e // |s| ≤ 2·MaxDecimal: cannot overflow int64
+	if !s.InRange() {
+		return 0, false
+	}
+	return s, true
+}
+
+// MulIntChecked returns d × n and true, or 0 and false when d or the product
+// is outside ±MaxDecimal (overflow of int64 included).
+func (d Decimal) MulIntChecked(n int64) (Decimal, bool) {
+	if !d.InRange() {
+		return 0, false
+	}
+	if d == 0 || n == 0 {
+		return 0, true
+	}
+	// |d| ≤ MaxDecimal < 2^53, so comparing |n| with MaxDecimal/|d| decides
+	// the bound exactly without overflowing.
+	ad, an := int64(d), n
+	if ad < 0 {
+		ad = -ad
+	}
+	if an < 0 {
+		if an == math.MinInt64 {
+			return 0, false
+		}
+		an = -an
+	}
+	if an > int64(MaxDecimal)/ad {
+		return 0, false
+	}
+	return d * Decimal(n), true
+}
+
+// Add returns d + e, unchecked: use it on amounts already validated (a valid
+// order's total cannot overflow); AddChecked on anything else.
 func (d Decimal) Add(e Decimal) Decimal { return d + e }
 
 // Sub returns d − e.
 func (d Decimal) Sub(e Decimal) Decimal { return d - e }
 
-// MulInt returns d × n.
+// MulInt returns d × n, unchecked (see Add); MulIntChecked otherwise.
 func (d Decimal) MulInt(n int64) Decimal { return d * Decimal(n) }
 
 // IsZero reports whether d is zero (used by omitzero).

@@ -1,0 +1,317 @@
+package order
+
+import (
+	"strconv"
+	"time"
+
+	"erpgate"
+)
+
+// Limits of a valid order. They are part of the API: the shop's developers,
+// the SOAP schema and both ERP adapters rely on them. Text lengths count
+// characters (Unicode code points); identifiers are ASCII.
+const (
+	MaxExternalIDLen     = 64  // external_id: [A-Za-z0-9._:-]
+	MaxCustomerIDLen     = 64  // customer.id (optional): [A-Za-z0-9._:-]
+	MaxNameLen           = 200 // customer.name and every address text field but postal_code
+	MaxPostalCodeLen     = 20  // address postal_code
+	MaxPhoneLen          = 32  // customer.phone (optional): digits, space, + - ( ) / .
+	MaxLines             = 500 // lines per order (at least one)
+	MaxSKULen            = 64  // lines[i].sku: [A-Za-z0-9._-]
+	MaxDescriptionLen    = 500 // lines[i].description (optional, multi-line)
+	MaxQuantity          = 100_000
+	MaxShippingMethodLen = 64   // shipping.method
+	MaxNotesLen          = 2000 // notes (optional, multi-line)
+	// MaxDeliveryYears is how far ahead requested_delivery_date may lie.
+	MaxDeliveryYears = 2
+	// MaxProblems bounds the problems one error lists, so a hostile body
+	// cannot turn into a huge error response. When more are found, the last
+	// entry has an empty Field and says how many were left out.
+	MaxProblems = 100
+)
+
+// Validate checks o as the shop sent it and reports every problem at once.
+// It returns nil or an *erpgate.Error whose Problems name each field by path
+// ("lines[3].unit_price", "shipping_address.country", "customer.email").
+//
+// The code tells the two kinds of problems apart:
+//
+//   - erpgate.Invalid (400): the document is malformed — a required field is
+//     missing, too long, has a forbidden character or format, a code is not
+//     in its ISO list, a number is outside its range, too many lines.
+//   - erpgate.Unprocessable (422): every field is well-formed but the order
+//     breaks a rule that relates fields or the calendar: a discount larger
+//     than quantity × unit_price, an amount with more decimals than its
+//     currency has (shipping.price, lines[i].discount), a total beyond
+//     MaxDecimal, a requested delivery date in the past or too far ahead.
+//
+// When both kinds are present all problems are listed and the code is
+// Invalid: the client must fix the syntax first anyway.
+//
+// Validate does not look at the clock, so it gives the same answer for a
+// stored order tomorrow as today; it checks only the form of
+// requested_delivery_date. Intake must call ValidateAt, which adds the date
+// window. ID, ShopID and CreatedAt are assigned by the gateway and are not
+// checked.
+//
+// Unit prices may have up to 4 decimals whatever the currency (prices per
+// unit are often finer than the currency's minor unit); shipping price and
+// discounts must fit the currency's minor unit (ISO 4217: JPY 0, EUR 2,
+// BHD 3). Line and order totals are exact and may therefore carry up to 4
+// decimals; an ERP rounds them by its own rules.
+//
+// Validate does not allocate for a valid order.
+func (o *Order) Validate() error { return o.validate(time.Time{}, false) }
+
+// ValidateAt is Validate plus the calendar rule for requested_delivery_date:
+// the date must not be in the past and at most MaxDeliveryYears ahead, as
+// seen at instant now. "In the past" means the day has ended everywhere on
+// Earth (the date is before today in UTC−12), so a shop west of UTC never has
+// its customer's "today" refused; the upper bound is the UTC date of now plus
+// MaxDeliveryYears years. now comes from the caller's injected clock.
+func (o *Order) ValidateAt(now time.Time) error { return o.validate(now, true) }
+
+// EarliestDeliveryDate returns the first requested delivery date ValidateAt
+// accepts at instant now, and LatestDeliveryDate the last (both midnight UTC).
+func EarliestDeliveryDate(now time.Time) time.Time {
+	y, m, d := now.UTC().Add(-12 * time.Hour).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// LatestDeliveryDate: see EarliestDeliveryDate.
+func LatestDeliveryDate(now time.Time) time.Time {
+	y, m, d := now.UTC().Date()
+	return time.Date(y+MaxDeliveryYears, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// collector gathers problems. Field paths are built only when a problem is
+// found, so validating a good order costs no allocation.
+type collector struct {
+	problems []erpgate.Problem
+	syntax   bool // at least one Invalid-class problem
+	dropped  int
+}
+
+func (c *collector) add(syntax bool, field, msg string) {
+	if syntax {
+		c.syntax = true
+	}
+	if len(c.problems) >= MaxProblems-1 {
+		c.dropped++
+		return
+	}
+	c.problems = append(c.problems, erpgate.Problem{Field: field, Message: msg})
+}
+
+func (c *collector) invalid(field, msg string)       { c.add(true, field, msg) }
+func (c *collector) unprocessable(field, msg string) { c.add(false, field, msg) }
+
+// check adds msg as an Invalid problem when it is not empty.
+func (c *collector) check(field, msg string) {
+	if msg != "" {
+		c.invalid(field, msg)
+	}
+}
+
+func (c *collector) err(what string) error {
+	if len(c.problems) == 0 && c.dropped == 0 {
+		return nil
+	}
+	ps := c.problems
+	if c.dropped > 0 {
+		more := " more problems not listed"
+		if c.dropped == 1 {
+			more = " more problem not listed"
+		}
+		ps = append(ps, erpgate.Problem{Message: strconv.Itoa(c.dropped) + more})
+	}
+	n := len(c.problems) + c.dropped
+	count := strconv.Itoa(n) + " problems"
+	if n == 1 {
+		count = "1 problem"
+	}
+	if c.syntax {
+		return &erpgate.Error{Code: erpgate.Invalid, Message: what + " is invalid: " + count, Problems: ps}
+	}
+	return &erpgate.Error{Code: erpgate.Unprocessable, Message: what + " breaks a business rule: " + count, Problems: ps}
+}
+
+func (o *Order) validate(now time.Time, checkWindow bool) error {
+	var c collector
+	if o == nil {
+		c.invalid("", "the order is missing")
+		return c.err("the order")
+	}
+	c.check("external_id", codeProblem(o.ExternalID, true, MaxExternalIDLen, &idChars, idCharsText))
+
+	c.check("customer.id", codeProblem(o.Customer.ID, false, MaxCustomerIDLen, &idChars, idCharsText))
+	c.check("customer.name", textProblem(o.Customer.Name, true, MaxNameLen, false))
+	c.check("customer.email", emailProblem(o.Customer.Email))
+	c.check("customer.phone", phoneProblem(o.Customer.Phone))
+
+	o.ShippingAddress.check(&c, "shipping_address")
+	if o.BillingAddress != nil {
+		o.BillingAddress.check(&c, "billing_address")
+	}
+
+	digits, currencyOK := CurrencyDigits(o.Currency)
+	switch {
+	case o.Currency == "":
+		c.invalid("currency", msgRequired)
+	case !currencyOK:
+		c.invalid("currency", "must be an active ISO 4217 currency code in upper case, such as EUR")
+	}
+
+	switch {
+	case len(o.Lines) == 0:
+		c.invalid("lines", "at least one line is required")
+	case len(o.Lines) > MaxLines:
+		c.invalid("lines", "must have at most "+strconv.Itoa(MaxLines)+" lines")
+	}
+	total, totalOK := Decimal(0), true
+	for i := range o.Lines {
+		lt, ok := o.Lines[i].check(&c, i, digits, currencyOK)
+		if !ok {
+			totalOK = false
+			continue
+		}
+		if totalOK {
+			total, totalOK = total.AddChecked(lt)
+			if !totalOK {
+				c.unprocessable("lines", "the order total exceeds "+MaxDecimal.String())
+			}
+		}
+	}
+
+	c.check("shipping.method", textProblem(o.Shipping.Method, true, MaxShippingMethodLen, false))
+	if amountProblem(&c, "shipping.price", o.Shipping.Price) {
+		currencyProblem(&c, "shipping.price", o.Shipping.Price, digits, currencyOK)
+		if totalOK {
+			if _, ok := total.AddChecked(o.Shipping.Price); !ok {
+				c.unprocessable("shipping.price", "the order total exceeds "+MaxDecimal.String())
+			}
+		}
+	}
+
+	if o.RequestedDeliveryDate != "" {
+		d, ok := ParseDate(o.RequestedDeliveryDate)
+		switch {
+		case !ok:
+			c.invalid("requested_delivery_date", "must be a date YYYY-MM-DD")
+		case checkWindow && d.Before(EarliestDeliveryDate(now)):
+			c.unprocessable("requested_delivery_date", "must not be in the past")
+		case checkWindow && d.After(LatestDeliveryDate(now)):
+			c.unprocessable("requested_delivery_date", "must be at most "+strconv.Itoa(MaxDeliveryYears)+" years ahead")
+		}
+	}
+	c.check("notes", textProblem(o.Notes, false, MaxNotesLen, true))
+	return c.err("the order")
+}
+
+// check validates one line. It returns the line total and whether it could be
+// computed (every amount well-formed and the product in range).
+func (l *Line) check(c *collector, i int, digits int, currencyOK bool) (Decimal, bool) {
+	if msg := codeProblem(l.SKU, true, MaxSKULen, &skuChars, skuCharsText); msg != "" {
+		c.invalid(linePath(i, "sku"), msg)
+	}
+	if msg := textProblem(l.Description, false, MaxDescriptionLen, true); msg != "" {
+		c.invalid(linePath(i, "description"), msg)
+	}
+	qtyOK := l.Quantity >= 1 && l.Quantity <= MaxQuantity
+	if !qtyOK {
+		c.invalid(linePath(i, "quantity"), "must be between 1 and "+strconv.Itoa(MaxQuantity))
+	}
+	priceOK := l.UnitPrice.InRange() && l.UnitPrice >= 0
+	if !priceOK {
+		amountProblem(c, linePath(i, "unit_price"), l.UnitPrice)
+	}
+	discOK := l.Discount.InRange() && l.Discount >= 0
+	if !discOK {
+		amountProblem(c, linePath(i, "discount"), l.Discount)
+	} else if currencyOK && l.Discount.FracDigits() > digits {
+		currencyProblem(c, linePath(i, "discount"), l.Discount, digits, currencyOK)
+	}
+	if !qtyOK || !priceOK || !discOK {
+		return 0, false
+	}
+	gross, ok := l.UnitPrice.MulIntChecked(l.Quantity)
+	if !ok {
+		c.unprocessable(linePath(i, "quantity"), "quantity × unit_price exceeds "+MaxDecimal.String())
+		return 0, false
+	}
+	if l.Discount > gross {
+		c.unprocessable(linePath(i, "discount"), "must not exceed quantity × unit_price ("+gross.String()+")")
+		return 0, false
+	}
+	return gross - l.Discount, true
+}
+
+// linePath returns "lines[i].name"; called only when there is a problem.
+func linePath(i int, name string) string {
+	return "lines[" + strconv.Itoa(i) + "]." + name
+}
+
+// amountProblem reports an amount outside 0..MaxDecimal as Invalid and
+// returns whether the amount is fine.
+func amountProblem(c *collector, field string, d Decimal) bool {
+	switch {
+	case !d.InRange():
+		c.invalid(field, "must be at most "+MaxDecimal.String())
+		return false
+	case d < 0:
+		c.invalid(field, "must not be negative")
+		return false
+	}
+	return true
+}
+
+// currencyProblem reports an amount with more decimals than the currency's
+// minor unit as Unprocessable.
+func currencyProblem(c *collector, field string, d Decimal, digits int, currencyOK bool) {
+	if !currencyOK || d.FracDigits() <= digits {
+		return
+	}
+	if digits == 0 {
+		c.unprocessable(field, "must be a whole amount in this currency")
+		return
+	}
+	c.unprocessable(field, "must have at most "+strconv.Itoa(digits)+" decimals in this currency")
+}
+
+// check validates a (shipping or billing) address under prefix.
+func (a *Address) check(c *collector, prefix string) {
+	p := func(name string) string { return prefix + "." + name }
+	if msg := textProblem(a.Name, true, MaxNameLen, false); msg != "" {
+		c.invalid(p("name"), msg)
+	}
+	if msg := textProblem(a.Line1, true, MaxNameLen, false); msg != "" {
+		c.invalid(p("line1"), msg)
+	}
+	if msg := textProblem(a.Line2, false, MaxNameLen, false); msg != "" {
+		c.invalid(p("line2"), msg)
+	}
+	if msg := textProblem(a.City, true, MaxNameLen, false); msg != "" {
+		c.invalid(p("city"), msg)
+	}
+	if msg := textProblem(a.PostalCode, true, MaxPostalCodeLen, false); msg != "" {
+		c.invalid(p("postal_code"), msg)
+	}
+	if msg := textProblem(a.Region, false, MaxNameLen, false); msg != "" {
+		c.invalid(p("region"), msg)
+	}
+	switch {
+	case a.Country == "":
+		c.invalid(p("country"), msgRequired)
+	case !IsCountry(a.Country):
+		c.invalid(p("country"), "must be an assigned ISO 3166-1 alpha-2 country code in upper case, such as DE")
+	}
+}
+
+// Problems returns the problems of a under the field prefix (for example
+// "ship_to"), for documents of other packages that embed an Address. Every
+// address problem is a syntax problem (erpgate.Invalid).
+func (a *Address) Problems(prefix string) []erpgate.Problem {
+	var c collector
+	a.check(&c, prefix)
+	return c.problems
+}
