@@ -22,6 +22,12 @@ func (s *Server) routes() {
 	s.e.POST("/v1/orders", s.handleCreateOrder(), shop)
 	s.e.GET("/v1/orders", s.handleFindOrder(), shop)
 	s.e.GET("/v1/orders/:id", s.handleGetOrder(), shop)
+
+	// SOAP OrderService (soap_orders.go). The WSDL is public; the endpoint
+	// authenticates shops itself (Bearer or WS-Security UsernameToken),
+	// because its refusals must be SOAP faults, not problem+json.
+	s.e.GET("/soap/orders", s.handleOrderServiceWSDL())
+	s.e.POST("/soap/orders", s.handleOrderService())
 }
 
 func (s *Server) handleHealthz() echo.HandlerFunc {

@@ -211,10 +211,14 @@ type TrackingLink struct {
 type ErpResult struct {
 	Target string `xml:"Target,omitempty" json:"Target,omitempty"`
 
-	Status string `xml:"Status,omitempty" json:"Status,omitempty"`
+	// pending (delivery in progress or being retried), created (the ERP holds the order), rejected (the ERP refused it), dead (delivery given up; operators are alerted and may replay it).
+	State string `xml:"State,omitempty" json:"State,omitempty"`
 
 	// The ERP's own number for the order, once it holds it.
 	ErpOrderNumber string `xml:"ErpOrderNumber,omitempty" json:"ErpOrderNumber,omitempty"`
+
+	// The ERP's own status word for the order, e.g. "confirmed".
+	ErpStatus string `xml:"ErpStatus,omitempty" json:"ErpStatus,omitempty"`
 
 	// Why the ERP refused the order, in words fit for the shop.
 	Reason string `xml:"Reason,omitempty" json:"Reason,omitempty"`

@@ -1,0 +1,899 @@
+package gateway
+
+// The shop-facing SOAP OrderService (WSDL: soap/orderws/orderservice.wsdl).
+//
+// It is a second door to the same rooms: SubmitOrder goes through the shared
+// Intake (validation, idempotency, durable accept) and GetOrder /
+// GetOrderStatus read the same store records as the REST API, so the two
+// channels cannot drift. What is SOAP-specific lives here: the hardened
+// envelope reading (package soap), a strict decode that refuses elements the
+// schema does not declare, the translation between the gowsdl wire types and
+// the canonical order, field paths named after WSDL elements, credentials
+// (Bearer header or WS-Security UsernameToken) and faults instead of
+// problem+json.
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"erpgate"
+	"erpgate/order"
+	"erpgate/soap"
+	"erpgate/soap/orderws"
+	"erpgate/store"
+)
+
+// soapOrdersPath is where the OrderService is served (POST) and its WSDL
+// (GET ?wsdl). The WSDL's soap:address is rewritten to it.
+const soapOrdersPath = "/soap/orders"
+
+// WS-Security password types (OASIS UsernameToken Profile 1.0).
+const wssePasswordDigest = "#PasswordDigest"
+
+// soapTimestamp is how points in time are written (Timestamp in the WSDL):
+// RFC 3339 in UTC with milliseconds, the precision orders are stored with.
+const soapTimestamp = "2006-01-02T15:04:05.000Z07:00"
+
+// handleOrderServiceWSDL serves the OrderService WSDL (no authentication:
+// the description is public, the operations are not) with its soap:address
+// pointing at the host the client used, so a toolkit that loads
+// http://host:port/soap/orders?wsdl calls that same address.
+func (s *Server) handleOrderServiceWSDL() echo.HandlerFunc {
+	before, after, found := bytes.Cut(orderws.WSDL, []byte(`location="`+orderws.DefaultLocation+`"`))
+	return func(c echo.Context) error {
+		r := c.Request()
+		if !wantsWSDL(r) {
+			soap.WriteFault(c.Response(), soap.V11, &soap.Fault{Code: soap.FaultClient,
+				String: "POST SOAP requests to " + soapOrdersPath + "; the WSDL is at " + soapOrdersPath + "?wsdl",
+				Detail: soap.FaultDetail{Code: erpgate.Invalid, Message: "method not allowed"}, HTTPStatus: http.StatusMethodNotAllowed})
+			return nil
+		}
+		body := orderws.WSDL
+		if loc, ok := serviceLocation(r); ok && found {
+			var b bytes.Buffer
+			b.Grow(len(orderws.WSDL) + len(loc))
+			b.Write(before)
+			b.WriteString(`location="`)
+			_ = xml.EscapeText(&b, []byte(loc))
+			b.WriteString(`"`)
+			b.Write(after)
+			body = b.Bytes()
+		}
+		return c.Blob(http.StatusOK, "text/xml; charset=utf-8", body)
+	}
+}
+
+// wantsWSDL reports whether the query asks for the WSDL ("?wsdl", "?WSDL").
+func wantsWSDL(r *http.Request) bool {
+	for k := range r.URL.Query() {
+		if strings.EqualFold(k, "wsdl") {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceLocation returns the endpoint URL as the client addressed it. The
+// Host header is the client's own input, so only a plain host[:port] is used;
+// anything else keeps the WSDL's default address. X-Forwarded-Proto is
+// honoured for "https" so a TLS-terminating proxy yields https URLs.
+func serviceLocation(r *http.Request) (string, bool) {
+	host := r.Host
+	if host == "" || len(host) > 255 {
+		return "", false
+	}
+	for i := 0; i < len(host); i++ {
+		ch := host[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' ||
+			ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']') {
+			return "", false
+		}
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + host + soapOrdersPath, true
+}
+
+// handleOrderService is the SOAP endpoint. Every outcome is a SOAP envelope:
+// a response, or a fault from soap.FaultFromError's one code→fault table.
+func (s *Server) handleOrderService() echo.HandlerFunc {
+	lim := soap.DefaultLimits() // 1 MiB body, depth/element/attribute/token bounds
+	return func(c echo.Context) (retErr error) {
+		w, r := c.Response(), c.Request()
+		version := soap.VersionOf(r)
+		defer func() {
+			// A bug must still answer with a fault, not a problem+json or a
+			// dropped connection: SOAP clients only understand envelopes.
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				if !c.Response().Committed {
+					s.soapFault(c, version, erpgate.Wrap(erpgate.Internal, fmt.Errorf("panic: %v", p), "internal error"))
+				}
+				retErr = nil
+			}
+		}()
+
+		// Transport-level credentials are checked before the body is read.
+		var viaHeader *Client
+		if r.Header.Get(echo.HeaderAuthorization) != "" {
+			cl, f := s.soapBearer(c)
+			if f != nil {
+				s.soapAuthFault(c, version, f)
+				return nil
+			}
+			viaHeader = &cl
+		}
+
+		req, err := soap.ReadRequest(r, lim)
+		if err != nil {
+			s.soapFault(c, version, err)
+			return nil
+		}
+		version = req.Version
+		if err := req.CheckMustUnderstand(soap.WSSESecurity); err != nil {
+			s.soapFault(c, version, err)
+			return nil
+		}
+		shop, f := s.soapPrincipal(req, viaHeader)
+		if f != nil {
+			s.soapAuthFault(c, version, f)
+			return nil
+		}
+
+		if req.Operation.Space != orderws.Namespace {
+			s.soapFault(c, version, unknownOperation(req.Operation))
+			return nil
+		}
+		ctx := r.Context()
+		var resp any
+		switch req.Operation.Local {
+		case orderws.OpSubmitOrder:
+			resp, err = s.soapSubmitOrder(ctx, r, req, shop)
+		case orderws.OpGetOrder:
+			resp, err = s.soapGetOrder(ctx, req, shop)
+		case orderws.OpGetOrderStatus:
+			resp, err = s.soapGetOrderStatus(ctx, req, shop)
+		default:
+			err = unknownOperation(req.Operation)
+		}
+		if err != nil {
+			s.soapFault(c, version, err)
+			return nil
+		}
+		if err := soap.WriteResponse(w, version, resp); err != nil {
+			// A marshalling bug (WriteResponse answered with a Server fault)
+			// or a client that went away mid-response.
+			s.log.WarnContext(ctx, "soap response not written", "err", err, "request_id", w.Header().Get(echo.HeaderXRequestID))
+		}
+		return nil
+	}
+}
+
+func unknownOperation(op xml.Name) error {
+	return &erpgate.Error{Code: erpgate.Invalid,
+		Message:  "unknown operation: this endpoint serves SubmitOrder, GetOrder and GetOrderStatus in " + orderws.Namespace,
+		Problems: []erpgate.Problem{{Field: "", Message: "got {" + truncateRunes(op.Space, 100) + "}" + truncateRunes(op.Local, 64)}}}
+}
+
+// soapFault writes err as a fault. Only internal errors are logged (once,
+// here at the edge): the rest are the client's to fix.
+func (s *Server) soapFault(c echo.Context, v soap.Version, err error) {
+	var f *soap.Fault
+	if !errors.As(err, &f) && erpgate.ErrorCode(err) == erpgate.Internal {
+		s.log.ErrorContext(c.Request().Context(), "internal error", "err", err,
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", soapOrdersPath)
+	}
+	soap.WriteFault(c.Response(), v, soap.FaultFromError(err))
+}
+
+// soapAuthFault writes an authentication fault; a 401 carries the Bearer
+// challenge like the REST API's.
+func (s *Server) soapAuthFault(c echo.Context, v soap.Version, f *soap.Fault) {
+	if f.HTTPStatus == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="erpgate"`)
+	}
+	soap.WriteFault(c.Response(), v, f)
+}
+
+func authFault(status int, code, msg string) *soap.Fault {
+	return &soap.Fault{Code: soap.FaultClient, String: msg, HTTPStatus: status,
+		Detail: soap.FaultDetail{Code: code, Message: msg}}
+}
+
+// soapBearer authenticates the Authorization header. Failures are
+// transport-level, so they get the HTTP status REST uses (401, 403) — with a
+// SOAP fault as the body, which SOAP toolkits raise as a fault.
+func (s *Server) soapBearer(c echo.Context) (Client, *soap.Fault) {
+	key := bearer(c)
+	if key == "" {
+		return Client{}, authFault(http.StatusUnauthorized, erpgate.Unauthorized,
+			"unsupported Authorization scheme: send Authorization: Bearer <api key> or a WS-Security UsernameToken")
+	}
+	cl, ok := s.keys.Lookup(key)
+	if !ok {
+		return Client{}, authFault(http.StatusUnauthorized, erpgate.Unauthorized, "invalid API key")
+	}
+	if cl.Kind != KindShop {
+		return Client{}, authFault(http.StatusForbidden, erpgate.Forbidden, "this key may not call the OrderService")
+	}
+	return cl, nil
+}
+
+// soapPrincipal returns the authenticated shop. A WS-Security UsernameToken
+// (Username = client id, Password = API key as PasswordText) authenticates
+// at the message level; its failures are Client faults with HTTP 500 as WS-I
+// BP wants for faults. When a Bearer header was also sent, both must name
+// the same client. A Security header without any UsernameToken (e.g. only a
+// wsu:Timestamp, which some toolkits always add) is ignored.
+func (s *Server) soapPrincipal(req *soap.Request, viaHeader *Client) (string, *soap.Fault) {
+	user, pass, ok := req.UsernameToken()
+	if !ok {
+		tokens, digest := scanUsernameTokens(req.Header)
+		switch {
+		case digest:
+			return "", authFault(http.StatusInternalServerError, erpgate.Unauthorized,
+				"WS-Security PasswordDigest is not supported (API keys are stored only as hashes): send the key as PasswordText over TLS, or Authorization: Bearer <api key>")
+		case tokens > 1:
+			return "", authFault(http.StatusInternalServerError, erpgate.Unauthorized, "the WS-Security header must hold exactly one UsernameToken")
+		case tokens == 1:
+			return "", authFault(http.StatusInternalServerError, erpgate.Unauthorized, "the WS-Security UsernameToken needs a Username (your client id) and a Password (your API key)")
+		case viaHeader != nil:
+			return viaHeader.ID, nil
+		default:
+			return "", authFault(http.StatusUnauthorized, erpgate.Unauthorized,
+				"missing credentials: send Authorization: Bearer <api key> or a WS-Security UsernameToken")
+		}
+	}
+	cl, found := s.keys.Lookup(pass)
+	if !found || cl.ID != user {
+		// One message for both: which half was wrong is no business of a
+		// caller who does not hold the key.
+		return "", authFault(http.StatusInternalServerError, erpgate.Unauthorized, "invalid WS-Security UsernameToken")
+	}
+	if cl.Kind != KindShop {
+		return "", authFault(http.StatusInternalServerError, erpgate.Forbidden, "this key may not call the OrderService")
+	}
+	if viaHeader != nil && viaHeader.ID != cl.ID {
+		return "", authFault(http.StatusInternalServerError, erpgate.Unauthorized, "the Authorization header and the WS-Security UsernameToken name different clients")
+	}
+	return cl.ID, nil
+}
+
+// scanUsernameTokens counts the UsernameTokens in the wsse:Security blocks
+// of header (the raw Header element, already vetted by soap.ReadRequest) and
+// reports whether any uses PasswordDigest. It only explains a token that
+// Request.UsernameToken refused.
+func scanUsernameTokens(header []byte) (tokens int, digest bool) {
+	if len(header) == 0 {
+		return 0, false
+	}
+	dec := xml.NewDecoder(bytes.NewReader(header))
+	depth, secDepth := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return tokens, digest
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch {
+			case depth == 2 && t.Name == soap.WSSESecurity:
+				secDepth = depth
+			case secDepth != 0 && depth == secDepth+1 && t.Name.Space == soap.NSWSSE && t.Name.Local == "UsernameToken":
+				tokens++
+			case secDepth != 0 && depth == secDepth+2 && t.Name.Space == soap.NSWSSE && t.Name.Local == "Password":
+				for _, a := range t.Attr {
+					if a.Name.Local == "Type" && strings.HasSuffix(strings.TrimSpace(a.Value), wssePasswordDigest) {
+						digest = true
+					}
+				}
+			}
+		case xml.EndElement:
+			if depth == secDepth {
+				secDepth = 0
+			}
+			depth--
+		}
+	}
+}
+
+// soapSubmitOrder is SubmitOrder: decode, translate, the shared Intake.
+func (s *Server) soapSubmitOrder(ctx context.Context, r *http.Request, req *soap.Request, shop string) (any, error) {
+	var in orderws.SubmitOrder
+	if err := decodeStrict(req, &in); err != nil {
+		s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
+		return nil, err
+	}
+	o, err := orderFromWire(in.Order, s.now())
+	if err != nil {
+		s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
+		return nil, err
+	}
+	key, keyField := in.IdempotencyKey, "IdempotencyKey"
+	if h := r.Header.Get("Idempotency-Key"); h != "" {
+		if key != "" && key != h {
+			s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
+			return nil, &erpgate.Error{Code: erpgate.Invalid, Message: "the IdempotencyKey element and the Idempotency-Key header differ",
+				Problems: []erpgate.Problem{{Field: "IdempotencyKey", Message: "must equal the Idempotency-Key header when both are sent"}}}
+		}
+		key, keyField = h, "Idempotency-Key"
+	}
+	acc, err := s.intake.Submit(ctx, shop, o, key)
+	if err != nil {
+		s.metrics.intake.WithLabelValues("soap", intakeOutcome(err)).Inc()
+		return nil, soapProblems(err, keyField)
+	}
+	outcome := "accepted"
+	if acc.Replayed {
+		outcome = "replayed"
+	}
+	s.metrics.intake.WithLabelValues("soap", outcome).Inc()
+	return &orderws.SubmitOrderResponse{
+		OrderId:    acc.OrderID,
+		ExternalId: acc.ExternalID,
+		Status:     "accepted",
+		Tracking:   s.wireTracking(acc.OrderID, acc.Token),
+		Replayed:   acc.Replayed,
+	}, nil
+}
+
+// soapGetOrder is GetOrder.
+func (s *Server) soapGetOrder(ctx context.Context, req *soap.Request, shop string) (any, error) {
+	var in orderws.GetOrder
+	if err := decodeStrict(req, &in); err != nil {
+		return nil, err
+	}
+	rec, err := s.soapFindOrder(ctx, shop, in.OrderId, in.ExternalId)
+	if err != nil {
+		return nil, err
+	}
+	out := &orderws.GetOrderResponse{
+		OrderId:      rec.Order.ID,
+		ExternalId:   rec.Order.ExternalID,
+		Status:       rec.Status,
+		StatusReason: rec.Reason,
+		Order:        wireOrder(&rec.Order),
+		Tracking:     s.wireTracking(rec.Order.ID, rec.Token),
+	}
+	if !rec.Order.CreatedAt.IsZero() {
+		ts := orderws.Timestamp(rec.Order.CreatedAt.UTC().Format(soapTimestamp))
+		out.CreatedAt = &ts
+	}
+	for _, target := range slices.Sorted(maps.Keys(rec.Results)) {
+		out.ErpResult = append(out.ErpResult, wireResult(target, rec.Results[target]))
+	}
+	return out, nil
+}
+
+// soapGetOrderStatus is GetOrderStatus.
+func (s *Server) soapGetOrderStatus(ctx context.Context, req *soap.Request, shop string) (any, error) {
+	var in orderws.GetOrderStatus
+	if err := decodeStrict(req, &in); err != nil {
+		return nil, err
+	}
+	rec, err := s.soapFindOrder(ctx, shop, in.OrderId, in.ExternalId)
+	if err != nil {
+		return nil, err
+	}
+	return &orderws.GetOrderStatusResponse{
+		OrderId:      rec.Order.ID,
+		ExternalId:   rec.Order.ExternalID,
+		Status:       rec.Status,
+		StatusReason: rec.Reason,
+		Tracking:     s.wireTracking(rec.Order.ID, rec.Token),
+	}, nil
+}
+
+// maxOrderIDLen bounds an order id we look up; real ids are 30 characters.
+const maxOrderIDLen = 64
+
+// soapFindOrder returns the shop's order named by exactly one of id and ext.
+// Someone else's order is indistinguishable from no order.
+func (s *Server) soapFindOrder(ctx context.Context, shop, id, ext string) (*store.Record, error) {
+	switch {
+	case (id == "") == (ext == ""):
+		return nil, &erpgate.Error{Code: erpgate.Invalid, Message: "give exactly one of OrderId and ExternalId",
+			Problems: []erpgate.Problem{{Field: "OrderId", Message: "give exactly one of OrderId and ExternalId"}}}
+	case id != "":
+		if len(id) > maxOrderIDLen {
+			return nil, erpgate.Errorf(erpgate.NotFound, "no such order")
+		}
+		rec, err := s.store.Order(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if rec.Order.ShopID != shop {
+			return nil, erpgate.Errorf(erpgate.NotFound, "no such order")
+		}
+		return rec, nil
+	default:
+		if len(ext) > order.MaxExternalIDLen {
+			return nil, erpgate.Errorf(erpgate.NotFound, "no such order")
+		}
+		return s.store.OrderByExternalID(ctx, shop, ext)
+	}
+}
+
+func (s *Server) wireTracking(id, token string) *orderws.TrackingLink {
+	return &orderws.TrackingLink{Url: orderws.AnyURI(s.trackingURL(id, token)), Token: token}
+}
+
+// --- translation between wire types and the canonical order ---
+
+// orderFromWire translates a decoded SubmitOrder/Order into the canonical
+// order. Amounts go through their decimal string form, never a float. A
+// required amount that is missing or an amount that is not an exact decimal
+// is a problem of its own; when there is any, the order's other problems are
+// listed with it (validated at now), so the shop sees everything at once.
+func orderFromWire(w *orderws.Order, now time.Time) (*order.Order, error) {
+	if w == nil {
+		return nil, &erpgate.Error{Code: erpgate.Invalid, Message: "the order is missing",
+			Problems: []erpgate.Problem{{Field: "Order", Message: "required"}}}
+	}
+	var probs []erpgate.Problem
+	money := func(m *orderws.Money, field string, required bool) order.Decimal {
+		if m == nil {
+			if required {
+				probs = append(probs, erpgate.Problem{Field: field, Message: "required"})
+			}
+			return 0
+		}
+		d, err := parseXSDDecimal(string(*m))
+		if err != nil {
+			probs = append(probs, erpgate.Problem{Field: field, Message: decimalMessage(err)})
+		}
+		return d
+	}
+	o := &order.Order{
+		ExternalID: w.ExternalId,
+		Currency:   w.Currency,
+		Notes:      w.Notes,
+	}
+	if c := w.Customer; c != nil {
+		o.Customer = order.Customer{ID: c.Id, Name: c.Name, Email: c.Email, Phone: c.Phone}
+	}
+	if a := w.ShippingAddress; a != nil {
+		o.ShippingAddress = addressFromWire(a)
+	}
+	if a := w.BillingAddress; a != nil {
+		b := addressFromWire(a)
+		o.BillingAddress = &b
+	}
+	if len(w.Line) > 0 {
+		o.Lines = make([]order.Line, len(w.Line))
+	}
+	for i, l := range w.Line {
+		if l == nil {
+			continue
+		}
+		p := "Order/Line[" + strconv.Itoa(i+1) + "]/"
+		o.Lines[i] = order.Line{
+			SKU:         l.Sku,
+			Description: l.Description,
+			Quantity:    l.Quantity,
+			UnitPrice:   money(l.UnitPrice, p+"UnitPrice", true),
+			Discount:    money(l.Discount, p+"Discount", false),
+		}
+	}
+	if sh := w.Shipping; sh != nil {
+		o.Shipping = order.Shipping{Method: sh.Method, Price: money(sh.Price, "Order/Shipping/Price", true)}
+	} else {
+		probs = append(probs, erpgate.Problem{Field: "Order/Shipping", Message: "required"})
+	}
+	if d := w.RequestedDeliveryDate; d != nil {
+		o.RequestedDeliveryDate = strings.Trim(string(*d), xmlSpace)
+	}
+	if len(probs) == 0 {
+		return o, nil
+	}
+	// Add the validator's findings, except for fields already reported
+	// (their zero stand-in values would only produce a second, misleading
+	// problem).
+	reported := make(map[string]bool, len(probs))
+	for _, p := range probs {
+		reported[p.Field] = true
+	}
+	for _, p := range erpgate.ErrorProblems(o.ValidateAt(now)) {
+		if f := soapPath(p.Field); !reported[f] && !reported[parentPath(f)] {
+			probs = append(probs, erpgate.Problem{Field: f, Message: p.Message})
+		}
+	}
+	if len(probs) > order.MaxProblems {
+		n := len(probs) - (order.MaxProblems - 1)
+		probs = append(probs[:order.MaxProblems-1], erpgate.Problem{Message: strconv.Itoa(n) + " more problems not listed"})
+	}
+	count := strconv.Itoa(len(probs)) + " problems"
+	if len(probs) == 1 {
+		count = "1 problem"
+	}
+	return nil, &erpgate.Error{Code: erpgate.Invalid, Message: "the order is invalid: " + count, Problems: probs}
+}
+
+func parentPath(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i > 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+func addressFromWire(a *orderws.Address) order.Address {
+	return order.Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City,
+		PostalCode: a.PostalCode, Region: a.Region, Country: a.Country}
+}
+
+// xmlSpace is the whitespace XML Schema collapses around decimals and dates.
+const xmlSpace = " \t\r\n"
+
+// parseXSDDecimal parses the lexical forms xsd:decimal allows — an optional
+// sign, optional leading zeros, "5." and ".5", and trailing fractional zeros —
+// into an order.Decimal, exactly. Everything order.ParseDecimal refuses
+// beyond that (exponents, more than 4 significant fractional digits, out of
+// range) stays refused.
+func parseXSDDecimal(s string) (order.Decimal, error) {
+	s = strings.Trim(s, xmlSpace)
+	neg := false
+	switch {
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	case strings.HasPrefix(s, "-"):
+		neg, s = true, s[1:]
+	}
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	if intPart == "" && frac == "" || strings.ContainsAny(intPart+frac, "+-") {
+		return 0, order.ErrDecimalSyntax
+	}
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	if hasDot {
+		frac = strings.TrimRight(frac, "0")
+	}
+	if frac != "" {
+		intPart += "." + frac
+	}
+	if neg {
+		intPart = "-" + intPart
+	}
+	return order.ParseDecimal(intPart)
+}
+
+func decimalMessage(err error) string {
+	switch {
+	case errors.Is(err, order.ErrDecimalPrecision):
+		return "must have at most 4 fractional digits"
+	case errors.Is(err, order.ErrDecimalRange):
+		return "must be at most " + order.MaxDecimal.String()
+	default:
+		return "must be a decimal number such as 19.99"
+	}
+}
+
+func wireOrder(o *order.Order) *orderws.Order {
+	money := func(d order.Decimal) *orderws.Money {
+		m := orderws.Money(d.String())
+		return &m
+	}
+	w := &orderws.Order{
+		ExternalId:      o.ExternalID,
+		Customer:        &orderws.Customer{Id: o.Customer.ID, Name: o.Customer.Name, Email: o.Customer.Email, Phone: o.Customer.Phone},
+		ShippingAddress: wireAddress(&o.ShippingAddress),
+		Currency:        o.Currency,
+		Line:            make([]*orderws.OrderLine, len(o.Lines)),
+		Shipping:        &orderws.Shipping{Method: o.Shipping.Method, Price: money(o.Shipping.Price)},
+		Notes:           o.Notes,
+	}
+	if o.BillingAddress != nil {
+		w.BillingAddress = wireAddress(o.BillingAddress)
+	}
+	for i, l := range o.Lines {
+		wl := &orderws.OrderLine{Sku: l.SKU, Description: l.Description, Quantity: l.Quantity, UnitPrice: money(l.UnitPrice)}
+		if !l.Discount.IsZero() {
+			wl.Discount = money(l.Discount)
+		}
+		w.Line[i] = wl
+	}
+	if o.RequestedDeliveryDate != "" {
+		d := orderws.CalendarDate(o.RequestedDeliveryDate)
+		w.RequestedDeliveryDate = &d
+	}
+	return w
+}
+
+func wireAddress(a *order.Address) *orderws.Address {
+	return &orderws.Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City,
+		PostalCode: a.PostalCode, Region: a.Region, Country: a.Country}
+}
+
+func wireResult(target string, r store.TargetResult) *orderws.ErpResult {
+	out := &orderws.ErpResult{Target: target, State: r.State, ErpOrderNumber: r.ERPOrderNumber, ErpStatus: r.ERPStatus, Reason: r.Reason}
+	if !r.UpdatedAt.IsZero() {
+		ts := orderws.Timestamp(r.UpdatedAt.UTC().Format(soapTimestamp))
+		out.UpdatedAt = &ts
+	}
+	return out
+}
+
+// soapFieldNames maps the canonical order's field names (the JSON names the
+// validator uses in problem paths) to the WSDL's element names.
+var soapFieldNames = map[string]string{
+	"external_id": "ExternalId", "customer": "Customer", "id": "Id", "name": "Name", "email": "Email",
+	"phone": "Phone", "shipping_address": "ShippingAddress", "billing_address": "BillingAddress",
+	"line1": "Line1", "line2": "Line2", "city": "City", "postal_code": "PostalCode", "region": "Region",
+	"country": "Country", "currency": "Currency", "lines": "Line", "sku": "Sku", "description": "Description",
+	"quantity": "Quantity", "unit_price": "UnitPrice", "discount": "Discount", "shipping": "Shipping",
+	"method": "Method", "price": "Price", "requested_delivery_date": "RequestedDeliveryDate", "notes": "Notes",
+}
+
+// soapPath turns a validator path ("lines[2].unit_price") into the path of
+// the request element it came from ("Order/Line[3]/UnitPrice": WSDL names,
+// 1-based positions as in XPath). An empty path (a note about the whole
+// order) stays empty.
+func soapPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Order")
+	for seg := range strings.SplitSeq(p, ".") {
+		name, idx, hasIdx := strings.Cut(seg, "[")
+		if n, ok := soapFieldNames[name]; ok {
+			name = n
+		}
+		b.WriteString("/")
+		b.WriteString(name)
+		if hasIdx {
+			if i, err := strconv.Atoi(strings.TrimSuffix(idx, "]")); err == nil {
+				b.WriteString("[" + strconv.Itoa(i+1) + "]")
+			} else {
+				b.WriteString("[" + idx)
+			}
+		}
+	}
+	return b.String()
+}
+
+// soapProblems rewrites the problem paths of an intake error for SOAP
+// clients. keyField names where the idempotency key came from.
+func soapProblems(err error, keyField string) error {
+	var e *erpgate.Error
+	if !errors.As(err, &e) || len(e.Problems) == 0 {
+		return err
+	}
+	out := *e
+	out.Problems = make([]erpgate.Problem, len(e.Problems))
+	for i, p := range e.Problems {
+		if p.Field == "Idempotency-Key" {
+			p.Field = keyField
+		} else {
+			p.Field = soapPath(p.Field)
+		}
+		out.Problems[i] = p
+	}
+	return &out
+}
+
+// --- strict decoding ---
+
+// decodeStrict decodes the body element into v (a generated request type)
+// and refuses what encoding/xml would silently accept: elements the schema
+// does not declare (a misspelt <Discount> must not vanish), elements outside
+// the service namespace, a single-valued element given twice (which one
+// would win?), and integers that do not parse. Every finding is a problem
+// with the element's path; they are reported together as one Invalid error.
+func decodeStrict(req *soap.Request, v any) error {
+	sd := &strictDecoder{into: v}
+	if err := req.Decode(sd); err != nil {
+		return err
+	}
+	if len(sd.problems) > 0 {
+		n := len(sd.problems) + sd.dropped
+		if sd.dropped > 0 {
+			sd.problems = append(sd.problems, erpgate.Problem{Message: strconv.Itoa(sd.dropped) + " more problems not listed"})
+		}
+		count := strconv.Itoa(n) + " problems"
+		if n == 1 {
+			count = "1 problem"
+		}
+		return &erpgate.Error{Code: erpgate.Invalid, Message: "the " + req.Operation.Local + " request does not match the schema: " + count, Problems: sd.problems}
+	}
+	return nil
+}
+
+// strictDecoder is an xml.Unmarshaler: soap.Request.Decode hands it the body
+// element with every namespace prefix already resolved. It checks the tokens
+// against the shape of the generated type, keeps them, and decodes the
+// generated value from that copy.
+type strictDecoder struct {
+	into     any
+	problems []erpgate.Problem
+	dropped  int
+}
+
+type strictFrame struct {
+	t       reflect.Type // struct type of the element, nil for a leaf
+	kind    reflect.Kind // leaf kind
+	path    string
+	seen    map[string]int
+	text    []byte
+	ignored bool // already reported; its content is not checked
+}
+
+func (sd *strictDecoder) problem(field, msg string) {
+	if len(sd.problems) >= order.MaxProblems-1 {
+		sd.dropped++
+		return
+	}
+	sd.problems = append(sd.problems, erpgate.Problem{Field: field, Message: msg})
+}
+
+// UnmarshalXML implements xml.Unmarshaler.
+func (sd *strictDecoder) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	root := reflect.TypeOf(sd.into).Elem()
+	toks := []xml.Token{start.Copy()}
+	stack := []*strictFrame{{t: root, seen: map[string]int{}}}
+	for len(stack) > 0 {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		tok = xml.CopyToken(tok)
+		toks = append(toks, tok)
+		top := stack[len(stack)-1]
+		switch t := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, sd.child(top, t.Name))
+		case xml.CharData:
+			if top.t == nil && !top.ignored {
+				top.text = append(top.text, t...)
+			}
+		case xml.EndElement:
+			sd.checkLeaf(top)
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if len(sd.problems) > 0 {
+		return nil
+	}
+	return xml.NewTokenDecoder(&tokenReplay{toks: toks}).Decode(sd.into)
+}
+
+// child checks one child element of parent and returns its frame.
+func (sd *strictDecoder) child(parent *strictFrame, name xml.Name) *strictFrame {
+	if parent.ignored {
+		return &strictFrame{ignored: true}
+	}
+	path := name.Local
+	if parent.path != "" {
+		path = parent.path + "/" + name.Local
+	}
+	if parent.t == nil {
+		sd.problem(parent.path, "must not contain elements")
+		parent.ignored = true
+		return &strictFrame{ignored: true}
+	}
+	if name.Space != orderws.Namespace {
+		sd.problem(path, "element must be in namespace "+orderws.Namespace)
+		return &strictFrame{ignored: true}
+	}
+	f, ok := wireFields(parent.t)[name.Local]
+	if !ok {
+		sd.problem(path, "unknown element")
+		return &strictFrame{ignored: true}
+	}
+	n := parent.seen[name.Local] + 1
+	parent.seen[name.Local] = n
+	if f.repeated {
+		path += "[" + strconv.Itoa(n) + "]"
+	} else if n > 1 {
+		sd.problem(path, "must appear at most once")
+		return &strictFrame{ignored: true}
+	}
+	if f.elem.Kind() == reflect.Struct {
+		return &strictFrame{t: f.elem, path: path, seen: map[string]int{}}
+	}
+	return &strictFrame{kind: f.elem.Kind(), path: path}
+}
+
+// checkLeaf checks the text of an integer element. (Booleans and strings
+// need no check here; amounts and dates are strings in the generated types
+// and are checked when translated.)
+func (sd *strictDecoder) checkLeaf(f *strictFrame) {
+	if f.ignored || f.t != nil {
+		return
+	}
+	switch f.kind {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		s := strings.Trim(string(f.text), xmlSpace)
+		bits := map[reflect.Kind]int{reflect.Int8: 8, reflect.Int16: 16, reflect.Int32: 32}[f.kind]
+		if bits == 0 {
+			bits = 64
+		}
+		if _, err := strconv.ParseInt(s, 10, bits); err != nil {
+			msg := "must be an integer"
+			if errors.Is(err, strconv.ErrRange) {
+				msg = "is out of range"
+			}
+			sd.problem(f.path, msg)
+		}
+	}
+}
+
+type wireField struct {
+	elem     reflect.Type // element type with pointers and slices removed
+	repeated bool
+}
+
+var wireFieldCache sync.Map // reflect.Type → map[string]wireField
+
+// wireFields returns the child elements a generated struct type declares,
+// by local name, from its xml tags.
+func wireFields(t reflect.Type) map[string]wireField {
+	if m, ok := wireFieldCache.Load(t); ok {
+		return m.(map[string]wireField)
+	}
+	m := map[string]wireField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("xml"), ",")
+		if f.Name == "XMLName" || name == "" || name == "-" || strings.Contains(opts, "attr") ||
+			strings.Contains(opts, "chardata") || strings.Contains(opts, "innerxml") {
+			continue
+		}
+		if _, local, ok := strings.Cut(name, " "); ok {
+			name = local
+		}
+		ft, repeated := f.Type, false
+		if ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.Uint8 {
+			ft, repeated = ft.Elem(), true
+		}
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		m[name] = wireField{elem: ft, repeated: repeated}
+	}
+	wireFieldCache.Store(t, m)
+	return m
+}
+
+// tokenReplay is an xml.TokenReader over recorded tokens.
+type tokenReplay struct{ toks []xml.Token }
+
+func (r *tokenReplay) Token() (xml.Token, error) {
+	if len(r.toks) == 0 {
+		return nil, io.EOF
+	}
+	t := r.toks[0]
+	r.toks = r.toks[1:]
+	return t, nil
+}
+
+func truncateRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
