@@ -1,0 +1,728 @@
+// Package loadtest is erpgate's open-loop load generator: it sends a
+// configurable mix of requests (REST and SOAP orders of varied size,
+// idempotent repeats, tracking reads, supplier reads) on a fixed arrival
+// schedule, measures each latency from the request's intended send time in a
+// log-linear histogram, and afterwards checks against the ERP simulator's
+// inspection API that every acknowledged order was created exactly once.
+//
+// Open loop is the point. A closed-loop generator (N workers each sending
+// the next request when the last one returns) slows down exactly when the
+// server does, so it never records the queueing delay real clients would
+// suffer ("coordinated omission"). Here request i is due at a fixed time, the
+// clock for its latency starts then, and when all in-flight slots are busy
+// the wait counts too.
+//
+// The package depends only on the standard library. cmd/loadtest is its
+// command line.
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Config configures one run. Zero fields take the defaults named.
+type Config struct {
+	// Target is the gateway's base URL, e.g. http://127.0.0.1:8080. It must
+	// be a loopback address unless AllowRemote is set (see CheckLoopback).
+	Target      string
+	AllowRemote bool
+	// Schedule is the arrival plan (required).
+	Schedule Schedule
+	// Mix weighs the operations (default DefaultMix).
+	Mix Mix
+	// ShopKey and SupplierKey are the bearer keys (defaults: the demo keys).
+	ShopKey     string
+	SupplierKey string
+	// MaxInflight bounds concurrent requests (default 1024). When every slot
+	// is busy, due requests wait for one and the wait counts in their latency.
+	MaxInflight int
+	// Timeout bounds one request (default 10s).
+	Timeout time.Duration
+	// LateAfter: a request that starts more than this after its intended time
+	// counts as late (default 5ms). Late requests are still measured from
+	// their intended time; the count says the generator or its slots, not
+	// only the server, were saturated.
+	LateAfter time.Duration
+	// Drain is how long after the schedule's end backlogged requests may
+	// still start (default 10s). Requests due but not started by then count
+	// as not_started. The whole run ends by schedule + Drain + Timeout.
+	Drain time.Duration
+	// MaxLines is the largest number of lines in a generated order (default 5).
+	MaxLines int
+	// RunID prefixes every external id, making them unique per run (default
+	// "lt" + time + random).
+	RunID string
+	// Seed makes the operation sequence and the generated orders
+	// reproducible (default: random).
+	Seed uint64
+	// SOAP describes the SOAP order intake (default DefaultSOAPTemplate()).
+	SOAP *SOAPTemplate
+	// Client sends the requests (default: a transport sized to MaxInflight
+	// that ignores proxy settings and never follows redirects).
+	Client *http.Client
+	// Progress receives one line per second while the run lasts; nil for none.
+	Progress io.Writer
+}
+
+// Defaults of Config.
+const (
+	DefaultTarget      = "http://127.0.0.1:8080"
+	DefaultShopKey     = "demo-shop-key"
+	DefaultSupplierKey = "demo-supplier-key-1"
+	DefaultMaxInflight = 1024
+	DefaultTimeout     = 10 * time.Second
+	DefaultLateAfter   = 5 * time.Millisecond
+	DefaultDrain       = 10 * time.Second
+	DefaultMaxLines    = 5
+	MaxMaxInflight     = 100_000
+	MaxMaxLines        = 500 // the gateway's own limit
+)
+
+// withDefaults fills in zero fields and checks the rest.
+func (c Config) withDefaults() (Config, error) {
+	if c.Target == "" {
+		c.Target = DefaultTarget
+	}
+	c.Target = strings.TrimRight(c.Target, "/")
+	if !c.AllowRemote {
+		if err := CheckLoopback(c.Target); err != nil {
+			return c, err
+		}
+	} else if _, err := checkURL(c.Target); err != nil {
+		return c, err
+	}
+	if err := c.Schedule.Validate(); err != nil {
+		return c, err
+	}
+	if c.Mix == (Mix{}) {
+		c.Mix = DefaultMix
+	}
+	if err := c.Mix.Validate(); err != nil {
+		return c, err
+	}
+	if c.ShopKey == "" {
+		c.ShopKey = DefaultShopKey
+	}
+	if c.SupplierKey == "" {
+		c.SupplierKey = DefaultSupplierKey
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.MaxInflight < 1 || c.MaxInflight > MaxMaxInflight {
+		return c, fmt.Errorf("max inflight %d must be in [1, %d]", c.MaxInflight, MaxMaxInflight)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.LateAfter == 0 {
+		c.LateAfter = DefaultLateAfter
+	}
+	if c.Drain == 0 {
+		c.Drain = DefaultDrain
+	}
+	if c.Timeout < 0 || c.LateAfter < 0 || c.Drain < 0 {
+		return c, errors.New("timeout, late-after and drain must not be negative")
+	}
+	if c.MaxLines == 0 {
+		c.MaxLines = DefaultMaxLines
+	}
+	if c.MaxLines < 1 || c.MaxLines > MaxMaxLines {
+		return c, fmt.Errorf("max lines %d must be in [1, %d]", c.MaxLines, MaxMaxLines)
+	}
+	if c.RunID == "" {
+		c.RunID = NewRunID(time.Now())
+	}
+	if len(c.RunID) > 40 || strings.ContainsAny(c.RunID, " \t\r\n/?#%") {
+		return c, fmt.Errorf("run id %q: at most 40 characters, no spaces or URL delimiters", c.RunID)
+	}
+	if c.Seed == 0 {
+		c.Seed = rand.Uint64()
+	}
+	if c.SOAP == nil {
+		c.SOAP = DefaultSOAPTemplate()
+	}
+	if c.Client == nil {
+		c.Client = NewClient(c.MaxInflight)
+	}
+	return c, nil
+}
+
+// NewRunID returns a run id: "lt" + UTC time to the second + 4 random hex
+// digits, e.g. "lt20260101T120000-a1b2".
+func NewRunID(now time.Time) string {
+	var b [2]byte
+	_, _ = crand.Read(b[:])
+	return "lt" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// NewClient returns the HTTP client the generator uses by default: keep-alive
+// connections for up to maxInflight concurrent requests, no proxy (a proxy
+// from the environment would silently route loopback traffic elsewhere), no
+// compression, and no redirects (a redirect could lead off loopback).
+func NewClient(maxInflight int) *http.Client {
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        maxInflight,
+		MaxIdleConnsPerHost: maxInflight,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+	}
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// CheckLoopback refuses a URL whose host is not a loopback address
+// (127.0.0.0/8, ::1 or "localhost"). Names are not resolved: a name that
+// resolves to loopback today may not tomorrow.
+//
+// Why: the tool sends thousands of requests a second and creates real
+// orders. Pointed by mistake at a shared, staging or production system it is
+// a denial-of-service attack and fills an ERP with fake orders; a deliberate
+// remote run needs AllowRemote (--allow-remote).
+func CheckLoopback(raw string) error {
+	u, err := checkURL(raw)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s is not a loopback address: refusing to send load there without --allow-remote", raw)
+}
+
+func checkURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("url %q: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("url %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("url %q: no host", raw)
+	}
+	return u, nil
+}
+
+// Ack is an order the gateway acknowledged: 202 for REST, a SOAP response
+// naming the order id.
+type Ack struct {
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id"`
+	Channel    string `json:"channel"` // "rest" or "soap"
+}
+
+// OpResult is the outcome of one operation kind.
+type OpResult struct {
+	Op      string           `json:"op"`
+	Sent    int64            `json:"sent"`
+	OK      int64            `json:"ok"`
+	Errors  map[string]int64 `json:"errors,omitempty"`
+	Latency Percentiles      `json:"latency"`
+}
+
+// StepResult is the outcome of one step of the schedule. Latency covers the
+// requests intended in the step (wherever they completed); OKPerSecond counts
+// successes completed within the step's time window, so a server that falls
+// behind shows both a lower OKPerSecond and a higher latency.
+type StepResult struct {
+	Step        int           `json:"step"`
+	Rate        float64       `json:"rate"`
+	Duration    time.Duration `json:"duration_ns"`
+	Planned     int           `json:"planned"`
+	OK          int64         `json:"ok"`
+	Errors      int64         `json:"errors"`
+	Late        int64         `json:"late"`
+	NotStarted  int64         `json:"not_started"`
+	OKPerSecond float64       `json:"ok_per_second"`
+	Latency     Percentiles   `json:"latency"`
+}
+
+// Sample is one second of the run, by completion time.
+type Sample struct {
+	Second int           `json:"second"`
+	Sent   int64         `json:"sent"`
+	OK     int64         `json:"ok"`
+	Errors int64         `json:"errors"`
+	P50    time.Duration `json:"p50_ns"`
+	P90    time.Duration `json:"p90_ns"`
+	P99    time.Duration `json:"p99_ns"`
+	Max    time.Duration `json:"max_ns"`
+}
+
+// Result is everything a run measured.
+type Result struct {
+	RunID    string    `json:"run_id"`
+	Target   string    `json:"target"`
+	Schedule string    `json:"schedule"`
+	Mix      string    `json:"mix"`
+	Seed     uint64    `json:"seed"`
+	Started  time.Time `json:"started"`
+	// Elapsed runs from the first intended send time to the last completion.
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Planned int           `json:"planned"`
+	// Unsent counts requests not yet due when the run was cancelled; they
+	// are not errors.
+	Unsent int64 `json:"unsent"`
+	Sent   int64 `json:"sent"`
+	OK     int64 `json:"ok"`
+	// Late counts requests started more than LateAfter after their intended time.
+	Late      int64         `json:"late"`
+	LateAfter time.Duration `json:"late_after_ns"`
+	// NotStarted counts due requests never sent because the run's time bound
+	// came first; they are also in Errors["not_started"] and in the latency
+	// histogram with the time they had waited (a lower bound).
+	NotStarted int64            `json:"not_started"`
+	Errors     map[string]int64 `json:"errors"`
+	// Latency is over every completed or abandoned request, measured from its
+	// intended send time.
+	Latency Percentiles  `json:"latency"`
+	Ops     []OpResult   `json:"ops"`
+	Steps   []StepResult `json:"steps"`
+	Series  []Sample     `json:"series"`
+	// AckedOrders counts orders acknowledged; Acked lists them for Verify.
+	AckedOrders int   `json:"acked_orders"`
+	Acked       []Ack `json:"-"`
+	// AmbiguousOrders counts new-order requests whose outcome is unknown
+	// (timeout, transport error, 5xx, unreadable answer): the gateway may
+	// have stored them, so Verify tolerates that many unexpected ERP orders.
+	AmbiguousOrders int64 `json:"ambiguous_orders"`
+	// Verification is filled in by the caller after Verify.
+	Verification *Verification `json:"verification,omitempty"`
+}
+
+// ErrorCount returns the number of failed requests.
+func (r *Result) ErrorCount() int64 {
+	var n int64
+	for _, v := range r.Errors {
+		n += v
+	}
+	return n
+}
+
+// Error kinds, besides "http_<status>".
+const (
+	KindTimeout        = "timeout"         // the request's deadline passed
+	KindRefused        = "refused"         // connection refused
+	KindReset          = "reset"           // connection reset or closed early
+	KindTransport      = "transport"       // any other network error
+	KindCanceled       = "canceled"        // the run was cancelled while it was in flight
+	KindNotStarted     = "not_started"     // due, but never sent within the run's time bound
+	KindBadResponse    = "bad_response"    // a success status with an unusable body
+	KindReplayMismatch = "replay_mismatch" // an idempotent repeat answered with a different order id
+	KindSOAPFault      = "soap_fault"      // a SOAP fault with status 200 (should be 500)
+)
+
+// job is one due request.
+type job struct {
+	arr Arrival
+	op  Op
+	due time.Time
+}
+
+// Run executes cfg's schedule against the target and returns what it
+// measured. It stops by itself after the schedule, the drain time and one
+// request timeout; cancelling ctx stops it sooner (the result then covers
+// what was done). It returns an error only for an invalid configuration.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := newRunner(cfg)
+	return r.run(ctx), nil
+}
+
+type runner struct {
+	cfg   Config
+	rec   *recorder
+	pool  *orderPool
+	start time.Time
+	today time.Time
+
+	stop     chan struct{} // closed when no further request may start
+	stopOnce sync.Once
+	stopped  atomic.Bool
+}
+
+func newRunner(cfg Config) *runner {
+	return &runner{cfg: cfg, pool: newOrderPool(4096), stop: make(chan struct{})}
+}
+
+func (r *runner) halt() {
+	r.stopOnce.Do(func() {
+		r.stopped.Store(true)
+		close(r.stop)
+	})
+}
+
+func (r *runner) run(ctx context.Context) *Result {
+	cfg := r.cfg
+	r.start = time.Now()
+	r.today = r.start.UTC()
+	r.rec = newRecorder(r.start, cfg.Schedule)
+
+	// Hard bound: nothing starts after the schedule plus the drain time.
+	hard := time.AfterFunc(cfg.Schedule.Duration()+cfg.Drain, r.halt)
+	defer hard.Stop()
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-runCtx.Done():
+			r.halt()
+		case <-r.stop:
+		}
+	}()
+
+	jobs := make(chan job, cfg.MaxInflight)
+	var wg sync.WaitGroup
+	for w := range cfg.MaxInflight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.worker(ctx, uint64(w), jobs)
+		}()
+	}
+
+	progressDone := make(chan struct{})
+	progressStop := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		r.progress(progressStop)
+	}()
+
+	dispatched := r.dispatch(jobs)
+	close(jobs)
+	wg.Wait()
+	close(progressStop)
+	<-progressDone
+
+	// What was due but never handed to a worker could not start on time.
+	stopAt := time.Now()
+	var unsent int64
+	cfg.Schedule.Arrivals(func(a Arrival) bool {
+		if a.Index < dispatched {
+			return true
+		}
+		due := r.start.Add(a.Offset)
+		if due.After(stopAt) {
+			unsent++
+		} else {
+			r.rec.notStarted(a, due, stopAt)
+		}
+		return true
+	})
+	res := r.rec.result(stopAt)
+	res.RunID, res.Target, res.Schedule, res.Mix, res.Seed = cfg.RunID, cfg.Target, cfg.Schedule.String(), cfg.Mix.String(), cfg.Seed
+	res.LateAfter = cfg.LateAfter
+	res.Unsent = unsent
+	res.Planned = cfg.Schedule.Total()
+	for i, st := range cfg.Schedule.Steps {
+		res.Steps[i].Rate, res.Steps[i].Planned = st.Rate, st.count()
+	}
+	return res
+}
+
+// progress prints one line a second until stop is closed.
+func (r *runner) progress(stop <-chan struct{}) {
+	if r.cfg.Progress == nil {
+		<-stop
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			fmt.Fprintln(r.cfg.Progress, r.rec.progressLine(now))
+		}
+	}
+}
+
+// dispatch hands each arrival to the workers at its intended time and
+// returns how many it handed over. It never waits for a response; when every
+// worker is busy it blocks on the queue (bounded memory), and the requests'
+// latencies, measured from their intended times, grow accordingly.
+func (r *runner) dispatch(jobs chan<- job) int {
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, 0x6c6f6164))
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	n := 0
+	r.cfg.Schedule.Arrivals(func(a Arrival) bool {
+		due := r.start.Add(a.Offset)
+		if d := time.Until(due); d > 0 {
+			// Sleeping overshoots by up to a millisecond or so; the
+			// arrivals that became due meanwhile go out back to back on the
+			// next iterations, and their latency clocks started on time.
+			timer.Reset(d)
+			select {
+			case <-r.stop:
+				return false
+			case <-timer.C:
+			}
+		}
+		j := job{arr: a, op: r.cfg.Mix.pick(rng), due: due}
+		select {
+		case jobs <- j:
+			n++
+			return true
+		case <-r.stop:
+			return false
+		}
+	})
+	return n
+}
+
+// worker sends jobs until the queue is closed.
+func (r *runner) worker(ctx context.Context, id uint64, jobs <-chan job) {
+	w := &worker{r: r, rng: rand.New(rand.NewPCG(r.cfg.Seed^0x9e3779b97f4a7c15, id))}
+	for j := range jobs {
+		if r.stopped.Load() {
+			r.rec.notStarted(j.arr, j.due, time.Now())
+			continue
+		}
+		w.do(ctx, j)
+	}
+}
+
+type worker struct {
+	r   *runner
+	rng *rand.Rand
+}
+
+// pooled is an acknowledged REST order kept for repeats and tracking reads.
+type pooled struct {
+	id, externalID, key, token string
+	body                       []byte
+}
+
+// orderPool is a bounded ring of recently acknowledged REST orders.
+type orderPool struct {
+	mu    sync.Mutex
+	ring  []pooled
+	next  int
+	count int
+}
+
+func newOrderPool(n int) *orderPool { return &orderPool{ring: make([]pooled, n)} }
+
+func (p *orderPool) add(o pooled) {
+	p.mu.Lock()
+	p.ring[p.next] = o
+	p.next = (p.next + 1) % len(p.ring)
+	p.count = min(p.count+1, len(p.ring))
+	p.mu.Unlock()
+}
+
+func (p *orderPool) pick(r *rand.Rand) (pooled, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.count == 0 {
+		return pooled{}, false
+	}
+	return p.ring[r.IntN(p.count)], true
+}
+
+// outcome of one request.
+type outcome struct {
+	op   Op     // the operation actually performed (a repeat with nothing to repeat becomes a new order)
+	kind string // "" for success, else an error kind
+	ack  *Ack
+	// ambiguous: a new order whose fate is unknown.
+	ambiguous bool
+}
+
+func (w *worker) do(ctx context.Context, j job) {
+	r := w.r
+	op := j.op
+	var prev pooled
+	if op == OpRepeat || op == OpTrack {
+		p, ok := r.pool.pick(w.rng)
+		if !ok {
+			op = OpREST // nothing acknowledged yet to repeat or track
+		} else {
+			prev = p
+		}
+	}
+	started := time.Now()
+	if started.Sub(j.due) > r.cfg.LateAfter {
+		r.rec.late(j.arr)
+	}
+	r.rec.started(op, started)
+	reqCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	out := w.send(reqCtx, j, op, prev)
+	cancel()
+	if out.kind != "" && ctx.Err() != nil && out.kind != KindBadResponse && !strings.HasPrefix(out.kind, "http_") {
+		out.kind = KindCanceled
+	}
+	r.rec.done(j, out, time.Now())
+}
+
+func (w *worker) send(ctx context.Context, j job, op Op, prev pooled) outcome {
+	cfg := &w.r.cfg
+	out := outcome{op: op}
+	var (
+		method      = http.MethodGet
+		path        string
+		body        []byte
+		contentType string
+		auth        = cfg.ShopKey
+		idemKey     string
+		soapAction  string
+		externalID  string
+		wantStatus  = http.StatusOK
+	)
+	switch op {
+	case OpREST:
+		externalID = cfg.RunID + "-" + strconv.Itoa(j.arr.Index)
+		o := genOrder(w.rng, externalID, cfg.MaxLines, w.r.today)
+		body = o.appendJSON(make([]byte, 0, 512+256*len(o.Lines))) // kept for repeats: never reused
+		method, path, contentType, wantStatus = http.MethodPost, "/v1/orders", "application/json", http.StatusAccepted
+		idemKey = "idem-" + externalID
+	case OpRepeat:
+		method, path, contentType, wantStatus = http.MethodPost, "/v1/orders", "application/json", http.StatusAccepted
+		body, idemKey, externalID = prev.body, prev.key, prev.externalID
+	case OpSOAP:
+		externalID = cfg.RunID + "-" + strconv.Itoa(j.arr.Index)
+		o := genOrder(w.rng, externalID, cfg.MaxLines, w.r.today)
+		var buf bytes.Buffer
+		if err := cfg.SOAP.Envelope.Execute(&buf, &o); err != nil {
+			out.kind = KindBadResponse // unreachable: the template was test-rendered at start
+			return out
+		}
+		body = buf.Bytes()
+		method, path, contentType = http.MethodPost, cfg.SOAP.Path, cfg.SOAP.ContentType
+		soapAction = cfg.SOAP.Action
+	case OpTrack:
+		path = "/v1/tracking/" + url.PathEscape(prev.id) + "?token=" + url.QueryEscape(prev.token)
+		auth = ""
+	case OpSupplier:
+		path, auth = "/v1/supplier/purchase-orders", cfg.SupplierKey
+	case OpHealth:
+		path, auth = "/healthz", ""
+	}
+
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, cfg.Target+path, rd)
+	if err != nil {
+		out.kind = KindTransport
+		return out
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	if soapAction != "" {
+		req.Header.Set("SOAPAction", `"`+soapAction+`"`)
+	}
+	resp, err := cfg.Client.Do(req)
+	if err != nil {
+		out.kind = classifyNetError(err)
+		out.ambiguous = op == OpREST || op == OpSOAP
+		return out
+	}
+	// Read what we need, discard the rest so the connection is reused.
+	const maxRead = 64 << 10
+	data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxRead))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if rerr != nil {
+		out.kind = classifyNetError(rerr)
+		out.ambiguous = op == OpREST || op == OpSOAP
+		return out
+	}
+	if resp.StatusCode != wantStatus && !(op == OpRepeat && resp.StatusCode == http.StatusOK) {
+		out.kind = "http_" + strconv.Itoa(resp.StatusCode)
+		out.ambiguous = (op == OpREST || op == OpSOAP) && resp.StatusCode >= 500
+		return out
+	}
+	switch op {
+	case OpREST, OpRepeat:
+		var a struct {
+			ID         string `json:"id"`
+			ExternalID string `json:"external_id"`
+			Tracking   struct {
+				Token string `json:"token"`
+			} `json:"tracking"`
+		}
+		if json.Unmarshal(data, &a) != nil || a.ID == "" || a.ExternalID != externalID {
+			out.kind = KindBadResponse
+			out.ambiguous = op == OpREST
+			return out
+		}
+		if op == OpRepeat {
+			if a.ID != prev.id {
+				out.kind = KindReplayMismatch
+			}
+			return out
+		}
+		out.ack = &Ack{ID: a.ID, ExternalID: externalID, Channel: "rest"}
+		w.r.pool.add(pooled{id: a.ID, externalID: externalID, key: idemKey, token: a.Tracking.Token, body: body})
+	case OpSOAP:
+		sr, err := parseSOAPResponse(data, cfg.SOAP.IDElements)
+		switch {
+		case err != nil:
+			out.kind, out.ambiguous = KindBadResponse, true
+		case sr.fault != "":
+			out.kind, out.ambiguous = KindSOAPFault, true
+		default:
+			out.ack = &Ack{ID: sr.id, ExternalID: externalID, Channel: "soap"}
+		}
+	}
+	return out
+}
+
+// classifyNetError names a transport failure.
+func classifyNetError(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return KindTimeout
+	case errors.Is(err, context.Canceled):
+		return KindCanceled
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return KindRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
+		return KindReset
+	default:
+		return KindTransport
+	}
+}

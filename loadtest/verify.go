@@ -1,0 +1,471 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SimOrder is one element of the ERP simulator's GET /sim/orders: one order
+// the simulated ERP holds. ExternalRef is the gateway's order id (the stable
+// reference every adapter sends); CreateCalls counts the create requests the
+// ERP received for it.
+type SimOrder struct {
+	Version        string `json:"version"`
+	ExternalRef    string `json:"external_ref"`
+	ERPOrderNumber string `json:"erp_order_number"`
+	CreateCalls    int    `json:"create_calls"`
+}
+
+// MaxSimOrders bounds how many elements one /sim/orders answer may have.
+const MaxSimOrders = 20_000_000
+
+// simHolding is what the ERP holds for one external reference in one version.
+type simHolding struct {
+	elements    int // more than one: the ERP created the order twice
+	createCalls int // the largest create_calls among the elements
+}
+
+// simSnapshot maps version → external_ref → holding.
+type simSnapshot map[string]map[string]simHolding
+
+// Baseline is what the simulator held before the run, so that orders from
+// earlier runs or other clients are not mistaken for this run's.
+type Baseline struct {
+	seen map[string]map[string]bool // version → external_ref
+}
+
+// Len returns the number of orders in the baseline.
+func (b *Baseline) Len() int {
+	n := 0
+	for _, m := range b.seen {
+		n += len(m)
+	}
+	return n
+}
+
+// VerifyConfig configures Verify and Snapshot.
+type VerifyConfig struct {
+	// SimURL is the simulator's base URL (its /sim/orders is read). Loopback
+	// only unless AllowRemote.
+	SimURL      string
+	AllowRemote bool
+	// Versions are the ERP versions every acknowledged order must reach
+	// (default ["v2"]).
+	Versions []string
+	// Timeout bounds the wait for deliveries to settle (default 60s).
+	Timeout time.Duration
+	// Poll is the least time between two reads of /sim/orders (default 1s;
+	// it grows to twice the last read's duration so that a large answer does
+	// not load the simulator, which shares the machine with the gateway).
+	Poll time.Duration
+	// Client reads the simulator and the gateway (default NewClient(4)).
+	Client *http.Client
+	// Target, ShopKey and RunID let Verify attribute ERP orders nobody
+	// acknowledged: GET Target/v1/orders/{external_ref} tells whether the
+	// order's external_id carries this run's prefix. Without Target such
+	// orders are counted as unattributed.
+	Target  string
+	ShopKey string
+	RunID   string
+	// MaxLookups bounds those gateway reads (default 1000).
+	MaxLookups int
+	// Progress receives a line per poll; nil for none.
+	Progress io.Writer
+}
+
+func (c VerifyConfig) withDefaults() (VerifyConfig, error) {
+	c.SimURL = strings.TrimRight(c.SimURL, "/")
+	if c.AllowRemote {
+		if _, err := checkURL(c.SimURL); err != nil {
+			return c, err
+		}
+	} else if err := CheckLoopback(c.SimURL); err != nil {
+		return c, err
+	}
+	if len(c.Versions) == 0 {
+		c.Versions = []string{"v2"}
+	}
+	for _, v := range c.Versions {
+		if v != "v1" && v != "v2" {
+			return c, fmt.Errorf("verify version %q: want v1 or v2", v)
+		}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 60 * time.Second
+	}
+	if c.Poll == 0 {
+		c.Poll = time.Second
+	}
+	if c.Client == nil {
+		c.Client = NewClient(4)
+	}
+	if c.MaxLookups == 0 {
+		c.MaxLookups = 1000
+	}
+	c.Target = strings.TrimRight(c.Target, "/")
+	if c.Target != "" && !c.AllowRemote {
+		if err := CheckLoopback(c.Target); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// VersionCounts are the verification figures of one ERP version. Each
+// acknowledged order counts once: Lost (the ERP does not hold it), Duplicated
+// (the ERP holds it as more than one order), Retried (held once, but the
+// create request arrived more than once — harmless when the ERP deduplicates,
+// reported because it shows redelivery).
+type VersionCounts struct {
+	Present    int `json:"present"`
+	Lost       int `json:"lost"`
+	Duplicated int `json:"duplicated"`
+	Retried    int `json:"retried"`
+}
+
+// Verification is the end-to-end check of a run.
+type Verification struct {
+	Versions  []string                 `json:"versions"`
+	Acked     int                      `json:"acked"`
+	ByVersion map[string]VersionCounts `json:"by_version"`
+	// Totals over the versions.
+	Lost       int `json:"lost"`
+	Duplicated int `json:"duplicated"`
+	Retried    int `json:"retried"`
+	// SharedIDs counts acknowledgements that reused an order id already given
+	// to a different order of this run: one of the two orders is lost. They
+	// are included in Lost.
+	SharedIDs int `json:"shared_ids"`
+	// Unexpected counts orders the ERP holds (new since the baseline) that
+	// belong to this run — the gateway says their external_id has the run's
+	// prefix — but were never acknowledged. Up to AmbiguousOrders of them are
+	// explained by requests whose answer was lost (a timeout after the
+	// gateway stored the order); more means the gateway created an order it
+	// refused or never answered.
+	Unexpected int   `json:"unexpected"`
+	Ambiguous  int64 `json:"ambiguous"`
+	// Foreign counts new ERP orders from other clients (not this run);
+	// Unattributed counts new ERP orders Verify could not attribute (no
+	// gateway to ask, a lookup failed, or more than MaxLookups).
+	Foreign      int `json:"foreign"`
+	Unattributed int `json:"unattributed"`
+	// Examples of each problem, "version/external_ref", at most 10 each.
+	LostExamples       []string `json:"lost_examples,omitempty"`
+	DuplicatedExamples []string `json:"duplicated_examples,omitempty"`
+	UnexpectedExamples []string `json:"unexpected_examples,omitempty"`
+	// Settled is true when every acknowledged order reached every version
+	// before the timeout.
+	Settled bool          `json:"settled"`
+	Waited  time.Duration `json:"waited_ns"`
+	Polls   int           `json:"polls"`
+	// Failed is the verdict: Lost, Duplicated, or Unexpected beyond Ambiguous.
+	Failed bool   `json:"failed"`
+	Reason string `json:"reason,omitempty"`
+}
+
+const maxExamples = 10
+
+// ErrVerification is returned (wrapped) by callers when a verification fails.
+var ErrVerification = errors.New("verification failed")
+
+// Snapshot reads what the simulator holds now, to be passed to Verify as the
+// baseline. Take it before the run.
+func Snapshot(ctx context.Context, cfg VerifyConfig) (*Baseline, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := fetchSnapshot(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	b := &Baseline{seen: map[string]map[string]bool{}}
+	for v, m := range snap {
+		b.seen[v] = make(map[string]bool, len(m))
+		for ref := range m {
+			b.seen[v][ref] = true
+		}
+	}
+	return b, nil
+}
+
+// Verify waits (up to cfg.Timeout) until the simulator holds every
+// acknowledged order in every expected version, then checks that each is
+// held exactly once and looks for ERP orders of this run nobody
+// acknowledged. ambiguous is Result.AmbiguousOrders. The error is non-nil
+// only when the simulator could not be read at all; a failed check is
+// reported in Verification.Failed.
+func Verify(ctx context.Context, cfg VerifyConfig, base *Baseline, acks []Ack, ambiguous int64) (*Verification, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if base == nil {
+		base = &Baseline{}
+	}
+	began := time.Now()
+	deadline := began.Add(cfg.Timeout)
+	maxPolls := int(cfg.Timeout/cfg.Poll) + 3
+	var (
+		last    *Verification
+		snap    simSnapshot
+		lastErr error
+		zeroed  bool // lost reached 0 once; one more read catches late duplicates
+		timer   = time.NewTimer(0)
+	)
+	defer timer.Stop()
+	<-timer.C
+	for polls := 1; polls <= maxPolls; polls++ {
+		t0 := time.Now()
+		s, err := fetchSnapshot(ctx, cfg)
+		fetchTook := time.Since(t0)
+		if err != nil {
+			lastErr = err
+		} else {
+			snap = s
+			last = evaluate(cfg.Versions, acks, snap)
+			last.Polls = polls
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "verify: poll %d: lost %d duplicated %d (waited %s)\n", polls, last.Lost, last.Duplicated, time.Since(began).Round(time.Millisecond))
+			}
+			if last.Lost == 0 {
+				if zeroed {
+					break
+				}
+				zeroed = true
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		wait := max(cfg.Poll, 2*fetchTook)
+		if zeroed {
+			wait = cfg.Poll
+		}
+		timer.Reset(min(wait, time.Until(deadline)+time.Millisecond))
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+		}
+	}
+	if last == nil {
+		if lastErr == nil {
+			lastErr = ctx.Err()
+		}
+		return nil, fmt.Errorf("verify: reading the simulator: %w", lastErr)
+	}
+	last.Waited = time.Since(began)
+	last.Settled = last.Lost == 0
+	last.Ambiguous = ambiguous
+	attribute(ctx, cfg, last, base, acks, snap)
+	last.judge()
+	return last, nil
+}
+
+// evaluate checks acks against one snapshot of the simulator.
+func evaluate(versions []string, acks []Ack, snap simSnapshot) *Verification {
+	v := &Verification{Versions: versions, ByVersion: map[string]VersionCounts{}}
+	ids := make(map[string]string, len(acks)) // order id → external id
+	unique := make([]string, 0, len(acks))
+	for _, a := range acks {
+		if ext, dup := ids[a.ID]; dup {
+			if ext != a.ExternalID {
+				v.SharedIDs++
+				v.LostExamples = example(v.LostExamples, "id "+a.ID+" also given to "+a.ExternalID)
+			}
+			continue
+		}
+		ids[a.ID] = a.ExternalID
+		unique = append(unique, a.ID)
+	}
+	v.Acked = len(unique)
+	for _, ver := range versions {
+		held := snap[ver]
+		var c VersionCounts
+		for _, id := range unique {
+			h, ok := held[id]
+			switch {
+			case !ok:
+				c.Lost++
+				v.LostExamples = example(v.LostExamples, ver+"/"+id)
+				continue
+			case h.elements > 1:
+				c.Duplicated++
+				v.DuplicatedExamples = example(v.DuplicatedExamples, ver+"/"+id)
+			case h.createCalls > 1:
+				c.Retried++
+			}
+			c.Present++
+		}
+		v.ByVersion[ver] = c
+		v.Lost += c.Lost
+		v.Duplicated += c.Duplicated
+		v.Retried += c.Retried
+	}
+	v.Lost += v.SharedIDs
+	return v
+}
+
+func example(list []string, s string) []string {
+	if len(list) < maxExamples {
+		return append(list, s)
+	}
+	return list
+}
+
+// attribute sorts the ERP orders that are new since the baseline but were
+// never acknowledged into this run's (Unexpected), others' (Foreign) and
+// unknown (Unattributed). The simulator reports only the gateway's order id,
+// not the shop's external_id, so the gateway is asked.
+func attribute(ctx context.Context, cfg VerifyConfig, v *Verification, base *Baseline, acks []Ack, snap simSnapshot) {
+	acked := make(map[string]bool, len(acks))
+	for _, a := range acks {
+		acked[a.ID] = true
+	}
+	var refs []string
+	seen := map[string]bool{}
+	for _, ver := range cfg.Versions {
+		for ref := range snap[ver] {
+			if acked[ref] || base.seen[ver][ref] || seen[ref] {
+				continue
+			}
+			seen[ref] = true
+			refs = append(refs, ref)
+		}
+	}
+	slices.Sort(refs)
+	prefix := cfg.RunID + "-"
+	for i, ref := range refs {
+		if cfg.Target == "" || cfg.RunID == "" || i >= cfg.MaxLookups || ctx.Err() != nil {
+			v.Unattributed++
+			continue
+		}
+		ext, status, err := lookupExternalID(ctx, cfg, ref)
+		switch {
+		case err != nil || (status != http.StatusOK && status != http.StatusNotFound):
+			v.Unattributed++
+		case status == http.StatusOK && strings.HasPrefix(ext, prefix):
+			v.Unexpected++
+			v.UnexpectedExamples = example(v.UnexpectedExamples, ref+" ("+ext+")")
+		default: // another shop's order, or another run's
+			v.Foreign++
+		}
+	}
+}
+
+// lookupExternalID asks the gateway for an order's external_id.
+func lookupExternalID(ctx context.Context, cfg VerifyConfig, id string) (string, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Target+"/v1/orders/"+url.PathEscape(id), nil)
+	if err != nil {
+		return "", 0, err
+	}
+	if cfg.ShopKey != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.ShopKey)
+	}
+	resp, err := cfg.Client.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		ExternalID string `json:"external_id"`
+		Order      struct {
+			ExternalID string `json:"external_id"`
+		} `json:"order"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return "", resp.StatusCode, nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return "", resp.StatusCode, err
+	}
+	if body.ExternalID == "" {
+		body.ExternalID = body.Order.ExternalID
+	}
+	return body.ExternalID, resp.StatusCode, nil
+}
+
+// judge sets the verdict.
+func (v *Verification) judge() {
+	var why []string
+	if v.Lost > 0 {
+		why = append(why, fmt.Sprintf("%d lost", v.Lost))
+	}
+	if v.Duplicated > 0 {
+		why = append(why, fmt.Sprintf("%d duplicated", v.Duplicated))
+	}
+	if int64(v.Unexpected) > v.Ambiguous {
+		why = append(why, fmt.Sprintf("%d unexpected (only %d requests had an unknown outcome)", v.Unexpected, v.Ambiguous))
+	}
+	v.Failed = len(why) > 0
+	v.Reason = strings.Join(why, ", ")
+}
+
+// fetchSnapshot reads /sim/orders for every version.
+func fetchSnapshot(ctx context.Context, cfg VerifyConfig) (simSnapshot, error) {
+	snap := simSnapshot{}
+	for _, ver := range cfg.Versions {
+		m, err := fetchSimOrders(ctx, cfg, ver)
+		if err != nil {
+			return nil, err
+		}
+		snap[ver] = m
+	}
+	return snap, nil
+}
+
+// fetchSimOrders streams GET /sim/orders?version=ver, keeping only the
+// aggregate per external_ref. Elements of other versions are skipped, in case
+// the simulator ignores the filter.
+func fetchSimOrders(ctx context.Context, cfg VerifyConfig, ver string) (map[string]simHolding, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.SimURL+"/sim/orders?version="+url.QueryEscape(ver), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cfg.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /sim/orders: status %d", resp.StatusCode)
+	}
+	dec := json.NewDecoder(resp.Body)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return nil, fmt.Errorf("GET /sim/orders: want a JSON array")
+	}
+	held := map[string]simHolding{}
+	for n := 0; dec.More(); n++ {
+		if n >= MaxSimOrders {
+			return nil, fmt.Errorf("GET /sim/orders: more than %d orders", MaxSimOrders)
+		}
+		var o SimOrder
+		if err := dec.Decode(&o); err != nil {
+			return nil, fmt.Errorf("GET /sim/orders: element %d: %w", n, err)
+		}
+		if o.Version != ver || o.ExternalRef == "" {
+			continue
+		}
+		h := held[o.ExternalRef]
+		h.elements++
+		h.createCalls = max(h.createCalls, o.CreateCalls)
+		held[o.ExternalRef] = h
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("GET /sim/orders: truncated answer: %w", err)
+	}
+	return held, nil
+}

@@ -1,0 +1,215 @@
+package loadtest_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"erpgate/loadtest"
+	"erpgate/loadtest/loadtesttest"
+)
+
+func acks(ids ...string) []loadtest.Ack {
+	out := make([]loadtest.Ack, len(ids))
+	for i, id := range ids {
+		out[i] = loadtest.Ack{ID: id, ExternalID: "lt-run-" + id, Channel: "rest"}
+	}
+	return out
+}
+
+func verifyCfg(simURL string, versions ...string) loadtest.VerifyConfig {
+	return loadtest.VerifyConfig{SimURL: simURL, Versions: versions, Timeout: 300 * time.Millisecond, Poll: 20 * time.Millisecond}
+}
+
+func TestVerify(t *testing.T) {
+	tests := []struct {
+		name     string
+		versions []string
+		setup    func(e *loadtesttest.ERP)
+		acked    []loadtest.Ack
+		want     loadtest.Verification // only the counted fields are compared
+		failed   bool
+	}{
+		{
+			name:  "every order once",
+			setup: func(e *loadtesttest.ERP) { e.Create("v2", "a"); e.Create("v2", "b") },
+			acked: acks("a", "b"),
+			want:  loadtest.Verification{Acked: 2},
+		},
+		{
+			name:   "planted loss",
+			setup:  func(e *loadtesttest.ERP) { e.Create("v2", "a") },
+			acked:  acks("a", "b"),
+			want:   loadtest.Verification{Acked: 2, Lost: 1},
+			failed: true,
+		},
+		{
+			name:   "planted duplicate",
+			setup:  func(e *loadtesttest.ERP) { e.Create("v2", "a"); e.CreateTwice("v2", "b") },
+			acked:  acks("a", "b"),
+			want:   loadtest.Verification{Acked: 2, Duplicated: 1},
+			failed: true,
+		},
+		{
+			name:  "retried create deduplicated by the ERP is fine",
+			setup: func(e *loadtesttest.ERP) { e.Create("v2", "a"); e.Create("v2", "a") },
+			acked: acks("a"),
+			want:  loadtest.Verification{Acked: 1, Retried: 1},
+		},
+		{
+			name:     "missing in v1 only",
+			versions: []string{"v1", "v2"},
+			setup:    func(e *loadtesttest.ERP) { e.Create("v2", "a"); e.Create("v1", "b"); e.Create("v2", "b") },
+			acked:    acks("a", "b"),
+			want:     loadtest.Verification{Acked: 2, Lost: 1},
+			failed:   true,
+		},
+		{
+			name:  "an order in the wrong version does not count",
+			setup: func(e *loadtesttest.ERP) { e.Create("v1", "a") },
+			acked: acks("a"),
+			want:  loadtest.Verification{Acked: 1, Lost: 1}, failed: true,
+		},
+		{
+			name:  "one id acknowledged for two different orders",
+			setup: func(e *loadtesttest.ERP) { e.Create("v2", "a") },
+			acked: []loadtest.Ack{{ID: "a", ExternalID: "lt-run-1"}, {ID: "a", ExternalID: "lt-run-2"}},
+			want:  loadtest.Verification{Acked: 1, Lost: 1, SharedIDs: 1}, failed: true,
+		},
+		{
+			name:  "the same acknowledgement twice is one order",
+			setup: func(e *loadtesttest.ERP) { e.Create("v2", "a") },
+			acked: []loadtest.Ack{{ID: "a", ExternalID: "lt-run-1"}, {ID: "a", ExternalID: "lt-run-1"}},
+			want:  loadtest.Verification{Acked: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			erp := loadtesttest.NewERP()
+			sim := httptest.NewServer(erp)
+			defer sim.Close()
+			cfg := verifyCfg(sim.URL, tt.versions...)
+			base, err := loadtest.Snapshot(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.setup(erp)
+			v, err := loadtest.Verify(context.Background(), cfg, base, tt.acked, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := [5]int{v.Acked, v.Lost, v.Duplicated, v.Retried, v.SharedIDs}
+			want := [5]int{tt.want.Acked, tt.want.Lost, tt.want.Duplicated, tt.want.Retried, tt.want.SharedIDs}
+			if got != want {
+				t.Errorf("acked, lost, duplicated, retried, shared = %v, want %v", got, want)
+			}
+			if v.Failed != tt.failed {
+				t.Errorf("Failed = %v (%s), want %v", v.Failed, v.Reason, tt.failed)
+			}
+			if tt.want.Lost > 0 && (len(v.LostExamples) == 0 || v.Settled) {
+				t.Errorf("lost examples %v settled %v: want examples and not settled", v.LostExamples, v.Settled)
+			}
+		})
+	}
+}
+
+// Orders keep arriving after the run; Verify waits for them.
+func TestVerifyWaitsForDelivery(t *testing.T) {
+	erp := loadtesttest.NewERP()
+	sim := httptest.NewServer(erp)
+	defer sim.Close()
+	cfg := verifyCfg(sim.URL)
+	cfg.Timeout = 10 * time.Second
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		erp.Create("v2", "late")
+	}()
+	v, err := loadtest.Verify(context.Background(), cfg, nil, acks("late"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Failed || !v.Settled || v.Polls < 2 {
+		t.Errorf("failed %v settled %v polls %d: want a pass after waiting", v.Failed, v.Settled, v.Polls)
+	}
+}
+
+// The gateway stored and delivered an order it answered with 500: it is in
+// the ERP but not acknowledged. One such order is explained by one
+// ambiguous request; without that it fails the run. Orders of other runs
+// and orders that were there before are not this run's.
+func TestVerifyUnexpected(t *testing.T) {
+	erp := loadtesttest.NewERP()
+	gw := &loadtesttest.Gateway{ERP: erp}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	sim := httptest.NewServer(erp)
+	defer sim.Close()
+
+	post := func(ext string) {
+		body := `{"external_id":"` + ext + `"}`
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/orders", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+loadtest.DefaultShopKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	post("lt-old-1") // before the run: in the baseline
+	cfg := verifyCfg(sim.URL)
+	cfg.Target, cfg.ShopKey, cfg.RunID = srv.URL, loadtest.DefaultShopKey, "lt-run"
+	base, err := loadtest.Snapshot(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.Len() != 1 {
+		t.Fatalf("baseline holds %d orders, want 1", base.Len())
+	}
+	post("lt-run-1")   // ours, acknowledged below
+	post("lt-run-2")   // ours, never acknowledged
+	post("lt-other-1") // another run's, concurrently
+	erp.Create("v2", "ord_unknown")
+
+	for _, ambiguous := range []int64{0, 1} {
+		v, err := loadtest.Verify(context.Background(), cfg, base, []loadtest.Ack{{ID: "ord_00000002", ExternalID: "lt-run-1"}}, ambiguous)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := [4]int{v.Lost, v.Unexpected, v.Foreign, v.Unattributed}
+		// ord_unknown: the gateway does not know it (404) → foreign.
+		if want := [4]int{0, 1, 2, 0}; got != want {
+			t.Errorf("ambiguous %d: lost, unexpected, foreign, unattributed = %v, want %v", ambiguous, got, want)
+		}
+		if wantFail := ambiguous == 0; v.Failed != wantFail {
+			t.Errorf("ambiguous %d: Failed = %v (%s), want %v", ambiguous, v.Failed, v.Reason, wantFail)
+		}
+		if len(v.UnexpectedExamples) != 1 || !strings.Contains(v.UnexpectedExamples[0], "lt-run-2") {
+			t.Errorf("unexpected examples %v, want the one for lt-run-2", v.UnexpectedExamples)
+		}
+	}
+
+	// Without a gateway to ask, new unacknowledged orders are unattributed
+	// and cannot fail the run.
+	cfg.Target = ""
+	v, err := loadtest.Verify(context.Background(), cfg, base, []loadtest.Ack{{ID: "ord_00000002", ExternalID: "lt-run-1"}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Unattributed != 3 || v.Failed {
+		t.Errorf("unattributed %d failed %v, want 3 and a pass", v.Unattributed, v.Failed)
+	}
+}
+
+func TestVerifySimulatorDown(t *testing.T) {
+	sim := httptest.NewServer(http.NotFoundHandler())
+	sim.Close()
+	if _, err := loadtest.Verify(context.Background(), verifyCfg(sim.URL), nil, acks("a"), 0); err == nil {
+		t.Error("Verify against a dead simulator: want an error")
+	}
+	if _, err := loadtest.Snapshot(context.Background(), verifyCfg("http://192.0.2.1:1")); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("Snapshot of a remote simulator: err = %v, want a loopback refusal", err)
+	}
+}
