@@ -65,3 +65,37 @@ func (e Event) Encode() []byte {
 	b, _ := json.Marshal(e)
 	return b
 }
+
+// Detail keys with a defined meaning. Producers put these into Event.Details;
+// Derive reads them. Values are strings; dates are civil dates "YYYY-MM-DD".
+const (
+	// DetailDedup is the idempotency key of an event (e.g. the ERP's push id).
+	// Append records an event with a given dedup key once per order and strips
+	// the key from the stored details.
+	DetailDedup = "dedup"
+	// DetailExpectedDelivery is the date the customer can expect the parcel,
+	// as promised by the ERP or revised after a supplier update.
+	DetailExpectedDelivery = "expected_delivery"
+	// DetailPromisedDate is the date a supplier promises to ship or deliver a
+	// purchase order to the warehouse (po_acknowledged).
+	DetailPromisedDate = "promised_date"
+	// DetailExpectedArrival is when a supplier's shipment is expected at the
+	// warehouse (po_shipped).
+	DetailExpectedArrival = "expected_arrival"
+	DetailCarrier         = "carrier"
+	DetailTrackingNumber  = "tracking_number"
+	// DetailTrackingURL is the carrier's public tracking page (http or https).
+	// Append fills it in for known carriers when it is missing.
+	DetailTrackingURL    = "tracking_url"
+	DetailERPOrderNumber = "erp_order_number"
+	// DetailReason explains a rejection, cancellation or failure in words fit
+	// for a customer.
+	DetailReason = "reason"
+)
+
+// Types lists every event type this package knows, in lifecycle order.
+var Types = []string{
+	TypeAccepted, TypeDelivered, TypeConfirmed, TypeBackorder, TypePOIssued,
+	TypePOAcked, TypePOShipped, TypePOReceived, TypeAllocated, TypePicked,
+	TypeShipped, TypeDone, TypeCancelled, TypeRejected, TypeFailed,
+}

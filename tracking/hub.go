@@ -1,0 +1,301 @@
+package tracking
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// HubConfig configures a Hub.
+type HubConfig struct {
+	// Client is the shared Redis. Required.
+	Client redis.UniversalClient
+	// Store reads timelines for SSE replay. Required.
+	Store *Store
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Registerer receives erpgate_tracking_streams_active; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Buffer is each subscriber's channel capacity; default 8. A subscriber
+	// that falls this far behind is dropped and must resync from the
+	// timeline (ServeSSE does), so one slow client never holds memory.
+	Buffer int
+	// Block bounds one XREAD BLOCK on the feed, which bounds how long Run
+	// takes to notice cancellation; default 2s.
+	Block time.Duration
+	// RetryDelay is the pause after a failed feed read; default 500ms.
+	RetryDelay time.Duration
+}
+
+// Hub fans timeline events out to the subscribers of this process. Each
+// gateway instance runs one Hub; its single reader follows trk:feed, so
+// events appended by any instance reach the subscribers of every instance.
+// Only events of orders with a local subscriber are read from their
+// timelines.
+type Hub struct {
+	rdb    redis.UniversalClient
+	store  *Store
+	log    *slog.Logger
+	buffer int
+	block  time.Duration
+	retry  time.Duration
+	active prometheus.Gauge
+
+	ready     chan struct{} // closed once Run knows its start position
+	readyOnce sync.Once
+
+	mu      sync.Mutex
+	subs    map[string]map[*subscriber]struct{}
+	stopped bool
+}
+
+type subscriber struct {
+	ch     chan Event
+	closed bool // guarded by Hub.mu
+}
+
+// NewHub returns a Hub; start it with Run.
+func NewHub(cfg HubConfig) (*Hub, error) {
+	if cfg.Client == nil || cfg.Store == nil {
+		return nil, errors.New("tracking: HubConfig.Client and Store are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 8
+	}
+	if cfg.Block <= 0 {
+		cfg.Block = 2 * time.Second
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = 500 * time.Millisecond
+	}
+	active, err := register(cfg.Registerer, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "erpgate_tracking_streams_active",
+		Help: "Live tracking event streams (SSE clients) open on this instance.",
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &Hub{
+		rdb: cfg.Client, store: cfg.Store, log: cfg.Logger, buffer: cfg.Buffer,
+		block: cfg.Block, retry: cfg.RetryDelay, active: active,
+		ready: make(chan struct{}), subs: make(map[string]map[*subscriber]struct{}),
+	}, nil
+}
+
+// Ready is closed once Run has fixed its position on the feed: every event
+// appended after that reaches subscribers.
+func (h *Hub) Ready() <-chan struct{} { return h.ready }
+
+// Run follows the feed until ctx is done, then closes every subscription and
+// returns nil. Read errors are logged and retried from the last position, so
+// a Redis hiccup delays events but loses none (unless the feed was trimmed
+// past the position meanwhile).
+func (h *Hub) Run(ctx context.Context) error {
+	defer h.stop()
+	last, err := h.start(ctx)
+	if err != nil {
+		return nil // ctx done
+	}
+	h.readyOnce.Do(func() { close(h.ready) })
+	for ctx.Err() == nil {
+		res, err := h.rdb.XRead(ctx, &redis.XReadArgs{
+			Streams: []string{FeedKey, last}, Count: 1000, Block: h.block,
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			h.log.Warn("tracking hub: reading feed failed; retrying", "err", err)
+			sleep(ctx, h.retry)
+			continue
+		}
+		for _, st := range res {
+			if len(st.Messages) == 0 {
+				continue
+			}
+			h.dispatch(ctx, st.Messages)
+			last = st.Messages[len(st.Messages)-1].ID
+		}
+	}
+	return nil
+}
+
+// start returns the id of the newest feed entry ("0-0" for an empty feed),
+// retrying until Redis answers or ctx is done. An explicit id instead of "$"
+// makes the position fixed before Ready, so nothing slips between a
+// subscriber's history read and the first XREAD.
+func (h *Hub) start(ctx context.Context) (string, error) {
+	for {
+		msgs, err := h.rdb.XRevRangeN(ctx, FeedKey, "+", "-", 1).Result()
+		if err == nil {
+			if len(msgs) == 0 {
+				return "0-0", nil
+			}
+			return msgs[0].ID, nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		h.log.Warn("tracking hub: reading feed position failed; retrying", "err", err)
+		sleep(ctx, h.retry)
+	}
+}
+
+// dispatch reads the events announced in msgs that have local subscribers
+// (one pipelined round trip) and hands them out in feed order.
+func (h *Hub) dispatch(ctx context.Context, msgs []redis.XMessage) {
+	type ref struct{ order, id string }
+	var refs []ref
+	h.mu.Lock()
+	for _, m := range msgs {
+		o, _ := m.Values["o"].(string)
+		id, _ := m.Values["e"].(string)
+		if len(h.subs[o]) > 0 && ValidID(id) {
+			refs = append(refs, ref{o, id})
+		}
+	}
+	h.mu.Unlock()
+	if len(refs) == 0 {
+		return
+	}
+	cmds := make([]*redis.XMessageSliceCmd, len(refs))
+	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range refs {
+			cmds[i] = p.XRange(ctx, StreamKey(r.order), r.id, r.id)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		// The subscribers of these orders would miss events: make them resync.
+		h.log.Warn("tracking hub: reading announced events failed; resyncing subscribers", "err", err)
+		h.mu.Lock()
+		for _, r := range refs {
+			for s := range h.subs[r.order] {
+				h.drop(r.order, s)
+			}
+		}
+		h.mu.Unlock()
+		return
+	}
+	for i, r := range refs {
+		msgs, _ := cmds[i].Result()
+		if len(msgs) != 1 {
+			continue
+		}
+		e, err := decodeEntry(msgs[0])
+		if err != nil {
+			h.log.Error("tracking hub: undecodable event", "order", r.order, "err", err)
+			continue
+		}
+		h.publish(r.order, e)
+	}
+}
+
+// publish hands e to the order's local subscribers without ever blocking: a
+// subscriber whose buffer is full is dropped (its channel closed), which
+// tells it to resync from the timeline.
+func (h *Hub) publish(orderID string, e Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs[orderID] {
+		select {
+		case s.ch <- e:
+		default:
+			h.drop(orderID, s)
+		}
+	}
+}
+
+// drop closes and forgets s. h.mu must be held.
+func (h *Hub) drop(orderID string, s *subscriber) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	close(s.ch)
+	set := h.subs[orderID]
+	delete(set, s)
+	if len(set) == 0 {
+		delete(h.subs, orderID)
+	}
+}
+
+// Subscribe returns a channel that receives the order's new events (as
+// announced after Ready) and a cancel func that must be called when done. The
+// channel is closed when the subscriber fell behind (resync from the
+// timeline, then subscribe again), or when the Hub stopped (Stopped reports
+// true). Events may repeat ones already read from the timeline: dedupe by id.
+func (h *Hub) Subscribe(orderID string) (<-chan Event, func()) {
+	s := &subscriber{ch: make(chan Event, h.buffer)}
+	h.mu.Lock()
+	if h.stopped {
+		s.closed = true
+		close(s.ch)
+		h.mu.Unlock()
+		return s.ch, func() {}
+	}
+	set := h.subs[orderID]
+	if set == nil {
+		set = make(map[*subscriber]struct{})
+		h.subs[orderID] = set
+	}
+	set[s] = struct{}{}
+	h.mu.Unlock()
+	return s.ch, func() {
+		h.mu.Lock()
+		h.drop(orderID, s)
+		h.mu.Unlock()
+	}
+}
+
+// Stopped reports whether Run has returned; a stopped Hub delivers nothing.
+func (h *Hub) Stopped() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stopped
+}
+
+// Subscribers returns the number of local subscriptions (for tests and debug).
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, set := range h.subs {
+		n += len(set)
+	}
+	return n
+}
+
+func (h *Hub) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	for o, set := range h.subs {
+		for s := range set {
+			h.drop(o, s)
+		}
+	}
+	// Waiters on Ready must not hang on a Hub that never started.
+	h.readyOnce.Do(func() { close(h.ready) })
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

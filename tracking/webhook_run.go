@@ -1,0 +1,492 @@
+package tracking
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"erpgate"
+)
+
+// Run delivers webhooks until ctx is done, then returns nil. It reads the
+// feed through the consumer group (creating it at the feed's end on first
+// use) and runs Workers delivery workers. Several instances may run it
+// against one Redis; they share the work.
+func (w *Webhooks) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { w.dispatch(ctx) })
+	for range w.cfg.Workers {
+		wg.Go(func() { w.work(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// Setup creates the feed's consumer group for webhooks if it does not exist
+// yet. The group starts at the end of the feed, so events appended before the
+// first Setup are never sent as webhooks; call it at startup, before serving
+// traffic (Run calls it too). Errors: Unavailable.
+func (w *Webhooks) Setup(ctx context.Context) error {
+	if err := w.ensureGroup(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func (w *Webhooks) ensureGroup(ctx context.Context) error {
+	err := w.rdb.XGroupCreateMkStream(ctx, FeedKey, WebhookGroup, "$").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return err
+	}
+	return nil
+}
+
+// dispatch turns feed entries into due (subscription, order) pairs.
+func (w *Webhooks) dispatch(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := w.ensureGroup(ctx); err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("tracking webhooks: creating feed consumer group failed; retrying", "err", err)
+				sleep(ctx, w.cfg.PollInterval)
+			}
+			continue
+		}
+		break
+	}
+	var lastReclaim time.Time
+	for ctx.Err() == nil {
+		var msgs []redis.XMessage
+		var err error
+		if time.Since(lastReclaim) >= w.cfg.ReclaimIdle/2 {
+			lastReclaim = time.Now()
+			// Entries another (dead) consumer read but never acknowledged,
+			// and our own that failed (ShopOf down): take them over.
+			msgs, _, err = w.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+				Stream: FeedKey, Group: WebhookGroup, Consumer: w.cfg.Consumer,
+				MinIdle: w.cfg.ReclaimIdle, Start: "0-0", Count: 500,
+			}).Result()
+		}
+		if err == nil && len(msgs) == 0 {
+			var res []redis.XStream
+			res, err = w.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+				Group: WebhookGroup, Consumer: w.cfg.Consumer,
+				Streams: []string{FeedKey, ">"}, Count: 500, Block: w.cfg.Block,
+			}).Result()
+			for _, st := range res {
+				msgs = append(msgs, st.Messages...)
+			}
+		}
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				_ = w.ensureGroup(ctx) // the feed was deleted (e.g. flushed): start over
+			} else {
+				w.log.Warn("tracking webhooks: reading feed failed; retrying", "err", err)
+				sleep(ctx, w.cfg.PollInterval)
+			}
+			continue
+		}
+		if len(msgs) > 0 {
+			if err := w.enqueue(ctx, msgs); err != nil && ctx.Err() == nil {
+				w.log.Warn("tracking webhooks: enqueueing failed; will retry", "err", err)
+				sleep(ctx, w.cfg.PollInterval)
+			}
+		}
+	}
+}
+
+// enqueueScript notes news for (subscription, order) pairs: bump the pair's
+// notification counter and make it due now unless it is already scheduled
+// (a pending backoff or a worker's lease stays as it is; the counter tells
+// that worker to look again).
+//
+// KEYS: due, gen. ARGV: now ms, member...
+var enqueueScript = redis.NewScript(`
+for i = 2, #ARGV do
+  redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[i])
+end
+return #ARGV - 1
+`)
+
+func (w *Webhooks) enqueue(ctx context.Context, msgs []redis.XMessage) error {
+	subs, err := w.load(ctx)
+	if err != nil {
+		return err
+	}
+	byShop := make(map[string][]string)
+	for _, s := range subs {
+		byShop[s.ShopID] = append(byShop[s.ShopID], s.ID)
+	}
+	shops := make(map[string]string) // order → shop, within this batch
+	var members []any
+	seen := make(map[string]bool)
+	var ack []string
+	for _, m := range msgs {
+		o, _ := m.Values["o"].(string)
+		if o == "" || len(byShop) == 0 {
+			ack = append(ack, m.ID)
+			continue
+		}
+		shop, ok := shops[o]
+		if !ok {
+			shop, err = w.shopOf(ctx, o)
+			if err != nil {
+				if erpgate.ErrorCode(err) == erpgate.NotFound {
+					w.log.Warn("tracking webhooks: event of unknown order dropped", "order", o)
+					ack = append(ack, m.ID)
+				} else {
+					w.log.Warn("tracking webhooks: looking up the order's shop failed; will retry", "order", o, "err", err)
+				}
+				continue
+			}
+			shops[o] = shop
+		}
+		for _, id := range byShop[shop] {
+			if k := id + "|" + o; !seen[k] {
+				seen[k] = true
+				members = append(members, k)
+			}
+		}
+		ack = append(ack, m.ID)
+	}
+	if len(members) > 0 {
+		args := append([]any{w.now().UnixMilli()}, members...)
+		if err := enqueueScript.Run(ctx, w.rdb, []string{whDueKey, whGenKey}, args...).Err(); err != nil {
+			return err
+		}
+		for range min(len(members), cap(w.wake)) {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	if len(ack) > 0 {
+		return w.rdb.XAck(ctx, FeedKey, WebhookGroup, ack...).Err()
+	}
+	return nil
+}
+
+// work claims due pairs and delivers their events until ctx is done.
+func (w *Webhooks) work(ctx context.Context) {
+	t := time.NewTimer(w.cfg.PollInterval)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		c, err := w.claim(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn("tracking webhooks: claiming work failed", "err", err)
+		}
+		if c != nil {
+			if err := w.deliver(ctx, c); err != nil && ctx.Err() == nil {
+				w.log.Warn("tracking webhooks: delivery bookkeeping failed; the lease will expire and another worker retries",
+					"subscription", c.sub, "order", c.order, "err", err)
+			}
+			continue
+		}
+		t.Reset(w.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// claim is a leased (subscription, order) pair.
+type claim struct {
+	member     string
+	sub, order string
+	lease      int64 // unix ms; the pair's due score while we hold it
+	gen        string
+	attempts   int
+}
+
+// claimScript takes the first due pair and leases it: its score becomes the
+// lease end, so no other worker sees it due until the lease expires.
+//
+// KEYS: due, gen, att. ARGV: now ms, lease end ms.
+var claimScript = redis.NewScript(`
+local m = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)
+if #m == 0 then return false end
+redis.call('ZADD', KEYS[1], ARGV[2], m[1])
+return {m[1], redis.call('HGET', KEYS[2], m[1]) or '0', redis.call('HGET', KEYS[3], m[1]) or '0'}
+`)
+
+func (w *Webhooks) leaseEnd() int64 {
+	return w.now().Add(2*w.cfg.Timeout + 5*time.Second).UnixMilli()
+}
+
+func (w *Webhooks) claim(ctx context.Context) (*claim, error) {
+	lease := w.leaseEnd()
+	res, err := claimScript.Run(ctx, w.rdb, []string{whDueKey, whGenKey, whAttKey}, w.now().UnixMilli(), lease).StringSlice()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 3 {
+		return nil, fmt.Errorf("claim script returned %v", res)
+	}
+	c := &claim{member: res[0], lease: lease, gen: res[1]}
+	c.attempts, _ = strconv.Atoi(res[2])
+	c.sub, c.order, _ = strings.Cut(c.member, "|")
+	return c, nil
+}
+
+// leaseCheck is the common prologue of the scripts below: they change state
+// only while the caller still holds its lease.
+const leaseCheck = `
+if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '-1') ~= tonumber(ARGV[2]) then return 0 end
+`
+
+// advanceScript moves the pair's cursor past an event (delivered, filtered
+// out, or dead-lettered), clears the attempt count and renews the lease.
+// With dead-letter fields it also appends to the dead-letter stream.
+//
+// KEYS: due, att, cursor, dead. ARGV: member, lease, new lease, event id,
+// cursor ttl ms, [dead maxlen, sub, order, attempts, error, time].
+var advanceScript = redis.NewScript(leaseCheck + `
+redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+if ARGV[6] then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'sub', ARGV[7], 'order', ARGV[8],
+    'event', ARGV[4], 'attempts', ARGV[9], 'error', ARGV[10], 'time', ARGV[11])
+end
+return 1
+`)
+
+// retryScript records a failed attempt and schedules the next one.
+//
+// KEYS: due, att. ARGV: member, lease, attempts, due ms.
+var retryScript = redis.NewScript(leaseCheck + `
+if ARGV[3] == '0' then redis.call('HDEL', KEYS[2], ARGV[1]) else redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+return 1
+`)
+
+// finishScript ends a claim that delivered everything it read: if no news
+// arrived since the claim (counter unchanged) the pair leaves the due set,
+// else it is due again at once. With force the pair is dropped regardless
+// (its subscription is gone).
+//
+// KEYS: due, gen, att. ARGV: member, lease, counter at claim, now ms, force.
+var finishScript = redis.NewScript(leaseCheck + `
+local g = redis.call('HGET', KEYS[2], ARGV[1]) or '0'
+if g == ARGV[3] or ARGV[5] == '1' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  return 1
+end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+return 2
+`)
+
+// errLeaseLost ends a claim whose lease another worker has taken over.
+var errLeaseLost = errors.New("lease lost")
+
+func (w *Webhooks) cursorKey(c *claim) string { return whCurKey + c.sub + ":" + c.order }
+
+// advance moves c's cursor past eventID; dead, when set, dead-letters it.
+func (w *Webhooks) advance(ctx context.Context, c *claim, eventID string, dead *DeadLetter) error {
+	newLease := w.leaseEnd()
+	args := []any{c.member, c.lease, newLease, eventID, w.cfg.CursorTTL.Milliseconds()}
+	if dead != nil {
+		args = append(args, w.cfg.DeadLetterMaxLen, dead.SubscriptionID, dead.OrderID, dead.Attempts, dead.Error,
+			dead.Time.UTC().Format(time.RFC3339Nano))
+	}
+	n, err := advanceScript.Run(ctx, w.rdb, []string{whDueKey, whAttKey, w.cursorKey(c), whDeadKey}, args...).Int()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errLeaseLost
+	}
+	c.lease = newLease
+	return nil
+}
+
+// deliver works through the pair's undelivered events in timeline order.
+func (w *Webhooks) deliver(ctx context.Context, c *claim) error {
+	subs, err := w.load(ctx)
+	if err != nil {
+		return err
+	}
+	sub, ok := subs[c.sub]
+	if !ok || checkOrderID(c.order) != nil {
+		return w.finish(ctx, c, true)
+	}
+	cursor, err := w.rdb.Get(ctx, w.cursorKey(c)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	skipped := "" // id of the newest filtered-out event not yet recorded
+	const page = 100
+	for {
+		start := "-"
+		if cursor != "" {
+			start = "(" + cursor
+		}
+		msgs, err := w.rdb.XRangeN(ctx, StreamKey(c.order), start, "+", page).Result()
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			cursor = m.ID
+			e, err := decodeEntry(m)
+			if err != nil {
+				w.log.Error("tracking webhooks: undecodable event skipped", "order", c.order, "err", err)
+				skipped = m.ID
+				continue
+			}
+			if !sub.wants(e.Type) {
+				skipped = m.ID
+				continue
+			}
+			skipped = ""
+			err = w.post(ctx, sub, c.order, e)
+			if err == nil {
+				w.outcome.WithLabelValues("ok").Inc()
+				w.lag.Observe(max(0, w.now().Sub(e.Time).Seconds()))
+				if err := w.advance(ctx, c, e.ID, nil); err != nil {
+					return ignoreLeaseLost(err)
+				}
+				c.attempts = 0
+				continue
+			}
+			if ctx.Err() != nil {
+				// Shutting down mid-POST: hand the pair back, due now, with the
+				// attempt not counted.
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+				defer cancel()
+				return ignoreLeaseLost(w.retry(rctx, c, c.attempts, w.now()))
+			}
+			c.attempts++
+			if c.attempts >= w.cfg.MaxAttempts {
+				w.outcome.WithLabelValues("dead").Inc()
+				w.log.Warn("tracking webhooks: event dead-lettered", "subscription", sub.ID, "order", c.order,
+					"event", e.ID, "attempts", c.attempts, "err", err)
+				dl := &DeadLetter{SubscriptionID: sub.ID, OrderID: c.order, EventID: e.ID, Attempts: c.attempts,
+					Error: truncate(err.Error(), 500), Time: w.now()}
+				if err := w.advance(ctx, c, e.ID, dl); err != nil {
+					return ignoreLeaseLost(err)
+				}
+				c.attempts = 0
+				continue
+			}
+			w.outcome.WithLabelValues("retry").Inc()
+			w.log.Debug("tracking webhooks: delivery failed; will retry", "subscription", sub.ID, "order", c.order,
+				"event", e.ID, "attempt", c.attempts, "err", err)
+			return ignoreLeaseLost(w.retry(ctx, c, c.attempts, w.now().Add(w.backoff(c.attempts))))
+		}
+		if len(msgs) < page {
+			break
+		}
+	}
+	if skipped != "" {
+		if err := w.advance(ctx, c, skipped, nil); err != nil {
+			return ignoreLeaseLost(err)
+		}
+	}
+	return w.finish(ctx, c, false)
+}
+
+func ignoreLeaseLost(err error) error {
+	if errors.Is(err, errLeaseLost) {
+		return nil // another worker owns the pair now; it carries on
+	}
+	return err
+}
+
+func (w *Webhooks) retry(ctx context.Context, c *claim, attempts int, at time.Time) error {
+	n, err := retryScript.Run(ctx, w.rdb, []string{whDueKey, whAttKey}, c.member, c.lease, attempts, at.UnixMilli()).Int()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+func (w *Webhooks) finish(ctx context.Context, c *claim, force bool) error {
+	f := "0"
+	if force {
+		f = "1"
+	}
+	n, err := finishScript.Run(ctx, w.rdb, []string{whDueKey, whGenKey, whAttKey}, c.member, c.lease, c.gen, w.now().UnixMilli(), f).Int()
+	if err != nil {
+		return err
+	}
+	_ = n // 0: lease lost; the new holder finishes
+	return nil
+}
+
+// backoff returns the jittered delay before attempt n+1 after n failures:
+// uniformly in [d/2, d) with d = min(BackoffBase·2^(n-1), BackoffMax).
+func (w *Webhooks) backoff(n int) time.Duration {
+	d := w.cfg.BackoffBase
+	for i := 1; i < n && d < w.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, w.cfg.BackoffMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+// post sends one event to sub and reports whether the receiver took it (2xx).
+func (w *Webhooks) post(ctx context.Context, sub Subscription, orderID string, e Event) error {
+	body, err := json.Marshal(WebhookPayload{
+		ID: e.ID, OrderID: orderID, Type: e.Type, Time: e.Time, Source: e.Source, Summary: e.Summary, Details: e.Details,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	ts := w.now()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "erpgate-webhooks/1")
+	req.Header.Set(HeaderWebhookID, orderID+":"+e.ID)
+	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	req.Header.Set(HeaderWebhookSignature, Sign(sub.Secret, ts, body))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("receiver answered %s", resp.Status)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
