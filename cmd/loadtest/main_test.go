@@ -88,7 +88,9 @@ func TestRunVerificationCatchesPlantedFaults(t *testing.T) {
 		{"duplicate", &loadtesttest.Gateway{DeliverTwice: func(n int) bool { return n == 2 }},
 			func(v *loadtest.Verification) bool { return v.Lost == 0 && v.Duplicated == 1 }},
 		{"loss in v1", &loadtesttest.Gateway{Versions: []string{"v2"}},
-			func(v *loadtest.Verification) bool { return v.ByVersion["v1"].Lost == v.Acked && v.ByVersion["v2"].Lost == 0 }},
+			func(v *loadtest.Verification) bool {
+				return v.ByVersion["v1"].Lost == v.Acked && v.ByVersion["v2"].Lost == 0
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
