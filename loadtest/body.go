@@ -254,12 +254,14 @@ type SOAPTemplate struct {
 	IDElements []string
 }
 
-// DefaultSOAPEnvelope is the request envelope of the SOAP order intake
-// (OrderService, SOAP 1.1, document/literal wrapped), aligned with
-// soap/orderws/orders.wsdl: operation SubmitOrder, namespace
-// urn:erpgate:orders:1.
+// DefaultSOAPEnvelope is the SubmitOrder request of the shop-facing SOAP
+// OrderService (soap/orderws/orderservice.wsdl: SOAP 1.1, document/literal
+// wrapped, namespace urn:erpgate:orders:v1, elementFormDefault qualified,
+// repeated Line elements directly in Order). Credentials travel in the
+// Authorization header, as for REST. If the WSDL changes, change this (or
+// pass a file with --soap-template); nothing else depends on it.
 const DefaultSOAPEnvelope = `<?xml version="1.0" encoding="UTF-8"?>
-<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:o="urn:erpgate:orders:1">
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:o="urn:erpgate:orders:v1">
 <soap:Body>
 <o:SubmitOrder>
 <o:Order>
@@ -268,11 +270,12 @@ const DefaultSOAPEnvelope = `<?xml version="1.0" encoding="UTF-8"?>
 {{with .ShippingAddress}}<o:ShippingAddress><o:Name>{{x .Name}}</o:Name><o:Line1>{{x .Line1}}</o:Line1>{{if .Line2}}<o:Line2>{{x .Line2}}</o:Line2>{{end}}<o:City>{{x .City}}</o:City><o:PostalCode>{{x .PostalCode}}</o:PostalCode><o:Region>{{x .Region}}</o:Region><o:Country>{{x .Country}}</o:Country></o:ShippingAddress>{{end}}
 {{with .BillingAddress}}<o:BillingAddress><o:Name>{{x .Name}}</o:Name><o:Line1>{{x .Line1}}</o:Line1>{{if .Line2}}<o:Line2>{{x .Line2}}</o:Line2>{{end}}<o:City>{{x .City}}</o:City><o:PostalCode>{{x .PostalCode}}</o:PostalCode><o:Region>{{x .Region}}</o:Region><o:Country>{{x .Country}}</o:Country></o:BillingAddress>{{end}}
 <o:Currency>{{x .Currency}}</o:Currency>
-<o:Lines>{{range .Lines}}<o:Line><o:Sku>{{x .SKU}}</o:Sku><o:Description>{{x .Description}}</o:Description><o:Quantity>{{.Quantity}}</o:Quantity><o:UnitPrice>{{x .UnitPrice}}</o:UnitPrice><o:Discount>{{x .Discount}}</o:Discount></o:Line>{{end}}</o:Lines>
-<o:Shipping><o:Method>{{x .ShippingMethod}}</o:Method><o:Price>{{x .ShippingPrice}}</o:Price></o:Shipping>
+{{range .Lines}}<o:Line><o:Sku>{{x .SKU}}</o:Sku><o:Description>{{x .Description}}</o:Description><o:Quantity>{{.Quantity}}</o:Quantity><o:UnitPrice>{{x .UnitPrice}}</o:UnitPrice><o:Discount>{{x .Discount}}</o:Discount></o:Line>
+{{end}}<o:Shipping><o:Method>{{x .ShippingMethod}}</o:Method><o:Price>{{x .ShippingPrice}}</o:Price></o:Shipping>
 <o:RequestedDeliveryDate>{{x .RequestedDeliveryDate}}</o:RequestedDeliveryDate>
 <o:Notes>{{x .Notes}}</o:Notes>
 </o:Order>
+<o:IdempotencyKey>idem-{{x .ExternalID}}</o:IdempotencyKey>
 </o:SubmitOrder>
 </soap:Body>
 </soap:Envelope>
@@ -294,8 +297,8 @@ func ParseSOAPEnvelope(text string) (*template.Template, error) {
 	return t, nil
 }
 
-// DefaultSOAPTemplate returns the template for soap/orderws (see
-// DefaultSOAPEnvelope).
+// DefaultSOAPTemplate returns the template of the OrderService's SubmitOrder
+// (see DefaultSOAPEnvelope).
 func DefaultSOAPTemplate() *SOAPTemplate {
 	t, err := ParseSOAPEnvelope(DefaultSOAPEnvelope)
 	if err != nil {
@@ -304,9 +307,9 @@ func DefaultSOAPTemplate() *SOAPTemplate {
 	return &SOAPTemplate{
 		Path:        "/soap/orders",
 		ContentType: "text/xml; charset=utf-8",
-		Action:      "urn:erpgate:orders:1/SubmitOrder",
+		Action:      "urn:erpgate:orders:v1/SubmitOrder",
 		Envelope:    t,
-		IDElements:  []string{"OrderId", "Id", "id"},
+		IDElements:  []string{"OrderId"},
 	}
 }
 

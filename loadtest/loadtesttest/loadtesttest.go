@@ -214,7 +214,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-		fmt.Fprintf(w, `<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><o:SubmitOrderResponse xmlns:o="urn:erpgate:orders:1"><o:OrderId>%s</o:OrderId><o:Status>accepted</o:Status></o:SubmitOrderResponse></soap:Body></soap:Envelope>`, a.id)
+		fmt.Fprintf(w, `<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><o:SubmitOrderResponse xmlns:o="urn:erpgate:orders:v1"><o:OrderId>%s</o:OrderId><o:Status>accepted</o:Status></o:SubmitOrderResponse></soap:Body></soap:Envelope>`, a.id)
 	case "GET /v1/tracking/{id}":
 		id := trackingPath.FindStringSubmatch(r.URL.Path)[1]
 		g.mu.Lock()
