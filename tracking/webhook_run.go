@@ -194,7 +194,16 @@ func (w *Webhooks) work(ctx context.Context) {
 			w.log.Warn("tracking webhooks: claiming work failed", "err", err)
 		}
 		if c != nil {
-			if err := w.deliver(ctx, c); err != nil && ctx.Err() == nil {
+			err := w.deliver(ctx, c)
+			if ctx.Err() != nil {
+				// Shutting down: hand the pair back, due now, so the next
+				// process need not wait for the lease to expire.
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+				_ = w.retry(rctx, c, c.attempts, w.now())
+				cancel()
+				return
+			}
+			if err != nil {
 				w.log.Warn("tracking webhooks: delivery bookkeeping failed; the lease will expire and another worker retries",
 					"subscription", c.sub, "order", c.order, "err", err)
 			}
@@ -374,11 +383,7 @@ func (w *Webhooks) deliver(ctx context.Context, c *claim) error {
 				continue
 			}
 			if ctx.Err() != nil {
-				// Shutting down mid-POST: hand the pair back, due now, with the
-				// attempt not counted.
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-				defer cancel()
-				return ignoreLeaseLost(w.retry(rctx, c, c.attempts, w.now()))
+				return ctx.Err() // shutting down mid-POST: work releases the pair, attempt not counted
 			}
 			c.attempts++
 			if c.attempts >= w.cfg.MaxAttempts {
