@@ -128,8 +128,10 @@ var trimScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'', 0} end
 local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
 if #groups == 0 then return {'', 0} end
+` + fieldFunc + `
 local function parse(id)
   local d = string.find(id, '-', 1, true)
+  if not d then return tonumber(id), 0 end
   return tonumber(string.sub(id, 1, d - 1)), tonumber(string.sub(id, d + 1))
 end
 local function less(a, b)
@@ -139,10 +141,7 @@ local function less(a, b)
 end
 local minid
 for _, g in ipairs(groups) do
-  local name, last
-  for i = 1, #g, 2 do
-    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
-  end
+  local name, last = field(g, 'name'), field(g, 'last-delivered-id')
   local thr
   local p = redis.call('XPENDING', KEYS[1], name)
   if tonumber(p[1]) > 0 then
@@ -162,14 +161,11 @@ return {minid, n}
 // process start names new ones). The check and the delete are one step, so a
 // consumer that just read an entry is never deleted with it.
 var pruneScript = redis.NewScript(`
+` + fieldFunc + `
 local cs = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
 local n = 0
 for _, c in ipairs(cs) do
-  local name, pending, idle
-  for i = 1, #c, 2 do
-    if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = tonumber(c[i + 1])
-    elseif c[i] == 'idle' then idle = tonumber(c[i + 1]) end
-  end
+  local name, pending, idle = field(c, 'name'), tonumber(field(c, 'pending')), tonumber(field(c, 'idle'))
   if name ~= ARGV[3] and pending == 0 and idle >= tonumber(ARGV[2]) then
     redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
     n = n + 1
@@ -177,6 +173,17 @@ for _, c in ipairs(cs) do
 end
 return n
 `)
+
+// fieldFunc reads a field of an XINFO reply, whether it arrives as a flat
+// list (Redis) or as a table keyed by name (miniredis's map replies).
+const fieldFunc = `
+local function field(t, k)
+  if t[k] ~= nil then return t[k] end
+  for i = 1, #t, 2 do
+    if t[i] == k then return t[i + 1] end
+  end
+  return nil
+end`
 
 var allScripts = []*redis.Script{
 	acceptScript, setResultScript, deferScript, dueScript, deadScript, replayScript, trimScript, pruneScript,
