@@ -486,12 +486,19 @@ func orderFromWire(w *orderws.Order, now time.Time) (*order.Order, error) {
 			continue
 		}
 		p := "Order/Line[" + strconv.Itoa(i+1) + "]/"
+		n := len(probs)
 		o.Lines[i] = order.Line{
 			SKU:         l.Sku,
 			Description: l.Description,
 			Quantity:    l.Quantity,
 			UnitPrice:   money(l.UnitPrice, p+"UnitPrice", true),
-			Discount:    money(l.Discount, p+"Discount", false),
+		}
+		badPrice := len(probs) > n
+		o.Lines[i].Discount = money(l.Discount, p+"Discount", false)
+		if badPrice {
+			// Without a unit price the discount rule (at most quantity ×
+			// unit price) would report a phantom problem.
+			o.Lines[i].Discount = 0
 		}
 	}
 	if sh := w.Shipping; sh != nil {
