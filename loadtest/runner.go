@@ -66,6 +66,11 @@ type Config struct {
 	Drain time.Duration
 	// MaxLines is the largest number of lines in a generated order (default 5).
 	MaxLines int
+	// Warmup is a number of REST orders sent before the schedule starts and
+	// not measured, so that repeats and tracking reads have orders to work
+	// on from the first second (at most MaxWarmup). They are real orders:
+	// they count as acknowledged for verification.
+	Warmup int
 	// RunID prefixes every external id, making them unique per run (default
 	// "lt" + time + random).
 	RunID string
@@ -93,6 +98,7 @@ const (
 	DefaultMaxLines    = 5
 	MaxMaxInflight     = 100_000
 	MaxMaxLines        = 500 // the gateway's own limit
+	MaxWarmup          = 1_000_000
 )
 
 // withDefaults fills in zero fields and checks the rest.
@@ -146,6 +152,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxLines < 1 || c.MaxLines > MaxMaxLines {
 		return c, fmt.Errorf("max lines %d must be in [1, %d]", c.MaxLines, MaxMaxLines)
+	}
+	if c.Warmup < 0 || c.Warmup > MaxWarmup {
+		return c, fmt.Errorf("warmup %d must be in [0, %d]", c.Warmup, MaxWarmup)
 	}
 	if c.RunID == "" {
 		c.RunID = NewRunID(time.Now())
@@ -306,6 +315,10 @@ type Result struct {
 	Ops     []OpResult   `json:"ops"`
 	Steps   []StepResult `json:"steps"`
 	Series  []Sample     `json:"series"`
+	// Warmup is the number of unmeasured warm-up orders sent, WarmupAcked
+	// how many of them were acknowledged (they are in Acked).
+	Warmup      int `json:"warmup"`
+	WarmupAcked int `json:"warmup_acked"`
 	// AckedOrders counts orders acknowledged; Acked lists them for Verify.
 	AckedOrders int   `json:"acked_orders"`
 	Acked       []Ack `json:"-"`
@@ -384,8 +397,9 @@ func (r *runner) halt() {
 
 func (r *runner) run(ctx context.Context) *Result {
 	cfg := r.cfg
+	r.today = time.Now().UTC()
+	warm := r.warmup(ctx)
 	r.start = time.Now()
-	r.today = r.start.UTC()
 	r.rec = newRecorder(r.start, cfg.Schedule)
 
 	// Hard bound: nothing starts after the schedule plus the drain time.
@@ -444,6 +458,9 @@ func (r *runner) run(ctx context.Context) *Result {
 	res.LateAfter = cfg.LateAfter
 	res.Unsent = unsent
 	res.Planned = cfg.Schedule.Total()
+	res.Warmup, res.WarmupAcked = cfg.Warmup, len(warm)
+	res.Acked = append(warm, res.Acked...)
+	res.AckedOrders = len(res.Acked)
 	for i, st := range cfg.Schedule.Steps {
 		res.Steps[i].Rate, res.Steps[i].Planned = st.Rate, st.count()
 	}
@@ -466,6 +483,45 @@ func (r *runner) progress(stop <-chan struct{}) {
 			fmt.Fprintln(r.cfg.Progress, r.rec.progressLine(now))
 		}
 	}
+}
+
+// warmup sends cfg.Warmup REST orders, a few at a time, before the clock
+// starts, and returns the acknowledged ones. It is bounded by the count and,
+// per order, by the request timeout; cancelling ctx ends it.
+func (r *runner) warmup(ctx context.Context) []Ack {
+	n := r.cfg.Warmup
+	if n == 0 {
+		return nil
+	}
+	var (
+		mu   sync.Mutex
+		acks []Ack
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for w := range min(32, r.cfg.MaxInflight, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk := &worker{r: r, rng: rand.New(rand.NewPCG(r.cfg.Seed^0x5741524d, uint64(w)))}
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				reqCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+				out := wk.send(reqCtx, job{arr: Arrival{Index: -1 - i}}, OpREST, pooled{})
+				cancel()
+				if out.ack != nil {
+					mu.Lock()
+					acks = append(acks, *out.ack)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return acks
 }
 
 // dispatch hands each arrival to the workers at its intended time and
@@ -605,6 +661,9 @@ func (w *worker) send(ctx context.Context, j job, op Op, prev pooled) outcome {
 	switch op {
 	case OpREST:
 		externalID = cfg.RunID + "-" + strconv.Itoa(j.arr.Index)
+		if j.arr.Index < 0 { // a warm-up order
+			externalID = cfg.RunID + "-w" + strconv.Itoa(-1-j.arr.Index)
+		}
 		o := genOrder(w.rng, externalID, cfg.MaxLines, w.r.today)
 		body = o.appendJSON(make([]byte, 0, 512+256*len(o.Lines))) // kept for repeats: never reused
 		method, path, contentType, wantStatus = http.MethodPost, "/v1/orders", "application/json", http.StatusAccepted

@@ -278,3 +278,30 @@ func TestCheckLoopback(t *testing.T) {
 		t.Errorf("Run against a remote target: err = %v, want a refusal naming --allow-remote", err)
 	}
 }
+
+// With a warm-up, a read-only mix reads from the first request on; the
+// warm-up orders are real and count for verification.
+func TestWarmupFeedsReads(t *testing.T) {
+	erp := loadtesttest.NewERP()
+	srv := httptest.NewServer(&loadtesttest.Gateway{ERP: erp})
+	defer srv.Close()
+	res, err := loadtest.Run(context.Background(), loadtest.Config{
+		Target: srv.URL, Schedule: loadtest.ConstantRate(100, 300*time.Millisecond),
+		Mix: loadtest.Mix{loadtest.OpTrack: 1}, Warmup: 20, RunID: "lt-warm",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, res)
+	if len(res.Ops) != 1 || res.Ops[0].Op != "track" || res.Ops[0].OK != int64(res.Planned) {
+		t.Errorf("ops %+v: want only successful tracking reads", res.Ops)
+	}
+	if res.WarmupAcked != 20 || res.AckedOrders != 20 || erp.Len() != 20 {
+		t.Errorf("warm-up acked %d, acked orders %d, ERP holds %d: want 20 each", res.WarmupAcked, res.AckedOrders, erp.Len())
+	}
+	for _, a := range res.Acked {
+		if !strings.HasPrefix(a.ExternalID, "lt-warm-w") {
+			t.Errorf("warm-up external id %q, want prefix lt-warm-w", a.ExternalID)
+		}
+	}
+}

@@ -106,6 +106,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&c.LateAfter, "late-after", loadtest.DefaultLateAfter, "a request starting this long after its intended time counts as late")
 	fs.DurationVar(&c.Drain, "drain", loadtest.DefaultDrain, "after the schedule, how long backlogged requests may still start")
 	fs.IntVar(&c.MaxLines, "max-lines", loadtest.DefaultMaxLines, "largest number of lines of a generated order (1…N, small orders most frequent)")
+	fs.IntVar(&c.Warmup, "warmup", 0, "REST orders to send before the schedule, unmeasured, so repeats and tracking reads have orders from the start")
 	fs.StringVar(&c.RunID, "run-id", "", "prefix of this run's external ids (default: lt<time>-<random>)")
 	fs.Uint64Var(&c.Seed, "seed", 0, "seed of the operation sequence and the generated orders (default random)")
 	fs.StringVar(&o.soapTemplate, "soap-template", "", "file with a text/template of the SOAP order envelope (default: the built-in one for soap/orderws)")
