@@ -29,10 +29,16 @@ const (
 	msgNonChar  = "must not contain the noncharacters U+FFFE or U+FFFF"
 )
 
-// textProblem checks s against the text rules: required (non-empty and not
-// only white space), at most maxRunes characters, newline and tab only when
-// multiline. It returns "" when s is fine, else a client-safe message. It
-// never allocates on success.
+// TextProblem checks s against the text rules above: required (non-empty and
+// not only white space), at most maxRunes characters, newline and tab only
+// when multiline. It returns "" when s is fine, else a client-safe message
+// such as "must be at most 200 characters". It never allocates on success.
+// Other domain packages (supply) use it so that every canonical record obeys
+// the same rules.
+func TextProblem(s string, required bool, maxRunes int, multiline bool) string {
+	return textProblem(s, required, maxRunes, multiline)
+}
+
 func textProblem(s string, required bool, maxRunes int, multiline bool) string {
 	if s == "" {
 		if required {
