@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"erpgate/order"
@@ -301,12 +302,13 @@ func addressLine(a *order.Address) string {
 }
 
 // v1Text returns s as v1 stores it in a one-line text field of at most max
-// characters: line breaks and tabs become spaces (old order screens show
-// one line), characters XML 1.0 cannot carry become U+FFFD (as encoding/xml
-// would do on the wire, so what the ERP returns equals what ToV1 computed),
-// and the result is cut to max characters. It does not allocate when s
-// needs no change.
+// characters: white space around it is dropped, line breaks and tabs become
+// spaces (old order screens show one line), characters XML 1.0 cannot carry
+// become U+FFFD (as encoding/xml would do on the wire, so what the ERP
+// returns equals what ToV1 computed), and the result is cut to max
+// characters. It does not allocate when s needs no change beyond trimming.
 func v1Text(s string, max int) string {
+	s = strings.TrimSpace(s)
 	n := 0
 	clean := true
 	for i := 0; i < len(s); {
@@ -355,7 +357,7 @@ func v1Text(s string, max int) string {
 		b.WriteRune(r)
 		n++
 	}
-	return b.String()
+	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
 }
 
 // xmlChar reports whether r is a character XML 1.0 allows (the Char
