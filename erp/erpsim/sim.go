@@ -216,7 +216,7 @@ func (s *Sim) handleSOAP(v *version) http.HandlerFunc {
 		if !s.inject(w, r, v, f) {
 			return
 		}
-		req, err := soap.ReadRequest(r, soap.DefaultLimits())
+		req, err := soap.ReadRequest(r, requestLimits())
 		if err != nil {
 			soap.WriteFault(w, soap.VersionOf(r), soap.FaultFromError(err))
 			return
@@ -262,6 +262,17 @@ func (s *Sim) inject(w http.ResponseWriter, r *http.Request, v *version, f Fault
 func (s *Sim) refuseDown(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
 	http.Error(w, "ERP unavailable (simulated outage)", http.StatusServiceUnavailable)
+}
+
+// requestLimits are soap.DefaultLimits with room for the largest valid
+// canonical order (500 lines, every text at its maximum length in
+// multi-byte characters: several MiB of XML), so that the ERP never refuses
+// an order the gateway accepted for its size.
+func requestLimits() soap.Limits {
+	l := soap.DefaultLimits()
+	l.MaxBytes = 16 << 20
+	l.MaxElements = 50_000
+	return l
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
