@@ -75,20 +75,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeRedis()
 
-	sys, err := assemble(ctx, opt, log, reg, rdb, keys)
+	ln, err := net.Listen("tcp", opt.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", opt.listen, err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	publicURL := opt.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + addr
+	}
+	sys, err := assemble(ctx, opt, log, reg, rdb, keys, publicURL)
 	if err != nil {
 		return err
 	}
 	defer sys.close()
 
-	ln, err := net.Listen("tcp", opt.listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", opt.listen, err)
-	}
-	addr := ln.Addr().String()
-	if sys.setPublicURL != nil {
-		sys.setPublicURL("http://" + addr)
-	}
 	srv := &http.Server{
 		Handler:           sys.handler,
 		ReadHeaderTimeout: 10 * time.Second,

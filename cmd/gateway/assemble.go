@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"erpgate/erp"
+	"erpgate/erp/erpsim"
+	"erpgate/erp/erpv2"
+	"erpgate/gateway"
+	"erpgate/store"
+)
+
+// system is everything run serves, assembled from the options.
+type system struct {
+	handler http.Handler
+	// failed receives the error of a background part that stopped on its own.
+	failed chan error
+	stops  []func()
+}
+
+func (s *system) close() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+}
+
+// background runs f until ctx is done; a non-nil error before that is fatal
+// for the process.
+func (s *system) background(ctx context.Context, wg *sync.WaitGroup, name string, f func(context.Context) error) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := f(ctx); err != nil && ctx.Err() == nil {
+			select {
+			case s.failed <- fmt.Errorf("%s stopped: %w", name, err):
+			default:
+			}
+		}
+	}()
+}
+
+// assemble builds the store, the ERP side (embedded simulator or real
+// endpoints), the delivery workers and the HTTP handler.
+func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *prometheus.Registry,
+	rdb redis.UniversalClient, keys *gateway.Keyring, publicURL string) (*system, error) {
+	sys := &system{failed: make(chan error, 4)}
+	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	// Background parts stop after the HTTP server has drained (close runs
+	// after shutdown), so in-flight requests never lose their store.
+	sys.stops = append(sys.stops, func() { bgCancel(); wg.Wait() })
+
+	st := store.New(rdb, store.Options{Targets: []string{erp.V1, erp.V2}, Logger: log})
+	ictx, icancel := context.WithTimeout(ctx, 10*time.Second)
+	defer icancel()
+	if err := st.Init(ictx); err != nil {
+		return nil, fmt.Errorf("store init: %w", err)
+	}
+	if err := reg.Register(st.Collector()); err != nil {
+		return nil, err
+	}
+
+	v1URL, v2URL := opt.erpV1URL, opt.erpV2URL
+	if v1URL == "" || v2URL == "" {
+		simURL, stop, err := startSimulator(opt.erpsimListen, log)
+		if err != nil {
+			return nil, err
+		}
+		sys.stops = append(sys.stops, stop)
+		if v1URL == "" {
+			v1URL = simURL + "/erp/v1"
+		}
+		if v2URL == "" {
+			v2URL = simURL + "/erp/v2"
+		}
+	}
+	adapters := map[string]erp.Adapter{}
+	v2, err := erpv2.New(erpv2.Config{URL: v2URL, Timeout: opt.erpTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("erp v2: %w", err)
+	}
+	adapters[erp.V2] = v2
+	v1, err := newV1Adapter(v1URL, opt, log)
+	if err != nil {
+		return nil, fmt.Errorf("erp v1: %w", err)
+	}
+	adapters[erp.V1] = v1
+	log.Info("erp targets", "v1", v1URL, "v2", v2URL)
+
+	plan := erp.StaticPlan{}
+	disp := erp.NewDispatcher(erp.DispatcherConfig{
+		Outbox: st.Outbox(), Orders: st, Adapters: adapters, Plan: plan,
+		Logger: log, Registerer: reg, Consumers: opt.consumers, CallTimeout: opt.erpTimeout,
+	})
+	sys.background(bgCtx, &wg, "delivery workers", disp.Run)
+	sys.background(bgCtx, &wg, "outbox trimmer", func(ctx context.Context) error {
+		return st.Outbox().RunTrimmer(ctx, 10*time.Second)
+	})
+
+	srv, err := gateway.New(gateway.Config{
+		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
+		Store: st, Keyring: keys,
+		Ready: func(ctx context.Context) error {
+			if err := st.Ping(ctx); err != nil {
+				return errors.New("redis unreachable")
+			}
+			if !disp.Running() {
+				return errors.New("delivery workers not running")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	sys.handler = srv
+	return sys, nil
+}
+
+// startSimulator serves the ERP simulator in-process on addr and returns its
+// base URL.
+func startSimulator(addr string, log *slog.Logger) (string, func(), error) {
+	sim := erpsim.New(erpsim.Config{Logger: log.With("component", "erpsim")})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("embedded ERP simulator: listen %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	url := "http://" + ln.Addr().String()
+	log.Warn("EMBEDDED ERP SIMULATOR: orders go to a simulated ERP, not a real one", "url", url,
+		"inspect", url+"/sim/orders", "faults", url+"/sim/faults")
+	return url, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}, nil
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// logAddrs collects "listening" addresses from run's JSON log.
+type logAddrs struct {
+	mu     sync.Mutex
+	lines  []string
+	found  map[string]string
+	notify chan struct{}
+}
+
+func newLogAddrs() *logAddrs {
+	return &logAddrs{found: map[string]string{}, notify: make(chan struct{}, 100)}
+}
+
+func (l *logAddrs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		l.lines = append(l.lines, line)
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		msg, _ := rec["msg"].(string)
+		if u, ok := rec["url"].(string); ok {
+			l.found[msg] = u
+		}
+	}
+	select {
+	case l.notify <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (l *logAddrs) wait(t *testing.T, msgPrefix string) string {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		l.mu.Lock()
+		for k, v := range l.found {
+			if strings.HasPrefix(k, msgPrefix) {
+				l.mu.Unlock()
+				return v
+			}
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.notify:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			t.Fatalf("no %q log line within 30s; log:\n%s", msgPrefix, strings.Join(l.lines, "\n"))
+		}
+	}
+}
+
+// startRun runs the gateway in-process through run() and returns its URL
+// once /readyz answers 200.
+func startRun(t *testing.T, args ...string) (gatewayURL string, logs *logAddrs, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = newLogAddrs()
+	done := make(chan error, 1)
+	full := append([]string{"gateway", "--listen", "127.0.0.1:0", "--erpsim-listen", "127.0.0.1:0", "--log-format", "json"}, args...)
+	go func() { done <- run(ctx, full, func(string) string { return "" }, io.Discard, logs) }()
+	gatewayURL = logs.wait(t, "gateway listening")
+	waitReady(t, gatewayURL)
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run returned %v, want nil after cancel", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("run did not return within 30s of cancel")
+		}
+	}
+	t.Cleanup(stop)
+	return gatewayURL, logs, stop
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s/readyz not 200 within 30s", base)
+}
+
+func orderBody(ext string) string {
+	return fmt.Sprintf(`{"external_id":%q,
+	 "customer":{"id":"C-1","name":"Zoë Müller","email":"zoe@example.com","phone":"+49 30 123456"},
+	 "shipping_address":{"name":"Zoë Müller","line1":"Hauptstraße 1","line2":"2. OG","city":"Berlin","postal_code":"10115","region":"BE","country":"DE"},
+	 "currency":"EUR",
+	 "lines":[{"sku":"SKU-1001","description":"Kettle","quantity":2,"unit_price":"19.99","discount":"1.00"},
+	          {"sku":"SKU-1002","quantity":1,"unit_price":"5.50"}],
+	 "shipping":{"method":"standard","price":"4.95"},
+	 "notes":"ring twice"}`, ext)
+}
+
+func post(t *testing.T, url, key, body string, hdr ...string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp, m
+}
+
+func getJSON(t *testing.T, url, key string, v any) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if v != nil {
+		json.NewDecoder(resp.Body).Decode(v)
+	}
+	return resp.StatusCode
+}
+
+type simOrder struct {
+	Version        string `json:"version"`
+	ExternalRef    string `json:"external_ref"`
+	ERPOrderNumber string `json:"erp_order_number"`
+	CreateCalls    int    `json:"create_calls"`
+}
+
+// TestRunEmbeddedOrderReachesERP is the README's first promise: with no
+// flags, an order posted over REST reaches the simulated ERP through v2
+// exactly once, and reading it back shows the ERP's order number.
+func TestRunEmbeddedOrderReachesERP(t *testing.T) {
+	gw, logs, _ := startRun(t)
+	sim := logs.wait(t, "EMBEDDED ERP SIMULATOR")
+
+	resp, body := post(t, gw+"/v1/orders", "demo-shop-key", orderBody("WEB-1"))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /v1/orders: got %d %v, want 202", resp.StatusCode, body)
+	}
+	id, _ := body["id"].(string)
+	if loc := resp.Header.Get("Location"); loc != "/v1/orders/"+id {
+		t.Errorf("Location: got %q, want /v1/orders/%s", loc, id)
+	}
+	if body["status"] != "accepted" || body["external_id"] != "WEB-1" {
+		t.Errorf("202 body: got %v", body)
+	}
+
+	var held []simOrder
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		held = nil
+		getJSON(t, sim+"/sim/orders?version=v2&external_ref="+id, "", &held)
+		if len(held) == 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(held) != 1 || held[0].CreateCalls != 1 {
+		t.Fatalf("simulator v2 holds %+v, want exactly one order created once", held)
+	}
+
+	var view struct {
+		Status string `json:"status"`
+		Order  struct {
+			ExternalID string `json:"external_id"`
+			Notes      string `json:"notes"`
+		} `json:"order"`
+		ERP map[string]struct {
+			State          string `json:"state"`
+			ERPOrderNumber string `json:"erp_order_number"`
+		} `json:"erp"`
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if code := getJSON(t, gw+"/v1/orders/"+id, "demo-shop-key", &view); code != 200 {
+			t.Fatalf("GET order: %d", code)
+		}
+		if view.ERP["v2"].State == "created" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, want := view.ERP["v2"].ERPOrderNumber, held[0].ERPOrderNumber; got != want || got == "" {
+		t.Errorf("erp.v2.erp_order_number: got %q, want %q", got, want)
+	}
+	if view.Status != "erp_received" || view.Order.Notes != "ring twice" {
+		t.Errorf("order view: got status %q notes %q", view.Status, view.Order.Notes)
+	}
+}

@@ -1,0 +1,18 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"erpgate/erp"
+	"erpgate/erp/erpv1"
+)
+
+func newV1Adapter(url string, opt *options, log *slog.Logger) (erp.Adapter, error) {
+	return erpv1.New(erpv1.Config{URL: url, CallTimeout: opt.erpTimeout, Logger: log.With("target", erp.V1)})
+}
+
+func runRelease(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return nil
+}
