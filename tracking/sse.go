@@ -81,18 +81,23 @@ func (h *Hub) ServeSSE(ctx context.Context, w http.ResponseWriter, orderID, last
 	defer tick.Stop()
 	for {
 		ch, cancel := h.Subscribe(orderID)
-		evs, err := h.store.Since(ctx, orderID, s.last)
-		if err != nil {
-			cancel()
-			if ctx.Err() == nil {
-				h.log.Warn("tracking sse: reading timeline failed", "order", orderID, "err", err)
-			}
-			return nil
-		}
-		for _, e := range evs {
-			if err := s.event(e); err != nil {
+		for {
+			evs, err := h.store.Since(ctx, orderID, s.last)
+			if err != nil {
 				cancel()
+				if ctx.Err() == nil {
+					h.log.Warn("tracking sse: reading timeline failed", "order", orderID, "err", err)
+				}
 				return nil
+			}
+			for _, e := range evs {
+				if err := s.event(e); err != nil {
+					cancel()
+					return nil
+				}
+			}
+			if len(evs) < MaxTimeline {
+				break // caught up; the subscription covers the rest
 			}
 		}
 		if err := s.flush(); err != nil {

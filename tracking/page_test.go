@@ -1,0 +1,161 @@
+package tracking
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+func pageEvents() []Event {
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	return []Event{
+		{ID: "1-0", Time: at(0), Type: TypeAccepted, Source: SourceGateway, Summary: "Order received and safely stored"},
+		{ID: "2-0", Time: at(1), Type: TypeConfirmed, Source: SourceERP, Summary: "Confirmed as SO-77",
+			Details: map[string]string{DetailExpectedDelivery: "2026-03-06"}},
+		{ID: "3-0", Time: at(2), Type: TypeBackorder, Source: SourceERP, Summary: "One item is out of stock <script>alert('x')</script>"},
+		{ID: "4-0", Time: at(3), Type: TypePOAcked, Source: SourceSupplier, Summary: "Supplier promised the goods",
+			Details: map[string]string{DetailPromisedDate: "2026-03-09"}},
+		{ID: "5-0", Time: at(30), Type: TypeShipped, Source: SourceERP, Summary: "Handed to DHL",
+			Details: map[string]string{DetailCarrier: "DHL", DetailTrackingNumber: "JD014600"}},
+	}
+}
+
+func render(t *testing.T, d PageData) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := RenderPage(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestRenderPage(t *testing.T) {
+	hostileToken := `tok"></script><script>alert(1)</script>`
+	got := render(t, PageData{OrderID: "ord_01J", Reference: "SHOP-1042", ShopName: "Demo Shop", Token: hostileToken,
+		Events: pageEvents(), PageURL: "https://shop.example/track/ord_01J"})
+
+	mustContain := []string{
+		`<html lang="en">`,
+		`<title>Order SHOP-1042: Shipped – Demo Shop</title>`,
+		`<meta name="description" content="Status of order SHOP-1042: Shipped. Expected delivery: Wednesday 11 March 2026.">`,
+		`<meta property="og:title" content="Order SHOP-1042: Shipped – Demo Shop">`,
+		`<meta property="og:url" content="https://shop.example/track/ord_01J">`,
+		`<meta name="referrer" content="no-referrer">`, // the token in the URL never leaks to the carrier
+		`<header class="site">`, `<main id="main"`, `<footer`,
+		`<span id="status-label">Shipped</span>`,
+		`<span id="eta">Wednesday 11 March 2026</span>`,
+		`id="eta-delayed">later than first promised`,
+		`href="https://www.dhl.com/global-en/home/tracking/tracking-parcel.html?submit=1&amp;tracking-id=JD014600"`,
+		`rel="noopener noreferrer"`,
+		`aria-live="polite"`,
+		`<li class="current" aria-current="step">`,
+		`One item is out of stock &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;`,
+		`"events_url":"/v1/tracking/ord_01J/events?token=tok%22%3E%3C%2Fscript%3E%3Cscript%3Ealert%281%29%3C%2Fscript%3E"`,
+	}
+	for _, s := range mustContain {
+		if !strings.Contains(got, s) {
+			t.Errorf("page lacks %s", s)
+		}
+	}
+	for _, s := range []string{"alert('x')", "<script>alert", "http://", "cdn", "@import", `src="http`} {
+		if strings.Contains(got, s) {
+			t.Errorf("page contains %q", s)
+		}
+	}
+	// Newest first.
+	if i, j := strings.Index(got, `data-id="5-0"`), strings.Index(got, `data-id="1-0"`); i < 0 || j < 0 || i > j {
+		t.Errorf("timeline order: shipped at %d, accepted at %d; want newest first", i, j)
+	}
+	// Exactly two script elements: the JSON config and the one inline script.
+	if n := strings.Count(got, "<script"); n != 2 {
+		t.Errorf("page has %d <script> tags, want 2", n)
+	}
+
+	golden := filepath.Join("testdata", "page.golden.html")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./tracking -run TestRenderPage -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("page differs from %s; inspect and rerun with -update if intended", golden)
+	}
+}
+
+// TestPageCSPMatchesInlineCode proves PageCSP allows exactly the inline
+// script and style the page carries: if either changes without the hash, a
+// browser would refuse to run it.
+func TestPageCSPMatchesInlineCode(t *testing.T) {
+	got := render(t, PageData{OrderID: "ord_1", Events: pageEvents()})
+	script := regexp.MustCompile(`(?s)<script>(.*?)</script>`).FindStringSubmatch(got)
+	style := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindStringSubmatch(got)
+	if script == nil || style == nil {
+		t.Fatal("no inline script or style")
+	}
+	csp := PageCSP()
+	for name, body := range map[string]string{"script": script[1], "style": style[1]} {
+		if h := cspHash(body); !strings.Contains(csp, "'"+h+"'") {
+			t.Errorf("CSP %q does not allow the inline %s (hash %s)", csp, name, h)
+		}
+	}
+	for _, d := range []string{"default-src 'none'", "connect-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, d) {
+			t.Errorf("CSP lacks %s", d)
+		}
+	}
+}
+
+func TestRenderPageStates(t *testing.T) {
+	tests := []struct {
+		name   string
+		events []Event
+		want   []string
+		absent []string
+	}{
+		{"no events", nil,
+			[]string{`No updates yet.`, `id="fact-eta" hidden`, `id="fact-carrier" hidden`, `status-progress`, `Order ord_x`},
+			[]string{`aria-current="step"><span class="dot" aria-hidden="true"></span><span class="step-label">Shipped`}},
+		{"rejected", []Event{{ID: "1-0", Time: t0, Type: TypeRejected, Source: SourceERP, Summary: "Refused",
+			Details: map[string]string{DetailReason: "SKU-9 is not sold"}}},
+			[]string{`status-problem`, `SKU-9 is not sold`, `id="steps" aria-label="Progress" hidden`, `Could not be processed`}, nil},
+		{"delivered", []Event{{ID: "1-0", Time: t0, Type: TypeDone, Source: SourceERP, Summary: "At the door",
+			Details: map[string]string{DetailExpectedDelivery: "2026-03-02"}}},
+			[]string{`status-done`, `Status of order ord_x: Delivered.`},
+			[]string{`Expected delivery: `}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := render(t, PageData{OrderID: "ord_x", Events: tt.events})
+			for _, s := range tt.want {
+				if !strings.Contains(got, s) {
+					t.Errorf("page lacks %s", s)
+				}
+			}
+			for _, s := range tt.absent {
+				if strings.Contains(got, s) {
+					t.Errorf("page contains %s", s)
+				}
+			}
+		})
+	}
+}
+
+func TestEventsURL(t *testing.T) {
+	if got, want := EventsURL("ord/1", "a+b c&d"), "/v1/tracking/ord%2F1/events?token=a%2Bb+c%26d"; got != want {
+		t.Errorf("EventsURL = %q, want %q", got, want)
+	}
+	if got, want := EventsURL("ord_1", ""), "/v1/tracking/ord_1/events"; got != want {
+		t.Errorf("EventsURL without token = %q, want %q", got, want)
+	}
+}
