@@ -110,3 +110,5 @@ func wantErr(t *testing.T, err error, code string, fields ...string) {
 }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
