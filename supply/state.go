@@ -282,8 +282,13 @@ func (po *PurchaseOrder) ApplyReceipt(r *GoodsReceipt, now time.Time) (*Purchase
 			c.unprocessable(path("lines", i, "quantity"), "exceeds the "+strconv.FormatInt(rest, 10)+" shipped in "+s.ID+" and not yet received")
 			continue
 		}
+		li := next.Line(rl.LineNumber)
+		if li < 0 { // only in a corrupt record; never panic on one
+			c.unprocessable(path("lines", i, "line_number"), "names no line of purchase order "+po.Number)
+			continue
+		}
 		sl.Received += rl.Quantity
-		next.Lines[next.Line(rl.LineNumber)].ReceivedQuantity += rl.Quantity
+		next.Lines[li].ReceivedQuantity += rl.Quantity
 	}
 	next.Receipts = append(next.Receipts, r.ID)
 	return finish(next, &c, "the goods receipt")
