@@ -10,6 +10,19 @@
 //	                the entry id is the event id)
 //	trk:feed        stream of notifications for live fan-out, fields "o" = order id,
 //	                "e" = event entry id in trk:<orderID>
+//	trk:dedup:<orderID>  hash, dedup key → event id (Append with Details["dedup"])
+//
+// plus the webhook keys under the hash tag {trk:wh} (see webhook.go) and the
+// consumer group "trk-webhooks" on trk:feed.
+//
+// The pieces: Store appends and reads timelines (Append is one Lua step that
+// writes the event and announces it on the feed); Derive turns a timeline
+// into the order's status, expected delivery and parcel; Hub follows the
+// feed once per process and fans events out to local subscribers, and
+// ServeSSE streams a timeline with resume; Webhooks delivers every event of
+// a shop's orders to its subscriptions, signed (Sign, VerifySignature);
+// RenderPage writes the customer's tracking page. Nothing here imports echo:
+// the gateway's handlers call these functions.
 package tracking
 
 import (

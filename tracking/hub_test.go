@@ -350,3 +350,60 @@ func TestWriteSSEFraming(t *testing.T) {
 		t.Errorf("WriteSSE = %q; want three lines and a blank one, with a safe event name", got)
 	}
 }
+
+// TestHubManySubscribers: 10,000 subscribers on one instance each get their
+// order's event, and publishing never blocks on the ones not reading.
+func TestHubManySubscribers(t *testing.T) {
+	rdb, _ := redistest.Mini(t)
+	h, err := NewHub(HubConfig{Client: rdb, Store: newTestStore(t, rdb, nil), Buffer: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const subs, orders = 10000, 500
+	chans := make([]<-chan Event, subs)
+	for i := range subs {
+		ch, cancel := h.Subscribe(fmt.Sprint("ord_", i%orders))
+		defer cancel()
+		chans[i] = ch
+	}
+	if got := h.Subscribers(); got != subs {
+		t.Fatalf("Subscribers() = %d, want %d", got, subs)
+	}
+	for round := range 3 { // nobody reads: the third round overflows every buffer
+		for o := range orders {
+			h.publish(fmt.Sprint("ord_", o), Event{ID: fmt.Sprintf("%d-%d", round+1, o), Type: TypePicked})
+		}
+	}
+	for i, ch := range chans {
+		for round := range 2 {
+			e, ok := <-ch
+			if want := fmt.Sprintf("%d-%d", round+1, i%orders); !ok || e.ID != want {
+				t.Fatalf("subscriber %d got %q (open %v), want %s", i, e.ID, ok, want)
+			}
+		}
+		if _, ok := <-ch; ok {
+			t.Fatalf("subscriber %d still open after overflowing", i)
+		}
+	}
+	if got := h.Subscribers(); got != 0 {
+		t.Errorf("Subscribers() after overflow = %d, want 0", got)
+	}
+}
+
+// BenchmarkHubSubscribe reports the memory one live subscription costs
+// (run with -benchmem; B/op is the figure).
+func BenchmarkHubSubscribe(b *testing.B) {
+	rdb, _ := redistest.Mini(b)
+	s, _ := NewStore(StoreConfig{Client: rdb})
+	h, _ := NewHub(HubConfig{Client: rdb, Store: s})
+	cancels := make([]func(), 0, b.N)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_, cancel := h.Subscribe(fmt.Sprint("ord_", i))
+		cancels = append(cancels, cancel)
+	}
+	b.StopTimer()
+	for _, c := range cancels {
+		c()
+	}
+}
