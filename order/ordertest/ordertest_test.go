@@ -54,7 +54,7 @@ func TestValid(t *testing.T) {
 // seeds and every option; and the generator covers the space (optional
 // fields both present and absent, Unicode and ASCII, edge values).
 func TestRandomValid(t *testing.T) {
-	n := 600
+	n := 400
 	if testing.Short() {
 		n = 300
 	}
