@@ -32,15 +32,25 @@ const (
 )
 
 // v1FaultDetail is the typed detail of v1's faults, as it sits inside
-// soap:Fault/detail.
+// soap:Fault/detail (SOAP 1.1) or soap:Fault/Detail (SOAP 1.2).
 type v1FaultDetail struct {
 	Body struct {
 		Fault struct {
-			Detail struct {
-				ErpFault *erpv1ws.ErpFault `xml:"urn:erpgate:erp:v1 ErpFault"`
-			} `xml:"detail"`
+			Detail11 v1Detail `xml:"detail"`
+			Detail12 v1Detail `xml:"Detail"`
 		} `xml:"Fault"`
 	} `xml:"Body"`
+}
+
+type v1Detail struct {
+	ErpFault *erpv1ws.ErpFault `xml:"urn:erpgate:erp:v1 ErpFault"`
+}
+
+func (d *v1FaultDetail) erpFault() *erpv1ws.ErpFault {
+	if f := d.Body.Fault.Detail11.ErpFault; f != nil {
+		return f
+	}
+	return d.Body.Fault.Detail12.ErpFault
 }
 
 // classify turns a failed call into an *erp.Error. o is the order being
@@ -94,7 +104,7 @@ func classifyFault(op string, err error, body []byte, o *order.Order) *erp.Error
 	}
 	var d v1FaultDetail
 	_ = xml.Unmarshal(body, &d) // the detail is optional; ParseFault checked the envelope
-	return faultError(op, err, f.Code, d.Body.Fault.Detail.ErpFault, o)
+	return faultError(op, err, f.Code, d.erpFault(), o)
 }
 
 // faultError classifies a SOAP fault: Client faults are permanent, anything

@@ -400,8 +400,8 @@ func checkUTF8(o *order.Order) error {
 		}
 	}
 	for i := range o.Lines {
-		if err := check(fmt.Sprintf("lines[%d]", i), o.Lines[i].SKU, o.Lines[i].Description); err != nil {
-			return err
+		if !utf8.ValidString(o.Lines[i].SKU) || !utf8.ValidString(o.Lines[i].Description) {
+			return bad(fmt.Sprintf("lines[%d]", i))
 		}
 	}
 	return nil

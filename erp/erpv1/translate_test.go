@@ -138,9 +138,9 @@ func TestRoundTripValid(t *testing.T) {
 // counts stay small here to keep the test fast under -race; the largest
 // orders are TestRoundTripMaximal's. ERPGATE_PROPERTY_N raises the count.
 func TestRoundTripRandom(t *testing.T) {
-	n := 3000
+	n := 2000
 	if testing.Short() || raceEnabled {
-		n = 400
+		n = 300
 	}
 	if s := os.Getenv("ERPGATE_PROPERTY_N"); s != "" {
 		if v, err := strconv.Atoi(s); err == nil && v > 0 {
