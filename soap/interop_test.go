@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +97,77 @@ func TestGowsdlClientInterop(t *testing.T) {
 			t.Errorf("fault = %+v, want a Client fault", f)
 		}
 	})
+}
+
+// TestZeepInterop drives a server on this package with Python's zeep (the
+// Debian package python3-zeep, which CI installs), over SOAP 1.1 and 1.2,
+// with a WS-Security UsernameToken and a fault. It skips where zeep is not
+// installed.
+func TestZeepInterop(t *testing.T) {
+	python := "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import zeep").Run(); err != nil {
+		t.Skip("python3-zeep is not installed")
+	}
+	type call struct {
+		version          Version
+		action, user, pw string
+		ok               bool
+	}
+	calls := make(chan call, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := ReadRequest(r, DefaultLimits())
+		if err != nil {
+			WriteFault(w, VersionOf(r), FaultFromError(err))
+			return
+		}
+		if err := req.CheckMustUnderstand(WSSESecurity); err != nil {
+			WriteFault(w, req.Version, FaultFromError(err))
+			return
+		}
+		user, pw, ok := req.UsernameToken()
+		calls <- call{req.Version, req.Action, user, pw, ok}
+		var in testGetOrder
+		if err := req.Decode(&in); err != nil {
+			WriteFault(w, req.Version, FaultFromError(err))
+			return
+		}
+		if in.OrderID != "ord_1" {
+			WriteFault(w, req.Version, FaultFromError(&erpgate.Error{Code: erpgate.NotFound, Message: "no such order",
+				Problems: []erpgate.Problem{{Field: "OrderId", Message: "unknown"}}}))
+			return
+		}
+		_ = WriteResponse(w, req.Version, &testGetOrderResponse{OrderID: in.OrderID})
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, filepath.Join("testdata", "zeep", "client.py"),
+		filepath.Join("testdata", "zeep", "test.wsdl"), srv.URL).CombinedOutput()
+	if err != nil {
+		t.Fatalf("zeep client: %v\n%s", err, out)
+	}
+	want := []string{
+		"P11 response ord_1",
+		"P11 fault soap:Client | no such order | not_found no such order OrderId unknown",
+		"P12 response ord_1",
+		"P12 fault soap:Sender | no such order | not_found no such order OrderId unknown",
+	}
+	if got := strings.Split(strings.TrimSpace(string(out)), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("zeep said:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
+	}
+	close(calls)
+	n := 0
+	for c := range calls {
+		n++
+		if c.action != "urn:erpgate:test#GetOrder" || c.user != "shop-1" || c.pw != "p&ss" || !c.ok {
+			t.Errorf("server saw %+v, want action urn:erpgate:test#GetOrder and UsernameToken shop-1/p&ss", c)
+		}
+		if want := []Version{V11, V11, V12, V12}[min(n-1, 3)]; c.version != want {
+			t.Errorf("call %d: version %d, want %d", n, c.version, want)
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d calls reached the server, want 4", n)
+	}
 }
