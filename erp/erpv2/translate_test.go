@@ -35,15 +35,15 @@ func wireRoundTrip(t testing.TB, o *order.Order) *order.Order {
 // XML, over generated valid orders: every optional field present or absent,
 // Unicode text, up to the largest order.
 func TestTranslationIsLossless(t *testing.T) {
-	n := 300 // the race detector makes each large order slow
-	if testing.Short() {
-		n = 50
+	n := 2000
+	if raceEnabled || testing.Short() {
+		n = 200
 	}
 	now := time.Date(2025, 3, 1, 9, 30, 0, 123456789, time.UTC)
 	r := rand.New(rand.NewPCG(42, 7))
 	for i := range n {
 		opts := ordertest.Options{Now: now}
-		if i%60 == 0 {
+		if i%100 == 0 {
 			opts.Max = true
 		}
 		o := ordertest.Random(r, opts)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package erpv2
+
+const raceEnabled = false
