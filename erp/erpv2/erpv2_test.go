@@ -313,3 +313,23 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCreateOrder is one delivery end to end: translation, SOAP over
+// loopback HTTP (kept-alive connection), the simulator, and the answer.
+func BenchmarkCreateOrder(b *testing.B) {
+	sim := erpsim.New(erpsim.Config{})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	a, err := erpv2.New(erpv2.Config{URL: srv.URL + "/erp/v2"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := erptest.Order()
+	b.ReportAllocs()
+	for b.Loop() {
+		o.ID = erptest.NewRef()
+		if _, err := a.CreateOrder(b.Context(), o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
