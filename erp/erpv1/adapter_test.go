@@ -103,11 +103,12 @@ func TestCreateOrderOnceThenDuplicate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	booked, err := erpv1.BookedTotal(o)
-	if err != nil {
-		t.Fatal(err)
+	// v1 booked the rounded net prices it was sent, so the confirmation
+	// carries the exact total.
+	want := erp.Confirmation{ERPOrderNumber: "V1-000001", Status: "confirmed", Total: o.Total(), LineCount: 3}
+	if info := e.v1Orders(o.ID); len(info) != 1 || info[0].Total == o.Total() {
+		t.Fatalf("v1 booked %+v; the fixture must show v1's rounding (total ≠ %s)", info, o.Total())
 	}
-	want := erp.Confirmation{ERPOrderNumber: "V1-000001", Status: "confirmed", Total: booked, LineCount: 3}
 	if c != want {
 		t.Errorf("confirmation = %+v, want %+v", c, want)
 	}
@@ -236,11 +237,11 @@ func TestCreateOrderFailures(t *testing.T) {
 		code   string
 		reason string
 	}{
-		{"unknown sku", erpsim.Faults{}, unknown, erp.KindPermanent, erpv1.CodeUnknownSKU, "SKU-9999, NOPE-1 are not sold"},
+		{"unknown sku", erpsim.Faults{}, unknown, erp.KindPermanent, erpv1.CodeUnknownSKU, "SKU-9999 and NOPE-1 are not sold by us"},
 		{"no id", erpsim.Faults{}, noID, erp.KindPermanent, erpv1.CodeUntranslatable, "the order has no id"},
 		{"untranslatable", erpsim.Faults{}, longSKU, erp.KindPermanent, erpv1.CodeUntranslatable, "the order cannot be expressed in the old ERP's format"},
-		{"busy", erpsim.Faults{ErrorRate: 1}, fixture(), erp.KindTransient, erpv1.CodeBusy, "the ERP is temporarily unavailable"},
-		{"down", erpsim.Faults{Down: true}, fixture(), erp.KindTransient, erpv1.CodeUnavailable, "the ERP is temporarily unavailable"},
+		{"busy", erpsim.Faults{ErrorRate: 1}, fixture(), erp.KindTransient, erpv1.CodeServiceBusy, "the ERP is temporarily unavailable"},
+		{"down", erpsim.Faults{Down: true}, fixture(), erp.KindTransient, erpv1.CodeHTTPStatus, "the ERP is temporarily unavailable"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, erpsim.Config{Faults: c.faults}, erpv1.Config{})

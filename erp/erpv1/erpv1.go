@@ -70,6 +70,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,6 +82,13 @@ import (
 	"erpgate/erp"
 	"erpgate/order"
 	"erpgate/soap/erpv1ws"
+)
+
+// SOAP operation names, as they appear in the causes of errors.
+const (
+	OpCreateOrder          = "CreateOrder"
+	OpFindOrderByReference = "FindOrderByReference"
+	OpGetOrderStatus       = "GetOrderStatus"
 )
 
 // Defaults of Config.
@@ -156,7 +164,12 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	base := hc.Transport
 	if base == nil {
-		base = http.DefaultTransport
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		// Delivery workers call one host concurrently; keep enough idle
+		// connections for them instead of the default two.
+		t.MaxIdleConnsPerHost = 64
+		base = t
 	}
 	hc.Transport = limitTransport{base: base, max: cfg.MaxResponseBytes}
 	client := gowsdl.NewClient(cfg.URL, gowsdl.WithHTTPClient(hc))
@@ -173,11 +186,12 @@ func (a *Adapter) Target() string { return erp.V1 }
 
 // CreateOrder creates o in v1 exactly once: it looks o.ID up first and
 // answers an order found as a duplicate; otherwise it creates it (see the
-// package documentation). Errors are *erp.Error: KindPermanent with Code
+// package documentation). The confirmation's Total is o.Total() when v1
+// booked exactly the rounded net prices ToV1 sent (see BookedTotal), else
+// v1's own total. Errors are *erp.Error: KindPermanent with Code
 // CodeUntranslatable (o cannot be expressed in v1, or has no ID),
-// CodeUnknownSKU, CodeInvalidOrder, CodeInvalidRequest, CodeTooLarge or
-// CodeRejected; KindTransient with CodeBusy, CodeUnavailable, CodeTimeout
-// or CodeBadResponse.
+// CodeUnknownSKU or CodeInvalidOrder; anything else is KindTransient (see
+// the codes in faults.go).
 func (a *Adapter) CreateOrder(ctx context.Context, o *order.Order) (erp.Confirmation, error) {
 	if o == nil || o.ID == "" {
 		return erp.Confirmation{}, &erp.Error{Kind: erp.KindPermanent, Code: CodeUntranslatable,
@@ -186,11 +200,11 @@ func (a *Adapter) CreateOrder(ctx context.Context, o *order.Order) (erp.Confirma
 	req, err := ToV1(o)
 	if err != nil {
 		return erp.Confirmation{}, &erp.Error{Kind: erp.KindPermanent, Code: CodeUntranslatable,
-			Reason: "the order cannot be expressed in the old ERP's format", Err: err}
+			Reason: "the order cannot be expressed in the old ERP's format", Err: fmt.Errorf("%s: %w", OpCreateOrder, err)}
 	}
 	unlock, err := a.locks.lock(ctx, o.ID)
 	if err != nil {
-		return erp.Confirmation{}, classify("CreateOrder", err, nil)
+		return erp.Confirmation{}, classify(ctx, OpCreateOrder, err, nil)
 	}
 	defer unlock()
 
@@ -200,28 +214,27 @@ func (a *Adapter) CreateOrder(ctx context.Context, o *order.Order) (erp.Confirma
 	}
 	if rec != nil {
 		a.log.Debug("erpv1: order already in v1, not created again", "ref", o.ID, "erp_order_number", rec.OrderNumber)
-		return confirmation(rec.OrderNumber, rec.Status, rec.OrderTotal, rec.LineCount, true), nil
+		return confirmation(o, rec.OrderNumber, rec.Status, rec.OrderTotal, rec.LineCount, true), nil
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, a.timeout)
 	resp, err := a.svc.CreateOrderContext(cctx, req)
 	cancel()
 	if err == nil {
-		if resp.OrderNumber == "" {
+		if resp.OrderNumber == "" || (resp.Reference != "" && resp.Reference != o.ID) {
 			// Created, but we cannot tell which order: the next attempt's
 			// lookup will find it.
-			return erp.Confirmation{}, &erp.Error{Kind: erp.KindTransient, Code: CodeBadResponse,
-				Reason: "the ERP sent an unreadable answer", Err: errors.New("erpv1: CreateOrderResponse without OrderNumber")}
+			return erp.Confirmation{}, badResponse(OpCreateOrder, fmt.Errorf("answer without order number or for another reference: %+v", resp))
 		}
-		return confirmation(resp.OrderNumber, resp.Status, resp.OrderTotal, resp.LineCount, false), nil
+		return confirmation(o, resp.OrderNumber, resp.Status, resp.OrderTotal, resp.LineCount, false), nil
 	}
-	e := classify("CreateOrder", err, o)
+	e := classify(ctx, OpCreateOrder, err, o)
 	if e.Kind == erp.KindTransient && ctx.Err() == nil {
 		// The order may have been created and only the answer lost. Look
 		// again now rather than leave it to the next attempt.
 		if rec, ferr := a.find(ctx, o.ID, false); ferr == nil && rec != nil {
 			a.log.Debug("erpv1: create answer lost, order found", "ref", o.ID, "erp_order_number", rec.OrderNumber, "err", err)
-			return confirmation(rec.OrderNumber, rec.Status, rec.OrderTotal, rec.LineCount, false), nil
+			return confirmation(o, rec.OrderNumber, rec.Status, rec.OrderTotal, rec.LineCount, false), nil
 		}
 	}
 	return erp.Confirmation{}, e
@@ -244,7 +257,10 @@ func (a *Adapter) OrderStatus(ctx context.Context, ref string) (erp.Status, erro
 	defer cancel()
 	resp, err := a.svc.GetOrderStatusContext(cctx, &erpv1ws.GetOrderStatus{OrderNumber: rec.OrderNumber})
 	if err != nil {
-		return erp.Status{}, classify("GetOrderStatus", err, nil)
+		return erp.Status{}, classify(ctx, OpGetOrderStatus, err, nil)
+	}
+	if resp.OrderNumber != rec.OrderNumber || resp.Status == nil {
+		return erp.Status{}, badResponse(OpGetOrderStatus, fmt.Errorf("status answer %+v lacks status or is for another order", resp))
 	}
 	st := erp.Status{
 		ERPOrderNumber: resp.OrderNumber,
@@ -274,8 +290,8 @@ func (a *Adapter) FetchOrder(ctx context.Context, ref string) (*order.Order, err
 	}
 	o, err := FromV1(rec.Order)
 	if err != nil {
-		return nil, &erp.Error{Kind: erp.KindPermanent, Code: CodeBadResponse,
-			Reason: "the ERP's copy of the order cannot be read back", Err: err}
+		return nil, &erp.Error{Kind: erp.KindPermanent, Code: CodeBadResponse, Reason: reasonBadAnswer,
+			Err: fmt.Errorf("%s: v1's copy of %s does not restore: %w", OpFindOrderByReference, ref, err)}
 	}
 	return o, nil
 }
@@ -287,7 +303,7 @@ func (a *Adapter) find(ctx context.Context, ref string, details bool) (*erpv1ws.
 	defer cancel()
 	resp, err := a.svc.FindOrderByReferenceContext(cctx, &erpv1ws.FindOrderByReference{Reference: ref, IncludeDetails: details})
 	if err != nil {
-		return nil, classify("FindOrderByReference", err, nil)
+		return nil, classify(ctx, OpFindOrderByReference, err, nil)
 	}
 	var first *erpv1ws.OrderRecord
 	n := 0
@@ -301,30 +317,39 @@ func (a *Adapter) find(ctx context.Context, ref string, details bool) (*erpv1ws.
 		}
 	}
 	if len(resp.Match) > 0 && first == nil {
-		return nil, &erp.Error{Kind: erp.KindTransient, Code: CodeBadResponse, Reason: "the ERP sent an unreadable answer",
-			Err: fmt.Errorf("erpv1: FindOrderByReference(%q) answered matches without order number or for another reference", ref)}
+		return nil, badResponse(OpFindOrderByReference, fmt.Errorf("matches for %q without order number or for another reference", ref))
 	}
 	if n > 1 {
 		a.log.Warn("erpv1: v1 holds an order more than once; using the oldest", "ref", ref, "orders", n, "erp_order_number", first.OrderNumber)
 	}
 	if details && first != nil && first.Order == nil {
-		return nil, &erp.Error{Kind: erp.KindTransient, Code: CodeBadResponse, Reason: "the ERP sent an unreadable answer",
-			Err: fmt.Errorf("erpv1: FindOrderByReference(%q) answered without the order's details", ref)}
+		return nil, badResponse(OpFindOrderByReference, fmt.Errorf("match for %q without the order's details", ref))
 	}
 	return first, nil
 }
 
 func notFound(ref string) *erp.Error {
-	return &erp.Error{Kind: erp.KindPermanent, Code: CodeNotFound, Reason: "the ERP does not know the order",
-		Err: fmt.Errorf("erpv1: no order with reference %q", ref)}
+	return &erp.Error{Kind: erp.KindPermanent, Code: CodeNotFound, Reason: "the ERP has no order with this reference",
+		Err: fmt.Errorf("%s: no order with reference %q", OpFindOrderByReference, ref)}
 }
 
-// confirmation builds an erp.Confirmation from v1's answer. An unreadable
-// total is reported as zero rather than failing a create that happened.
-func confirmation(number string, st *erpv1ws.OrderStatus, total *erpv1ws.Amount, lines int32, dup bool) erp.Confirmation {
+// confirmation builds an erp.Confirmation for o from v1's answer.
+//
+// v1 books net prices rounded to cents, so its total is o's total rounded
+// line by line. When v1 booked exactly what ToV1 sent (its total equals
+// BookedTotal(o)), the confirmation carries o's exact total — v1 agreed,
+// and the difference is only v1's rounding, which the adapter undoes like
+// every other loss. When v1 booked anything else, its own figure is
+// reported, so that the shadow comparison with v2 shows the disagreement.
+// An unreadable total is reported as zero rather than failing a create
+// that happened.
+func confirmation(o *order.Order, number string, st *erpv1ws.OrderStatus, total *erpv1ws.Amount, lines int32, dup bool) erp.Confirmation {
 	t, err := parseAmount(total)
 	if err != nil {
 		t = 0
+	}
+	if booked, err := BookedTotal(o); err == nil && booked == t {
+		t = o.Total()
 	}
 	return erp.Confirmation{ERPOrderNumber: number, Status: statusWord(st), Total: t, LineCount: int(lines), Duplicate: dup}
 }
@@ -396,28 +421,35 @@ func (l *refLocks) release(ref string, e *refLock) {
 	}
 }
 
-// limitTransport bounds the bodies of answers: gowsdl's runtime reads them
-// whole (also the body of an error status), and the ERP is outside our
-// control.
+// limitTransport undoes gowsdl v0.5.0's req.Close = true, which would open
+// a new TCP connection for every call, and bounds the bodies of answers,
+// which gowsdl reads whole (also the body of an error status) from an ERP
+// outside our control.
 type limitTransport struct {
 	base http.RoundTripper
 	max  int64
 }
 
-func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(r)
+func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Close {
+		// A RoundTripper must not modify its request: change a copy.
+		r := *req
+		r.Close = false
+		req = &r
+	}
+	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
 	if resp.ContentLength > t.max {
 		resp.Body.Close()
-		return nil, fmt.Errorf("erpv1: answer of %d bytes exceeds the limit of %d", resp.ContentLength, t.max)
+		return nil, fmt.Errorf("%w: %d bytes announced, limit %d", errTooLarge, resp.ContentLength, t.max)
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
 	return resp, nil
 }
 
-// errTooLarge is returned by a limitedBody read past the limit.
+// errTooLarge is returned for an answer beyond Config.MaxResponseBytes.
 var errTooLarge = errors.New("erpv1: answer exceeds the size limit")
 
 type limitedBody struct {
