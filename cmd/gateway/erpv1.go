@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
 	"log/slog"
 
 	"erpgate/erp"
@@ -11,8 +9,4 @@ import (
 
 func newV1Adapter(url string, opt *options, log *slog.Logger) (erp.Adapter, error) {
 	return erpv1.New(erpv1.Config{URL: url, CallTimeout: opt.erpTimeout, Logger: log.With("target", erp.V1)})
-}
-
-func runRelease(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return nil
 }
