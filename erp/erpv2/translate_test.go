@@ -37,7 +37,7 @@ func wireRoundTrip(t testing.TB, o *order.Order) *order.Order {
 func TestTranslationIsLossless(t *testing.T) {
 	n := 2000
 	if raceEnabled || testing.Short() {
-		n = 200
+		n = 100
 	}
 	now := time.Date(2025, 3, 1, 9, 30, 0, 123456789, time.UTC)
 	r := rand.New(rand.NewPCG(42, 7))
