@@ -24,6 +24,20 @@
 // every order held for a reference, so such a double is visible; the
 // adapter logs a warning whenever it sees one and always uses the oldest.
 //
+// # What v1's own fields hold
+//
+// Reference ← id (exactly; an id v1 cannot hold is refused, never cut),
+// CustomerOrderNo ← external_id, CustomerName ← customer.name,
+// DeliveryName ← shipping_address.name, DeliveryAddress ← "line1, line2,
+// postal_code city, region", DeliveryCountry, Currency; per line LineNo,
+// ItemNo ← sku (exactly), ItemText ← description, Quantity, NetPrice ←
+// (quantity × unit_price − discount) / quantity rounded to cents, halves
+// away from zero; ShipVia ← shipping.method, ShippingCharge ← shipping.price
+// rounded to cents. Texts are trimmed, made one line and XML-safe, and cut
+// to v1's lengths (soap/erpv1ws Max* constants). v1 therefore books
+// BookedTotal(o), which can differ from o.Total() by v1's rounding; a
+// confirmation reports o.Total() when v1 booked exactly that.
+//
 // # The ERPGATE1 encoding
 //
 // v1 has no field for much of the canonical order (customer id, e-mail and
@@ -35,8 +49,10 @@
 //
 //   - Remarks (≤ 4000 characters) starts with a human-readable part for the
 //     old ERP's users: labelled lines such as "Requested delivery date:
-//     2025-03-01", "Notes: …", "Contact: …", "Invoice to: …", "Line 2: 3 ×
-//     18.49 less discount 0.47" (at most 2400 characters, cut with "…").
+//     2025-03-01", "Notes: …", "Contact: …", "Invoice to: …", "Deliver to:
+//     …" and "Shipping: …" (when v1's fields cut them), "Line 2: 3 × 18.4900
+//     less discount 0.47" (at most 2400 characters, cut with "…"). Nothing
+//     reads this part back.
 //   - Then the line "-- erpgate: data to restore the web order, do not edit
 //     below --" and the data lines.
 //   - The data is one compact JSON object (the delta, see below), split into

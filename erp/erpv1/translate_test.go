@@ -172,7 +172,11 @@ func TestRoundTripMaximal(t *testing.T) {
 		{Now: fixedNow, Lines: order.MaxLines},
 		{Now: fixedNow, Lines: 60},
 	} {
-		for range 2 {
+		reps := 2
+		if testing.Short() || raceEnabled {
+			reps = 1
+		}
+		for range reps {
 			o := ordertest.Random(r, opts)
 			if err := o.Validate(); err != nil {
 				t.Fatalf("generator gave an invalid order: %v", err)
