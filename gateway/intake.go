@@ -29,6 +29,9 @@ type OrderStore interface {
 type Intake struct {
 	store OrderStore
 	now   func() time.Time
+	// accepted, if set, observes the first tracking event of every newly
+	// accepted order (the store writes it inside the accept step).
+	accepted func(tracking.Event)
 }
 
 // NewIntake returns the intake service.
@@ -70,13 +73,17 @@ func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempo
 		Summary: "Order received and safely stored",
 		Details: map[string]string{"external_id": o.ExternalID},
 	}
-	return s.store.Accept(ctx, store.Intake{
+	acc, err := s.store.Accept(ctx, store.Intake{
 		Order:          o,
 		Fingerprint:    fp,
 		IdempotencyKey: idempotencyKey,
 		Token:          newToken(),
 		Event:          ev.Encode(),
 	})
+	if err == nil && !acc.Replayed && s.accepted != nil {
+		s.accepted(ev)
+	}
+	return acc, err
 }
 
 func checkIdempotencyKey(k string) error {

@@ -23,6 +23,14 @@ func (s *Server) routes() {
 	s.e.GET("/v1/orders", s.handleFindOrder(), shop)
 	s.e.GET("/v1/orders/:id", s.handleGetOrder(), shop)
 
+	// Customer tracking: the order's token (?token= or Bearer) or the owning
+	// shop's key; anything else is 404.
+	if s.timelines != nil && s.live != nil {
+		s.e.GET("/v1/tracking/:id", s.handleTracking())
+		s.e.GET("/v1/tracking/:id/events", s.handleTrackingEvents())
+		s.e.GET("/track/:id", s.handleTrackingPage())
+	}
+
 	// SOAP OrderService (soap_orders.go). The WSDL is public; the endpoint
 	// authenticates shops itself (Bearer or WS-Security UsernameToken),
 	// because its refusals must be SOAP faults, not problem+json.

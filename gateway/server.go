@@ -32,6 +32,10 @@ type Config struct {
 	// Ready reports whether the gateway can do its work (store reachable,
 	// workers running); /readyz answers 503 while it returns an error.
 	Ready func(ctx context.Context) error
+	// Timelines and Live serve customer tracking; both are required for the
+	// tracking routes to exist.
+	Timelines Timelines
+	Live      LiveStreams
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -48,6 +52,8 @@ type Server struct {
 	gatherer  prometheus.Gatherer
 	metrics   *metrics
 	now       func() time.Time
+	timelines Timelines
+	live      LiveStreams
 }
 
 // New returns the gateway handler with every route registered.
@@ -79,6 +85,10 @@ func New(cfg Config) (*Server, error) {
 		e: e, log: cfg.Logger, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
+		timelines: cfg.Timelines, live: cfg.Live,
+	}
+	if cfg.Timelines != nil {
+		s.intake.accepted = cfg.Timelines.Count
 	}
 	s.routes()
 	return s, nil

@@ -18,6 +18,7 @@ import (
 	"erpgate/erp/erpv2"
 	"erpgate/gateway"
 	"erpgate/store"
+	"erpgate/tracking"
 )
 
 // system is everything run serves, assembled from the options.
@@ -52,7 +53,7 @@ func (s *system) background(ctx context.Context, wg *sync.WaitGroup, name string
 // assemble builds the store, the ERP side (embedded simulator or real
 // endpoints), the delivery workers and the HTTP handler.
 func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *prometheus.Registry,
-	rdb redis.UniversalClient, keys *gateway.Keyring, publicURL string) (*system, error) {
+	rdb redis.UniversalClient, keys *gateway.Keyring, webhooks []tracking.Subscription, publicURL string) (*system, error) {
 	sys := &system{failed: make(chan error, 4)}
 	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -97,10 +98,42 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	adapters[erp.V1] = v1
 	log.Info("erp targets", "v1", v1URL, "v2", v2URL)
 
+	// Tracking: timelines, live fan-out, webhooks.
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	hub, err := tracking.NewHub(tracking.HubConfig{Client: rdb, Store: trk, Logger: log, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	sys.background(bgCtx, &wg, "tracking hub", hub.Run)
+	for i := range webhooks {
+		webhooks[i].Static = true
+	}
+	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{
+		Client: rdb, Logger: log, Registerer: reg, Static: webhooks,
+		ShopOf: func(ctx context.Context, id string) (string, error) {
+			o, err := st.LoadOrder(ctx, id)
+			if err != nil {
+				return "", err
+			}
+			return o.ShopID, nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := wh.Setup(ictx); err != nil {
+		return nil, fmt.Errorf("webhooks: %w", err)
+	}
+	sys.background(bgCtx, &wg, "webhooks", wh.Run)
+
 	plan := erp.StaticPlan{}
 	disp := erp.NewDispatcher(erp.DispatcherConfig{
 		Outbox: st.Outbox(), Orders: st, Adapters: adapters, Plan: plan,
 		Logger: log, Registerer: reg, Consumers: opt.consumers, CallTimeout: opt.erpTimeout,
+		OnResult: timelineHook(trk, log),
 	})
 	sys.background(bgCtx, &wg, "delivery workers", disp.Run)
 	sys.background(bgCtx, &wg, "outbox trimmer", func(ctx context.Context) error {
@@ -109,7 +142,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 
 	srv, err := gateway.New(gateway.Config{
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
-		Store: st, Keyring: keys,
+		Store: st, Keyring: keys, Timelines: trk, Live: hub,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return errors.New("redis unreachable")

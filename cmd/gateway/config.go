@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"erpgate/gateway"
+	"erpgate/tracking"
 )
 
 // options are the command line and environment settings.
@@ -74,7 +75,7 @@ var flagHelp = flag.ErrHelp
 // fileConfig is the JSON config file.
 type fileConfig struct {
 	Clients  []gateway.Client  `json:"clients"`
-	Webhooks []json.RawMessage `json:"webhooks,omitempty"`
+	Webhooks []tracking.Subscription `json:"webhooks,omitempty"`
 }
 
 func loadConfig(path string) (*fileConfig, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate/gateway"
+	"erpgate/tracking"
 )
 
 // Build information, set with -ldflags "-X main.version=… -X main.commit=…".
@@ -52,12 +53,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// Clients and keys.
 	clients := gateway.DemoClients()
+	var webhooks []tracking.Subscription
 	if opt.configFile != "" {
 		fc, err := loadConfig(opt.configFile)
 		if err != nil {
 			return err
 		}
-		clients = fc.Clients
+		clients, webhooks = fc.Clients, fc.Webhooks
 	} else {
 		log.Warn("no --config given: the DEMO credentials are active; do not expose this gateway",
 			"shop_key", "demo-shop-key", "admin_token", "demo-admin-token",
@@ -85,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if publicURL == "" {
 		publicURL = "http://" + addr
 	}
-	sys, err := assemble(ctx, opt, log, reg, rdb, keys, publicURL)
+	sys, err := assemble(ctx, opt, log, reg, rdb, keys, webhooks, publicURL)
 	if err != nil {
 		return err
 	}

@@ -233,4 +233,29 @@ func TestRunEmbeddedOrderReachesERP(t *testing.T) {
 	if view.Status != "erp_received" || view.Order.Notes != "ring twice" {
 		t.Errorf("order view: got status %q notes %q", view.Status, view.Order.Notes)
 	}
+
+	// The customer's timeline, with the token from the 202.
+	token := body["tracking"].(map[string]any)["token"].(string)
+	var tl struct {
+		Status string `json:"status"`
+		Events []struct {
+			Type string `json:"type"`
+		} `json:"events"`
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if code := getJSON(t, gw+"/v1/tracking/"+id+"?token="+token, "", &tl); code != 200 {
+			t.Fatalf("GET tracking: %d", code)
+		}
+		if len(tl.Events) >= 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(tl.Events) < 2 || tl.Events[0].Type != "accepted" || tl.Events[1].Type != "erp_received" {
+		t.Errorf("timeline: got %+v, want accepted then erp_received", tl.Events)
+	}
+	if code := getJSON(t, gw+"/v1/tracking/"+id+"?token=wrong", "", nil); code != 404 {
+		t.Errorf("tracking with a wrong token: got %d, want 404", code)
+	}
 }
