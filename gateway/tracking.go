@@ -36,7 +36,7 @@ const sseHeartbeat = 15 * time.Second
 func (s *Server) trackedOrder(c echo.Context) (*store.Record, error) {
 	notFound := erpgate.Errorf(erpgate.NotFound, "no such order")
 	id := c.Param("id")
-	if !tracking.ValidID(id) {
+	if id == "" || len(id) > tracking.MaxOrderIDLen {
 		return nil, notFound
 	}
 	rec, err := s.store.Order(c.Request().Context(), id)
