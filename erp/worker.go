@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,12 @@ type Outbox interface {
 	// Reclaim claims for consumer up to count entries that have been pending
 	// for at least minIdle: those of consumers that died mid-delivery.
 	Reclaim(ctx context.Context, target, consumer string, minIdle time.Duration, count int) ([]Message, error)
+	// Touch resets the idle time of the entries among ids that consumer still
+	// holds (without counting a delivery) and returns their ids; an entry
+	// another consumer took over, or that is finished, is left out and must
+	// not be delivered. Workers touch a batch they are slow to work through,
+	// so that Reclaim never mistakes its waiting entries for a dead worker's.
+	Touch(ctx context.Context, target, consumer string, ids ...string) ([]string, error)
 	// Defer parks pending entry id of target's group until due, setting its
 	// delivery counter to deliveries (so an entry handed back without an ERP
 	// call is not charged for one). The entry stays pending: a crash loses
@@ -234,12 +241,13 @@ func (c DispatcherConfig) Validate() error {
 	if c.MaxDeliveries < 1 {
 		bad("MaxDeliveries %d must be at least 1", c.MaxDeliveries)
 	}
-	// A live consumer holds an entry for at most CallTimeout (plus a little
-	// bookkeeping), and a deferred entry waits at most Backoff.Max: an entry
-	// idle longer than both is safely reclaimed, never stolen from a live
-	// call or pulled early out of its backoff.
-	if c.ReclaimMinIdle <= c.CallTimeout || c.ReclaimMinIdle <= c.Backoff.Max {
-		bad("ReclaimMinIdle %v must exceed CallTimeout %v and Backoff.Max %v", c.ReclaimMinIdle, c.CallTimeout, c.Backoff.Max)
+	// A live consumer re-asserts its hold on a batch every ReclaimMinIdle/4
+	// and then spends at most about CallTimeout on one entry, and a deferred
+	// entry waits at most Backoff.Max: an entry idle longer than that is
+	// safely reclaimed, never stolen from a live worker or pulled early out
+	// of its backoff.
+	if c.ReclaimMinIdle < 2*c.CallTimeout || c.ReclaimMinIdle <= c.Backoff.Max {
+		bad("ReclaimMinIdle %v must be at least twice CallTimeout %v and exceed Backoff.Max %v", c.ReclaimMinIdle, c.CallTimeout, c.Backoff.Max)
 	}
 	if c.BreakerThreshold < 1 {
 		bad("BreakerThreshold %d must be at least 1", c.BreakerThreshold)
@@ -367,16 +375,61 @@ func (c *consumer) run(ctx context.Context) {
 			}
 			continue
 		}
-		for i, m := range msgs {
-			// Stop starting deliveries when told to stop, paused or when the
-			// ERP went down mid-batch; hand the rest back uncharged.
-			if ctx.Err() != nil || c.br.State() != BreakerClosed || !cfg.Plan.Active(c.target) {
-				c.handBack(ctx, msgs[i:])
-				break
+		c.work(ctx, msgs)
+	}
+}
+
+// work delivers a fetched batch in order.
+func (c *consumer) work(ctx context.Context, batch []Message) {
+	cfg := &c.d.cfg
+	touched := time.Now()
+	for len(batch) > 0 {
+		// Stop starting deliveries when told to stop, paused or when the
+		// ERP went down mid-batch; hand the rest back uncharged.
+		if ctx.Err() != nil || c.br.State() != BreakerClosed || !cfg.Plan.Active(c.target) {
+			c.handBack(ctx, batch)
+			return
+		}
+		// Entries waiting in a slow batch grow idle; before they could look
+		// abandoned to Reclaim, re-assert the hold, and drop any that another
+		// worker took over meanwhile.
+		if time.Since(touched) >= cfg.ReclaimMinIdle/4 {
+			batch = c.touch(ctx, batch)
+			touched = time.Now()
+			if len(batch) == 0 {
+				return
 			}
-			c.deliver(ctx, m)
+		}
+		m := batch[0]
+		batch = batch[1:]
+		c.deliver(ctx, m)
+	}
+}
+
+// touch keeps the entries of batch still held by c (see Outbox.Touch).
+func (c *consumer) touch(ctx context.Context, batch []Message) []Message {
+	ids := make([]string, len(batch))
+	for i, m := range batch {
+		ids[i] = m.ID
+	}
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
+	kept, err := c.d.cfg.Outbox.Touch(tctx, c.target, c.name, ids...)
+	if err != nil {
+		// Deliver anyway: at worst another worker delivers too, and the
+		// ERP reports the second as a duplicate.
+		c.log.Warn("touch failed", "err", err)
+		return batch
+	}
+	out := batch[:0]
+	for _, m := range batch {
+		if slices.Contains(kept, m.ID) {
+			out = append(out, m)
+		} else {
+			c.log.Info("entry taken over by another worker", "entry", m.ID)
 		}
 	}
+	return out
 }
 
 // fetch returns the next entries to deliver: deferred entries that are due

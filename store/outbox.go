@@ -122,6 +122,25 @@ func (b *Outbox) Reclaim(ctx context.Context, target, consumer string, minIdle t
 	return out, nil
 }
 
+// Touch resets the idle time of the entries among ids that consumer still
+// holds, without counting a delivery, and returns their ids. An entry another
+// consumer took over, or one no longer pending, is left out.
+func (b *Outbox) Touch(ctx context.Context, target, consumer string, ids ...string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, 2+len(ids))
+	args = append(args, group(target), consumer)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	kept, err := touchScript.Run(ctx, b.s.rdb, []string{outboxKey}, args...).StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	return kept, nil
+}
+
 // Defer parks pending entry id of target's group until due: it is moved to
 // the "_backoff" pseudo-consumer with its delivery counter set to deliveries,
 // and scheduled in outbox:retry:<target>. An entry that is no longer pending

@@ -455,3 +455,30 @@ func TestCollectorRedisDown(t *testing.T) {
 		t.Errorf("gather with Redis down = %d series, %v; want 0 and no error (the scrape must not fail)", n, err)
 	}
 }
+
+func TestOutboxTouch(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		s := newStore(t, rdb)
+		ob := s.Outbox()
+		all := acceptN(t, s, rdb, 4)
+		read(t, ob, "v2", "c1", 10)
+		ob.Ack(ctx, "v2", all[1])
+		rdb.XClaim(ctx, &redis.XClaimArgs{Stream: "outbox", Group: "erp-v2", Consumer: "c2", Messages: all[2:3]})
+		kept, err := ob.Touch(ctx, "v2", "c1", all...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{all[0], all[3]}; !slices.Equal(kept, want) {
+			t.Errorf("Touch kept %v, want %v (not the acked one, not the one c2 took)", kept, want)
+		}
+		for _, id := range kept {
+			if c, n, _ := pendingOf(t, rdb, "v2", id); c != "c1" || n != 1 {
+				t.Errorf("touched %s: owner %q deliveries %d, want c1 and 1 (touching is not a delivery)", id, c, n)
+			}
+		}
+		if c, _, _ := pendingOf(t, rdb, "v2", all[2]); c != "c2" {
+			t.Errorf("entry taken by c2 now owned by %q", c)
+		}
+	})
+}

@@ -71,6 +71,22 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 return 1
 `)
 
+// touchScript: KEYS outbox; ARGV group, consumer, id...
+// Re-claims (idle reset, counter kept) the ids consumer still holds and
+// returns them.
+var touchScript = redis.NewScript(`
+local out = {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+  if #p == 1 and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', p[1][4], 'JUSTID')
+    table.insert(out, id)
+  end
+end
+return out
+`)
+
 // dueScript: KEYS outbox, retry; ARGV group, consumer, nowms, count, parkconsumer
 // Claims parked entries that are due, oldest due first. A schedule whose
 // entry is no longer parked (acknowledged, or reclaimed by another path) is
@@ -186,5 +202,5 @@ local function field(t, k)
 end`
 
 var allScripts = []*redis.Script{
-	acceptScript, setResultScript, deferScript, dueScript, deadScript, replayScript, trimScript, pruneScript,
+	acceptScript, setResultScript, touchScript, deferScript, dueScript, deadScript, replayScript, trimScript, pruneScript,
 }
