@@ -68,7 +68,8 @@
 //     absent takes v1's field (or empty where v1 has none). Amounts are
 //     decimal strings, as in the canonical JSON.
 //   - h is base64url of the first 12 bytes of the SHA-256 of the order's
-//     canonical JSON. FromV1 recomputes it over the restored order, so an
+//     canonical JSON (as encoding/json's Encoder writes order.Order, with
+//     CreatedAt in UTC, newline included). FromV1 recomputes it over the restored order, so an
 //     order edited in the ERP, or a translation bug, is reported (ErrCorrupt)
 //     instead of returning a different order.
 //   - "ERPGATE1" is the version of this encoding; a change to it gets a new

@@ -408,17 +408,20 @@ func checkUTF8(o *order.Order) error {
 }
 
 // integrityTag returns the tag the ERPGATE1 data carries: the first 96 bits
-// of the SHA-256 of the order's canonical JSON (CreatedAt in UTC), in
+// of the SHA-256 of the order's canonical JSON (CreatedAt in UTC, as
+// encoding/json's Encoder writes it: HTML-escaped, newline-terminated), in
 // base64url. FromV1 recomputes it over the restored order, so any change
 // to v1's business fields or the data in the ERP, and any translation bug,
 // is detected instead of yielding a different order.
 func integrityTag(o *order.Order) (string, error) {
 	c := *o
 	c.CreatedAt = c.CreatedAt.UTC()
-	b, err := json.Marshal(&c)
-	if err != nil {
+	h := sha256.New()
+	// Streamed into the hash: the JSON of a 500-line order is never held.
+	// Encode appends a newline, which is part of what is hashed.
+	if err := json.NewEncoder(h).Encode(&c); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
-	return base64.RawURLEncoding.EncodeToString(sum[:12]), nil
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:12]), nil
 }
