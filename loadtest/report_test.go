@@ -21,7 +21,7 @@ func sampleResult(t *testing.T) *loadtest.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := loadtest.Run(context.Background(), loadtest.Config{Target: srv.URL, Schedule: sch, Mix: loadtest.Mix{loadtest.OpREST: 3, loadtest.OpSupplier: 1}, RunID: "lt-<report>"})
+	res, err := loadtest.Run(context.Background(), loadtest.Config{MaxInflight: 64, Target: srv.URL, Schedule: sch, Mix: loadtest.Mix{loadtest.OpREST: 3, loadtest.OpSupplier: 1}, RunID: "lt-<report>"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,6 +31,7 @@ func sampleResult(t *testing.T) *loadtest.Result {
 }
 
 func TestWriteHTMLIsSelfContained(t *testing.T) {
+	t.Parallel()
 	res := sampleResult(t)
 	var buf bytes.Buffer
 	if err := loadtest.WriteHTML(&buf, res); err != nil {
@@ -68,6 +69,7 @@ func TestWriteHTMLIsSelfContained(t *testing.T) {
 }
 
 func TestWriteText(t *testing.T) {
+	t.Parallel()
 	res := sampleResult(t)
 	var buf bytes.Buffer
 	if err := loadtest.WriteText(&buf, res); err != nil {

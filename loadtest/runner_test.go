@@ -49,6 +49,7 @@ func checkInvariants(t *testing.T, res *loadtest.Result) {
 // (k+1)×20 ms, so its latency is at least 20+10k ms whatever the machine's
 // speed; a closed-loop tool would report about 20 ms throughout.
 func TestNoCoordinatedOmission(t *testing.T) {
+	t.Parallel()
 	gw := &loadtesttest.Gateway{Serial: true, Delay: 20 * time.Millisecond}
 	srv := httptest.NewServer(gw)
 	defer srv.Close()
@@ -81,6 +82,7 @@ func TestNoCoordinatedOmission(t *testing.T) {
 // When the run's time bound comes before the backlog is worked off, what
 // was due but never sent is counted, not silently dropped.
 func TestNotStartedAreCounted(t *testing.T) {
+	t.Parallel()
 	gw := &loadtesttest.Gateway{Serial: true, Delay: 50 * time.Millisecond}
 	srv := httptest.NewServer(gw)
 	defer srv.Close()
@@ -107,17 +109,19 @@ func TestNotStartedAreCounted(t *testing.T) {
 }
 
 func TestMixReachesEveryRouteAndRepeatsAreIdempotent(t *testing.T) {
+	t.Parallel()
 	erp := loadtesttest.NewERP()
 	gw := &loadtesttest.Gateway{ERP: erp}
 	srv := httptest.NewServer(gw)
 	defer srv.Close()
 	res, err := loadtest.Run(context.Background(), loadtest.Config{
-		Target:   srv.URL,
-		Schedule: loadtest.ConstantRate(300, time.Second),
-		Mix:      loadtest.Mix{loadtest.OpREST: 5, loadtest.OpSOAP: 2, loadtest.OpRepeat: 3, loadtest.OpTrack: 2, loadtest.OpSupplier: 1, loadtest.OpHealth: 1},
-		RunID:    "lt-mix",
-		Seed:     42,
-		MaxLines: 3,
+		MaxInflight: 64,
+		Target:      srv.URL,
+		Schedule:    loadtest.ConstantRate(300, time.Second),
+		Mix:         loadtest.Mix{loadtest.OpREST: 5, loadtest.OpSOAP: 2, loadtest.OpRepeat: 3, loadtest.OpTrack: 2, loadtest.OpSupplier: 1, loadtest.OpHealth: 1},
+		RunID:       "lt-mix",
+		Seed:        42,
+		MaxLines:    3,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +169,7 @@ func TestMixReachesEveryRouteAndRepeatsAreIdempotent(t *testing.T) {
 // A gateway that answers a repeat with a new order id breaks idempotency;
 // the generator must say so.
 func TestReplayMismatchIsAnError(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var o struct {
@@ -176,6 +181,7 @@ func TestReplayMismatchIsAnError(t *testing.T) {
 	}))
 	defer srv.Close()
 	res, err := loadtest.Run(context.Background(), loadtest.Config{
+		MaxInflight: 64,
 		// 50 ms apart: the first order is acknowledged long before the
 		// last repeat is due, so there is something to repeat.
 		Target: srv.URL, Schedule: loadtest.ConstantRate(20, time.Second),
@@ -197,10 +203,12 @@ func TestReplayMismatchIsAnError(t *testing.T) {
 }
 
 func TestErrorsByKind(t *testing.T) {
+	t.Parallel()
 	notFound := httptest.NewServer(http.NotFoundHandler())
 	defer notFound.Close()
 	res, err := loadtest.Run(context.Background(), loadtest.Config{
-		Target: notFound.URL, Schedule: loadtest.ConstantRate(50, 200*time.Millisecond),
+		MaxInflight: 64,
+		Target:      notFound.URL, Schedule: loadtest.ConstantRate(50, 200*time.Millisecond),
 		Mix: loadtest.Mix{loadtest.OpSupplier: 1},
 	})
 	if err != nil {
@@ -221,7 +229,8 @@ func TestErrorsByKind(t *testing.T) {
 	dead := "http://" + l.Addr().String()
 	l.Close()
 	res, err = loadtest.Run(context.Background(), loadtest.Config{
-		Target: dead, Schedule: loadtest.ConstantRate(50, 200*time.Millisecond), Mix: loadtest.Mix{loadtest.OpREST: 1},
+		MaxInflight: 64,
+		Target:      dead, Schedule: loadtest.ConstantRate(50, 200*time.Millisecond), Mix: loadtest.Mix{loadtest.OpREST: 1},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -236,12 +245,14 @@ func TestErrorsByKind(t *testing.T) {
 }
 
 func TestCancelStopsTheRun(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(&loadtesttest.Gateway{})
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	res, err := loadtest.Run(ctx, loadtest.Config{
-		Target: srv.URL, Schedule: loadtest.ConstantRate(50, time.Minute), Mix: loadtest.Mix{loadtest.OpHealth: 1},
+		MaxInflight: 64,
+		Target:      srv.URL, Schedule: loadtest.ConstantRate(50, time.Minute), Mix: loadtest.Mix{loadtest.OpHealth: 1},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -253,6 +264,7 @@ func TestCancelStopsTheRun(t *testing.T) {
 }
 
 func TestCheckLoopback(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		url string
 		ok  bool
@@ -273,7 +285,7 @@ func TestCheckLoopback(t *testing.T) {
 			t.Errorf("CheckLoopback(%q) = %v, want ok %v", tt.url, err, tt.ok)
 		}
 	}
-	_, err := loadtest.Run(context.Background(), loadtest.Config{Target: "http://192.0.2.1", Schedule: loadtest.ConstantRate(1, time.Second)})
+	_, err := loadtest.Run(context.Background(), loadtest.Config{MaxInflight: 64, Target: "http://192.0.2.1", Schedule: loadtest.ConstantRate(1, time.Second)})
 	if err == nil || !strings.Contains(err.Error(), "--allow-remote") {
 		t.Errorf("Run against a remote target: err = %v, want a refusal naming --allow-remote", err)
 	}
@@ -282,11 +294,13 @@ func TestCheckLoopback(t *testing.T) {
 // With a warm-up, a read-only mix reads from the first request on; the
 // warm-up orders are real and count for verification.
 func TestWarmupFeedsReads(t *testing.T) {
+	t.Parallel()
 	erp := loadtesttest.NewERP()
 	srv := httptest.NewServer(&loadtesttest.Gateway{ERP: erp})
 	defer srv.Close()
 	res, err := loadtest.Run(context.Background(), loadtest.Config{
-		Target: srv.URL, Schedule: loadtest.ConstantRate(100, 300*time.Millisecond),
+		MaxInflight: 64,
+		Target:      srv.URL, Schedule: loadtest.ConstantRate(100, 300*time.Millisecond),
 		Mix: loadtest.Mix{loadtest.OpTrack: 1}, Warmup: 20, RunID: "lt-warm",
 	})
 	if err != nil {

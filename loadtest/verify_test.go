@@ -25,6 +25,7 @@ func verifyCfg(simURL string, versions ...string) loadtest.VerifyConfig {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		versions []string
@@ -118,6 +119,7 @@ func TestVerify(t *testing.T) {
 
 // Orders keep arriving after the run; Verify waits for them.
 func TestVerifyWaitsForDelivery(t *testing.T) {
+	t.Parallel()
 	erp := loadtesttest.NewERP()
 	sim := httptest.NewServer(erp)
 	defer sim.Close()
@@ -141,6 +143,7 @@ func TestVerifyWaitsForDelivery(t *testing.T) {
 // ambiguous request; without that it fails the run. Orders of other runs
 // and orders that were there before are not this run's.
 func TestVerifyUnexpected(t *testing.T) {
+	t.Parallel()
 	erp := loadtesttest.NewERP()
 	gw := &loadtesttest.Gateway{ERP: erp}
 	srv := httptest.NewServer(gw)
@@ -204,6 +207,7 @@ func TestVerifyUnexpected(t *testing.T) {
 }
 
 func TestVerifySimulatorDown(t *testing.T) {
+	t.Parallel()
 	sim := httptest.NewServer(http.NotFoundHandler())
 	sim.Close()
 	if _, err := loadtest.Verify(context.Background(), verifyCfg(sim.URL), nil, acks("a"), 0); err == nil {

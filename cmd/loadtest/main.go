@@ -4,8 +4,8 @@
 //
 //	go run ./cmd/loadtest --target http://127.0.0.1:8080 --rate 2000 --duration 30s --verify http://127.0.0.1:8090
 //
-// Exit status: 0 on success, 1 when verification fails or the run could
-// not be done, 2 for a bad command line.
+// Exit status: 0 on success (and for -h), 1 when verification fails, the
+// run is interrupted or could not be done, 2 for a bad command line.
 package main
 
 import (
@@ -29,8 +29,8 @@ func main() {
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	switch {
-	case err == nil:
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
 		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -206,7 +206,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	var verr error
-	if o.verify != "" {
+	switch {
+	case ctx.Err() != nil:
+		// Interrupted: report what was measured, but a verification of a
+		// cut-short run would only wait for orders still in flight.
+		verr = fmt.Errorf("interrupted: %w", ctx.Err())
+	case o.verify != "":
 		v, err := loadtest.Verify(ctx, vcfg, base, res.Acked, res.AmbiguousOrders)
 		switch {
 		case err != nil:

@@ -35,7 +35,8 @@ func env(m map[string]string) func(string) string {
 func runJSON(t *testing.T, getenv func(string) string, args ...string) (*loadtest.Result, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), append([]string{"loadtest"}, args...), getenv, &stdout, &stderr)
+	args = append([]string{"loadtest", "--max-inflight", "64"}, args...)
+	err := run(context.Background(), args, getenv, &stdout, &stderr)
 	var res loadtest.Result
 	if stdout.Len() > 0 {
 		if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil {
@@ -48,6 +49,7 @@ func runJSON(t *testing.T, getenv func(string) string, args ...string) (*loadtes
 // End to end through run(): a low rate for about a second against a fake
 // gateway and simulator, verified, with a JSON result and an HTML report.
 func TestRunEndToEnd(t *testing.T) {
+	t.Parallel()
 	target, sim := fakeStack(t, &loadtesttest.Gateway{ShopKey: "shop-from-env"})
 	report := filepath.Join(t.TempDir(), "report.html")
 	res, stderr, err := runJSON(t, env(map[string]string{"ERPGATE_SHOP_KEY": "shop-from-env"}),
@@ -78,6 +80,7 @@ func TestRunEndToEnd(t *testing.T) {
 // CI's proof that verification catches a planted loss and a planted
 // duplicate: the run exits non-zero and says what happened.
 func TestRunVerificationCatchesPlantedFaults(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		gw   *loadtesttest.Gateway
@@ -113,6 +116,7 @@ func TestRunVerificationCatchesPlantedFaults(t *testing.T) {
 }
 
 func TestRunRefusesBadCommandLines(t *testing.T) {
+	t.Parallel()
 	tests := [][]string{
 		{"--target", "http://10.1.2.3:8080"},
 		{"--verify", "http://sim.example.com"},
@@ -137,6 +141,7 @@ func TestRunRefusesBadCommandLines(t *testing.T) {
 }
 
 func TestRunHelpExplainsLoopback(t *testing.T) {
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	_ = run(context.Background(), []string{"loadtest", "-h"}, env(nil), &stdout, &stderr)
 	if !strings.Contains(stderr.String(), "--allow-remote") || !strings.Contains(stderr.String(), "denial-of-service") {
