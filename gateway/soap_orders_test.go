@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -214,8 +215,8 @@ func (r soapReply) fault(t *testing.T, status int, code string) *soap.Fault {
 	if r.status != status {
 		t.Fatalf("status = %d, want %d; body:\n%s", r.status, status, r.body)
 	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/xml") {
-		t.Errorf("Content-Type = %q, want text/xml", ct)
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/xml") && !strings.HasPrefix(ct, "application/soap+xml") {
+		t.Errorf("Content-Type = %q, want a SOAP envelope", ct)
 	}
 	f, err := soap.ParseFault(r.body)
 	if err != nil {
@@ -875,4 +876,105 @@ func TestWSDLCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("wsdl-check.sh failed: %v", err)
 	}
+}
+
+func TestSOAP12Envelope(t *testing.T) {
+	e := newSOAPEnv(t)
+	acc := e.submit(t, soapOrder{})
+	env := strings.Replace(soapEnvelope("", soapGetStatus(acc.OrderId, "")), soap.NS11, soap.NS12, 1)
+	r := e.call(t, env, map[string]string{"Content-Type": `application/soap+xml; charset=utf-8; action="urn:erpgate:orders:v1/GetOrderStatus"`})
+	var st orderws.GetOrderStatusResponse
+	r.ok(t, &st)
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/soap+xml") {
+		t.Errorf("Content-Type = %q, want application/soap+xml", ct)
+	}
+	if !bytes.Contains(r.body, []byte(soap.NS12)) || st.OrderId != acc.OrderId {
+		t.Errorf("SOAP 1.2 answer: order %q, body\n%s", st.OrderId, r.body)
+	}
+	// A 1.2 fault uses the 1.2 codes.
+	r = e.call(t, strings.Replace(soapEnvelope("", soapGetStatus("", "")), soap.NS11, soap.NS12, 1),
+		map[string]string{"Content-Type": "application/soap+xml"})
+	f := r.fault(t, http.StatusInternalServerError, soap.FaultClient)
+	if !bytes.Contains(r.body, []byte("soap:Sender")) || f.Detail.Code != erpgate.Invalid {
+		t.Errorf("SOAP 1.2 fault: code %q, body\n%s", f.Detail.Code, r.body)
+	}
+}
+
+// FuzzSOAPSubmitOrderDecode feeds arbitrary envelopes through the SOAP
+// decoding of SubmitOrder. It must never panic; problems must name request
+// paths; and an order that translates must survive the trip back to the
+// wire types and in again unchanged (amounts exact). Inputs are envelopes
+// of about 2 KiB, so fuzz with a short minimisation time:
+//
+//	go test -run XXX -fuzz FuzzSOAPSubmitOrderDecode -fuzzminimizetime 1s ./gateway
+func FuzzSOAPSubmitOrderDecode(f *testing.F) {
+	for _, body := range []string{
+		soapOrder{}.xml(),
+		soapOrder{unitPrice: "19,99", email: "x"}.xml(),
+		soapOrder{unitPrice: "-"}.xml(),
+		soapOrder{unitPrice: " +007.50000 "}.xml(),
+		soapOrder{lineExtra: "<o:Discout>1</o:Discout>"}.xml(),
+		soapOrder{orderExtra: "<o:Currency>USD</o:Currency><Notes/>"}.xml(),
+		strings.Replace(soapOrder{}.xml(), "<o:Quantity>2<", "<o:Quantity>99999999999999999999<", 1),
+		`<o:SubmitOrder/>`,
+		`<o:SubmitOrder><o:Order><o:Line/><o:Line><o:Sku><o:x/></o:Sku></o:Line></o:Order></o:SubmitOrder>`,
+	} {
+		f.Add([]byte(soapEnvelope("", body)))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest(http.MethodPost, soapOrdersPath, bytes.NewReader(body))
+		r.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req, err := soap.ReadRequest(r, soap.Limits{})
+		if err != nil {
+			return
+		}
+		var in orderws.SubmitOrder
+		if err := decodeStrict(req, &in); err != nil {
+			if f := soap.FaultFromError(err); f.Code != soap.FaultClient {
+				t.Fatalf("decode error is a %s fault: %v", f.Code, err)
+			}
+			return
+		}
+		o, err := orderFromWire(in.Order, soapNow)
+		if err != nil {
+			for _, p := range erpgate.ErrorProblems(err) {
+				if p.Field != "" && !strings.HasPrefix(p.Field, "Order") {
+					t.Fatalf("problem path %q is not a request path", p.Field)
+				}
+			}
+			return
+		}
+		back, err := orderFromWire(wireOrder(o), soapNow)
+		if err != nil {
+			t.Fatalf("wireOrder(o) does not translate back: %v\n%+v", err, o)
+		}
+		if !reflect.DeepEqual(back, o) {
+			t.Fatalf("round trip changed the order:\n got %+v\nwant %+v", back, o)
+		}
+	})
+}
+
+// FuzzSOAPParseXSDDecimal checks parseXSDDecimal against exact rational
+// arithmetic: whatever it accepts has exactly the value of the input.
+func FuzzSOAPParseXSDDecimal(f *testing.F) {
+	for _, s := range []string{"19.99", " +007.50 ", ".5", "5.", "1.23450000", "-0.0001", "1e3", "999999999999.9999", "1000000000000.0001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseXSDDecimal(s)
+		if err != nil {
+			return
+		}
+		want, ok := new(big.Rat).SetString(strings.TrimPrefix(strings.Trim(s, xmlSpace), "+"))
+		if !ok {
+			t.Fatalf("parseXSDDecimal(%q) = %s, but it is not a number", s, d)
+		}
+		got, _ := new(big.Rat).SetString(d.String())
+		if got.Cmp(want) != 0 {
+			t.Fatalf("parseXSDDecimal(%q) = %s, want %s", s, d, want.FloatString(8))
+		}
+		if again, err := parseXSDDecimal(d.String()); err != nil || again != d {
+			t.Fatalf("parseXSDDecimal(%q) = %v, %v; want %s", d.String(), again, err, d)
+		}
+	})
 }
