@@ -16,7 +16,16 @@
 # gateway.TestWSDLCheck runs it with the gateway's golden envelopes.
 set -euo pipefail
 
-cd "$(git rev-parse --show-toplevel 2>/dev/null || dirname "$0")"
+# Envelope arguments are resolved before changing to the repository root.
+envelopes=()
+for a in "$@"; do
+	if [ ! -f "$a" ]; then
+		echo "wsdl-check: no such file: $a" >&2
+		exit 2
+	fi
+	envelopes+=("$(cd "$(dirname "$a")" && pwd)/$(basename "$a")")
+done
+cd "$(dirname "$0")/.."
 root=$(pwd)
 
 for tool in xmllint wsdl2h; do
@@ -149,7 +158,7 @@ validate_element() {
 	return 0
 }
 
-for env in "$@"; do
+for env in ${envelopes[@]+"${envelopes[@]}"}; do
 	name=$(basename "$env")
 	if ! xmllint --noout "$env"; then
 		fail "$name is not well-formed XML"
