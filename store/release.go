@@ -1,0 +1,975 @@
+package store
+
+// The release plan in Redis.
+//
+// # Key layout
+//
+//	release:plan                  string: JSON of the current erp.ReleasePlan; absent = the
+//	                              built-in default (erp.DefaultReleasePlan, revision 0)
+//	release:rev                   string: its revision; what every instance polls
+//	release:history               stream, one entry per change: rev, action, actor, reason,
+//	                              at (unix ms), plan (JSON); the last ~10000 are kept
+//	release:shadow:o:<orderID>    hash: <target> → JSON erp.ShadowAnswer until both targets
+//	                              answered, then only "_done"; expires 7 days after the last
+//	                              answer (1 day once compared)
+//	release:shadow:sample         list: the last 100 erp.ShadowMismatch (JSON), newest first
+//	release:win:<rev>:<kind>      list of "0"/"1" (good/bad) observations of the automatic
+//	                              back-out rule, and release:win:<rev>:<kind>:n (hash: counts);
+//	                              expire a day after the last observation
+//
+// A change is one Lua step that checks the revision it was built on
+// (compare-and-set), writes plan and revision and appends the history entry,
+// so two concurrent changes never both win and the history never misses one.
+// Every instance polls release:rev (a few bytes) every ReleasePollInterval and
+// loads the plan only when it changed: a change takes effect everywhere
+// within that interval, well under a second.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"erpgate"
+	"erpgate/erp"
+	"erpgate/order"
+)
+
+// ReleasePollInterval is how often every instance checks the plan's revision
+// by default. It bounds how long a change (a back-out) takes to reach every
+// gateway instance, and must stay well under one second.
+const ReleasePollInterval = 200 * time.Millisecond
+
+// Limits and lifetimes of the release keys.
+const (
+	releaseHistoryMax = 10000
+	shadowSampleSize  = 100
+	shadowWaitTTL     = 7 * 24 * time.Hour
+	shadowDoneTTL     = 24 * time.Hour
+	windowTTL         = 24 * time.Hour
+	relMaxReconcile   = 100000 // outbox entries Reconcile looks at per target
+	relScanPage       = 500
+)
+
+const (
+	releasePlanKey    = "release:plan"
+	releaseRevKey     = "release:rev"
+	releaseHistoryKey = "release:history"
+	shadowSampleKey   = "release:shadow:sample"
+)
+
+func shadowKey(orderID string) string { return "release:shadow:o:" + orderID }
+func windowKey(rev int64, kind string) string {
+	return "release:win:" + strconv.FormatInt(rev, 10) + ":" + kind
+}
+
+// ReleaseOptions configures Releases. Zero values take the defaults.
+type ReleaseOptions struct {
+	Metrics *erp.ReleaseMetrics // optional
+	Logger  *slog.Logger        // default: the store's
+	// Poll is how often Run checks for a new revision; default
+	// ReleasePollInterval, at most one second.
+	Poll time.Duration
+	// Hook is told about every result Reconcile re-records as authoritative
+	// (for instance the tracking timeline's hook), as the delivery workers
+	// would have told it.
+	Hook erp.ResultHook
+	// ReconcileDelay is how long after a change of authority Reconcile runs,
+	// so that every instance obeys the new plan first; default 3×Poll.
+	ReconcileDelay time.Duration
+}
+
+// Releases is the release plan in Redis: the current plan with its
+// revision, compare-and-set changes, the change history, the cached plan
+// every delivery worker reads (erp.Plan), and the shared state of the shadow
+// comparison (erp.ShadowStore). It is safe for concurrent use.
+type Releases struct {
+	s    *Store
+	opt  ReleaseOptions
+	log  *slog.Logger
+	view atomic.Pointer[erp.PlanView]
+	jobs chan []string // targets whose backlog Reconcile should look at
+
+	mu         sync.Mutex
+	refreshErr bool // last refresh failed (log once per streak)
+}
+
+var (
+	_ erp.Plan        = (*Releases)(nil)
+	_ erp.ShadowStore = (*Releases)(nil)
+)
+
+// Releases returns the release plan store on s's Redis. Until Load
+// succeeds, its cached plan is the built-in default.
+func (s *Store) Releases(opt ReleaseOptions) *Releases {
+	if opt.Poll <= 0 || opt.Poll > time.Second {
+		opt.Poll = ReleasePollInterval
+	}
+	if opt.ReconcileDelay <= 0 {
+		opt.ReconcileDelay = 3 * opt.Poll
+	}
+	log := opt.Logger
+	if log == nil {
+		log = s.log
+	}
+	r := &Releases{s: s, opt: opt, log: log, jobs: make(chan []string, 16)}
+	r.view.Store(erp.NewPlanView(erp.DefaultReleasePlan()))
+	return r
+}
+
+// View returns the cached plan (never nil).
+func (r *Releases) View() *erp.PlanView { return r.view.Load() }
+
+// Applied returns the revision of the cached plan: the one this instance's
+// workers obey.
+func (r *Releases) Applied() int64 { return r.view.Load().Revision() }
+
+// Active implements erp.Plan from the cached plan.
+func (r *Releases) Active(target string) bool { return r.view.Load().Active(target) }
+
+// Authoritative implements erp.Plan from the cached plan.
+func (r *Releases) Authoritative(o *order.Order) string { return r.view.Load().Authoritative(o) }
+
+// Load reads the current plan into the cache. Call it once before the
+// delivery workers start, so that they never run on a stale default (after a
+// back-out, the default would send orders to v2). Errors: Unavailable,
+// Internal for a stored plan that does not decode or validate.
+func (r *Releases) Load(ctx context.Context) error {
+	p, err := r.Current(ctx)
+	if err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return erpgate.Wrap(erpgate.Internal, fmt.Errorf("stored release plan revision %d: %w", p.Revision, err), "internal error")
+	}
+	r.apply(p)
+	return nil
+}
+
+// Refresh reloads the plan if its revision changed. A stored plan that does
+// not validate is not applied (the cache keeps the last good one).
+func (r *Releases) Refresh(ctx context.Context) error {
+	s, err := r.s.rdb.Get(ctx, releaseRevKey).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return unavailable(err)
+	}
+	rev, _ := strconv.ParseInt(s, 10, 64)
+	if rev == r.Applied() {
+		return nil
+	}
+	return r.Load(ctx)
+}
+
+// apply caches p unless the cache already holds a newer revision (a change
+// this instance just made is applied at once, before the next poll).
+func (r *Releases) apply(p erp.ReleasePlan) {
+	v := erp.NewPlanView(p)
+	var cur *erp.PlanView
+	for {
+		cur = r.view.Load()
+		if cur.Revision() == p.Revision {
+			return
+		}
+		if cur.Revision() > p.Revision && p.Revision != 0 {
+			// A newer revision is cached: a poll that read an older one
+			// raced with a change made here.
+			return
+		}
+		if r.view.CompareAndSwap(cur, v) {
+			break
+		}
+	}
+	if p.Revision < cur.Revision() {
+		r.log.Warn("release plan is back at the built-in default: was the Redis data lost?", "was", cur.Revision())
+	}
+	r.opt.Metrics.Observe(v)
+	r.log.Info("release plan applied", "revision", p.Revision, "stage", p.Stage,
+		"authoritative", p.Authoritative, "v1", p.Targets[erp.V1], "v2", p.Targets[erp.V2],
+		"cohorts", len(p.Cohorts), "shadow", p.Shadow, "actor", p.Actor, "reason", p.Reason)
+}
+
+// Run keeps the cached plan current until ctx is done, polling the revision
+// every Poll, and runs the reconciliations changes made here ask for. It
+// returns nil when ctx is done; Redis failures are logged and retried.
+func (r *Releases) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { r.reconcileLoop(ctx) })
+	defer wg.Wait()
+	t := time.NewTicker(r.opt.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		err := r.Refresh(ctx)
+		r.mu.Lock()
+		switch {
+		case err != nil && ctx.Err() == nil && !r.refreshErr:
+			r.log.Error("release plan refresh failed; keeping the last plan", "revision", r.Applied(), "err", err)
+			r.refreshErr = true
+		case err == nil && r.refreshErr:
+			r.log.Info("release plan refresh works again", "revision", r.Applied())
+			r.refreshErr = false
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Current returns the plan stored in Redis (the default at revision 0 if
+// none was ever stored). Errors: Unavailable; Internal if it does not decode.
+func (r *Releases) Current(ctx context.Context) (erp.ReleasePlan, error) {
+	doc, err := r.s.rdb.Get(ctx, releasePlanKey).Result()
+	if errors.Is(err, redis.Nil) {
+		return erp.DefaultReleasePlan(), nil
+	}
+	if err != nil {
+		return erp.ReleasePlan{}, unavailable(err)
+	}
+	var p erp.ReleasePlan
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		return erp.ReleasePlan{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("stored release plan: %w", err), "internal error")
+	}
+	if p.Cohorts == nil {
+		p.Cohorts = []erp.Cohort{}
+	}
+	return p, nil
+}
+
+// setPlanScript: KEYS plan, rev, history; ARGV base, newrev, json, action, actor, reason, atms, maxlen
+// Returns {"ok", newrev} or {"conflict", currentrev}.
+var setPlanScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[2]) or '0'
+if cur ~= ARGV[1] then return {'conflict', cur} end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'rev', ARGV[2], 'action', ARGV[4],
+  'actor', ARGV[5], 'reason', ARGV[6], 'at', ARGV[7], 'plan', ARGV[3])
+return {'ok', ARGV[2]}
+`)
+
+// errRelUnchanged tells change that the plan already is what was asked for.
+var errRelUnchanged = errors.New("unchanged")
+
+// change applies mutate to the current plan and stores the result as the
+// next revision, retrying when another change wins the race (unless the
+// caller named the revision it expects, which then is a Conflict).
+func (r *Releases) change(ctx context.Context, action string, ch erp.Change, expected *int64,
+	mutate func(cur erp.ReleasePlan) (erp.ReleasePlan, error)) (erp.ReleasePlan, bool, error) {
+	if ch.At.IsZero() {
+		ch.At = r.s.now()
+	}
+	if err := ch.Validate(); err != nil {
+		return erp.ReleasePlan{}, false, err
+	}
+	for range 10 {
+		cur, err := r.Current(ctx)
+		if err != nil {
+			return erp.ReleasePlan{}, false, err
+		}
+		if expected != nil && *expected != cur.Revision {
+			return cur, false, releaseConflict(cur.Revision, *expected)
+		}
+		next, err := mutate(cur)
+		if errors.Is(err, errRelUnchanged) {
+			return cur, false, nil
+		}
+		if err != nil {
+			return cur, false, err
+		}
+		next.Revision = cur.Revision + 1
+		next.Actor, next.Reason, next.ChangedAt = ch.Actor, ch.Reason, ch.At.UTC().Truncate(time.Millisecond)
+		if next.Cohorts == nil {
+			next.Cohorts = []erp.Cohort{}
+		}
+		if err := next.Validate(); err != nil {
+			return cur, false, err
+		}
+		doc, err := json.Marshal(next)
+		if err != nil {
+			return cur, false, erpgate.Wrap(erpgate.Internal, err, "internal error")
+		}
+		res, err := setPlanScript.Run(ctx, r.s.rdb, []string{releasePlanKey, releaseRevKey, releaseHistoryKey},
+			cur.Revision, next.Revision, doc, action, ch.Actor, ch.Reason, ch.At.UnixMilli(), releaseHistoryMax).StringSlice()
+		if err != nil {
+			return cur, false, unavailable(err)
+		}
+		if len(res) == 2 && res[0] == "conflict" {
+			if expected != nil {
+				n, _ := strconv.ParseInt(res[1], 10, 64)
+				return cur, false, releaseConflict(n, *expected)
+			}
+			continue
+		}
+		r.apply(next)
+		r.afterChange(cur, next)
+		return next, true, nil
+	}
+	return erp.ReleasePlan{}, false, erpgate.Errorf(erpgate.Conflict, "the release plan is being changed by others right now; try again")
+}
+
+func releaseConflict(current, expected int64) error {
+	return &erpgate.Error{
+		Code:     erpgate.Conflict,
+		Message:  fmt.Sprintf("the release plan is at revision %d, not %d as expected; reload it and try again", current, expected),
+		Problems: []erpgate.Problem{{Field: "expected_revision", Message: fmt.Sprintf("stale: the current revision is %d", current)}},
+	}
+}
+
+// Set stores p as the next revision. With expected set, the change is made
+// only if the current revision is *expected. Errors: Invalid/Unprocessable
+// (plan or change record, with field problems), Conflict, Unavailable.
+func (r *Releases) Set(ctx context.Context, p erp.ReleasePlan, expected *int64, ch erp.Change) (erp.ReleasePlan, error) {
+	next, _, err := r.change(ctx, erp.ActionSet, ch, expected, func(erp.ReleasePlan) (erp.ReleasePlan, error) {
+		return p.Clone(), nil
+	})
+	return next, err
+}
+
+// Backout makes v1 authoritative for everyone and pauses v2 (see
+// erp.ReleasePlan.BackedOut), in one change. If the plan is backed out
+// already it changes nothing and reports false.
+func (r *Releases) Backout(ctx context.Context, ch erp.Change) (erp.ReleasePlan, bool, error) {
+	p, changed, err := r.change(ctx, erp.ActionBackout, ch, nil, backoutPlan)
+	if changed {
+		r.opt.Metrics.Backout(erp.TriggerManual)
+	}
+	return p, changed, err
+}
+
+// AutoBackout is the erp.BackoutFunc of the automatic rule: the same change
+// as Backout, by actor "auto", made only if the plan is still at revision
+// rev (a rule crossed under an older plan, or by several instances at once,
+// backs out once).
+func (r *Releases) AutoBackout(ctx context.Context, rev int64, reason string) (bool, error) {
+	ch := erp.Change{Actor: "auto", Reason: truncateUTF8(reason, erp.MaxReasonLen)}
+	_, changed, err := r.change(ctx, erp.ActionBackout, ch, nil, func(cur erp.ReleasePlan) (erp.ReleasePlan, error) {
+		if cur.Revision != rev {
+			return cur, errRelUnchanged
+		}
+		return backoutPlan(cur)
+	})
+	if changed {
+		r.opt.Metrics.Backout(erp.TriggerAuto)
+	}
+	return changed, err
+}
+
+func backoutPlan(cur erp.ReleasePlan) (erp.ReleasePlan, error) {
+	if cur.IsBackedOut() {
+		return cur, errRelUnchanged
+	}
+	return cur.BackedOut(), nil
+}
+
+// PromoteOptions are the operator's choices for Promote.
+type PromoteOptions struct {
+	// SkipDeliveredByV1: v2 does not receive the orders v1 already created
+	// while v2 was paused (they are acknowledged in v2's group unseen).
+	// Default: v2 catches up from where it stopped.
+	SkipDeliveredByV1 bool
+}
+
+// PromoteResult says what Promote did.
+type PromoteResult struct {
+	Plan    erp.ReleasePlan
+	Changed bool
+	Skip    *SkipReport // set when SkipDeliveredByV1 was asked for
+}
+
+// Promote makes v2 active and authoritative for everyone in stage 2 (see
+// erp.ReleasePlan.Promoted). With SkipDeliveredByV1 it first acknowledges in
+// v2's group the entries of orders v1 already created (SkipDelivered), while
+// v2 is still paused.
+func (r *Releases) Promote(ctx context.Context, ch erp.Change, opt PromoteOptions) (PromoteResult, error) {
+	if err := ch.Validate(); err != nil {
+		return PromoteResult{}, err
+	}
+	var res PromoteResult
+	if opt.SkipDeliveredByV1 {
+		rep, err := r.SkipDelivered(ctx, erp.V2, erp.V1)
+		if err != nil {
+			return res, err
+		}
+		res.Skip = &rep
+	}
+	p, changed, err := r.change(ctx, erp.ActionPromote, ch, nil, func(cur erp.ReleasePlan) (erp.ReleasePlan, error) {
+		if cur.IsPromoted() {
+			return cur, errRelUnchanged
+		}
+		return cur.Promoted(), nil
+	})
+	res.Plan, res.Changed = p, changed
+	return res, err
+}
+
+// afterChange asks for a reconciliation when some target may have lost
+// authority over orders it has not answered yet.
+func (r *Releases) afterChange(old, next erp.ReleasePlan) {
+	if old.Authoritative == next.Authoritative && sameCohorts(old.Cohorts, next.Cohorts) {
+		return
+	}
+	losers := old.AuthoritativeTargets()
+	select {
+	case r.jobs <- losers:
+	default:
+		r.log.Warn("release: reconciliation queue full; statuses of orders in flight at the change may lag until their target answers", "targets", losers)
+	}
+}
+
+func sameCohorts(a, b []erp.Cohort) bool {
+	return slices.EqualFunc(a, b, func(x, y erp.Cohort) bool {
+		return x.Name == y.Name && x.Authoritative == y.Authoritative && slices.Equal(x.Customers, y.Customers) &&
+			(x.Percent == nil) == (y.Percent == nil) && (x.Percent == nil || *x.Percent == *y.Percent)
+	})
+}
+
+func (r *Releases) reconcileLoop(ctx context.Context) {
+	for {
+		var targets []string
+		select {
+		case <-ctx.Done():
+			return
+		case targets = <-r.jobs:
+		}
+		t := time.NewTimer(r.opt.ReconcileDelay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := r.Refresh(ctx); err != nil {
+			r.log.Warn("release: reconcile skipped: plan refresh failed", "err", err)
+			continue
+		}
+		for _, target := range targets {
+			n, err := r.Reconcile(ctx, r.View(), target)
+			if err != nil && ctx.Err() == nil {
+				r.log.Error("release: reconcile failed", "target", target, "err", err)
+			} else if n > 0 {
+				r.log.Info("release: order statuses follow the new authoritative target", "from", target, "orders", n)
+			}
+		}
+	}
+}
+
+// Reconcile makes the status of the orders target has not finished (pending
+// in or not yet delivered to its consumer group, or dead-lettered for it)
+// follow view: where the order's authoritative target under view has a
+// final result, that result is recorded again as authoritative and the Hook
+// is told. After a back-out, this is what shows v1's answer for the orders
+// v1 created while v2 was still authoritative and v2 had not answered yet.
+// It looks at no more than 100000 entries and returns how many orders it
+// updated.
+func (r *Releases) Reconcile(ctx context.Context, view *erp.PlanView, target string) (int, error) {
+	ids, err := r.backlogOrders(ctx, target)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		rec, err := r.s.Order(ctx, id)
+		if erpgate.ErrorCode(err) == erpgate.NotFound {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		auth := view.Authoritative(&rec.Order)
+		res, ok := rec.Results[auth]
+		if !ok || res.State == erp.StatePending {
+			continue
+		}
+		reason := ""
+		if res.State != erp.StateCreated {
+			reason = res.Reason
+		}
+		if rec.Status == releaseStatusFor(res.State) && rec.Reason == reason {
+			continue
+		}
+		if err := r.s.SetResult(ctx, id, auth, res, true); err != nil {
+			return n, err
+		}
+		n++
+		if r.opt.Hook != nil {
+			r.opt.Hook(ctx, auth, &rec.Order, res, true)
+		}
+	}
+	return n, nil
+}
+
+func releaseStatusFor(state string) string {
+	switch state {
+	case erp.StateCreated:
+		return StatusReceived
+	case erp.StateRejected:
+		return StatusRejected
+	case erp.StateDead:
+		return StatusFailed
+	}
+	return StatusAccepted
+}
+
+// backlogOrders returns the ids of the orders (order.create) target's group
+// has pending or not yet delivered, and those dead-lettered for target.
+func (r *Releases) backlogOrders(ctx context.Context, target string) ([]string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	add := func(typ, id string) {
+		if typ == erp.TypeOrderCreate && id != "" && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	looked := 0
+	err := r.pending(ctx, target, func(es []relEntry) error {
+		for _, e := range es {
+			add(e.typ, e.orderID)
+		}
+		looked += len(es)
+		if looked >= relMaxReconcile {
+			return errRelStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errRelStop) {
+		return nil, err
+	}
+	last, err := r.lastDelivered(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	start := nextID(last)
+	for looked < relMaxReconcile {
+		xs, err := r.s.rdb.XRangeN(ctx, outboxKey, start, "+", relScanPage).Result()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		for _, x := range xs {
+			m := message(x.ID, x.Values, 0)
+			add(m.Type, m.OrderID)
+		}
+		looked += len(xs)
+		if len(xs) < relScanPage {
+			break
+		}
+		start = nextID(xs[len(xs)-1].ID)
+	}
+	after := ""
+	for looked < relMaxReconcile {
+		page, err := r.s.outbox.DeadLetters(ctx, after, relScanPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range page {
+			if d.Target == target {
+				add(d.Type, d.OrderID)
+			}
+		}
+		looked += len(page)
+		if len(page) < relScanPage {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	return ids, nil
+}
+
+var errRelStop = errors.New("stop")
+
+// relEntry is an outbox entry of a group's pending list.
+type relEntry struct {
+	id, typ, orderID, only string
+	found                  bool // the entry still exists in the stream
+}
+
+// pending walks the pending entries of target's group in pages, with their
+// fields.
+func (r *Releases) pending(ctx context.Context, target string, f func([]relEntry) error) error {
+	start := "-"
+	for {
+		ps, err := r.s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+			Stream: outboxKey, Group: group(target), Start: start, End: "+", Count: relScanPage,
+		}).Result()
+		if err != nil {
+			if relNoGroup(err) {
+				return nil
+			}
+			return unavailable(err)
+		}
+		if len(ps) == 0 {
+			return nil
+		}
+		cmds := make([]*redis.XMessageSliceCmd, len(ps))
+		_, err = r.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, pe := range ps {
+				cmds[i] = p.XRangeN(ctx, outboxKey, pe.ID, pe.ID, 1)
+			}
+			return nil
+		})
+		if err != nil {
+			return unavailable(err)
+		}
+		es := make([]relEntry, len(ps))
+		for i, pe := range ps {
+			es[i].id = pe.ID
+			if xs := cmds[i].Val(); len(xs) == 1 {
+				m := message(xs[0].ID, xs[0].Values, 0)
+				es[i] = relEntry{id: pe.ID, typ: m.Type, orderID: m.OrderID, only: m.Only, found: true}
+			}
+		}
+		if err := f(es); err != nil {
+			return err
+		}
+		if len(ps) < relScanPage {
+			return nil
+		}
+		start = "(" + ps[len(ps)-1].ID
+	}
+}
+
+func (r *Releases) lastDelivered(ctx context.Context, target string) (string, error) {
+	groups, err := r.s.rdb.XInfoGroups(ctx, outboxKey).Result()
+	if err != nil {
+		if relNoGroup(err) {
+			return "0-0", nil
+		}
+		return "", unavailable(err)
+	}
+	for _, g := range groups {
+		if g.Name == group(target) {
+			return g.LastDeliveredID, nil
+		}
+	}
+	return "", erpgate.Errorf(erpgate.Invalid, "target %q has no consumer group", target)
+}
+
+func relNoGroup(err error) bool {
+	return errors.Is(err, redis.Nil) || strings.Contains(err.Error(), "no such key") || strings.Contains(err.Error(), "NOGROUP")
+}
+
+// SkipReport says what SkipDelivered did.
+type SkipReport struct {
+	Skipped int `json:"skipped"` // entries acknowledged unseen: their orders are in holder's ERP
+	Kept    int `json:"kept"`    // entries left for target to deliver
+}
+
+// SkipDelivered acknowledges, in target's consumer group, the order.create
+// entries of every order that holder already created (result "created"):
+// target never receives those orders. Entries already pending in the group
+// (parked for a retry, or held by a consumer) are acknowledged where they
+// are; entries not yet delivered are first read into the group by the
+// "_backoff" pseudo-consumer, and those kept are scheduled as due at once, so
+// target's workers deliver them first when it is active again. Replays meant
+// for target are kept; replays meant for another target are acknowledged, as
+// target's workers would do. Run it while target is paused: for an active
+// target it is safe (an entry is delivered at most as it would have been)
+// but may skip less. Errors: Unavailable.
+func (r *Releases) SkipDelivered(ctx context.Context, target, holder string) (SkipReport, error) {
+	var rep SkipReport
+	if !slices.Contains(r.s.targets, target) || !slices.Contains(r.s.targets, holder) || target == holder {
+		return rep, erpgate.Errorf(erpgate.Invalid, "skip: unknown targets %q, %q", target, holder)
+	}
+	decide := func(es []relEntry) ([]bool, error) {
+		cmds := make([]*redis.StringCmd, len(es))
+		_, err := r.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, e := range es {
+				if e.typ == erp.TypeOrderCreate && e.only == "" && e.orderID != "" {
+					cmds[i] = p.HGet(ctx, orderKey(e.orderID), "res:"+holder)
+				}
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable(err)
+		}
+		skip := make([]bool, len(es))
+		for i, e := range es {
+			switch {
+			case !e.found:
+				skip[i] = true // trimmed or deleted: nothing to deliver
+			case e.only != "":
+				skip[i] = e.only != target
+			case cmds[i] != nil:
+				var res erp.Result
+				if doc, err := cmds[i].Result(); err == nil && json.Unmarshal([]byte(doc), &res) == nil {
+					skip[i] = res.State == erp.StateCreated
+				}
+			}
+		}
+		return skip, nil
+	}
+
+	// 1. Entries already pending in target's group.
+	err := r.pending(ctx, target, func(es []relEntry) error {
+		skip, err := decide(es)
+		if err != nil {
+			return err
+		}
+		var acks []string
+		for i, e := range es {
+			if skip[i] {
+				acks = append(acks, e.id)
+			} else {
+				rep.Kept++
+			}
+		}
+		if len(acks) == 0 {
+			return nil
+		}
+		_, err = r.s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.XAck(ctx, outboxKey, group(target), acks...)
+			members := make([]any, len(acks))
+			for i, id := range acks {
+				members[i] = id
+			}
+			p.ZRem(ctx, retryKey(target), members...)
+			return nil
+		})
+		if err != nil {
+			return unavailable(err)
+		}
+		rep.Skipped += len(acks)
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+
+	// 2. Entries not yet delivered to target's group.
+	now := r.s.now()
+	for {
+		res, err := r.s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: group(target), Consumer: parking, Streams: []string{outboxKey, ">"},
+			Count: relScanPage, Block: -1,
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			break
+		}
+		if err != nil {
+			return rep, unavailable(err)
+		}
+		var es []relEntry
+		for _, st := range res {
+			for _, x := range st.Messages {
+				m := message(x.ID, x.Values, 0)
+				es = append(es, relEntry{id: x.ID, typ: m.Type, orderID: m.OrderID, only: m.Only, found: true})
+			}
+		}
+		if len(es) == 0 {
+			break
+		}
+		skip, err := decide(es)
+		if err != nil {
+			return rep, err
+		}
+		_, err = r.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, e := range es {
+				if skip[i] {
+					p.XAck(ctx, outboxKey, group(target), e.id)
+				} else {
+					// Parked and due now, its delivery uncounted: the
+					// workers' Due picks it up first.
+					deferScript.Eval(ctx, p, []string{outboxKey, retryKey(target)},
+						group(target), e.id, now.UnixMilli(), 0, parking)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return rep, unavailable(err)
+		}
+		for _, s := range skip {
+			if s {
+				rep.Skipped++
+			} else {
+				rep.Kept++
+			}
+		}
+		if len(es) < relScanPage {
+			break
+		}
+	}
+	return rep, nil
+}
+
+// History returns up to limit changes, newest first, with revisions below
+// before (0: from the newest). Errors: Unavailable.
+func (r *Releases) History(ctx context.Context, before int64, limit int) ([]erp.ReleaseChange, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	out := []erp.ReleaseChange{}
+	end := "+"
+	for len(out) < limit {
+		xs, err := r.s.rdb.XRevRangeN(ctx, releaseHistoryKey, end, "-", int64(limit)).Result()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		for _, x := range xs {
+			c, err := historyEntry(x)
+			if err != nil {
+				return nil, err
+			}
+			if before > 0 && c.Revision >= before {
+				continue
+			}
+			out = append(out, c)
+			if len(out) == limit {
+				break
+			}
+		}
+		if len(xs) < limit {
+			break
+		}
+		end = "(" + xs[len(xs)-1].ID
+	}
+	return out, nil
+}
+
+func historyEntry(x redis.XMessage) (erp.ReleaseChange, error) {
+	f := func(k string) string { s, _ := x.Values[k].(string); return s }
+	rev, _ := strconv.ParseInt(f("rev"), 10, 64)
+	c := erp.ReleaseChange{Revision: rev, Action: f("action"), Actor: f("actor"), Reason: f("reason"), At: msTime(f("at")).UTC()}
+	if err := json.Unmarshal([]byte(f("plan")), &c.Plan); err != nil {
+		return c, erpgate.Wrap(erpgate.Internal, fmt.Errorf("release history %s: %w", x.ID, err), "internal error")
+	}
+	return c, nil
+}
+
+// recordAnswerScript: KEYS shadow hash; ARGV target, json, other, waitms, donems
+// Returns the other target's answer once both are there (once per order),
+// else false.
+var recordAnswerScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], '_done') == 1 then return false end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local o = redis.call('HGET', KEYS[1], ARGV[3])
+if not o then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return false
+end
+redis.call('HDEL', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[1], '_done', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return o
+`)
+
+// RecordAnswer implements erp.ShadowStore.
+func (r *Releases) RecordAnswer(ctx context.Context, orderID, target string, a erp.ShadowAnswer, other string) (*erp.ShadowAnswer, error) {
+	doc, err := json.Marshal(a)
+	if err != nil {
+		return nil, erpgate.Wrap(erpgate.Internal, err, "internal error")
+	}
+	res, err := recordAnswerScript.Run(ctx, r.s.rdb, []string{shadowKey(orderID)},
+		target, doc, other, shadowWaitTTL.Milliseconds(), shadowDoneTTL.Milliseconds()).Text()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var theirs erp.ShadowAnswer
+	if err := json.Unmarshal([]byte(res), &theirs); err != nil {
+		return nil, erpgate.Wrap(erpgate.Internal, fmt.Errorf("shadow answer of %s for %s: %w", other, orderID, err), "internal error")
+	}
+	return &theirs, nil
+}
+
+// AddMismatch implements erp.ShadowStore: the sample keeps the last 100.
+func (r *Releases) AddMismatch(ctx context.Context, m erp.ShadowMismatch) error {
+	doc, err := json.Marshal(m)
+	if err != nil {
+		return erpgate.Wrap(erpgate.Internal, err, "internal error")
+	}
+	_, err = r.s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.LPush(ctx, shadowSampleKey, doc)
+		p.LTrim(ctx, shadowSampleKey, 0, shadowSampleSize-1)
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Mismatches returns up to limit of the kept shadow mismatches, newest
+// first. Errors: Unavailable.
+func (r *Releases) Mismatches(ctx context.Context, limit int) ([]erp.ShadowMismatch, error) {
+	if limit <= 0 || limit > shadowSampleSize {
+		limit = shadowSampleSize
+	}
+	docs, err := r.s.rdb.LRange(ctx, shadowSampleKey, 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]erp.ShadowMismatch, 0, len(docs))
+	for _, d := range docs {
+		var m erp.ShadowMismatch
+		if err := json.Unmarshal([]byte(d), &m); err != nil {
+			r.log.Warn("release: undecodable shadow mismatch skipped", "err", err)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// windowScript: KEYS list, counts; ARGV item ("0"|"1"), size, ttlms
+// Returns {length, bad count}.
+var windowScript = redis.NewScript(`
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+local n = redis.call('LLEN', KEYS[1])
+local size = tonumber(ARGV[2])
+while n > size do
+  local old = redis.call('RPOP', KEYS[1])
+  redis.call('HINCRBY', KEYS[2], old, -1)
+  n = n - 1
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {n, tonumber(redis.call('HGET', KEYS[2], '1') or '0')}
+`)
+
+// Window implements erp.ShadowStore.
+func (r *Releases) Window(ctx context.Context, rev int64, kind string, bad bool, size int) (int, int, error) {
+	if kind != erp.WindowResults && kind != erp.WindowComparisons {
+		return 0, 0, erpgate.Errorf(erpgate.Internal, "unknown window %q", kind)
+	}
+	item := "0"
+	if bad {
+		item = "1"
+	}
+	k := windowKey(rev, kind)
+	v, err := windowScript.Run(ctx, r.s.rdb, []string{k, k + ":n"}, item, max(size, 1), windowTTL.Milliseconds()).Int64Slice()
+	if err != nil {
+		return 0, 0, unavailable(err)
+	}
+	if len(v) != 2 {
+		return 0, 0, erpgate.Wrap(erpgate.Internal, fmt.Errorf("window script returned %v", v), "internal error")
+	}
+	return int(v[0]), int(v[1]), nil
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
