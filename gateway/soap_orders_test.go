@@ -53,9 +53,10 @@ var soapNow = time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)
 const soapPublicURL = "https://track.example"
 
 type soapEnv struct {
-	srv *httptest.Server
-	rdb redis.UniversalClient
-	reg *prometheus.Registry
+	srv   *httptest.Server
+	rdb   redis.UniversalClient
+	store *store.Store
+	reg   *prometheus.Registry
 }
 
 // newSOAPEnv starts the gateway over the real store: on the real test Redis
@@ -86,7 +87,7 @@ func newSOAPEnv(t *testing.T) *soapEnv {
 	}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	return &soapEnv{srv: srv, rdb: rdb, reg: reg}
+	return &soapEnv{srv: srv, rdb: rdb, store: st, reg: reg}
 }
 
 // soapEnvelope wraps body elements in a SOAP 1.1 envelope. The service
@@ -763,6 +764,20 @@ func TestSOAPGolden(t *testing.T) {
 
 	r = e.call(t, soapEnvelope("", soapGetOrder(id, "")), nil)
 	soapGolden(t, "get_order_response.xml", soapNormalise(r.body, id, tok))
+
+	// Once the ERPs have answered: per-target results, the authoritative
+	// one's verdict as the order's status and reason.
+	ctx := context.Background()
+	if err := e.store.SetResult(ctx, id, "v1", store.TargetResult{State: "created", ERPOrderNumber: "V1-000042",
+		ERPStatus: "confirmed", Attempts: 1, UpdatedAt: soapNow.Add(time.Second)}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.SetResult(ctx, id, "v2", store.TargetResult{State: "rejected", Reason: "SKU-1002 is not sold",
+		Attempts: 1, UpdatedAt: soapNow.Add(2 * time.Second)}, true); err != nil {
+		t.Fatal(err)
+	}
+	r = e.call(t, soapEnvelope("", soapGetOrder(id, "")), nil)
+	soapGolden(t, "get_order_with_results_response.xml", soapNormalise(r.body, id, tok))
 
 	r = e.call(t, soapEnvelope("", soapGetStatus("", "SHOP-1001")), nil)
 	soapGolden(t, "get_order_status_response.xml", soapNormalise(r.body, id, tok))
