@@ -296,11 +296,11 @@ func scanUsernameTokens(header []byte) (tokens int, digest bool) {
 		case xml.StartElement:
 			depth++
 			switch {
-			case depth == 2 && t.Name == soap.WSSESecurity:
+			case depth == 2 && isWSSE(t.Name, "Security"):
 				secDepth = depth
-			case secDepth != 0 && depth == secDepth+1 && t.Name.Space == soap.NSWSSE && t.Name.Local == "UsernameToken":
+			case secDepth != 0 && depth == secDepth+1 && isWSSE(t.Name, "UsernameToken"):
 				tokens++
-			case secDepth != 0 && depth == secDepth+2 && t.Name.Space == soap.NSWSSE && t.Name.Local == "Password":
+			case secDepth != 0 && depth == secDepth+2 && isWSSE(t.Name, "Password"):
 				for _, a := range t.Attr {
 					if a.Name.Local == "Type" && strings.HasSuffix(strings.TrimSpace(a.Value), wssePasswordDigest) {
 						digest = true
@@ -314,6 +314,14 @@ func scanUsernameTokens(header []byte) (tokens int, digest bool) {
 			depth--
 		}
 	}
+}
+
+// isWSSE reports whether n is the WS-Security element local. Parsed alone,
+// the Header loses the prefixes declared on Envelope, so an unresolved
+// prefix (no ':' in it, unlike a namespace URI) counts as well: the answer
+// only chooses an error message.
+func isWSSE(n xml.Name, local string) bool {
+	return n.Local == local && (n.Space == soap.NSWSSE || !strings.Contains(n.Space, ":"))
 }
 
 // soapSubmitOrder is SubmitOrder: decode, translate, the shared Intake.
