@@ -36,6 +36,17 @@ func (s *Server) routes() {
 	// because its refusals must be SOAP faults, not problem+json.
 	s.e.GET("/soap/orders", s.handleOrderServiceWSDL())
 	s.e.POST("/soap/orders", s.handleOrderService())
+
+	// Release plan admin (admin_release.go).
+	if s.release != nil {
+		admin := requireKind(s.keys, KindAdmin)
+		s.e.GET("/admin/release", s.handleGetRelease(), admin)
+		s.e.PUT("/admin/release", s.handlePutRelease(), admin)
+		s.e.POST("/admin/release/backout", s.handleReleaseBackout(), admin)
+		s.e.POST("/admin/release/promote", s.handleReleasePromote(), admin)
+		s.e.GET("/admin/release/history", s.handleReleaseHistory(), admin)
+		s.e.GET("/admin/release/shadow", s.handleReleaseShadow(), admin)
+	}
 }
 
 func (s *Server) handleHealthz() echo.HandlerFunc {

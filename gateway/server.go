@@ -38,6 +38,9 @@ type Config struct {
 	Live      LiveStreams
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Release serves the release plan admin API (admin_release.go); the
+	// routes exist only when it is set.
+	Release ReleaseAdmin
 }
 
 // Server is the gateway's HTTP handler.
@@ -54,6 +57,7 @@ type Server struct {
 	now       func() time.Time
 	timelines Timelines
 	live      LiveStreams
+	release   ReleaseAdmin
 }
 
 // New returns the gateway handler with every route registered.
@@ -86,6 +90,7 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live,
+		release: cfg.Release,
 	}
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count
