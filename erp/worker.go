@@ -344,12 +344,16 @@ type consumer struct {
 	lastReclaim time.Time // wall clock: paces Reclaim against Redis idle times
 }
 
+// maxErrorPause caps the pause between outbox reads while Redis fails.
+const maxErrorPause = 5 * time.Second
+
 // opTimeout bounds the bookkeeping (record, ack, defer) that must finish even
 // when the worker is stopping.
 const opTimeout = 5 * time.Second
 
 func (c *consumer) run(ctx context.Context) {
 	cfg := &c.d.cfg
+	failures := 0 // consecutive outbox failures: the pause grows with them, and few are logged
 	for ctx.Err() == nil {
 		if !cfg.Plan.Active(c.target) {
 			sleep(ctx, cfg.Poll)
@@ -370,10 +374,17 @@ func (c *consumer) run(ctx context.Context) {
 		msgs, err := c.fetch(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				c.log.Error("outbox read failed", "err", err)
-				sleep(ctx, cfg.Poll)
+				failures++
+				if failures == 1 || failures%20 == 0 {
+					c.log.Error("outbox read failed", "err", err, "failures", failures)
+				}
+				sleep(ctx, min(cfg.Poll<<min(failures-1, 10), maxErrorPause))
 			}
 			continue
+		}
+		if failures > 0 {
+			c.log.Info("outbox reachable again", "after_failures", failures)
+			failures = 0
 		}
 		c.work(ctx, msgs)
 	}

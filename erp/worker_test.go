@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -745,6 +746,90 @@ func TestDispatcherGracefulStop(t *testing.T) {
 					t.Errorf("%s attempts %d, want 1 (handing back is not a delivery)", id, a)
 				}
 			}
+		}
+	})
+}
+
+// cutProxy forwards TCP to a Redis and can cut the line: while down it
+// drops every connection, so the client sees a Redis that is really gone.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	down  bool
+	conns []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.setDown(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			down := p.down
+			p.mu.Unlock()
+			if down {
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) setDown(v bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = v
+	if v {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// TestDispatcherSurvivesRedisOutage: workers keep running while Redis is
+// unreachable and deliver everything once it is back.
+func TestDispatcherSurvivesRedisOutage(t *testing.T) {
+	backends(t, func(t *testing.T, direct *redis.Client) {
+		proxy := newCutProxy(t, direct.Options().Addr)
+		rdb := redis.NewClient(&redis.Options{
+			Addr: proxy.ln.Addr().String(), DB: direct.Options().DB,
+			MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond,
+		})
+		t.Cleanup(func() { rdb.Close() })
+		e := newEnv(t, rdb)
+		ids := e.acceptN(4)
+		proxy.setDown(true)
+		d, _ := e.run(e.config())
+		eventually(t, "running", d.Running)
+		time.Sleep(100 * time.Millisecond) // let the workers meet the outage
+		if n := e.erps[erp.V2].totalCalls(); n != 0 {
+			t.Fatalf("%d ERP calls without Redis, want 0", n)
+		}
+		proxy.setDown(false)
+		for _, tg := range []string{erp.V1, erp.V2} {
+			eventually(t, tg+" delivers after the outage", func() bool { return e.erps[tg].held() == len(ids) })
 		}
 	})
 }

@@ -301,6 +301,39 @@ type Record struct {
 	Results map[string]TargetResult // per target
 }
 
+// StatusFor returns the status and reason the order would show if target
+// were authoritative: from target's result, or "accepted" while it has no
+// final one. The release plan uses it when the authoritative target changes
+// (a back-out) to show the new authority's view without rewriting records.
+func (r *Record) StatusFor(target string) (status, reason string) {
+	res, ok := r.Results[target]
+	if !ok {
+		return StatusAccepted, ""
+	}
+	st := statusOf(res.State)
+	if st == "" {
+		return StatusAccepted, ""
+	}
+	if res.State == erp.StateCreated {
+		return st, ""
+	}
+	return st, res.Reason
+}
+
+// statusOf maps a final result state to the order status it implies; ""
+// for pending or unknown.
+func statusOf(state string) string {
+	switch state {
+	case erp.StateCreated:
+		return StatusReceived
+	case erp.StateRejected:
+		return StatusRejected
+	case erp.StateDead:
+		return StatusFailed
+	}
+	return ""
+}
+
 // Order returns the record of order id. Errors: NotFound, Unavailable.
 func (s *Store) Order(ctx context.Context, id string) (*Record, error) {
 	if id == "" || strings.ContainsAny(id, " :") {
@@ -378,16 +411,8 @@ func (s *Store) LoadOrder(ctx context.Context, id string) (*order.Order, error) 
 // call is a no-op, not an error. Errors: NotFound, Unavailable, Internal for
 // an unknown state.
 func (s *Store) SetResult(ctx context.Context, orderID, target string, r TargetResult, authoritative bool) error {
-	var status string
-	switch r.State {
-	case erp.StatePending:
-	case erp.StateCreated:
-		status = StatusReceived
-	case erp.StateRejected:
-		status = StatusRejected
-	case erp.StateDead:
-		status = StatusFailed
-	default:
+	status := statusOf(r.State)
+	if status == "" && r.State != erp.StatePending {
 		return erpgate.Wrap(erpgate.Internal, fmt.Errorf("unknown result state %q", r.State), "internal error")
 	}
 	if target == "" || orderID == "" {

@@ -391,6 +391,22 @@ func TestSetResult(t *testing.T) {
 				t.Errorf("result = %+v, want %+v", got, c)
 			}
 		})
+		t.Run("status for another target", func(t *testing.T) {
+			rec, _ := s.Order(ctx, "ord_rt") // v1 created (shadow), v2 nothing
+			if st, rs := rec.StatusFor(erp.V1); st != store.StatusReceived || rs != "" {
+				t.Errorf("StatusFor(v1) = %q, %q; want erp_received", st, rs)
+			}
+			if st, _ := rec.StatusFor(erp.V2); st != store.StatusAccepted {
+				t.Errorf("StatusFor(v2) = %q, want accepted", st)
+			}
+			if err := s.SetResult(ctx, "ord_rt", erp.V2, rejected, false); err != nil {
+				t.Fatal(err)
+			}
+			rec, _ = s.Order(ctx, "ord_rt")
+			if st, rs := rec.StatusFor(erp.V2); st != store.StatusRejected || rs != rejected.Reason {
+				t.Errorf("StatusFor(v2) = %q, %q; want rejected with its reason", st, rs)
+			}
+		})
 		t.Run("unknown order", func(t *testing.T) {
 			before := snapshot(t, rdb)
 			if err := s.SetResult(ctx, "ord_nope", erp.V2, created, true); code(err) != erpgate.NotFound {
