@@ -129,11 +129,38 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	}
 	sys.background(bgCtx, &wg, "webhooks", wh.Run)
 
-	plan := erp.StaticPlan{}
+	// Release plan (store/release.go): every worker loop reads the cached
+	// plan, refreshed in the background; it is loaded before the workers
+	// start so that they never run on the built-in default after a
+	// back-out. Every delivery result feeds the shadow comparison and the
+	// automatic back-out rule (erp/shadow.go), and a result recorded under a
+	// plan that changed during the ERP call is re-recorded for the new
+	// authoritative target (erp.Reauthorize).
+	relMetrics := erp.NewReleaseMetrics()
+	if err := relMetrics.Register(reg); err != nil {
+		return nil, err
+	}
+	timeline := timelineHook(trk, log)
+	rel := st.Releases(store.ReleaseOptions{Metrics: relMetrics, Logger: log, Hook: timeline})
+	if err := rel.Load(ictx); err != nil {
+		return nil, fmt.Errorf("release plan: %w", err)
+	}
+	sys.background(bgCtx, &wg, "release plan watcher", rel.Run)
+	shadow, err := erp.NewShadow(erp.ShadowConfig{
+		Plan: rel.View, Store: rel, Backout: rel.AutoBackout, Metrics: relMetrics, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	delivering := make(map[string]erp.Adapter, len(adapters))
+	for t, a := range adapters {
+		delivering[t] = shadow.Adapter(a)
+	}
+	plan := rel
 	disp := erp.NewDispatcher(erp.DispatcherConfig{
-		Outbox: st.Outbox(), Orders: st, Adapters: adapters, Plan: plan,
+		Outbox: st.Outbox(), Orders: st, Adapters: delivering, Plan: plan,
 		Logger: log, Registerer: reg, Consumers: opt.consumers, CallTimeout: opt.erpTimeout,
-		OnResult: timelineHook(trk, log),
+		OnResult: erp.Reauthorize(rel, st, log, erp.ChainHooks(shadow.OnResult, timeline)),
 	})
 	sys.background(bgCtx, &wg, "delivery workers", disp.Run)
 	sys.background(bgCtx, &wg, "outbox trimmer", func(ctx context.Context) error {
@@ -142,7 +169,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 
 	srv, err := gateway.New(gateway.Config{
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
-		Store: st, Keyring: keys, Timelines: trk, Live: hub,
+		Store: st, Keyring: keys, Timelines: trk, Live: hub, Release: rel,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return errors.New("redis unreachable")
