@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,25 +14,92 @@ import (
 
 // orderRequest is the body of POST /v1/orders: the canonical order without
 // the fields the gateway assigns (id, shop_id, created_at), so a client that
-// sends them gets "unknown field" rather than silently ignored data.
+// sends them gets "unknown field" rather than silently ignored data. Amounts
+// are read leniently here and checked in toOrder, so that a bad or missing
+// amount is reported with its field path alongside every other problem.
 type orderRequest struct {
-	ExternalID            string         `json:"external_id"`
-	Customer              order.Customer `json:"customer"`
-	ShippingAddress       order.Address  `json:"shipping_address"`
-	BillingAddress        *order.Address `json:"billing_address,omitempty"`
-	Currency              string         `json:"currency"`
-	Lines                 []order.Line   `json:"lines"`
-	Shipping              order.Shipping `json:"shipping"`
-	RequestedDeliveryDate string         `json:"requested_delivery_date,omitempty"`
-	Notes                 string         `json:"notes,omitempty"`
+	ExternalID      string         `json:"external_id"`
+	Customer        order.Customer `json:"customer"`
+	ShippingAddress order.Address  `json:"shipping_address"`
+	BillingAddress  *order.Address `json:"billing_address,omitempty"`
+	Currency        string         `json:"currency"`
+	Lines           []lineRequest  `json:"lines"`
+	Shipping        struct {
+		Method string     `json:"method"`
+		Price  amountJSON `json:"price"`
+	} `json:"shipping"`
+	RequestedDeliveryDate string `json:"requested_delivery_date,omitempty"`
+	Notes                 string `json:"notes,omitempty"`
 }
 
-func (r *orderRequest) order() *order.Order {
-	return &order.Order{
+type lineRequest struct {
+	SKU         string     `json:"sku"`
+	Description string     `json:"description,omitempty"`
+	Quantity    int64      `json:"quantity"`
+	UnitPrice   amountJSON `json:"unit_price"`
+	Discount    amountJSON `json:"discount"`
+}
+
+// amountJSON is a decimal amount as sent: whether it was present, and why it
+// did not parse.
+type amountJSON struct {
+	v   order.Decimal
+	set bool
+	err string
+}
+
+func (a *amountJSON) UnmarshalJSON(b []byte) error {
+	a.set = true
+	if string(b) == "null" {
+		a.set = false
+		return nil
+	}
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		a.err = `must be a decimal string such as "19.99", not a JSON number`
+		return nil
+	}
+	d, err := order.ParseDecimal(string(b[1 : len(b)-1]))
+	if err != nil {
+		a.err = "not a valid amount: " + err.Error()
+		return nil
+	}
+	a.v = d
+	return nil
+}
+
+// check returns the amount, adding a problem for a bad one or a missing
+// required one.
+func (a amountJSON) check(field string, required bool, problems *[]erpgate.Problem) order.Decimal {
+	switch {
+	case a.err != "":
+		*problems = append(*problems, erpgate.Problem{Field: field, Message: a.err})
+	case !a.set && required:
+		*problems = append(*problems, erpgate.Problem{Field: field, Message: "is required"})
+	}
+	return a.v
+}
+
+// toOrder returns the canonical order, or an Invalid error listing every bad
+// or missing amount (the validator then reports everything else).
+func (r *orderRequest) toOrder() (*order.Order, []erpgate.Problem) {
+	var problems []erpgate.Problem
+	o := &order.Order{
 		ExternalID: r.ExternalID, Customer: r.Customer, ShippingAddress: r.ShippingAddress,
-		BillingAddress: r.BillingAddress, Currency: r.Currency, Lines: r.Lines, Shipping: r.Shipping,
+		BillingAddress: r.BillingAddress, Currency: r.Currency,
 		RequestedDeliveryDate: r.RequestedDeliveryDate, Notes: r.Notes,
 	}
+	o.Shipping.Method = r.Shipping.Method
+	o.Shipping.Price = r.Shipping.Price.check("shipping.price", true, &problems)
+	if r.Lines != nil {
+		o.Lines = make([]order.Line, len(r.Lines))
+	}
+	for i, l := range r.Lines {
+		p := "lines[" + strconv.Itoa(i) + "]."
+		o.Lines[i] = order.Line{SKU: l.SKU, Description: l.Description, Quantity: l.Quantity,
+			UnitPrice: l.UnitPrice.check(p+"unit_price", true, &problems),
+			Discount:  l.Discount.check(p+"discount", false, &problems)}
+	}
+	return o, problems
 }
 
 type trackingLink struct {
@@ -68,7 +136,21 @@ func (s *Server) handleCreateOrder() echo.HandlerFunc {
 			s.metrics.intake.WithLabelValues("rest", "invalid").Inc()
 			return err
 		}
-		acc, err := s.intake.Submit(c.Request().Context(), principal(c).ClientID, req.order(), c.Request().Header.Get("Idempotency-Key"))
+		o, amountProblems := req.toOrder()
+		if amountProblems != nil {
+			err := &erpgate.Error{Code: erpgate.Invalid, Message: "the order has invalid or missing amounts", Problems: amountProblems}
+			// Report the validator's findings too, so the shop sees everything at once.
+			if verr := o.ValidateAt(s.now()); verr != nil {
+				for _, p := range erpgate.ErrorProblems(verr) {
+					if !hasProblem(amountProblems, p.Field) {
+						err.Problems = append(err.Problems, p)
+					}
+				}
+			}
+			s.metrics.intake.WithLabelValues("rest", "invalid").Inc()
+			return err
+		}
+		acc, err := s.intake.Submit(c.Request().Context(), principal(c).ClientID, o, c.Request().Header.Get("Idempotency-Key"))
 		if err != nil {
 			s.metrics.intake.WithLabelValues("rest", intakeOutcome(err)).Inc()
 			return err
@@ -85,6 +167,15 @@ func (s *Server) handleCreateOrder() echo.HandlerFunc {
 			Tracking: trackingLink{URL: s.trackingURL(acc.OrderID, acc.Token), Token: acc.Token},
 		})
 	}
+}
+
+func hasProblem(ps []erpgate.Problem, field string) bool {
+	for _, p := range ps {
+		if p.Field == field {
+			return true
+		}
+	}
+	return false
 }
 
 func intakeOutcome(err error) string {
