@@ -47,6 +47,10 @@ type LineData struct {
 var (
 	firstNames = []string{"Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hans", "Ida", "Jonas", "Lena", "Max"}
 	lastNames  = []string{"Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann", "Koch"}
+	// The e-mail local parts, computed once: the generator runs on the
+	// machine being measured and must stay cheap per order.
+	firstMail = mailParts(firstNames)
+	lastMail  = mailParts(lastNames)
 	streets    = []string{"Hauptstraße", "Bahnhofstraße", "Gartenweg", "Lindenallee", "Schillerstraße", "Goethestraße"}
 	cities     = []struct{ city, region, country, postal string }{
 		{"Berlin", "BE", "DE", "10115"}, {"Hamburg", "HH", "DE", "20095"}, {"München", "BY", "DE", "80331"},
@@ -62,8 +66,8 @@ const numSKUs = 20
 // most frequent (the number of lines is drawn from a triangular
 // distribution), as in a real shop.
 func genOrder(r *rand.Rand, externalID string, maxLines int, today time.Time) OrderData {
-	first, last := firstNames[r.IntN(len(firstNames))], lastNames[r.IntN(len(lastNames))]
-	name := first + " " + last
+	fi, li := r.IntN(len(firstNames)), r.IntN(len(lastNames))
+	name := firstNames[fi] + " " + lastNames[li]
 	c := cities[r.IntN(len(cities))]
 	addr := AddressData{
 		Name: name, Line1: streets[r.IntN(len(streets))] + " " + strconv.Itoa(1+r.IntN(200)),
@@ -76,7 +80,7 @@ func genOrder(r *rand.Rand, externalID string, maxLines int, today time.Time) Or
 		ExternalID: externalID,
 		Customer: CustomerData{
 			ID: "C" + strconv.Itoa(1+r.IntN(100000)), Name: name,
-			Email: strings.ToLower(asciiOnly(first)) + "." + strings.ToLower(asciiOnly(last)) + "@shop.example",
+			Email: firstMail[fi] + "." + lastMail[li] + "@shop.example",
 			Phone: "+49 30 " + strconv.Itoa(1000000+r.IntN(9000000)),
 		},
 		ShippingAddress:       addr,
@@ -123,9 +127,14 @@ func formatCents(c int) string {
 	return s + "." + strconv.Itoa(f)
 }
 
-func asciiOnly(s string) string {
+// mailParts returns lower-case ASCII forms of names for e-mail addresses.
+func mailParts(names []string) []string {
 	r := strings.NewReplacer("ü", "ue", "ö", "oe", "ä", "ae", "ß", "ss")
-	return r.Replace(s)
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(r.Replace(n))
+	}
+	return out
 }
 
 // appendJSON appends the canonical JSON body of o (the shape of POST

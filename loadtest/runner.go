@@ -79,8 +79,14 @@ type Config struct {
 	Seed uint64
 	// SOAP describes the SOAP order intake (default DefaultSOAPTemplate()).
 	SOAP *SOAPTemplate
-	// Client sends the requests (default: a transport sized to MaxInflight
-	// that ignores proxy settings and never follows redirects).
+	// UseNetHTTP sends with net/http instead of the built-in minimal
+	// HTTP/1.1 client (which is used for http:// targets because it costs a
+	// fraction of net/http's CPU per request; see rawClient). https://
+	// targets and a Client always use net/http.
+	UseNetHTTP bool
+	// Client, when set, sends the requests with net/http (default for the
+	// net/http path: NewClient(MaxInflight), which ignores proxy settings
+	// and never follows redirects).
 	Client *http.Client
 	// Progress receives one line per second while the run lasts; nil for none.
 	Progress io.Writer
@@ -167,6 +173,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SOAP == nil {
 		c.SOAP = DefaultSOAPTemplate()
+	}
+	if c.Client != nil || strings.HasPrefix(c.Target, "https://") {
+		c.UseNetHTTP = true
 	}
 	if c.Client == nil {
 		c.Client = NewClient(c.MaxInflight)
@@ -373,11 +382,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 type runner struct {
-	cfg   Config
-	rec   *recorder
-	pool  *orderPool
-	start time.Time
-	today time.Time
+	cfg      Config
+	raw      *rawClient // nil when sending with net/http
+	basePath string     // the target URL's path, prefixed to every request path
+	rec      *recorder
+	pool     *orderPool
+	start    time.Time
+	today    time.Time
 
 	stop     chan struct{} // closed when no further request may start
 	stopOnce sync.Once
@@ -385,7 +396,17 @@ type runner struct {
 }
 
 func newRunner(cfg Config) *runner {
-	return &runner{cfg: cfg, pool: newOrderPool(4096), stop: make(chan struct{})}
+	r := &runner{cfg: cfg, pool: newOrderPool(4096), stop: make(chan struct{})}
+	if !cfg.UseNetHTTP {
+		u, _ := url.Parse(cfg.Target) // checked by withDefaults
+		addr := u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+		r.raw = newRawClient(addr, u.Host)
+		r.basePath = strings.TrimRight(u.EscapedPath(), "/")
+	}
+	return r
 }
 
 func (r *runner) halt() {
@@ -397,6 +418,11 @@ func (r *runner) halt() {
 
 func (r *runner) run(ctx context.Context) *Result {
 	cfg := r.cfg
+	if r.raw != nil {
+		// A cancelled run must not wait for in-flight requests to time out.
+		stopAbort := context.AfterFunc(ctx, r.raw.abortAll)
+		defer stopAbort()
+	}
 	r.today = time.Now().UTC()
 	warm := r.warmup(ctx)
 	r.start = time.Now()
@@ -503,7 +529,8 @@ func (r *runner) warmup(ctx context.Context) []Ack {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wk := &worker{r: r, rng: rand.New(rand.NewPCG(r.cfg.Seed^0x5741524d, uint64(w)))}
+			wk := r.newWorker(rand.New(rand.NewPCG(r.cfg.Seed^0x5741524d, uint64(w))))
+			defer wk.close()
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
 				if i >= n {
@@ -561,7 +588,8 @@ func (r *runner) dispatch(jobs chan<- job) int {
 
 // worker sends jobs until the queue is closed.
 func (r *runner) worker(ctx context.Context, id uint64, jobs <-chan job) {
-	w := &worker{r: r, rng: rand.New(rand.NewPCG(r.cfg.Seed^0x9e3779b97f4a7c15, id))}
+	w := r.newWorker(rand.New(rand.NewPCG(r.cfg.Seed^0x9e3779b97f4a7c15, id)))
+	defer w.close()
 	for j := range jobs {
 		if r.stopped.Load() {
 			r.rec.notStarted(j.arr, j.due, time.Now())
@@ -574,6 +602,22 @@ func (r *runner) worker(ctx context.Context, id uint64, jobs <-chan job) {
 type worker struct {
 	r   *runner
 	rng *rand.Rand
+	x   *rawExchange // this worker's connection, in raw mode
+}
+
+func (r *runner) newWorker(rng *rand.Rand) *worker {
+	w := &worker{r: r, rng: rng}
+	if r.raw != nil {
+		w.x = &rawExchange{rc: r.raw, wbuf: make([]byte, 0, 4096)}
+	}
+	return w
+}
+
+// close releases the worker's connection.
+func (w *worker) close() {
+	if w.x != nil {
+		w.x.close()
+	}
 }
 
 // pooled is an acknowledged REST order kept for repeats and tracking reads.
@@ -691,46 +735,28 @@ func (w *worker) send(ctx context.Context, j job, op Op, prev pooled) outcome {
 		path, auth = "/healthz", ""
 	}
 
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, cfg.Target+path, rd)
-	if err != nil {
-		out.kind = KindTransport
-		return out
-	}
+	spec := reqSpec{method: method, path: path, body: body, retryable: method == http.MethodGet || idemKey != ""}
 	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
+		spec.header = append(spec.header, [2]string{"Authorization", "Bearer " + auth})
 	}
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		spec.header = append(spec.header, [2]string{"Content-Type", contentType})
 	}
 	if idemKey != "" {
-		req.Header.Set("Idempotency-Key", idemKey)
+		spec.header = append(spec.header, [2]string{"Idempotency-Key", idemKey})
 	}
 	if soapAction != "" {
-		req.Header.Set("SOAPAction", `"`+soapAction+`"`)
+		spec.header = append(spec.header, [2]string{"SOAPAction", `"` + soapAction + `"`})
 	}
-	resp, err := cfg.Client.Do(req)
+	statusCode, data, err := w.roundTrip(ctx, &spec)
 	if err != nil {
 		out.kind = classifyNetError(err)
 		out.ambiguous = op == OpREST || op == OpSOAP
 		return out
 	}
-	// Read what we need, discard the rest so the connection is reused.
-	const maxRead = 64 << 10
-	data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxRead))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	if rerr != nil {
-		out.kind = classifyNetError(rerr)
-		out.ambiguous = op == OpREST || op == OpSOAP
-		return out
-	}
-	if resp.StatusCode != wantStatus && !(op == OpRepeat && resp.StatusCode == http.StatusOK) {
-		out.kind = "http_" + strconv.Itoa(resp.StatusCode)
-		out.ambiguous = (op == OpREST || op == OpSOAP) && resp.StatusCode >= 500
+	if statusCode != wantStatus && !(op == OpRepeat && statusCode == http.StatusOK) {
+		out.kind = "http_" + strconv.Itoa(statusCode)
+		out.ambiguous = (op == OpREST || op == OpSOAP) && statusCode >= 500
 		return out
 	}
 	switch op {
@@ -767,6 +793,41 @@ func (w *worker) send(ctx context.Context, j job, op Op, prev pooled) outcome {
 		}
 	}
 	return out
+}
+
+// roundTrip sends spec with the raw client or net/http and returns the
+// status and up to 64 KiB of the body.
+func (w *worker) roundTrip(ctx context.Context, spec *reqSpec) (int, []byte, error) {
+	if w.x != nil {
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			deadline = time.Now().Add(w.r.cfg.Timeout)
+		}
+		if w.r.basePath != "" {
+			spec.path = w.r.basePath + spec.path
+		}
+		return w.x.do(ctx, spec, deadline)
+	}
+	var rd io.Reader
+	if spec.body != nil {
+		rd = bytes.NewReader(spec.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, spec.method, w.r.cfg.Target+spec.path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, h := range spec.header {
+		req.Header.Set(h[0], h[1])
+	}
+	resp, err := w.r.cfg.Client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	// Read what we need, discard the rest so the connection is reused.
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxRawBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, data, err
 }
 
 // classifyNetError names a transport failure.

@@ -115,6 +115,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.verifyTimeout, "verify-timeout", 60*time.Second, "how long to wait for deliveries to settle")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&o.report, "report", "", "write a self-contained HTML report with charts to this file")
+	fs.BoolVar(&c.UseNetHTTP, "net-http", false, "send with Go's net/http client instead of the built-in lean HTTP/1.1 client (which leaves more CPU to the server on a shared machine)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line each second")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
