@@ -51,8 +51,8 @@ var (
 	// machine being measured and must stay cheap per order.
 	firstMail = mailParts(firstNames)
 	lastMail  = mailParts(lastNames)
-	streets    = []string{"Hauptstraße", "Bahnhofstraße", "Gartenweg", "Lindenallee", "Schillerstraße", "Goethestraße"}
-	cities     = []struct{ city, region, country, postal string }{
+	streets   = []string{"Hauptstraße", "Bahnhofstraße", "Gartenweg", "Lindenallee", "Schillerstraße", "Goethestraße"}
+	cities    = []struct{ city, region, country, postal string }{
 		{"Berlin", "BE", "DE", "10115"}, {"Hamburg", "HH", "DE", "20095"}, {"München", "BY", "DE", "80331"},
 		{"Köln", "NW", "DE", "50667"}, {"Wien", "W", "AT", "1010"}, {"Amsterdam", "NH", "NL", "1012 AB"},
 	}
