@@ -160,7 +160,10 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	disp := erp.NewDispatcher(erp.DispatcherConfig{
 		Outbox: st.Outbox(), Orders: st, Adapters: delivering, Plan: plan,
 		Logger: log, Registerer: reg, Consumers: opt.consumers, CallTimeout: opt.erpTimeout,
-		OnResult: erp.Reauthorize(rel, st, log, erp.ChainHooks(shadow.OnResult, timeline)),
+		OnResult:       erp.Reauthorize(rel, st, log, erp.ChainHooks(shadow.OnResult, timeline)),
+		Backoff:        erp.Backoff{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},
+		BreakerOpenFor: opt.erpBreakerOpen, MaxDeliveries: opt.erpMaxDeliveries,
+		ReclaimMinIdle: opt.erpReclaimIdle, ReclaimEvery: min(opt.erpReclaimIdle/2, 30*time.Second),
 	})
 	sys.background(bgCtx, &wg, "delivery workers", disp.Run)
 	sys.background(bgCtx, &wg, "outbox trimmer", func(ctx context.Context) error {

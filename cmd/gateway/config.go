@@ -29,6 +29,10 @@ type options struct {
 	erpTimeout         time.Duration
 	shutdownTimeout    time.Duration
 	consumers          int
+	erpBackoffMax      time.Duration
+	erpBreakerOpen     time.Duration
+	erpMaxDeliveries   int64
+	erpReclaimIdle     time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -54,6 +58,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.erpTimeout, "erp-timeout", 5*time.Second, "deadline of one ERP call")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.IntVar(&o.consumers, "consumers", 4, "outbox consumers per ERP target in this instance")
+	fs.DurationVar(&o.erpBackoffMax, "erp-backoff-max", time.Minute, "longest wait between two deliveries of one message after transient ERP failures")
+	fs.DurationVar(&o.erpBreakerOpen, "erp-breaker-open", 30*time.Second, "how long a target's circuit breaker stays open before it probes the ERP again")
+	fs.DurationVar(&o.erpReclaimIdle, "erp-reclaim-idle", 2*time.Minute, "a message pending this long belongs to a dead worker and is taken over (keep it above --erp-timeout)")
+	fs.Int64Var(&o.erpMaxDeliveries, "erp-max-deliveries", 10, "deliveries of one message before it moves to the dead-letter stream")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, flagHelp
@@ -74,7 +82,7 @@ var flagHelp = flag.ErrHelp
 
 // fileConfig is the JSON config file.
 type fileConfig struct {
-	Clients  []gateway.Client  `json:"clients"`
+	Clients  []gateway.Client        `json:"clients"`
 	Webhooks []tracking.Subscription `json:"webhooks,omitempty"`
 }
 

@@ -81,7 +81,13 @@ func startRun(t *testing.T, args ...string) (gatewayURL string, logs *logAddrs, 
 	logs = newLogAddrs()
 	done := make(chan error, 1)
 	full := append([]string{"gateway", "--listen", "127.0.0.1:0", "--erpsim-listen", "127.0.0.1:0", "--log-format", "json"}, args...)
-	go func() { done <- run(ctx, full, func(string) string { return "" }, io.Discard, logs) }()
+	go func() {
+		err := run(ctx, full, func(string) string { return "" }, io.Discard, logs)
+		done <- err
+		if ctx.Err() == nil {
+			logs.Write([]byte(fmt.Sprintf(`{"msg":"run returned early","url":%q}`+"\n", fmt.Sprint(err))))
+		}
+	}()
 	gatewayURL = logs.wait(t, "gateway listening")
 	waitReady(t, gatewayURL)
 	stopped := false
@@ -106,9 +112,14 @@ func startRun(t *testing.T, args ...string) (gatewayURL string, logs *logAddrs, 
 
 func waitReady(t *testing.T, base string) {
 	t.Helper()
+	waitPath(t, base, "/readyz")
+}
+
+func waitPath(t *testing.T, base, path string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := http.Get(base + path)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -117,7 +128,7 @@ func waitReady(t *testing.T, base string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s/readyz not 200 within 30s", base)
+	t.Fatalf("%s%s not 200 within 30s", base, path)
 }
 
 func orderBody(ext string) string {
@@ -258,4 +269,8 @@ func TestRunEmbeddedOrderReachesERP(t *testing.T) {
 	if code := getJSON(t, gw+"/v1/tracking/"+id+"?token=wrong", "", nil); code != 404 {
 		t.Errorf("tracking with a wrong token: got %d, want 404", code)
 	}
+}
+
+func decodeBody(resp *http.Response, v any) {
+	json.NewDecoder(resp.Body).Decode(v)
 }
