@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -273,4 +275,36 @@ func TestRunEmbeddedOrderReachesERP(t *testing.T) {
 
 func decodeBody(resp *http.Response, v any) {
 	json.NewDecoder(resp.Body).Decode(v)
+}
+
+// TestMetricsPassPromtool scrapes a live gateway after real traffic and runs
+// `promtool check metrics` on it (names, types, help, units).
+func TestMetricsPassPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("ERPGATE_REQUIRE_TOOLS") == "1" {
+			t.Fatal("promtool not found but ERPGATE_REQUIRE_TOOLS=1 (Debian package prometheus)")
+		}
+		t.Skip("promtool not installed (Debian package prometheus)")
+	}
+	gw, _, _ := startRun(t)
+	if resp, body := post(t, gw+"/v1/orders", "demo-shop-key", orderBody("METRICS-1")); resp.StatusCode != 202 {
+		t.Fatalf("POST: %d %v", resp.StatusCode, body)
+	}
+	resp, err := http.Get(gw + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"erpgate_http_requests_total", "erpgate_intake_orders_total", "erpgate_outbox_pending_messages", "erpgate_build_info", "go_goroutines"} {
+		if !bytes.Contains(scrape, []byte(want)) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(scrape)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
 }
