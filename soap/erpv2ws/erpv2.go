@@ -71,6 +71,64 @@ const (
 	ErrorCodeSERVICE_BUSY ErrorCode = "SERVICE_BUSY"
 
 	ErrorCodeSERVICE_UNAVAILABLE ErrorCode = "SERVICE_UNAVAILABLE"
+
+	ErrorCodeINVALID_DOCUMENT ErrorCode = "INVALID_DOCUMENT"
+
+	ErrorCodeILLEGAL_STATUS ErrorCode = "ILLEGAL_STATUS"
+)
+
+// Where a purchase order is: the first stage it still waits for, or closed/cancelled by the buyer.
+
+type PurchaseOrderStatus string
+
+const (
+	PurchaseOrderStatusIssued PurchaseOrderStatus = "issued"
+
+	PurchaseOrderStatusPartially_acknowledged PurchaseOrderStatus = "partially_acknowledged"
+
+	PurchaseOrderStatusAcknowledged PurchaseOrderStatus = "acknowledged"
+
+	PurchaseOrderStatusRejected PurchaseOrderStatus = "rejected"
+
+	PurchaseOrderStatusPartially_shipped PurchaseOrderStatus = "partially_shipped"
+
+	PurchaseOrderStatusShipped PurchaseOrderStatus = "shipped"
+
+	PurchaseOrderStatusPartially_received PurchaseOrderStatus = "partially_received"
+
+	PurchaseOrderStatusReceived PurchaseOrderStatus = "received"
+
+	PurchaseOrderStatusPartially_invoiced PurchaseOrderStatus = "partially_invoiced"
+
+	PurchaseOrderStatusInvoiced PurchaseOrderStatus = "invoiced"
+
+	PurchaseOrderStatusClosed PurchaseOrderStatus = "closed"
+
+	PurchaseOrderStatusCancelled PurchaseOrderStatus = "cancelled"
+)
+
+// Why the ERP issued a purchase order: stock below its reorder point, or customer orders short of stock.
+
+type PurchaseOrderOrigin string
+
+const (
+	PurchaseOrderOriginReplenishment PurchaseOrderOrigin = "replenishment"
+
+	PurchaseOrderOriginCustomer_order PurchaseOrderOrigin = "customer_order"
+)
+
+// A supplier's answer for one purchase order line (X12 855 IA, IR, IC, IB).
+
+type LineAckStatus string
+
+const (
+	LineAckStatusAccepted LineAckStatus = "accepted"
+
+	LineAckStatusRejected LineAckStatus = "rejected"
+
+	LineAckStatusChanged LineAckStatus = "changed"
+
+	LineAckStatusBackordered LineAckStatus = "backordered"
 )
 
 type ErpFault struct {
@@ -153,6 +211,145 @@ type GetSalesOrderStatusResponse struct {
 	TrackingNumber string `xml:"TrackingNumber,omitempty" json:"TrackingNumber,omitempty"`
 
 	ExpectedDeliveryDate *CalendarDate `xml:"ExpectedDeliveryDate,omitempty" json:"ExpectedDeliveryDate,omitempty"`
+}
+
+type ListPurchaseOrders struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 ListPurchaseOrders"`
+
+	SupplierId string `xml:"SupplierId,omitempty" json:"SupplierId,omitempty"`
+
+	// Only orders in one of these statuses; none: every status.
+	Status []*PurchaseOrderStatus `xml:"Status,omitempty" json:"Status,omitempty"`
+
+	Offset int32 `xml:"Offset,omitempty" json:"Offset,omitempty"`
+
+	// At most this many orders (1 to 100; absent: 50), newest first.
+	Limit int32 `xml:"Limit,omitempty" json:"Limit,omitempty"`
+}
+
+type ListPurchaseOrdersResponse struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 ListPurchaseOrdersResponse"`
+
+	PurchaseOrder []*PurchaseOrder `xml:"PurchaseOrder,omitempty" json:"PurchaseOrder,omitempty"`
+
+	TotalCount int32 `xml:"TotalCount,omitempty" json:"TotalCount,omitempty"`
+
+	// Offset of the next page; absent on the last page.
+	NextOffset int32 `xml:"NextOffset,omitempty" json:"NextOffset,omitempty"`
+}
+
+type GetPurchaseOrder struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 GetPurchaseOrder"`
+
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	// When given, an order of another supplier is NOT_FOUND.
+	SupplierId string `xml:"SupplierId,omitempty" json:"SupplierId,omitempty"`
+}
+
+type GetPurchaseOrderResponse struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 GetPurchaseOrderResponse"`
+
+	PurchaseOrder *PurchaseOrder `xml:"PurchaseOrder,omitempty" json:"PurchaseOrder,omitempty"`
+}
+
+type AcknowledgePurchaseOrder struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 AcknowledgePurchaseOrder"`
+
+	Acknowledgement *Acknowledgement `xml:"Acknowledgement,omitempty" json:"Acknowledgement,omitempty"`
+}
+
+type AcknowledgePurchaseOrderResponse struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 AcknowledgePurchaseOrderResponse"`
+
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	PurchaseOrderStatus *PurchaseOrderStatus `xml:"PurchaseOrderStatus,omitempty" json:"PurchaseOrderStatus,omitempty"`
+
+	// True when a document with this DocumentId had been applied before; nothing changed. Absent means false.
+	AlreadyApplied bool `xml:"AlreadyApplied,omitempty" json:"AlreadyApplied,omitempty"`
+}
+
+type SubmitShippingNotice struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 SubmitShippingNotice"`
+
+	ShippingNotice *ShippingNotice `xml:"ShippingNotice,omitempty" json:"ShippingNotice,omitempty"`
+}
+
+type SubmitShippingNoticeResponse struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 SubmitShippingNoticeResponse"`
+
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	PurchaseOrderStatus *PurchaseOrderStatus `xml:"PurchaseOrderStatus,omitempty" json:"PurchaseOrderStatus,omitempty"`
+
+	// True when a document with this DocumentId had been applied before; nothing changed. Absent means false.
+	AlreadyApplied bool `xml:"AlreadyApplied,omitempty" json:"AlreadyApplied,omitempty"`
+}
+
+type SubmitStockAdvice struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 SubmitStockAdvice"`
+
+	StockAdvice *StockAdvice `xml:"StockAdvice,omitempty" json:"StockAdvice,omitempty"`
+}
+
+type SubmitStockAdviceResponse struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 SubmitStockAdviceResponse"`
+
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	PurchaseOrderStatus *PurchaseOrderStatus `xml:"PurchaseOrderStatus,omitempty" json:"PurchaseOrderStatus,omitempty"`
+
+	// True when a document with this DocumentId had been applied before; nothing changed. Absent means false.
+	AlreadyApplied bool `xml:"AlreadyApplied,omitempty" json:"AlreadyApplied,omitempty"`
+}
+
+type SubmitInvoice struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 SubmitInvoice"`
+
+	Invoice *Invoice `xml:"Invoice,omitempty" json:"Invoice,omitempty"`
+}
+
+type SubmitInvoiceResponse struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 SubmitInvoiceResponse"`
+
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	PurchaseOrderStatus *PurchaseOrderStatus `xml:"PurchaseOrderStatus,omitempty" json:"PurchaseOrderStatus,omitempty"`
+
+	// True when a document with this DocumentId had been applied before; nothing changed. Absent means false.
+	AlreadyApplied bool `xml:"AlreadyApplied,omitempty" json:"AlreadyApplied,omitempty"`
+}
+
+type ListCatalogItems struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 ListCatalogItems"`
+
+	Offset int32 `xml:"Offset,omitempty" json:"Offset,omitempty"`
+
+	// At most this many items (1 to 1000; absent: 100), in catalog order.
+	Limit int32 `xml:"Limit,omitempty" json:"Limit,omitempty"`
+}
+
+type ListCatalogItemsResponse struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 ListCatalogItemsResponse"`
+
+	Item []*CatalogItem `xml:"Item,omitempty" json:"Item,omitempty"`
+
+	TotalCount int32 `xml:"TotalCount,omitempty" json:"TotalCount,omitempty"`
+
+	NextOffset int32 `xml:"NextOffset,omitempty" json:"NextOffset,omitempty"`
+}
+
+type GetCatalogItem struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 GetCatalogItem"`
+
+	Sku string `xml:"Sku,omitempty" json:"Sku,omitempty"`
+}
+
+type GetCatalogItemResponse struct {
+	XMLName xml.Name `xml:"urn:erpgate:erp:v2 GetCatalogItemResponse"`
+
+	Item *CatalogItem `xml:"Item,omitempty" json:"Item,omitempty"`
 }
 
 type Customer struct {
@@ -246,6 +443,255 @@ type Issue struct {
 	Text string `xml:"Text,omitempty" json:"Text,omitempty"`
 }
 
+type PurchaseOrderLine struct {
+	LineNumber int32 `xml:"LineNumber,omitempty" json:"LineNumber,omitempty"`
+
+	Sku string `xml:"Sku,omitempty" json:"Sku,omitempty"`
+
+	SupplierPartNumber string `xml:"SupplierPartNumber,omitempty" json:"SupplierPartNumber,omitempty"`
+
+	Description string `xml:"Description,omitempty" json:"Description,omitempty"`
+
+	Quantity int64 `xml:"Quantity,omitempty" json:"Quantity,omitempty"`
+
+	Unit string `xml:"Unit,omitempty" json:"Unit,omitempty"`
+
+	UnitPrice *Money `xml:"UnitPrice,omitempty" json:"UnitPrice,omitempty"`
+
+	AckStatus *LineAckStatus `xml:"AckStatus,omitempty" json:"AckStatus,omitempty"`
+
+	ConfirmedQuantity int64 `xml:"ConfirmedQuantity,omitempty" json:"ConfirmedQuantity,omitempty"`
+
+	PromisedDate *CalendarDate `xml:"PromisedDate,omitempty" json:"PromisedDate,omitempty"`
+
+	ShippedQuantity int64 `xml:"ShippedQuantity,omitempty" json:"ShippedQuantity,omitempty"`
+
+	ReceivedQuantity int64 `xml:"ReceivedQuantity,omitempty" json:"ReceivedQuantity,omitempty"`
+
+	InvoicedQuantity int64 `xml:"InvoicedQuantity,omitempty" json:"InvoicedQuantity,omitempty"`
+}
+
+type ShipmentLine struct {
+	LineNumber int32 `xml:"LineNumber,omitempty" json:"LineNumber,omitempty"`
+
+	Quantity int64 `xml:"Quantity,omitempty" json:"Quantity,omitempty"`
+
+	ReceivedQuantity int64 `xml:"ReceivedQuantity,omitempty" json:"ReceivedQuantity,omitempty"`
+
+	InvoicedQuantity int64 `xml:"InvoicedQuantity,omitempty" json:"InvoicedQuantity,omitempty"`
+}
+
+type ShipmentRecord struct {
+	ShipmentId string `xml:"ShipmentId,omitempty" json:"ShipmentId,omitempty"`
+
+	ShipDate *CalendarDate `xml:"ShipDate,omitempty" json:"ShipDate,omitempty"`
+
+	ExpectedDelivery *CalendarDate `xml:"ExpectedDelivery,omitempty" json:"ExpectedDelivery,omitempty"`
+
+	Carrier string `xml:"Carrier,omitempty" json:"Carrier,omitempty"`
+
+	TrackingNumber string `xml:"TrackingNumber,omitempty" json:"TrackingNumber,omitempty"`
+
+	Line []*ShipmentLine `xml:"Line,omitempty" json:"Line,omitempty"`
+}
+
+type PurchaseOrder struct {
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	SupplierId string `xml:"SupplierId,omitempty" json:"SupplierId,omitempty"`
+
+	IssueDate *CalendarDate `xml:"IssueDate,omitempty" json:"IssueDate,omitempty"`
+
+	Origin *PurchaseOrderOrigin `xml:"Origin,omitempty" json:"Origin,omitempty"`
+
+	// External references of the sales orders waiting on this purchase order (Origin customer_order).
+	CustomerOrderReference []string `xml:"CustomerOrderReference,omitempty" json:"CustomerOrderReference,omitempty"`
+
+	Currency string `xml:"Currency,omitempty" json:"Currency,omitempty"`
+
+	RequestedDeliveryDate *CalendarDate `xml:"RequestedDeliveryDate,omitempty" json:"RequestedDeliveryDate,omitempty"`
+
+	ShipTo *Address `xml:"ShipTo,omitempty" json:"ShipTo,omitempty"`
+
+	Line []*PurchaseOrderLine `xml:"Line,omitempty" json:"Line,omitempty"`
+
+	Notes string `xml:"Notes,omitempty" json:"Notes,omitempty"`
+
+	Status *PurchaseOrderStatus `xml:"Status,omitempty" json:"Status,omitempty"`
+
+	StatusReason string `xml:"StatusReason,omitempty" json:"StatusReason,omitempty"`
+
+	AcknowledgementId []string `xml:"AcknowledgementId,omitempty" json:"AcknowledgementId,omitempty"`
+
+	Shipment []*ShipmentRecord `xml:"Shipment,omitempty" json:"Shipment,omitempty"`
+
+	ReceiptId []string `xml:"ReceiptId,omitempty" json:"ReceiptId,omitempty"`
+
+	InvoiceId []string `xml:"InvoiceId,omitempty" json:"InvoiceId,omitempty"`
+}
+
+type AcknowledgementLine struct {
+	LineNumber int32 `xml:"LineNumber,omitempty" json:"LineNumber,omitempty"`
+
+	Status *LineAckStatus `xml:"Status,omitempty" json:"Status,omitempty"`
+
+	// Confirmed quantity; absent (0) for rejected, and for accepted means the ordered quantity.
+	Quantity int64 `xml:"Quantity,omitempty" json:"Quantity,omitempty"`
+
+	PromisedDate *CalendarDate `xml:"PromisedDate,omitempty" json:"PromisedDate,omitempty"`
+
+	Reason string `xml:"Reason,omitempty" json:"Reason,omitempty"`
+}
+
+type Acknowledgement struct {
+	DocumentId string `xml:"DocumentId,omitempty" json:"DocumentId,omitempty"`
+
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	SupplierId string `xml:"SupplierId,omitempty" json:"SupplierId,omitempty"`
+
+	DocumentDate *CalendarDate `xml:"DocumentDate,omitempty" json:"DocumentDate,omitempty"`
+
+	Line []*AcknowledgementLine `xml:"Line,omitempty" json:"Line,omitempty"`
+
+	Notes string `xml:"Notes,omitempty" json:"Notes,omitempty"`
+}
+
+type ShippedLine struct {
+	LineNumber int32 `xml:"LineNumber,omitempty" json:"LineNumber,omitempty"`
+
+	Quantity int64 `xml:"Quantity,omitempty" json:"Quantity,omitempty"`
+}
+
+type Package struct {
+	PackageId string `xml:"PackageId,omitempty" json:"PackageId,omitempty"`
+
+	// Gross weight in kilograms (an exact decimal).
+	WeightKg *Money `xml:"WeightKg,omitempty" json:"WeightKg,omitempty"`
+
+	Content []*ShippedLine `xml:"Content,omitempty" json:"Content,omitempty"`
+}
+
+type ShippingNotice struct {
+	DocumentId string `xml:"DocumentId,omitempty" json:"DocumentId,omitempty"`
+
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	SupplierId string `xml:"SupplierId,omitempty" json:"SupplierId,omitempty"`
+
+	ShipDate *CalendarDate `xml:"ShipDate,omitempty" json:"ShipDate,omitempty"`
+
+	ExpectedDelivery *CalendarDate `xml:"ExpectedDelivery,omitempty" json:"ExpectedDelivery,omitempty"`
+
+	Carrier string `xml:"Carrier,omitempty" json:"Carrier,omitempty"`
+
+	TrackingNumber string `xml:"TrackingNumber,omitempty" json:"TrackingNumber,omitempty"`
+
+	Line []*ShippedLine `xml:"Line,omitempty" json:"Line,omitempty"`
+
+	Package []*Package `xml:"Package,omitempty" json:"Package,omitempty"`
+
+	Notes string `xml:"Notes,omitempty" json:"Notes,omitempty"`
+}
+
+type StockItem struct {
+	Sku string `xml:"Sku,omitempty" json:"Sku,omitempty"`
+
+	SupplierPartNumber string `xml:"SupplierPartNumber,omitempty" json:"SupplierPartNumber,omitempty"`
+
+	AvailableQuantity int64 `xml:"AvailableQuantity,omitempty" json:"AvailableQuantity,omitempty"`
+
+	Unit string `xml:"Unit,omitempty" json:"Unit,omitempty"`
+
+	LeadTimeDays int32 `xml:"LeadTimeDays,omitempty" json:"LeadTimeDays,omitempty"`
+
+	NextAvailableDate *CalendarDate `xml:"NextAvailableDate,omitempty" json:"NextAvailableDate,omitempty"`
+
+	NextAvailableQuantity int64 `xml:"NextAvailableQuantity,omitempty" json:"NextAvailableQuantity,omitempty"`
+}
+
+type StockAdvice struct {
+	DocumentId string `xml:"DocumentId,omitempty" json:"DocumentId,omitempty"`
+
+	SupplierId string `xml:"SupplierId,omitempty" json:"SupplierId,omitempty"`
+
+	AsOf *Timestamp `xml:"AsOf,omitempty" json:"AsOf,omitempty"`
+
+	Item []*StockItem `xml:"Item,omitempty" json:"Item,omitempty"`
+}
+
+type InvoiceLine struct {
+	LineNumber int32 `xml:"LineNumber,omitempty" json:"LineNumber,omitempty"`
+
+	Sku string `xml:"Sku,omitempty" json:"Sku,omitempty"`
+
+	Quantity int64 `xml:"Quantity,omitempty" json:"Quantity,omitempty"`
+
+	UnitPrice *Money `xml:"UnitPrice,omitempty" json:"UnitPrice,omitempty"`
+
+	Amount *Money `xml:"Amount,omitempty" json:"Amount,omitempty"`
+}
+
+type Invoice struct {
+	DocumentId string `xml:"DocumentId,omitempty" json:"DocumentId,omitempty"`
+
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	SupplierId string `xml:"SupplierId,omitempty" json:"SupplierId,omitempty"`
+
+	ShipmentId string `xml:"ShipmentId,omitempty" json:"ShipmentId,omitempty"`
+
+	InvoiceDate *CalendarDate `xml:"InvoiceDate,omitempty" json:"InvoiceDate,omitempty"`
+
+	DueDate *CalendarDate `xml:"DueDate,omitempty" json:"DueDate,omitempty"`
+
+	Currency string `xml:"Currency,omitempty" json:"Currency,omitempty"`
+
+	Line []*InvoiceLine `xml:"Line,omitempty" json:"Line,omitempty"`
+
+	Subtotal *Money `xml:"Subtotal,omitempty" json:"Subtotal,omitempty"`
+
+	Tax *Money `xml:"Tax,omitempty" json:"Tax,omitempty"`
+
+	Total *Money `xml:"Total,omitempty" json:"Total,omitempty"`
+
+	Notes string `xml:"Notes,omitempty" json:"Notes,omitempty"`
+}
+
+type InboundSupply struct {
+	PurchaseOrderNumber string `xml:"PurchaseOrderNumber,omitempty" json:"PurchaseOrderNumber,omitempty"`
+
+	LineNumber int32 `xml:"LineNumber,omitempty" json:"LineNumber,omitempty"`
+
+	Quantity int64 `xml:"Quantity,omitempty" json:"Quantity,omitempty"`
+
+	Status *PurchaseOrderStatus `xml:"Status,omitempty" json:"Status,omitempty"`
+
+	RequestedDeliveryDate *CalendarDate `xml:"RequestedDeliveryDate,omitempty" json:"RequestedDeliveryDate,omitempty"`
+
+	PromisedDate *CalendarDate `xml:"PromisedDate,omitempty" json:"PromisedDate,omitempty"`
+
+	ExpectedDelivery *CalendarDate `xml:"ExpectedDelivery,omitempty" json:"ExpectedDelivery,omitempty"`
+}
+
+type CatalogItem struct {
+	Sku string `xml:"Sku,omitempty" json:"Sku,omitempty"`
+
+	Name string `xml:"Name,omitempty" json:"Name,omitempty"`
+
+	Price *Money `xml:"Price,omitempty" json:"Price,omitempty"`
+
+	Currency string `xml:"Currency,omitempty" json:"Currency,omitempty"`
+
+	AvailableQuantity int64 `xml:"AvailableQuantity,omitempty" json:"AvailableQuantity,omitempty"`
+
+	SupplierId string `xml:"SupplierId,omitempty" json:"SupplierId,omitempty"`
+
+	LeadTimeDays int32 `xml:"LeadTimeDays,omitempty" json:"LeadTimeDays,omitempty"`
+
+	Inbound []*InboundSupply `xml:"Inbound,omitempty" json:"Inbound,omitempty"`
+}
+
 type SalesOrderService interface {
 
 	// Error can be either of the following types:
@@ -271,6 +717,70 @@ type SalesOrderService interface {
 	GetSalesOrderStatus(request *GetSalesOrderStatus) (*GetSalesOrderStatusResponse, error)
 
 	GetSalesOrderStatusContext(ctx context.Context, request *GetSalesOrderStatus) (*GetSalesOrderStatusResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ErpFault
+	/* Returns a supplier's purchase orders, newest first, optionally only those in given statuses, one page at a time. */
+	ListPurchaseOrders(request *ListPurchaseOrders) (*ListPurchaseOrdersResponse, error)
+
+	ListPurchaseOrdersContext(ctx context.Context, request *ListPurchaseOrders) (*ListPurchaseOrdersResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ErpFault
+	/* Returns one purchase order with its progress. */
+	GetPurchaseOrder(request *GetPurchaseOrder) (*GetPurchaseOrderResponse, error)
+
+	GetPurchaseOrderContext(ctx context.Context, request *GetPurchaseOrder) (*GetPurchaseOrderResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ErpFault
+	/* Applies a supplier's acknowledgement (once per DocumentId). */
+	AcknowledgePurchaseOrder(request *AcknowledgePurchaseOrder) (*AcknowledgePurchaseOrderResponse, error)
+
+	AcknowledgePurchaseOrderContext(ctx context.Context, request *AcknowledgePurchaseOrder) (*AcknowledgePurchaseOrderResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ErpFault
+	/* Applies a supplier's advance ship notice (once per DocumentId). When the expected delivery date arrives, the ERP books the goods receipt. */
+	SubmitShippingNotice(request *SubmitShippingNotice) (*SubmitShippingNoticeResponse, error)
+
+	SubmitShippingNoticeContext(ctx context.Context, request *SubmitShippingNotice) (*SubmitShippingNoticeResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ErpFault
+	/* Records a supplier's stock advice (once per DocumentId). */
+	SubmitStockAdvice(request *SubmitStockAdvice) (*SubmitStockAdviceResponse, error)
+
+	SubmitStockAdviceContext(ctx context.Context, request *SubmitStockAdvice) (*SubmitStockAdviceResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ErpFault
+	/* Applies a supplier's invoice for one shipment (once per DocumentId). */
+	SubmitInvoice(request *SubmitInvoice) (*SubmitInvoiceResponse, error)
+
+	SubmitInvoiceContext(ctx context.Context, request *SubmitInvoice) (*SubmitInvoiceResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ErpFault
+	/* Returns the products the ERP sells with price, available stock and inbound supply, one page at a time. */
+	ListCatalogItems(request *ListCatalogItems) (*ListCatalogItemsResponse, error)
+
+	ListCatalogItemsContext(ctx context.Context, request *ListCatalogItems) (*ListCatalogItemsResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ErpFault
+	/* Returns one product with price, available stock and inbound supply. */
+	GetCatalogItem(request *GetCatalogItem) (*GetCatalogItemResponse, error)
+
+	GetCatalogItemContext(ctx context.Context, request *GetCatalogItem) (*GetCatalogItemResponse, error)
 }
 
 type salesOrderService struct {
@@ -329,6 +839,142 @@ func (service *salesOrderService) GetSalesOrderStatusContext(ctx context.Context
 
 func (service *salesOrderService) GetSalesOrderStatus(request *GetSalesOrderStatus) (*GetSalesOrderStatusResponse, error) {
 	return service.GetSalesOrderStatusContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *salesOrderService) ListPurchaseOrdersContext(ctx context.Context, request *ListPurchaseOrders) (*ListPurchaseOrdersResponse, error) {
+	response := new(ListPurchaseOrdersResponse)
+	err := service.client.CallContext(ctx, "urn:erpgate:erp:v2/ListPurchaseOrders", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *salesOrderService) ListPurchaseOrders(request *ListPurchaseOrders) (*ListPurchaseOrdersResponse, error) {
+	return service.ListPurchaseOrdersContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *salesOrderService) GetPurchaseOrderContext(ctx context.Context, request *GetPurchaseOrder) (*GetPurchaseOrderResponse, error) {
+	response := new(GetPurchaseOrderResponse)
+	err := service.client.CallContext(ctx, "urn:erpgate:erp:v2/GetPurchaseOrder", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *salesOrderService) GetPurchaseOrder(request *GetPurchaseOrder) (*GetPurchaseOrderResponse, error) {
+	return service.GetPurchaseOrderContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *salesOrderService) AcknowledgePurchaseOrderContext(ctx context.Context, request *AcknowledgePurchaseOrder) (*AcknowledgePurchaseOrderResponse, error) {
+	response := new(AcknowledgePurchaseOrderResponse)
+	err := service.client.CallContext(ctx, "urn:erpgate:erp:v2/AcknowledgePurchaseOrder", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *salesOrderService) AcknowledgePurchaseOrder(request *AcknowledgePurchaseOrder) (*AcknowledgePurchaseOrderResponse, error) {
+	return service.AcknowledgePurchaseOrderContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *salesOrderService) SubmitShippingNoticeContext(ctx context.Context, request *SubmitShippingNotice) (*SubmitShippingNoticeResponse, error) {
+	response := new(SubmitShippingNoticeResponse)
+	err := service.client.CallContext(ctx, "urn:erpgate:erp:v2/SubmitShippingNotice", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *salesOrderService) SubmitShippingNotice(request *SubmitShippingNotice) (*SubmitShippingNoticeResponse, error) {
+	return service.SubmitShippingNoticeContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *salesOrderService) SubmitStockAdviceContext(ctx context.Context, request *SubmitStockAdvice) (*SubmitStockAdviceResponse, error) {
+	response := new(SubmitStockAdviceResponse)
+	err := service.client.CallContext(ctx, "urn:erpgate:erp:v2/SubmitStockAdvice", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *salesOrderService) SubmitStockAdvice(request *SubmitStockAdvice) (*SubmitStockAdviceResponse, error) {
+	return service.SubmitStockAdviceContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *salesOrderService) SubmitInvoiceContext(ctx context.Context, request *SubmitInvoice) (*SubmitInvoiceResponse, error) {
+	response := new(SubmitInvoiceResponse)
+	err := service.client.CallContext(ctx, "urn:erpgate:erp:v2/SubmitInvoice", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *salesOrderService) SubmitInvoice(request *SubmitInvoice) (*SubmitInvoiceResponse, error) {
+	return service.SubmitInvoiceContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *salesOrderService) ListCatalogItemsContext(ctx context.Context, request *ListCatalogItems) (*ListCatalogItemsResponse, error) {
+	response := new(ListCatalogItemsResponse)
+	err := service.client.CallContext(ctx, "urn:erpgate:erp:v2/ListCatalogItems", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *salesOrderService) ListCatalogItems(request *ListCatalogItems) (*ListCatalogItemsResponse, error) {
+	return service.ListCatalogItemsContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *salesOrderService) GetCatalogItemContext(ctx context.Context, request *GetCatalogItem) (*GetCatalogItemResponse, error) {
+	response := new(GetCatalogItemResponse)
+	err := service.client.CallContext(ctx, "urn:erpgate:erp:v2/GetCatalogItem", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *salesOrderService) GetCatalogItem(request *GetCatalogItem) (*GetCatalogItemResponse, error) {
+	return service.GetCatalogItemContext(
 		context.Background(),
 		request,
 	)
