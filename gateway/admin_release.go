@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -172,8 +173,9 @@ func (s *Server) handlePutRelease() echo.HandlerFunc {
 	}
 }
 
-// mergeProblems joins the field problems of several checks into one error:
-// Invalid if any part is malformed, else Unprocessable.
+// mergeProblems joins the missing fields and the field problems of several
+// checks into one error: Invalid if any part is malformed, else
+// Unprocessable.
 func mergeProblems(missing []erpgate.Problem, errs ...error) error {
 	ps := missing
 	code := ""
@@ -184,7 +186,12 @@ func mergeProblems(missing []erpgate.Problem, errs ...error) error {
 		if err == nil {
 			continue
 		}
-		ps = append(ps, erpgate.ErrorProblems(err)...)
+		for _, p := range erpgate.ErrorProblems(err) {
+			// "x: required" says it all; no need for x.y's problems too.
+			if !slices.ContainsFunc(missing, func(m erpgate.Problem) bool { return strings.HasPrefix(p.Field, m.Field+".") }) {
+				ps = append(ps, p)
+			}
+		}
 		if c := erpgate.ErrorCode(err); code != erpgate.Invalid {
 			code = c
 		}
