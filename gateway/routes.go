@@ -47,6 +47,10 @@ func (s *Server) routes() {
 		s.e.GET("/admin/release/history", s.handleReleaseHistory(), admin)
 		s.e.GET("/admin/release/shadow", s.handleReleaseShadow(), admin)
 	}
+
+	// --- pprof (pprof.go): runtime profiles behind the admin token ---
+	s.pprofRoutes()
+	// --- end pprof ---
 }
 
 func (s *Server) handleHealthz() echo.HandlerFunc {
