@@ -11,7 +11,15 @@
 //	GET  /sim/faults      JSON: the fault injection in force (?version= for one)
 //	PUT  /sim/faults      change it (fields left out keep their value)
 //	GET  /sim/catalog     JSON: the products the ERP sells
+//	GET  /sim/lifecycle   JSON: the order lifecycle's speed; PUT changes it
+//	GET  /sim/stock       JSON: stock on hand and backordered, per version
+//	POST /sim/restock     a goods receipt {"sku","quantity"}: allocates backorders
+//	GET  /sim/callback    JSON: where v2 pushes status changes, and counters;
+//	PUT  /sim/callback    changes it {"url","token"}
 //	GET  /healthz         "ok" (even while the simulated ERP is "down")
+//
+// With Config.Lifecycle set, orders move on by themselves (lifecycle.go),
+// and v2 pushes every status change to Config.CallbackURL (push.go).
 //
 // Each interface version is a separate simulated system with its own order
 // store and number series (v2: SO-2V-000001, …); they share the catalog, the
@@ -33,6 +41,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"erpgate/soap"
@@ -62,6 +71,16 @@ type Config struct {
 	// Logger receives one line per injected fault and per refused order at
 	// debug level, and store-full warnings (nil: discard).
 	Logger *slog.Logger
+
+	// Lifecycle moves orders from confirmed to delivered on Clock
+	// (lifecycle.go); the zero value leaves them confirmed.
+	Lifecycle LifecycleConfig
+	// CallbackURL, when set, receives a SOAP SalesOrderStatusChanged call
+	// (soap/erpv2cb) for every status change of a v2 order, with
+	// "Authorization: Bearer <CallbackToken>" (push.go). PUT /sim/callback
+	// changes both at runtime.
+	CallbackURL   string
+	CallbackToken string
 }
 
 // Validate reports whether c can build a simulator.
@@ -70,6 +89,12 @@ func (c Config) Validate() error {
 		return errors.New("erpsim: MaxOrders must not be negative")
 	}
 	if err := c.Faults.validate(); err != nil {
+		return fmt.Errorf("erpsim: %w", err)
+	}
+	if err := c.Lifecycle.validate(); err != nil {
+		return fmt.Errorf("erpsim: %w", err)
+	}
+	if err := validCallbackURL(c.CallbackURL); err != nil {
 		return fmt.Errorf("erpsim: %w", err)
 	}
 	seen := make(map[string]bool, len(c.Catalog))
@@ -96,6 +121,11 @@ type Sim struct {
 	mux      *http.ServeMux
 	// sleep waits d or until ctx is done; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
+	// life runs the order lifecycle, push sends v2's status changes;
+	// advanceMu serialises applying lifecycle steps (lifecycle.go, push.go).
+	life      *lifecycle
+	push      *pusher
+	advanceMu sync.Mutex
 }
 
 // New returns a simulator configured by cfg. It panics if cfg is invalid
@@ -143,6 +173,8 @@ func New(cfg Config) *Sim {
 	}
 	sort.Strings(s.names)
 	s.faults.init(cfg.Faults, s.names)
+	s.life = newLifecycle(cfg.Lifecycle, s.products, s.names)
+	s.push = newPusher(s.log, s.rand, cfg.CallbackURL, cfg.CallbackToken)
 	s.mux = s.routes()
 	return s
 }
@@ -167,6 +199,7 @@ func (s *Sim) routes() *http.ServeMux {
 	mux.HandleFunc("GET /sim/faults", s.handleGetFaults)
 	mux.HandleFunc("PUT /sim/faults", s.handlePutFaults)
 	mux.HandleFunc("GET /sim/catalog", s.handleCatalog)
+	s.lifecycleRoutes(mux) // lifecycle, stock, restock, callback (lifecycle.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
