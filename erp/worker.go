@@ -115,6 +115,10 @@ type DispatcherConfig struct {
 	Adapters map[string]Adapter // required: target name → adapter (Adapter.Target() must equal the key)
 	Plan     Plan               // default StaticPlan{}
 	OnResult ResultHook         // optional
+	// Handlers deliver the message types other than TypeOrderCreate (the
+	// supplier documents, see handler.go), by type; optional. A type with
+	// no handler is dead-lettered as unsupported.
+	Handlers map[string]Handler
 
 	Logger     *slog.Logger          // default: discard
 	Registerer prometheus.Registerer // optional: metrics are registered while Run runs
@@ -494,6 +498,10 @@ func (c *consumer) deliver(ctx context.Context, m Message) {
 		return
 	}
 	if m.Type != TypeOrderCreate {
+		if h := cfg.Handlers[m.Type]; h != nil {
+			c.deliverWith(ctx, log, m, h) // handler.go
+			return
+		}
 		c.dead(octx, log, m, nil, "unsupported message type "+m.Type)
 		return
 	}
