@@ -318,23 +318,30 @@ func getText(t *testing.T, url string) string {
 }
 
 // deliveredEvents returns the details of the erp_received events of an
-// order's timeline.
+// order's timeline, waiting a while for the first (the timeline event is
+// written just after the status).
 func deliveredEvents(t *testing.T, gw, id string) []map[string]string {
 	t.Helper()
-	var tr struct {
-		Events []struct {
-			Type    string            `json:"type"`
-			Details map[string]string `json:"details"`
-		} `json:"events"`
-	}
-	getJSON(t, gw+"/v1/tracking/"+id, "demo-shop-key", &tr)
-	var out []map[string]string
-	for _, e := range tr.Events {
-		if e.Type == "erp_received" {
-			out = append(out, e.Details)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var tr struct {
+			Events []struct {
+				Type    string            `json:"type"`
+				Details map[string]string `json:"details"`
+			} `json:"events"`
 		}
+		getJSON(t, gw+"/v1/tracking/"+id, "demo-shop-key", &tr)
+		var out []map[string]string
+		for _, e := range tr.Events {
+			if e.Type == "erp_received" {
+				out = append(out, e.Details)
+			}
+		}
+		if len(out) > 0 || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return out
 }
 
 // TestCanaryPilotCustomersSeeV2 sets a canary plan with the CLI (v1
