@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"erpgate"
+)
+
+// Open orders: the orders an ERP target has created and not yet finished,
+// for targets whose status must be polled (v1 has no push).
+//
+//	open:<target>   sorted set: order id → when it is next due for a status
+//	                poll (unix ms)
+//
+// The due time doubles as a lease: Claim moves the orders it hands out to
+// the lease end, so gateway instances polling together never poll one
+// order twice at once, and an order a crashed instance held is due again
+// when its lease ends.
+
+// MaxOpenClaim bounds one Claim.
+const MaxOpenClaim = 1000
+
+// OpenOrders keeps the open-order sets. It is safe for concurrent use.
+type OpenOrders struct {
+	rdb redis.UniversalClient
+}
+
+// OpenOrders returns the open-order sets on the store's Redis.
+func (s *Store) OpenOrders() *OpenOrders { return &OpenOrders{rdb: s.rdb} }
+
+// OpenKey returns the Redis key of target's open-order set.
+func OpenKey(target string) string { return "open:" + target }
+
+// Add puts orderID into target's open set, due at due. An order already
+// there keeps its due time, so a repeated delivery result (at-least-once)
+// does not disturb polling. Errors: Unavailable.
+func (o *OpenOrders) Add(ctx context.Context, target, orderID string, due time.Time) error {
+	err := o.rdb.ZAddNX(ctx, OpenKey(target), redis.Z{Score: float64(due.UnixMilli()), Member: orderID}).Err()
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// claimScript hands out up to ARGV[3] members due by ARGV[1] and moves
+// them to ARGV[2], in one step.
+//
+// KEYS: open:<target>; ARGV: now (ms), lease end (ms), count.
+var claimScript = redis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)
+end
+return ids
+`)
+
+// Claim returns up to n orders of target that are due by now, oldest due
+// first, and makes each due again only at lease: until then nobody else
+// claims it (unless Reschedule brings it forward). n is capped at
+// MaxOpenClaim. Errors: Invalid (n < 1), Unavailable.
+func (o *OpenOrders) Claim(ctx context.Context, target string, now, lease time.Time, n int) ([]string, error) {
+	if n < 1 {
+		return nil, erpgate.Errorf(erpgate.Invalid, "claim at least one order")
+	}
+	n = min(n, MaxOpenClaim)
+	ids, err := claimScript.Run(ctx, o.rdb, []string{OpenKey(target)}, now.UnixMilli(), lease.UnixMilli(), n).StringSlice()
+	if err != nil && err != redis.Nil {
+		return nil, unavailable(err)
+	}
+	return ids, nil
+}
+
+// Reschedule sets the next due time of orders still in target's open set;
+// an order removed meanwhile stays removed. Errors: Unavailable.
+func (o *OpenOrders) Reschedule(ctx context.Context, target string, due time.Time, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	zs := make([]redis.Z, len(ids))
+	for i, id := range ids {
+		zs[i] = redis.Z{Score: float64(due.UnixMilli()), Member: id}
+	}
+	if err := o.rdb.ZAddXX(ctx, OpenKey(target), zs...).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Remove takes orders out of target's open set. Errors: Unavailable.
+func (o *OpenOrders) Remove(ctx context.Context, target string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		members[i] = id
+	}
+	if err := o.rdb.ZRem(ctx, OpenKey(target), members...).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Len returns how many orders target's open set holds. Errors: Unavailable.
+func (o *OpenOrders) Len(ctx context.Context, target string) (int64, error) {
+	n, err := o.rdb.ZCard(ctx, OpenKey(target)).Result()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return n, nil
+}
+
+// Due returns when orderID is next due in target's open set, and whether it
+// is there at all (for tests and inspection). Errors: Unavailable.
+func (o *OpenOrders) Due(ctx context.Context, target, orderID string) (time.Time, bool, error) {
+	score, err := o.rdb.ZScore(ctx, OpenKey(target), orderID).Result()
+	if err == redis.Nil {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, unavailable(fmt.Errorf("open set %s: %w", target, err))
+	}
+	return time.UnixMilli(int64(score)), true, nil
+}
