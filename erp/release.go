@@ -415,8 +415,8 @@ var _ Plan = (*PlanView)(nil)
 // paused).
 func NewPlanView(p ReleasePlan) *PlanView {
 	v := &PlanView{plan: p.Clone(), active: map[string]bool{}, customers: map[string]int{}}
-	for t, s := range p.Targets {
-		v.active[t] = s == TargetActive && (t != V2 || p.Stage >= Stage2)
+	for _, t := range KnownTargets {
+		v.active[t] = p.Targets[t] == TargetActive && (t != V2 || p.Stage >= Stage2)
 	}
 	for i, c := range p.Cohorts {
 		for _, id := range c.Customers {

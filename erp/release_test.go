@@ -223,6 +223,10 @@ func TestPlanViewCohorts(t *testing.T) {
 	if v.Active("v3") {
 		t.Error("unknown target active")
 	}
+	p.Targets["v3"] = erp.TargetActive // a plan that bypassed Validate
+	if erp.NewPlanView(p).Active("v3") {
+		t.Error("unknown target named active in the plan is active, want paused")
+	}
 	// The view is a snapshot: editing the plan afterwards changes nothing.
 	p.Cohorts[1].Authoritative = erp.V1
 	if got := v.Authoritative(relOrder("C-P1")); got != erp.V2 {

@@ -142,22 +142,28 @@ func (r *Releases) Authoritative(o *order.Order) string { return r.view.Load().A
 
 // Load reads the current plan into the cache. Call it once before the
 // delivery workers start, so that they never run on a stale default (after a
-// back-out, the default would send orders to v2). Errors: Unavailable,
-// Internal for a stored plan that does not decode or validate.
+// back-out, the default would send orders to v2).
+//
+// A stored plan that decodes but does not validate (written by hand, or by
+// a version with other rules) is applied all the same, as erp.NewPlanView
+// reads it safely, and logged as an error: every instance must obey the same
+// document, and the gateway must run so that an operator can PUT a valid
+// one. Errors: Unavailable; Internal for a stored plan that does not decode
+// (the cache keeps what it had).
 func (r *Releases) Load(ctx context.Context) error {
 	p, err := r.Current(ctx)
 	if err != nil {
 		return err
 	}
 	if err := p.Validate(); err != nil {
-		return erpgate.Wrap(erpgate.Internal, fmt.Errorf("stored release plan revision %d: %w", p.Revision, err), "internal error")
+		r.log.Error("the stored release plan is invalid; obeying it as far as it is safe. PUT a valid plan.",
+			"revision", p.Revision, "problems", erpgate.ErrorProblems(err))
 	}
 	r.apply(p)
 	return nil
 }
 
-// Refresh reloads the plan if its revision changed. A stored plan that does
-// not validate is not applied (the cache keeps the last good one).
+// Refresh reloads the plan if its revision changed (see Load).
 func (r *Releases) Refresh(ctx context.Context) error {
 	s, err := r.s.rdb.Get(ctx, releaseRevKey).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {

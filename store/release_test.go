@@ -339,16 +339,25 @@ func TestReleaseWatcherFollowsChanges(t *testing.T) {
 			t.Error("instance b does not obey the back-out")
 		}
 
-		// A corrupt plan is not applied; the last good one stays.
-		if err := rdb.Set(ctx, "release:plan", `{"revision":2,"stage":9}`, 0).Err(); err != nil {
-			t.Fatal(err)
-		}
+		// A plan that does not decode is not applied; the last one stays.
+		rdb.Set(ctx, "release:plan", `{"revision":2,"stage":`, 0)
 		rdb.Set(ctx, "release:rev", "2", 0)
 		if err := b.Refresh(ctx); code(err) != erpgate.Internal {
-			t.Errorf("refresh of an invalid stored plan: got %v, want internal", err)
+			t.Errorf("refresh of an undecodable stored plan: got %v, want internal", err)
 		}
 		if b.Applied() != 1 || b.Active(erp.V2) {
-			t.Errorf("after a corrupt plan: applied %d, v2 active %v; want the last good plan", b.Applied(), b.Active(erp.V2))
+			t.Errorf("after a corrupt plan: applied %d, v2 active %v; want the last one", b.Applied(), b.Active(erp.V2))
+		}
+		// One that decodes but breaks the rules is obeyed as far as safe
+		// (every instance obeys the same document): stage 9 with an
+		// unknown target "v3", which stays paused.
+		rdb.Set(ctx, "release:plan", `{"revision":3,"stage":9,"targets":{"v1":"active","v2":"paused","v3":"active"},"authoritative":"v1"}`, 0)
+		rdb.Set(ctx, "release:rev", "3", 0)
+		if err := b.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if b.Applied() != 3 || b.Active(erp.V2) || !b.Active(erp.V1) || b.Active("v3") || b.Authoritative(nil) != erp.V1 {
+			t.Errorf("invalid stored plan: applied %d v1 %v v2 %v", b.Applied(), b.Active(erp.V1), b.Active(erp.V2))
 		}
 	})
 }
