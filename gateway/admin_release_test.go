@@ -216,7 +216,9 @@ func TestReleaseAdminPutRefusals(t *testing.T) {
 			m["cohorts"] = []any{map[string]any{"name": "a", "percent": 5, "authoritative": "v2", "size": 1}}
 		}), 400, []string{"size"}},
 		{"missing parts", `{"stage":2,"authoritative":"v2","reason":"x"}`, 400, []string{"shadow", "auto_backout", "targets"}},
-		{"unknown target", planBody(t, func(m map[string]any) { m["targets"] = map[string]string{"v1": "active", "v2": "active", "v9": "paused"} }), 400, []string{"targets.v9"}},
+		{"unknown target", planBody(t, func(m map[string]any) {
+			m["targets"] = map[string]string{"v1": "active", "v2": "active", "v9": "paused"}
+		}), 400, []string{"targets.v9"}},
 		{"percent", planBody(t, func(m map[string]any) {
 			m["cohorts"] = []any{map[string]any{"name": "a", "percent": 150, "authoritative": "v2"}}
 		}), 400, []string{"cohorts[0].percent"}},
