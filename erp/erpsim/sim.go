@@ -121,6 +121,8 @@ type Sim struct {
 	mux      *http.ServeMux
 	// sleep waits d or until ctx is done; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
+	// supply is the supply chain (supply.go), built on first use.
+	supply supplyState
 	// life runs the order lifecycle, push sends v2's status changes;
 	// advanceMu serialises applying lifecycle steps (lifecycle.go, push.go).
 	life      *lifecycle
@@ -175,6 +177,7 @@ func New(cfg Config) *Sim {
 	s.faults.init(cfg.Faults, s.names)
 	s.life = newLifecycle(cfg.Lifecycle, s.products, s.names)
 	s.push = newPusher(s.log, s.rand, cfg.CallbackURL, cfg.CallbackToken)
+	s.OnBackorder(s.onBackorder) // purchase orders for what backorders miss (supply.go)
 	s.mux = s.routes()
 	return s
 }

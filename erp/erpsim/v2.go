@@ -60,6 +60,10 @@ func (h *v2Handler) serve(ctx context.Context, req *soap.Request) (any, error) {
 	case "GetSalesOrderStatus":
 		return h.status(req)
 	default:
+		// The supply-chain operations (supplyws.go).
+		if resp, handled, err := h.serveSupply(req); handled {
+			return resp, err
+		}
 		return nil, v2Fault(soap.FaultClient, erpv2ws.ErrorCodeINVALID_REQUEST, "unknown operation "+req.Operation.Local)
 	}
 }
