@@ -51,6 +51,10 @@ func (s *Server) routes() {
 	// --- pprof (pprof.go): runtime profiles behind the admin token ---
 	s.pprofRoutes()
 	// --- end pprof ---
+
+	// --- supplier services and catalog (supplier.go, catalog.go, soap_supplier.go) ---
+	s.supplierRoutes() // /v1/supplier/..., /v1/catalog/items, /soap/supplier
+	// --- end supplier ---
 }
 
 func (s *Server) handleHealthz() echo.HandlerFunc {

@@ -41,6 +41,12 @@ type Config struct {
 	// Release serves the release plan admin API (admin_release.go); the
 	// routes exist only when it is set.
 	Release ReleaseAdmin
+
+	// Supplier services and catalog (supplier.go, soap_supplier.go,
+	// catalog.go): the ERP's supply chain, the supplier document store and
+	// cache, signature policy. The routes exist only when Supplier.ERP and
+	// Supplier.Store are set.
+	Supplier SupplierConfig
 }
 
 // Server is the gateway's HTTP handler.
@@ -58,6 +64,7 @@ type Server struct {
 	timelines Timelines
 	live      LiveStreams
 	release   ReleaseAdmin
+	supplier  *SupplierService // supplier.go; nil when not configured
 }
 
 // New returns the gateway handler with every route registered.
@@ -94,6 +101,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count
+	}
+	if err := s.initSupplier(cfg.Supplier, cfg.Registerer); err != nil { // supplier.go
+		return nil, err
 	}
 	s.routes()
 	return s, nil

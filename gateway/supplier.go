@@ -1,0 +1,287 @@
+package gateway
+
+// The supplier REST API (issue 6). Every route authenticates a supplier
+// (supplier_auth.go) and shows or changes only that supplier's documents:
+// another supplier's purchase order or document is 404, like one that does
+// not exist.
+//
+//	GET  /v1/supplier/purchase-orders?status=&offset=&limit=   my purchase orders, newest first
+//	GET  /v1/supplier/purchase-orders/{number}                 one, with my documents not yet applied
+//	POST /v1/supplier/purchase-orders/{number}/acknowledgements   202: accepted, delivered to the ERP later
+//	POST /v1/supplier/purchase-orders/{number}/shipping-notices   202
+//	POST /v1/supplier/purchase-orders/{number}/invoices           202
+//	POST /v1/supplier/stock-advices                               202
+//	GET  /v1/supplier/{acknowledgements|shipping-notices|invoices|stock-advices}?offset=&limit=
+//	GET  /v1/supplier/{acknowledgements|shipping-notices|invoices|stock-advices}/{id}
+//
+// Writes are idempotent by (supplier, kind, document id): the same document
+// again gets the same 202 (Idempotent-Replayed: true), a different one under
+// the same id 422. The business checks run before the 202 against the
+// purchase order as the ERP will see it when the document arrives; the
+// delivery to the ERP's v2 supply-chain operations happens through the
+// outbox, and waits while v2 is paused.
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"erpgate/erp"
+	"erpgate/store"
+	"erpgate/supply"
+)
+
+// docPaths maps the URL segment of each document kind to the kind.
+var docPaths = map[string]string{
+	"acknowledgements": erp.KindAcknowledgement,
+	"shipping-notices": erp.KindShippingNotice,
+	"invoices":         erp.KindInvoice,
+	"stock-advices":    erp.KindStockAdvice,
+}
+
+func docPath(kind string) string {
+	for p, k := range docPaths {
+		if k == kind {
+			return p
+		}
+	}
+	return ""
+}
+
+// initSupplier creates the supplier service when cfg has an ERP and a store
+// (New calls it before the routes; the routes exist only then).
+func (s *Server) initSupplier(cfg SupplierConfig, reg prometheus.Registerer) error {
+	if cfg.ERP == nil || cfg.Store == nil {
+		return nil
+	}
+	svc, err := newSupplierService(cfg, s.store, s.now, s.log, reg)
+	if err != nil {
+		return err
+	}
+	s.supplier = svc
+	return nil
+}
+
+// Supplier returns the supplier service (nil when not configured), whose
+// OnDelivery the delivery worker calls.
+func (s *Server) Supplier() *SupplierService { return s.supplier }
+
+// supplierPO is a purchase order as its supplier sees it: without our
+// customer order ids.
+func supplierPO(po *supply.PurchaseOrder) *supply.PurchaseOrder {
+	out := po.Clone()
+	out.CustomerOrders = nil
+	return out
+}
+
+type pendingDocJSON struct {
+	Kind       string    `json:"kind"`
+	ID         string    `json:"id"`
+	AcceptedAt time.Time `json:"accepted_at"`
+}
+
+type poJSON struct {
+	PurchaseOrder *supply.PurchaseOrder `json:"purchase_order"`
+	// PendingDocuments are the supplier's documents accepted by the
+	// gateway and not yet applied by the ERP.
+	PendingDocuments []pendingDocJSON `json:"pending_documents"`
+	Stale            bool             `json:"stale,omitempty"`
+}
+
+type poListJSON struct {
+	PurchaseOrders []*supply.PurchaseOrder `json:"purchase_orders"`
+	Total          int                     `json:"total"`
+	NextOffset     int                     `json:"next_offset,omitempty"`
+	Stale          bool                    `json:"stale,omitempty"`
+}
+
+// documentJSON is a supplier document with its delivery state.
+type documentJSON struct {
+	ID       string `json:"id"` // the supplier's document number
+	Kind     string `json:"kind"`
+	PONumber string `json:"po_number,omitempty"`
+	// Status: accepted (durably stored, on its way to the ERP), delivered
+	// (the ERP applied it), rejected (the ERP refused it: Reason), failed
+	// (could not be delivered; operators are alerted).
+	Status     string     `json:"status"`
+	Reason     string     `json:"reason,omitempty"`
+	AcceptedAt time.Time  `json:"accepted_at"`
+	UpdatedAt  *time.Time `json:"updated_at,omitempty"`
+	Document   any        `json:"document"`
+}
+
+type documentListJSON struct {
+	Documents  []documentJSON `json:"documents"`
+	Total      int            `json:"total"`
+	NextOffset int            `json:"next_offset,omitempty"`
+}
+
+func documentView(d *store.SupplierDocument) documentJSON {
+	out := documentJSON{ID: d.DocumentID, Kind: d.Kind, PONumber: d.PONumber, Status: docStateName(d.State),
+		AcceptedAt: d.AcceptedAt}
+	if d.State != erp.DocPending {
+		out.Reason = d.Reason
+	}
+	if !d.UpdatedAt.IsZero() && d.State != erp.DocPending {
+		t := d.UpdatedAt
+		out.UpdatedAt = &t
+	}
+	switch d.Kind {
+	case erp.KindAcknowledgement:
+		out.Document = d.Acknowledgement
+	case erp.KindShippingNotice:
+		out.Document = d.ShippingNotice
+	case erp.KindInvoice:
+		out.Document = d.Invoice
+	case erp.KindStockAdvice:
+		out.Document = d.StockAdvice
+	}
+	return out
+}
+
+func (s *Server) handleListPurchaseOrders() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		offset, limit, err := pageParams(c)
+		if err != nil {
+			return err
+		}
+		var statuses []supply.Status
+		for _, v := range c.QueryParams()["status"] {
+			for _, st := range strings.Split(v, ",") {
+				if st = strings.TrimSpace(st); st != "" {
+					statuses = append(statuses, supply.Status(st))
+				}
+			}
+		}
+		p, err := s.supplier.ListPurchaseOrders(c.Request().Context(), principal(c).SupplierID, statuses, offset, limit)
+		if err != nil {
+			return err
+		}
+		out := poListJSON{PurchaseOrders: []*supply.PurchaseOrder{}, Total: p.Total, NextOffset: p.NextOffset, Stale: p.Stale}
+		for _, po := range p.Orders {
+			out.PurchaseOrders = append(out.PurchaseOrders, supplierPO(po))
+		}
+		setStale(c, p.Stale)
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
+func (s *Server) handleGetPurchaseOrder() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		v, err := s.supplier.PurchaseOrder(c.Request().Context(), principal(c).SupplierID, c.Param("number"))
+		if err != nil {
+			return err
+		}
+		out := poJSON{PurchaseOrder: supplierPO(v.Order), PendingDocuments: []pendingDocJSON{}, Stale: v.Stale}
+		for _, d := range v.Pending {
+			if d.SupplierID == v.Order.SupplierID {
+				out.PendingDocuments = append(out.PendingDocuments, pendingDocJSON{Kind: d.Kind, ID: d.DocumentID, AcceptedAt: d.AcceptedAt})
+			}
+		}
+		setStale(c, v.Stale)
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
+// handleSubmit decodes a document of type T and hands it to submit.
+func handleSubmit[T any](s *Server, submit func(c echo.Context, supplier string, doc *T) (DocReceipt, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		doc := new(T)
+		if err := decodeJSON(c, doc); err != nil {
+			return err
+		}
+		r, err := submit(c, principal(c).SupplierID, doc)
+		if err != nil {
+			return err
+		}
+		if r.Replayed {
+			c.Response().Header().Set("Idempotent-Replayed", "true")
+		}
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/supplier/"+docPath(r.Doc.Kind)+"/"+url.PathEscape(r.Doc.DocumentID))
+		return c.JSON(http.StatusAccepted, documentView(r.Doc))
+	}
+}
+
+func (s *Server) handleAcknowledge() echo.HandlerFunc {
+	return handleSubmit(s, func(c echo.Context, sup string, a *supply.Acknowledgement) (DocReceipt, error) {
+		return s.supplier.Acknowledge(c.Request().Context(), sup, c.Param("number"), a)
+	})
+}
+
+func (s *Server) handleShippingNotice() echo.HandlerFunc {
+	return handleSubmit(s, func(c echo.Context, sup string, n *supply.ShippingNotice) (DocReceipt, error) {
+		return s.supplier.Ship(c.Request().Context(), sup, c.Param("number"), n)
+	})
+}
+
+func (s *Server) handleInvoice() echo.HandlerFunc {
+	return handleSubmit(s, func(c echo.Context, sup string, inv *supply.Invoice) (DocReceipt, error) {
+		return s.supplier.Invoice(c.Request().Context(), sup, c.Param("number"), inv)
+	})
+}
+
+func (s *Server) handleStockAdvice() echo.HandlerFunc {
+	return handleSubmit(s, func(c echo.Context, sup string, a *supply.StockAdvice) (DocReceipt, error) {
+		return s.supplier.AdviseStock(c.Request().Context(), sup, a)
+	})
+}
+
+func (s *Server) handleListDocuments(kind string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		offset, limit, err := pageParams(c)
+		if err != nil {
+			return err
+		}
+		if limit == 0 {
+			limit = DefaultPOPage
+		}
+		docs, total, err := s.supplier.Documents(c.Request().Context(), principal(c).SupplierID, kind, offset, limit)
+		if err != nil {
+			return err
+		}
+		out := documentListJSON{Documents: []documentJSON{}, Total: total}
+		for _, d := range docs {
+			out.Documents = append(out.Documents, documentView(d))
+		}
+		if offset+len(docs) < total && len(docs) > 0 {
+			out.NextOffset = offset + len(docs)
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
+func (s *Server) handleGetDocument(kind string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		d, err := s.supplier.Document(c.Request().Context(), principal(c).SupplierID, kind, c.Param("id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, documentView(d))
+	}
+}
+
+// supplierRoutes registers the supplier and catalog routes (routes.go).
+func (s *Server) supplierRoutes() {
+	if s.supplier == nil {
+		return
+	}
+	sup := s.e.Group("/v1/supplier", s.requireSupplier())
+	sup.GET("/purchase-orders", s.handleListPurchaseOrders())
+	sup.GET("/purchase-orders/:number", s.handleGetPurchaseOrder())
+	sup.POST("/purchase-orders/:number/acknowledgements", s.handleAcknowledge())
+	sup.POST("/purchase-orders/:number/shipping-notices", s.handleShippingNotice())
+	sup.POST("/purchase-orders/:number/invoices", s.handleInvoice())
+	sup.POST("/stock-advices", s.handleStockAdvice())
+	for path, kind := range docPaths {
+		sup.GET("/"+path, s.handleListDocuments(kind))
+		sup.GET("/"+path+"/:id", s.handleGetDocument(kind))
+	}
+
+	shop := requireKind(s.keys, KindShop)
+	s.e.GET("/v1/catalog/items", s.handleCatalogItems(), shop)
+	s.e.GET("/v1/catalog/items/:sku", s.handleCatalogItem(), shop)
+}

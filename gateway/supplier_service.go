@@ -1,0 +1,741 @@
+package gateway
+
+// The supplier service layer, shared by the REST API (supplier.go) and the
+// SOAP SupplierService (soap_supplier.go), so the two cannot drift: reads of
+// purchase orders through the cache from the ERP, the business checks of a
+// supplier document against the purchase order as it will be when every
+// document accepted before it has been applied, the durable accept, and
+// what follows an accept (cache invalidation, customer tracking events,
+// metrics).
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"erpgate"
+	"erpgate/erp"
+	"erpgate/store"
+	"erpgate/supply"
+	"erpgate/tracking"
+)
+
+// SupplierConfig configures the supplier services and the catalog. The
+// routes exist only when ERP and Store are set.
+type SupplierConfig struct {
+	// ERP is the ERP's supply chain (v2): purchase orders and the catalog
+	// are read from it.
+	ERP erp.SupplyChain
+	// Store keeps supplier documents, the read cache and the signature
+	// replay records (*store.Store).
+	Store SupplyStore
+	// Active, optional, reports whether the supply chain's target consumes
+	// the outbox. While it is paused (a back-out) reads are answered from
+	// the last copy the cache holds, without asking the ERP, and writes
+	// are accepted and wait.
+	Active func() bool
+	// Timelines, optional, receives the supplier's acknowledgement and
+	// shipping notice as events on the timelines of the customer orders
+	// waiting on the purchase order.
+	Timelines SupplyTimelines
+	// CacheTTL is how long a read from the ERP is served from the cache
+	// (0: DefaultSupplyCacheTTL). Writes invalidate at once.
+	CacheTTL time.Duration
+	// RequireSignature refuses supplier requests that are not HMAC-signed
+	// (a Bearer key alone is then not enough).
+	RequireSignature bool
+	// SignatureWindow is how far a signed request's timestamp may be from
+	// the gateway's clock (0: DefaultSignatureWindow).
+	SignatureWindow time.Duration
+}
+
+// Defaults of SupplierConfig.
+const (
+	DefaultSupplyCacheTTL  = 30 * time.Second
+	DefaultSignatureWindow = 5 * time.Minute
+	// lastKnownTTL keeps the last copy of a purchase order, list or
+	// catalog page for answering while the ERP is away.
+	lastKnownTTL = 7 * 24 * time.Hour
+	// erpReadTimeout bounds an ERP read made for a request.
+	erpReadTimeout = 5 * time.Second
+)
+
+// SupplyStore is what the supplier services need of the store.
+type SupplyStore interface {
+	AcceptSupplierDocument(ctx context.Context, in store.DocumentIntake) (store.AcceptedDocument, error)
+	SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*store.SupplierDocument, error)
+	SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*store.SupplierDocument, int, error)
+	PendingDocuments(ctx context.Context, po string) ([]*store.SupplierDocument, error)
+	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
+	CacheSet(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	CacheGenerations(ctx context.Context, scopes ...string) ([]int64, error)
+	BumpCacheGenerations(ctx context.Context, scopes ...string) error
+	FirstUse(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// SupplyTimelines appends events to customer orders' timelines
+// (*tracking.Store).
+type SupplyTimelines interface {
+	Append(ctx context.Context, orderID string, e tracking.Event) (tracking.Event, error)
+}
+
+// SupplierService is the one service layer behind the supplier REST API and
+// SOAP SupplierService. Every method takes the authenticated supplier's id
+// and only ever shows or changes that supplier's documents: anything else is
+// NotFound, exactly like something that does not exist.
+type SupplierService struct {
+	cfg    SupplierConfig
+	orders OrderStore
+	now    func() time.Time
+	log    *slog.Logger
+	docs   *prometheus.CounterVec
+}
+
+func newSupplierService(cfg SupplierConfig, orders OrderStore, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*SupplierService, error) {
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = DefaultSupplyCacheTTL
+	}
+	if cfg.SignatureWindow <= 0 {
+		cfg.SignatureWindow = DefaultSignatureWindow
+	}
+	if cfg.Active == nil {
+		cfg.Active = func() bool { return true }
+	}
+	docs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "erpgate_supplier_documents_total",
+		Help: "Supplier documents by kind and outcome: at the API accepted, replayed, invalid, not_found, conflict, error; after delivery to the ERP delivered, rejected, dead.",
+	}, []string{"kind", "outcome"})
+	if err := reg.Register(docs); err != nil {
+		return nil, err
+	}
+	for _, k := range erp.DocumentKinds {
+		for _, o := range []string{"accepted", "replayed", "invalid", "not_found", "conflict", "error", "delivered", "rejected", "dead"} {
+			docs.WithLabelValues(k, o)
+		}
+	}
+	return &SupplierService{cfg: cfg, orders: orders, now: now, log: log, docs: docs}, nil
+}
+
+// Cache scopes: one per supplier (its purchase orders and lists) and the
+// catalog.
+func supplierScope(supplier string) string { return "supplier|" + supplier }
+
+const catalogScope = "catalog"
+
+// cached is the envelope of a cache entry: the generation of its scope and
+// the time it was read from the ERP.
+type cached[T any] struct {
+	Gen  int64     `json:"gen"`
+	At   time.Time `json:"at"`
+	Data T         `json:"data"`
+}
+
+// readThrough returns the value cached under key when it is fresh (same
+// generation of scope, younger than the TTL); else it asks fetch and caches
+// the answer. When the ERP cannot be asked (paused, or a transient failure)
+// the last copy is returned with stale set. A permanent ERP error (not
+// found) is returned as is.
+func readThrough[T any](ctx context.Context, s *SupplierService, scope, key string, fetch func(context.Context) (T, error)) (v T, stale bool, err error) {
+	st := s.cfg.Store
+	var entry cached[T]
+	have := false
+	if b, ok, err := st.CacheGet(ctx, key); err != nil {
+		return v, false, err
+	} else if ok && json.Unmarshal(b, &entry) == nil {
+		have = true
+	}
+	gens, err := st.CacheGenerations(ctx, scope)
+	if err != nil {
+		return v, false, err
+	}
+	now := s.now()
+	if have && entry.Gen == gens[0] && now.Sub(entry.At) < s.cfg.CacheTTL && !entry.At.After(now) {
+		return entry.Data, false, nil
+	}
+	if !s.cfg.Active() {
+		if have {
+			return entry.Data, true, nil
+		}
+		return v, false, erpgate.Errorf(erpgate.Unavailable, "the ERP is being updated; try again later")
+	}
+	fctx, cancel := context.WithTimeout(ctx, erpReadTimeout)
+	fresh, ferr := fetch(fctx)
+	cancel()
+	if ferr != nil {
+		if erp.IsPermanent(ferr) {
+			return v, false, ferr
+		}
+		if have {
+			s.log.WarnContext(ctx, "ERP read failed; answering from the last copy", "key", key, "err", ferr)
+			return entry.Data, true, nil
+		}
+		return v, false, ferr
+	}
+	b, err := json.Marshal(cached[T]{Gen: gens[0], At: now, Data: fresh})
+	if err == nil {
+		if err := st.CacheSet(ctx, key, b, lastKnownTTL); err != nil {
+			s.log.WarnContext(ctx, "caching an ERP read failed", "key", key, "err", err)
+		}
+	}
+	return fresh, false, nil
+}
+
+// erpError turns an ERP read error into the API's: not found stays not
+// found (with our own message), anything else transient is Unavailable.
+func erpError(err error, what string) error {
+	var e *erp.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e) && e.Kind == erp.KindPermanent && e.Code == erp.CodeNotFound:
+		return &erpgate.Error{Code: erpgate.NotFound, Message: "no such " + what, Err: err}
+	case errors.As(err, &e) && e.Kind == erp.KindPermanent:
+		return erpgate.Wrap(erpgate.Internal, err, "internal error")
+	case errors.As(err, &e):
+		return erpgate.Wrap(erpgate.Unavailable, err, "the ERP is not reachable right now; try again later")
+	}
+	return err // already ours (store)
+}
+
+// POPage is one page of a supplier's purchase orders.
+type POPage struct {
+	Orders     []*supply.PurchaseOrder
+	Total      int
+	NextOffset int // 0: last page
+	Stale      bool
+}
+
+// MaxPOPage bounds a page of purchase orders; DefaultPOPage is the size of
+// a page when none is asked for.
+const (
+	MaxPOPage     = erp.MaxPOPage
+	DefaultPOPage = 20
+)
+
+// ListPurchaseOrders returns one page of supplier's purchase orders, newest
+// first, only those in statuses when any are given. Errors: Invalid (page
+// or status), Unavailable.
+func (s *SupplierService) ListPurchaseOrders(ctx context.Context, supplier string, statuses []supply.Status, offset, limit int) (POPage, error) {
+	if limit == 0 {
+		limit = DefaultPOPage
+	}
+	if err := checkPage(offset, limit, MaxPOPage); err != nil {
+		return POPage{}, err
+	}
+	for _, st := range statuses {
+		if !st.Valid() {
+			return POPage{}, &erpgate.Error{Code: erpgate.Invalid, Message: "unknown purchase order status",
+				Problems: []erpgate.Problem{{Field: "status", Message: "must be one of " + statusList()}}}
+		}
+	}
+	sorted := slices.Clone(statuses)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	var parts []string
+	for _, st := range sorted {
+		parts = append(parts, string(st))
+	}
+	key := "pol:" + supplier + "|" + strings.Join(parts, ",") + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
+	page, stale, err := readThrough(ctx, s, supplierScope(supplier), key, func(ctx context.Context) (erp.POPage, error) {
+		return s.cfg.ERP.PurchaseOrders(ctx, supplier, sorted, offset, limit)
+	})
+	if err != nil {
+		return POPage{}, erpError(err, "purchase orders")
+	}
+	out := POPage{Total: page.Total, NextOffset: page.NextOffset, Stale: stale}
+	for _, po := range page.Orders {
+		if po.SupplierID == supplier { // the adapter checks too; never show another's
+			out.Orders = append(out.Orders, po)
+		}
+	}
+	if !stale {
+		s.remember(ctx, supplier, page.Orders)
+	}
+	return out, nil
+}
+
+// remember caches the purchase orders a list returned under their own
+// keys, so a later write finds its order even while the ERP is away.
+func (s *SupplierService) remember(ctx context.Context, supplier string, pos []*supply.PurchaseOrder) {
+	if len(pos) == 0 {
+		return
+	}
+	gens, err := s.cfg.Store.CacheGenerations(ctx, supplierScope(supplier))
+	if err != nil {
+		return
+	}
+	now := s.now()
+	for _, po := range pos {
+		b, err := json.Marshal(cached[*supply.PurchaseOrder]{Gen: gens[0], At: now, Data: po})
+		if err == nil {
+			_ = s.cfg.Store.CacheSet(ctx, poKey(po.Number), b, lastKnownTTL)
+		}
+	}
+}
+
+func poKey(number string) string { return "po:" + number }
+
+func statusList() string {
+	var s []string
+	for _, st := range supply.Statuses() {
+		s = append(s, string(st))
+	}
+	return strings.Join(s, ", ")
+}
+
+func checkPage(offset, limit, maxLimit int) error {
+	var probs []erpgate.Problem
+	if offset < 0 || offset > 1_000_000 {
+		probs = append(probs, erpgate.Problem{Field: "offset", Message: "must be between 0 and 1000000"})
+	}
+	if limit < 1 || limit > maxLimit {
+		probs = append(probs, erpgate.Problem{Field: "limit", Message: "must be between 1 and " + strconv.Itoa(maxLimit)})
+	}
+	if probs != nil {
+		return &erpgate.Error{Code: erpgate.Invalid, Message: "invalid page", Problems: probs}
+	}
+	return nil
+}
+
+// POView is a purchase order as a supplier sees it: the ERP's order and
+// the supplier's documents the ERP has not applied yet.
+type POView struct {
+	Order   *supply.PurchaseOrder
+	Pending []*store.SupplierDocument
+	Stale   bool
+}
+
+// PurchaseOrder returns supplier's purchase order number. Errors: NotFound
+// (also another supplier's), Unavailable.
+func (s *SupplierService) PurchaseOrder(ctx context.Context, supplier, number string) (*POView, error) {
+	po, stale, err := s.purchaseOrder(ctx, supplier, number)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := s.cfg.Store.PendingDocuments(ctx, number)
+	if err != nil {
+		return nil, err
+	}
+	return &POView{Order: po, Pending: pending, Stale: stale}, nil
+}
+
+func (s *SupplierService) purchaseOrder(ctx context.Context, supplier, number string) (*supply.PurchaseOrder, bool, error) {
+	if !validDocID(number) {
+		return nil, false, noSuchPO()
+	}
+	po, stale, err := readThrough(ctx, s, supplierScope(supplier), poKey(number), func(ctx context.Context) (*supply.PurchaseOrder, error) {
+		return s.cfg.ERP.PurchaseOrder(ctx, supplier, number)
+	})
+	if err != nil {
+		if erpgate.ErrorCode(erpError(err, "purchase order")) == erpgate.NotFound {
+			return nil, false, noSuchPO()
+		}
+		return nil, false, erpError(err, "purchase order")
+	}
+	if po == nil || po.SupplierID != supplier {
+		// A cached copy of another supplier's order: it does not exist for
+		// this one.
+		return nil, false, noSuchPO()
+	}
+	return po, stale, nil
+}
+
+func noSuchPO() error { return erpgate.Errorf(erpgate.NotFound, "no such purchase order") }
+
+// validDocID reports whether id can be a purchase order or document number
+// (package supply's identifier rules), so that nothing else reaches a key.
+func validDocID(id string) bool {
+	if id == "" || len(id) > supply.MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._:/-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// DocReceipt is what a supplier gets back for a document: the document as
+// stored, and whether this was a repeat of an earlier submission.
+type DocReceipt struct {
+	Doc      *store.SupplierDocument
+	Replayed bool
+}
+
+// Acknowledge accepts supplier's acknowledgement a of purchase order number
+// (a.PONumber and a.SupplierID may be empty: they are taken from the path
+// and the credentials). See submit for the errors.
+func (s *SupplierService) Acknowledge(ctx context.Context, supplier, number string, a *supply.Acknowledgement) (DocReceipt, error) {
+	if err := s.own(supplier, &a.SupplierID, number, &a.PONumber); err != nil {
+		return s.outcome(erp.KindAcknowledgement, DocReceipt{}, err)
+	}
+	doc := &store.SupplierDocument{Kind: erp.KindAcknowledgement, DocumentID: a.ID, PONumber: number, Acknowledgement: a}
+	return s.submit(ctx, supplier, doc, func(po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
+		return po.ApplyAck(a, now)
+	})
+}
+
+// Ship accepts supplier's shipping notice n for purchase order number.
+func (s *SupplierService) Ship(ctx context.Context, supplier, number string, n *supply.ShippingNotice) (DocReceipt, error) {
+	if err := s.own(supplier, &n.SupplierID, number, &n.PONumber); err != nil {
+		return s.outcome(erp.KindShippingNotice, DocReceipt{}, err)
+	}
+	doc := &store.SupplierDocument{Kind: erp.KindShippingNotice, DocumentID: n.ID, PONumber: number, ShippingNotice: n}
+	return s.submit(ctx, supplier, doc, func(po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
+		return po.ApplyShipment(n, now)
+	})
+}
+
+// Invoice accepts supplier's invoice inv for purchase order number.
+func (s *SupplierService) Invoice(ctx context.Context, supplier, number string, inv *supply.Invoice) (DocReceipt, error) {
+	if err := s.own(supplier, &inv.SupplierID, number, &inv.PONumber); err != nil {
+		return s.outcome(erp.KindInvoice, DocReceipt{}, err)
+	}
+	doc := &store.SupplierDocument{Kind: erp.KindInvoice, DocumentID: inv.ID, PONumber: number, Invoice: inv}
+	return s.submit(ctx, supplier, doc, func(po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
+		return po.ApplyInvoice(inv, now)
+	})
+}
+
+// AdviseStock accepts supplier's stock advice a. Every item must be a sku
+// the catalog lists with this supplier (Unprocessable otherwise, as the
+// ERP would refuse it).
+func (s *SupplierService) AdviseStock(ctx context.Context, supplier string, a *supply.StockAdvice) (DocReceipt, error) {
+	if err := s.own(supplier, &a.SupplierID, "", nil); err != nil {
+		return s.outcome(erp.KindStockAdvice, DocReceipt{}, err)
+	}
+	doc := &store.SupplierDocument{Kind: erp.KindStockAdvice, DocumentID: a.ID, StockAdvice: a}
+	return s.submit(ctx, supplier, doc, nil)
+}
+
+// own fills in the supplier and purchase order of a document from the
+// credentials and the path. A document that names another supplier is
+// about something that is not the caller's: NotFound. A purchase order
+// number in the body that differs from the path's is Invalid.
+func (s *SupplierService) own(supplier string, docSupplier *string, number string, docPO *string) error {
+	if *docSupplier != "" && *docSupplier != supplier {
+		return noSuchPO()
+	}
+	*docSupplier = supplier
+	if docPO == nil {
+		return nil
+	}
+	if !validDocID(number) {
+		return noSuchPO()
+	}
+	if *docPO != "" && *docPO != number {
+		return &erpgate.Error{Code: erpgate.Invalid, Message: "the document names another purchase order than the request",
+			Problems: []erpgate.Problem{{Field: "po_number", Message: "must be " + number + " (or left out)"}}}
+	}
+	*docPO = number
+	return nil
+}
+
+// submit checks and accepts doc for supplier: its own validation, then
+// (for documents about a purchase order) apply on the purchase order as it
+// will be once the documents accepted before have been applied — exactly
+// the check the ERP makes on delivery — and the durable accept. A repeat
+// of an accepted document (same kind and number, same content) is answered
+// as the first was, without checks; other content under the same number is
+// IdempotencyMismatch.
+//
+// Errors: Invalid / Unprocessable (the document, or the business rules),
+// NotFound (no such purchase order for this supplier), Conflict (the
+// purchase order's status does not allow it, or the document was applied
+// already), IdempotencyMismatch, Unavailable.
+func (s *SupplierService) submit(ctx context.Context, supplier string, doc *store.SupplierDocument, apply func(*supply.PurchaseOrder, time.Time) (*supply.PurchaseOrder, error)) (DocReceipt, error) {
+	now := s.now().UTC()
+	doc.SupplierID = supplier
+	if err := validateDocument(doc, now); err != nil {
+		return s.outcome(doc.Kind, DocReceipt{}, err)
+	}
+	fp, err := docFingerprint(doc)
+	if err != nil {
+		return s.outcome(doc.Kind, DocReceipt{}, erpgate.Wrap(erpgate.Internal, err, "internal error"))
+	}
+	// A repeat skips the checks: its purchase order has moved on since.
+	if prev, err := s.cfg.Store.SupplierDocumentByNumber(ctx, supplier, doc.Kind, doc.DocumentID); err == nil {
+		return s.accept(ctx, prev.PONumber, prev, fp, nil)
+	} else if erpgate.ErrorCode(err) != erpgate.NotFound {
+		return s.outcome(doc.Kind, DocReceipt{}, err)
+	}
+	var po *supply.PurchaseOrder
+	if apply != nil {
+		base, _, err := s.purchaseOrder(ctx, supplier, doc.PONumber)
+		if err != nil {
+			return s.outcome(doc.Kind, DocReceipt{}, err)
+		}
+		projected, err := s.project(ctx, base, now)
+		if err != nil {
+			return s.outcome(doc.Kind, DocReceipt{}, err)
+		}
+		if po, err = apply(projected, now); err != nil {
+			return s.outcome(doc.Kind, DocReceipt{}, err)
+		}
+	} else if err := s.checkStockSKUs(ctx, doc.StockAdvice); err != nil {
+		return s.outcome(doc.Kind, DocReceipt{}, err)
+	}
+	doc.ID = newDocID(now)
+	doc.AcceptedAt = now.Truncate(time.Millisecond)
+	doc.DocumentDelivery = erp.DocumentDelivery{State: erp.DocPending}
+	return s.accept(ctx, doc.PONumber, doc, fp, po)
+}
+
+// accept stores doc durably and does what follows: po is the purchase
+// order with doc applied (nil for a repeat or a stock advice).
+func (s *SupplierService) accept(ctx context.Context, number string, doc *store.SupplierDocument, fp string, po *supply.PurchaseOrder) (DocReceipt, error) {
+	acc, err := s.cfg.Store.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: doc, Fingerprint: fp})
+	if err != nil {
+		return s.outcome(doc.Kind, DocReceipt{}, err)
+	}
+	if acc.Replayed {
+		prev, err := s.cfg.Store.SupplierDocumentByNumber(ctx, doc.SupplierID, doc.Kind, doc.DocumentID)
+		if err != nil {
+			return s.outcome(doc.Kind, DocReceipt{}, err)
+		}
+		return s.outcome(doc.Kind, DocReceipt{Doc: prev, Replayed: true}, nil)
+	}
+	scopes := []string{supplierScope(doc.SupplierID)}
+	if doc.Kind == erp.KindShippingNotice || doc.Kind == erp.KindStockAdvice || doc.Kind == erp.KindAcknowledgement {
+		scopes = append(scopes, catalogScope) // inbound supply and stock changed
+	}
+	if err := s.cfg.Store.BumpCacheGenerations(ctx, scopes...); err != nil {
+		s.log.WarnContext(ctx, "cache invalidation after a supplier document failed", "document", doc.ID, "err", err)
+	}
+	if po != nil {
+		s.announce(ctx, po, doc)
+	}
+	return s.outcome(doc.Kind, DocReceipt{Doc: doc}, nil)
+}
+
+// project returns the purchase order with the supplier's documents that
+// are accepted but not yet delivered applied on top, in accept order. A
+// document the ERP already holds (its record not updated yet) is skipped,
+// as is one that no longer applies (the ERP will reject it too).
+func (s *SupplierService) project(ctx context.Context, po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
+	pending, err := s.cfg.Store.PendingDocuments(ctx, po.Number)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range pending {
+		var next *supply.PurchaseOrder
+		var aerr error
+		switch {
+		case d.Acknowledgement != nil:
+			next, aerr = po.ApplyAck(d.Acknowledgement, now)
+		case d.ShippingNotice != nil:
+			next, aerr = po.ApplyShipment(d.ShippingNotice, now)
+		case d.Invoice != nil:
+			next, aerr = po.ApplyInvoice(d.Invoice, now)
+		default:
+			continue
+		}
+		if aerr == nil {
+			po = next
+		}
+	}
+	return po, nil
+}
+
+// validateDocument runs the document's own checks.
+func validateDocument(doc *store.SupplierDocument, now time.Time) error {
+	switch doc.Kind {
+	case erp.KindAcknowledgement:
+		return doc.Acknowledgement.Validate()
+	case erp.KindShippingNotice:
+		return doc.ShippingNotice.Validate()
+	case erp.KindInvoice:
+		return doc.Invoice.Validate()
+	case erp.KindStockAdvice:
+		return doc.StockAdvice.ValidateAt(now)
+	}
+	return erpgate.Errorf(erpgate.Internal, "unknown document kind %q", doc.Kind)
+}
+
+// checkStockSKUs refuses stock advice items whose sku the catalog does not
+// list with this supplier, with the problems the ERP reports for them.
+func (s *SupplierService) checkStockSKUs(ctx context.Context, a *supply.StockAdvice) error {
+	items, _, err := s.catalogAll(ctx)
+	if err != nil {
+		return err
+	}
+	supplierOf := make(map[string]string, len(items))
+	for _, it := range items {
+		supplierOf[it.SKU] = it.SupplierID
+	}
+	var probs []erpgate.Problem
+	for i, it := range a.Items {
+		if supplierOf[it.SKU] != a.SupplierID {
+			probs = append(probs, erpgate.Problem{Field: "items[" + strconv.Itoa(i) + "].sku",
+				Message: "is not a sku this supplier supplies to us"})
+		}
+	}
+	if len(probs) > 0 {
+		return &erpgate.Error{Code: erpgate.Unprocessable, Message: "the stock advice names skus this supplier does not supply", Problems: probs}
+	}
+	return nil
+}
+
+// outcome counts a submission in erpgate_supplier_documents_total.
+func (s *SupplierService) outcome(kind string, r DocReceipt, err error) (DocReceipt, error) {
+	o := "accepted"
+	switch {
+	case err == nil && r.Replayed:
+		o = "replayed"
+	case err == nil:
+	default:
+		switch erpgate.ErrorCode(err) {
+		case erpgate.Invalid, erpgate.Unprocessable, erpgate.TooLarge, erpgate.UnsupportedMedia:
+			o = "invalid"
+		case erpgate.NotFound:
+			o = "not_found"
+		case erpgate.Conflict, erpgate.IdempotencyMismatch:
+			o = "conflict"
+		default:
+			o = "error"
+		}
+	}
+	s.docs.WithLabelValues(kind, o).Inc()
+	return r, err
+}
+
+// announce puts the supplier's dates on the timelines of the customer
+// orders waiting on po (accepted: the customer sees them at once; the
+// events carry dedup keys, so a repeat records nothing).
+func (s *SupplierService) announce(ctx context.Context, po *supply.PurchaseOrder, doc *store.SupplierDocument) {
+	if s.cfg.Timelines == nil || len(po.CustomerOrders) == 0 {
+		return
+	}
+	var ev tracking.Event
+	switch {
+	case doc.Acknowledgement != nil:
+		promised := ""
+		for _, l := range doc.Acknowledgement.Lines {
+			if l.Status != supply.LineRejected && l.PromisedDate > promised {
+				promised = l.PromisedDate
+			}
+		}
+		if promised == "" {
+			return // every line rejected: the ERP reorders elsewhere; nothing to promise
+		}
+		ev = tracking.Event{Type: tracking.TypePOAcked,
+			Summary: "Our supplier confirmed the missing items for " + promised,
+			Details: map[string]string{tracking.DetailPromisedDate: promised}}
+	case doc.ShippingNotice != nil:
+		n := doc.ShippingNotice
+		ev = tracking.Event{Type: tracking.TypePOShipped,
+			Summary: "Our supplier shipped the missing items; they are expected at our warehouse on " + n.ExpectedDelivery,
+			Details: map[string]string{tracking.DetailExpectedArrival: n.ExpectedDelivery}}
+	default:
+		return
+	}
+	ev.Source = tracking.SourceSupplier
+	ev.Time = doc.AcceptedAt
+	ev.Details["po_number"] = po.Number
+	ev.Details[tracking.DetailDedup] = ev.Type + ":" + po.Number + ":" + doc.DocumentID
+	for _, id := range po.CustomerOrders {
+		// The ids come from the ERP: only orders this gateway holds get
+		// events.
+		if _, err := s.orders.Order(ctx, id); err != nil {
+			continue
+		}
+		e := ev
+		e.Details = make(map[string]string, len(ev.Details))
+		for k, v := range ev.Details {
+			e.Details[k] = v
+		}
+		if _, err := s.cfg.Timelines.Append(ctx, id, e); err != nil {
+			s.log.WarnContext(ctx, "supplier event not recorded on the order's timeline", "order", id, "po", po.Number, "err", err)
+		}
+	}
+}
+
+// Documents returns one page of supplier's documents of kind, newest first.
+func (s *SupplierService) Documents(ctx context.Context, supplier, kind string, offset, limit int) ([]*store.SupplierDocument, int, error) {
+	if limit == 0 {
+		limit = DefaultPOPage
+	}
+	if err := checkPage(offset, limit, store.MaxDocumentPage); err != nil {
+		return nil, 0, err
+	}
+	return s.cfg.Store.SupplierDocuments(ctx, supplier, kind, offset, limit)
+}
+
+// Document returns supplier's document of kind with the supplier's number
+// docID. Errors: NotFound (also another supplier's), Unavailable.
+func (s *SupplierService) Document(ctx context.Context, supplier, kind, docID string) (*store.SupplierDocument, error) {
+	if !validDocID(docID) {
+		return nil, erpgate.Errorf(erpgate.NotFound, "no such document")
+	}
+	d, err := s.cfg.Store.SupplierDocumentByNumber(ctx, supplier, kind, docID)
+	if erpgate.ErrorCode(err) == erpgate.NotFound || (err == nil && d.SupplierID != supplier) {
+		return nil, erpgate.Errorf(erpgate.NotFound, "no such document")
+	}
+	return d, err
+}
+
+// OnDelivery is the delivery worker's hook for supplier documents
+// (erp.SupplyDeliveryConfig.OnResult): a final answer of the ERP
+// invalidates what the supplier and the catalog read, and is counted.
+func (s *SupplierService) OnDelivery(ctx context.Context, target string, doc *erp.SupplierDocument) {
+	if !doc.Final() {
+		return
+	}
+	if err := s.cfg.Store.BumpCacheGenerations(ctx, supplierScope(doc.SupplierID), catalogScope); err != nil {
+		s.log.WarnContext(ctx, "cache invalidation after a delivery failed", "document", doc.ID, "err", err)
+	}
+	s.docs.WithLabelValues(doc.Kind, doc.State).Inc()
+}
+
+// docFingerprint identifies a document's content: the canonical JSON of the
+// document as the supplier sent it (with supplier and purchase order filled
+// in), so formatting does not count as a difference.
+func docFingerprint(doc *store.SupplierDocument) (string, error) {
+	var v any
+	switch doc.Kind {
+	case erp.KindAcknowledgement:
+		v = doc.Acknowledgement
+	case erp.KindShippingNotice:
+		v = doc.ShippingNotice
+	case erp.KindStockAdvice:
+		v = doc.StockAdvice
+	case erp.KindInvoice:
+		v = doc.Invoice
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(append([]byte(doc.Kind+"\n"), b...))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// newDocID returns "sd_" and a ULID, like order ids.
+func newDocID(now time.Time) string {
+	return "sd_" + strings.TrimPrefix(newOrderID(now), "ord_")
+}
+
+// docStateName is the state a supplier sees: accepted (waiting for the
+// ERP), delivered, rejected, failed.
+func docStateName(state string) string {
+	switch state {
+	case erp.DocDelivered:
+		return "delivered"
+	case erp.DocRejected:
+		return "rejected"
+	case erp.DocDead:
+		return "failed"
+	}
+	return "accepted"
+}
