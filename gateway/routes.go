@@ -52,6 +52,21 @@ func (s *Server) routes() {
 	s.pprofRoutes()
 	// --- end pprof ---
 
+	// --- ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go) ---
+	// ERP v2 pushes status changes (SOAP, ERP callback key); its WSDL is public.
+	if s.authority != nil && s.events != nil {
+		s.e.GET(erpCallbackPath, s.handleERPCallbackWSDL())
+		s.e.POST(erpCallbackPath, s.handleERPCallback())
+	}
+	if s.webhooks != nil {
+		admin := requireKind(s.keys, KindAdmin)
+		s.e.GET("/admin/webhooks", s.handleListWebhooks(), admin)
+		s.e.POST("/admin/webhooks", s.handleCreateWebhook(), admin)
+		s.e.GET("/admin/webhooks/dead-letters", s.handleWebhookDeadLetters(), admin)
+		s.e.DELETE("/admin/webhooks/:id", s.handleDeleteWebhook(), admin)
+	}
+	// --- end ERP callbacks and webhook admin ---
+
 	// --- supplier services and catalog (supplier.go, catalog.go, soap_supplier.go) ---
 	s.supplierRoutes() // /v1/supplier/..., /v1/catalog/items, /soap/supplier
 	// --- end supplier ---

@@ -47,6 +47,14 @@ type Config struct {
 	// cache, signature policy. The routes exist only when Supplier.ERP and
 	// Supplier.Store are set.
 	Supplier SupplierConfig
+
+	// ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go).
+	// Authority (whose answers customers see, per order) and Events (the
+	// timelines to append to) enable POST /erp/v2/callback, where ERP v2
+	// pushes status changes; Webhooks enables /admin/webhooks.
+	Authority Authority
+	Events    TimelineAppender
+	Webhooks  WebhookAdmin
 }
 
 // Server is the gateway's HTTP handler.
@@ -65,6 +73,12 @@ type Server struct {
 	live      LiveStreams
 	release   ReleaseAdmin
 	supplier  *SupplierService // supplier.go; nil when not configured
+
+	// ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go).
+	authority Authority
+	events    TimelineAppender
+	webhooks  WebhookAdmin
+	pushes    *prometheus.CounterVec // erpgate_tracking_erp_pushes_total
 }
 
 // New returns the gateway handler with every route registered.
@@ -103,6 +117,9 @@ func New(cfg Config) (*Server, error) {
 		s.intake.accepted = cfg.Timelines.Count
 	}
 	if err := s.initSupplier(cfg.Supplier, cfg.Registerer); err != nil { // supplier.go
+		return nil, err
+	}
+	if err := s.initERPCallbacks(cfg); err != nil { // erp_callback.go
 		return nil, err
 	}
 	s.routes()
