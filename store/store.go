@@ -81,6 +81,12 @@ type Options struct {
 	Now           func() time.Time // default time.Now
 	Logger        *slog.Logger     // default: discard
 	ScrapeTimeout time.Duration    // bound on the metrics collector's Redis queries; default 2s
+	// AcceptBatch and AcceptPipelines tune the group commit of Accept (see
+	// batch.go): the most accepts sent in one pipeline (default
+	// DefaultAcceptBatch) and the most pipelines in flight at once (default
+	// DefaultAcceptPipelines).
+	AcceptBatch     int
+	AcceptPipelines int
 }
 
 // Store is the Redis-backed order store and outbox. It is safe for
@@ -92,6 +98,7 @@ type Store struct {
 	log     *slog.Logger
 	scrape  time.Duration
 	outbox  *Outbox
+	accepts *batcher
 }
 
 var _ erp.Orders = (*Store)(nil)
@@ -112,6 +119,7 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 		s.scrape = 2 * time.Second
 	}
 	s.outbox = &Outbox{s: s, cursors: make(map[string]string)}
+	s.accepts = newBatcher(rdb, opt.AcceptBatch, opt.AcceptPipelines)
 	return s
 }
 
@@ -197,7 +205,8 @@ type Accepted struct {
 	Replayed bool
 }
 
-// Accept stores an order in one atomic Redis step. If (shop, external id) or
+// Accept stores an order in one atomic Redis step (one script call, sent
+// together with concurrent accepts in one pipeline: batch.go). If (shop, external id) or
 // (shop, idempotency key) already names an order, it returns that order with
 // Replayed set when the fingerprint is the same, and an IdempotencyMismatch
 // error when it differs; either way nothing is written. Otherwise it writes
@@ -206,7 +215,9 @@ type Accepted struct {
 //
 // Errors (*erpgate.Error): IdempotencyMismatch; Invalid for an over-long
 // idempotency key; Unavailable when Redis fails (nothing acknowledged, the
-// caller answers 503 and the shop retries); Internal for a caller bug.
+// caller answers 503 and the shop retries; also when ctx ends first, in
+// which case the order may or may not have been stored, as after a network
+// timeout); Internal for a caller bug.
 func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 	if err := checkIntake(in); err != nil {
 		return Accepted{}, err
@@ -228,10 +239,10 @@ func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 	if in.IdempotencyKey != "" {
 		keys = append(keys, idemKey(o.ShopID, in.IdempotencyKey))
 	}
-	res, err := acceptScript.Run(ctx, s.rdb, keys,
+	res, err := s.accepts.run(ctx, acceptScript, keys,
 		o.ID, in.Fingerprint, doc, o.ShopID, o.ExternalID, in.Token, in.Event, ms,
 		in.IdempotencyKey, feedMaxLen, ms,
-	).StringSlice()
+	)
 	if err != nil {
 		return Accepted{}, unavailable(err)
 	}

@@ -1,0 +1,374 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"erpgate"
+	"erpgate/internal/redistest"
+	"erpgate/store"
+)
+
+// gate is a go-redis hook that holds every script pipeline until released
+// and records the size of each, so tests can fill a batch deterministically.
+type gate struct {
+	arrived chan struct{} // receives once per pipeline that reached the hook
+	release chan struct{} // closed to let pipelines through
+
+	mu    sync.Mutex
+	sizes []int
+}
+
+func newGate() *gate {
+	return &gate{arrived: make(chan struct{}, 100), release: make(chan struct{})}
+}
+
+func (g *gate) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) == 0 || (cmds[0].Name() != "evalsha" && cmds[0].Name() != "eval") {
+			return next(ctx, cmds) // go-redis's own connection set-up
+		}
+		g.mu.Lock()
+		g.sizes = append(g.sizes, len(cmds))
+		g.mu.Unlock()
+		g.arrived <- struct{}{}
+		<-g.release
+		return next(ctx, cmds)
+	}
+}
+
+func (g *gate) pipelineSizes() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.sizes)
+}
+
+// gatedStore returns a store on rdb whose first pipeline is held in g (with
+// the single call first) when it returns.
+func gatedStore(t *testing.T, rdb *redis.Client, first store.Intake) (*store.Store, *gate, <-chan result) {
+	t.Helper()
+	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1})
+	if err := s.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	rdb.AddHook(g)
+	t.Cleanup(func() {
+		select {
+		case <-g.release:
+		default:
+			close(g.release)
+		}
+	})
+	done := startAccept(context.Background(), s, first)
+	<-g.arrived
+	return s, g, done
+}
+
+type result struct {
+	acc store.Accepted
+	err error
+}
+
+func startAccept(ctx context.Context, s *store.Store, in store.Intake) <-chan result {
+	done := make(chan result, 1)
+	go func() {
+		a, err := s.Accept(ctx, in)
+		done <- result{a, err}
+	}()
+	return done
+}
+
+// enqueue starts Accept and waits until the call is queued behind the held
+// pipeline, so calls queue in the order they are enqueued.
+func enqueue(t *testing.T, ctx context.Context, s *store.Store, in store.Intake) <-chan result {
+	t.Helper()
+	n := store.QueuedAccepts(s)
+	done := startAccept(ctx, s, in)
+	for store.QueuedAccepts(s) != n+1 {
+		select {
+		case r := <-done:
+			t.Fatalf("Accept returned before it was queued: %+v", r)
+		default:
+		}
+		runtime.Gosched()
+	}
+	return done
+}
+
+// TestAcceptBatchesConcurrentCalls: calls arriving while a pipeline is in
+// flight leave together in the next one, and each gets its own order.
+func TestAcceptBatchesConcurrentCalls(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		s, g, first := gatedStore(t, rdb, intake("ord_000", "shop-a", "EXT-000", "fp0", ""))
+		const n = 40
+		waits := make([]<-chan result, n)
+		for i := range n {
+			id := fmt.Sprintf("ord_%03d", i+1)
+			waits[i] = enqueue(t, ctx, s, intake(id, "shop-a", "EXT-"+id[4:], "fp", "key-"+id))
+		}
+		close(g.release)
+		if r := <-first; r.err != nil || r.acc.OrderID != "ord_000" {
+			t.Fatalf("first call: %+v", r)
+		}
+		for i, w := range waits {
+			r := <-w
+			want := fmt.Sprintf("ord_%03d", i+1)
+			if r.err != nil || r.acc.OrderID != want || r.acc.Replayed || r.acc.Token != "tok-"+want {
+				t.Errorf("call %d: got %+v, want order %s accepted", i+1, r, want)
+			}
+		}
+		if got, want := g.pipelineSizes(), []int{1, n}; !slices.Equal(got, want) {
+			t.Errorf("pipeline sizes %v, want %v (the queued calls in one pipeline)", got, want)
+		}
+		if got := rdb.XLen(ctx, "outbox").Val(); got != n+1 {
+			t.Errorf("outbox length %d, want %d", got, n+1)
+		}
+		if got := len(rdb.Keys(ctx, "ord:*").Val()); got != n+1 {
+			t.Errorf("%d order records, want %d", got, n+1)
+		}
+	})
+}
+
+// TestAcceptBatchMixedOutcomes: replays, mismatches and new orders in one
+// pipeline each get their own answer, in queue order; the same external id
+// twice in one batch makes one order.
+func TestAcceptBatchMixedOutcomes(t *testing.T) {
+	type call struct {
+		in           store.Intake
+		wantOrder    string // "" for an error
+		wantReplayed bool
+		wantCode     string
+	}
+	calls := []call{
+		// Replay and mismatch of the order stored before the batch.
+		{intake("ord_10", "shop-a", "EXT-OLD", "fpold", ""), "ord_01", true, ""},
+		{intake("ord_11", "shop-a", "EXT-OLD", "fp-other", ""), "", false, erpgate.IdempotencyMismatch},
+		// A new order, then the same external id again in the same batch:
+		// the same content replays it, other content is a mismatch.
+		{intake("ord_12", "shop-a", "EXT-NEW", "fpnew", "key-new"), "ord_12", false, ""},
+		{intake("ord_13", "shop-a", "EXT-NEW", "fpnew", "key-new"), "ord_12", true, ""},
+		{intake("ord_14", "shop-a", "EXT-NEW", "fp-changed", ""), "", false, erpgate.IdempotencyMismatch},
+		// The new order's Idempotency-Key reused for something else.
+		{intake("ord_15", "shop-a", "EXT-OTHER", "fp-x", "key-new"), "", false, erpgate.IdempotencyMismatch},
+		// Another shop with the same external id is another order.
+		{intake("ord_16", "shop-b", "EXT-NEW", "fpnew", ""), "ord_16", false, ""},
+		// A caller bug is refused before it is queued; it does not disturb
+		// the batch.
+		{intake("", "shop-a", "EXT-BAD", "fp", ""), "", false, erpgate.Internal},
+	}
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		if _, err := newStore(t, rdb).Accept(ctx, intake("ord_01", "shop-a", "EXT-OLD", "fpold", "")); err != nil {
+			t.Fatal(err)
+		}
+		s, g, first := gatedStore(t, rdb, intake("ord_09", "shop-a", "EXT-FIRST", "fp9", ""))
+		waits := make([]<-chan result, len(calls))
+		for i, c := range calls {
+			if c.wantCode == erpgate.Internal {
+				a, err := s.Accept(ctx, c.in)
+				waits[i] = func() <-chan result { ch := make(chan result, 1); ch <- result{a, err}; return ch }()
+				continue
+			}
+			waits[i] = enqueue(t, ctx, s, c.in)
+		}
+		close(g.release)
+		<-first
+		for i, c := range calls {
+			r := <-waits[i]
+			if got := code(r.err); got != c.wantCode {
+				t.Errorf("call %d (%s): code %q (%v), want %q", i, c.in.Order.ExternalID, got, r.err, c.wantCode)
+				continue
+			}
+			if c.wantOrder != "" && (r.acc.OrderID != c.wantOrder || r.acc.Replayed != c.wantReplayed || r.acc.Token != "tok-"+c.wantOrder) {
+				t.Errorf("call %d (%s): got %+v, want order %s replayed=%v", i, c.in.Order.ExternalID, r.acc, c.wantOrder, c.wantReplayed)
+			}
+		}
+		if got, want := g.pipelineSizes(), []int{1, len(calls) - 1}; !slices.Equal(got, want) {
+			t.Errorf("pipeline sizes %v, want %v", got, want)
+		}
+		// ord_01 (before), ord_09 (first), ord_12, ord_16: nothing else.
+		keys := rdb.Keys(ctx, "ord:*").Val()
+		slices.Sort(keys)
+		if want := []string{"ord:ord_01", "ord:ord_09", "ord:ord_12", "ord:ord_16"}; !slices.Equal(keys, want) {
+			t.Errorf("order records %v, want %v", keys, want)
+		}
+		if got := rdb.XLen(ctx, "outbox").Val(); got != 4 {
+			t.Errorf("outbox length %d, want 4", got)
+		}
+	})
+}
+
+// TestAcceptBatchRedisDown: every waiter of a failed pipeline gets
+// Unavailable.
+func TestAcceptBatchRedisDown(t *testing.T) {
+	rdb := downClient(t)
+	s := store.New(rdb, store.Options{AcceptPipelines: 1})
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("ord_%02d", i)
+			_, errs[i] = s.Accept(context.Background(), intake(id, "shop-a", "EXT-"+id, "fp", ""))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if code(err) != erpgate.Unavailable {
+			t.Errorf("call %d: error %v, want code unavailable", i, err)
+		}
+	}
+}
+
+// TestAcceptCancelReturnsPromptly: a caller whose ctx ends returns at once
+// with Unavailable, while Redis has not answered. A call already sent may
+// still be written (as after a network timeout); one still queued is not.
+func TestAcceptCancelReturnsPromptly(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		sentCtx, cancelSent := context.WithCancel(ctx)
+		s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1})
+		if err := s.Init(ctx); err != nil {
+			t.Fatal(err)
+		}
+		g := newGate()
+		rdb.AddHook(g)
+		defer func() {
+			select {
+			case <-g.release:
+			default:
+				close(g.release)
+			}
+		}()
+		sent := startAccept(sentCtx, s, intake("ord_1", "shop-a", "EXT-1", "fp", ""))
+		<-g.arrived // ord_1 is in a pipeline that Redis has not answered
+
+		queuedCtx, cancelQueued := context.WithCancel(ctx)
+		queued := enqueue(t, queuedCtx, s, intake("ord_2", "shop-a", "EXT-2", "fp", ""))
+		other := enqueue(t, ctx, s, intake("ord_3", "shop-a", "EXT-3", "fp", ""))
+
+		cancelSent()
+		cancelQueued()
+		for name, ch := range map[string]<-chan result{"sent": sent, "queued": queued} {
+			r := <-ch // returns although the pipeline is still held
+			if code(r.err) != erpgate.Unavailable || !errors.Is(r.err, context.Canceled) {
+				t.Errorf("%s call: error %v, want unavailable wrapping context.Canceled", name, r.err)
+			}
+		}
+
+		close(g.release)
+		if r := <-other; r.err != nil || r.acc.OrderID != "ord_3" {
+			t.Fatalf("uncancelled call: %+v", r)
+		}
+		// ord_1 had left: it is stored (the shop's retry replays it).
+		// ord_2 had not: nothing was written for it.
+		if got := rdb.Exists(ctx, "ord:ord_1").Val(); got != 1 {
+			t.Errorf("ord_1 (cancelled after sending) exists=%d, want 1", got)
+		}
+		if got := rdb.Exists(ctx, "ord:ord_2", "idem:ext:shop-a:EXT-2").Val(); got != 0 {
+			t.Errorf("ord_2 (cancelled while queued) wrote %d keys, want 0", got)
+		}
+		if got, want := g.pipelineSizes(), []int{1, 1}; !slices.Equal(got, want) {
+			t.Errorf("pipeline sizes %v, want %v (the cancelled queued call is not sent)", got, want)
+		}
+	})
+}
+
+// TestAcceptAfterScriptFlush: a Redis that lost its script cache (restart,
+// SCRIPT FLUSH) gets the script again in full; nothing fails or doubles.
+func TestAcceptAfterScriptFlush(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		s := newStore(t, rdb)
+		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 10)
+		for i := range errs {
+			wg.Go(func() {
+				id := fmt.Sprintf("ord_%02d", i)
+				_, errs[i] = s.Accept(ctx, intake(id, "shop-a", "EXT-"+id, "fp", ""))
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+			}
+		}
+		if got := rdb.XLen(ctx, "outbox").Val(); got != 10 {
+			t.Errorf("outbox length %d, want 10", got)
+		}
+		a, err := s.Accept(ctx, intake("ord_99", "shop-a", "EXT-ord_03", "fp", ""))
+		if err != nil || !a.Replayed || a.OrderID != "ord_03" {
+			t.Errorf("replay after flush: %+v, %v; want ord_03 replayed", a, err)
+		}
+	})
+}
+
+// TestAcceptBatchRealRedisMany: many concurrent accepts on the real server
+// all land once (no timing: only the outcome is checked).
+func TestAcceptBatchRealRedisMany(t *testing.T) {
+	rdb := redistest.Real(t)
+	s := newStore(t, rdb)
+	ctx := context.Background()
+	const n = 500
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("ord_%03d", i)
+			_, errs[i] = s.Accept(ctx, intake(id, "shop-a", "EXT-"+id, "fp", "key-"+id))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if got := rdb.XLen(ctx, "outbox").Val(); got != n {
+		t.Errorf("outbox length %d, want %d", got, n)
+	}
+	if got := len(rdb.Keys(ctx, "idem:key:*").Val()); got != n {
+		t.Errorf("%d idempotency keys, want %d", got, n)
+	}
+}
+
+// BenchmarkAcceptConcurrent is BenchmarkAcceptParallel with as many
+// concurrent callers as a busy gateway has requests in flight (64 per
+// GOMAXPROCS): the case group commit is for.
+//
+//	ERPGATE_REDIS_ADDR=127.0.0.1:6390 go test -run X -bench AcceptConcurrent -benchmem ./store
+func BenchmarkAcceptConcurrent(b *testing.B) {
+	rdb := redistest.Real(b)
+	s := newStore(b, rdb)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(64)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := "ord_" + strconv.FormatInt(n.Add(1), 10)
+			if _, err := s.Accept(ctx, intake(id, "shop-a", id, "fp", "key-"+id)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

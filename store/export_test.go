@@ -1,0 +1,9 @@
+package store
+
+// QueuedAccepts returns how many accepts wait for a pipeline (batch.go), so
+// tests can line calls up in a known order without sleeping.
+func QueuedAccepts(s *Store) int {
+	s.accepts.mu.Lock()
+	defer s.accepts.mu.Unlock()
+	return len(s.accepts.queue)
+}
