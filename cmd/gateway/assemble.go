@@ -157,6 +157,12 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		delivering[t] = shadow.Adapter(a)
 	}
 	plan := rel
+	// --- supplier services (supply.go, issue 6) ---
+	supplyW, err := newSupplyWiring(v2URL, opt.erpTimeout, st, trk, plan, log)
+	if err != nil {
+		return nil, fmt.Errorf("erp v2 supply chain: %w", err)
+	}
+	// --- end supplier services ---
 	disp := erp.NewDispatcher(erp.DispatcherConfig{
 		Outbox: st.Outbox(), Orders: st, Adapters: delivering, Plan: plan,
 		Logger: log, Registerer: reg, Consumers: opt.consumers, CallTimeout: opt.erpTimeout,
@@ -164,6 +170,8 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		Backoff:        erp.Backoff{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},
 		BreakerOpenFor: opt.erpBreakerOpen, MaxDeliveries: opt.erpMaxDeliveries,
 		ReclaimMinIdle: opt.erpReclaimIdle, ReclaimEvery: min(opt.erpReclaimIdle/2, 30*time.Second),
+		// Supplier documents go to v2 only (supply.go).
+		Handlers: supplyW.handlers,
 	})
 	sys.background(bgCtx, &wg, "delivery workers", disp.Run)
 	sys.background(bgCtx, &wg, "outbox trimmer", func(ctx context.Context) error {
@@ -182,10 +190,12 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 			}
 			return nil
 		},
+		Supplier: supplyW.config, // supplier services (supply.go)
 	})
 	if err != nil {
 		return nil, err
 	}
+	supplyW.attach(srv) // supply.go
 	sys.handler = srv
 	return sys, nil
 }
@@ -200,10 +210,15 @@ func startSimulator(addr string, log *slog.Logger) (string, func(), error) {
 	}
 	hs := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
+	// Goods receipts of arrived shipments and replenishment (erpsim
+	// supply.go, issue 6), once a second on the simulator's clock.
+	supplyCtx, supplyStop := context.WithCancel(context.Background())
+	go sim.RunSupply(supplyCtx, time.Second)
 	url := "http://" + ln.Addr().String()
 	log.Warn("EMBEDDED ERP SIMULATOR: orders go to a simulated ERP, not a real one", "url", url,
 		"inspect", url+"/sim/orders", "faults", url+"/sim/faults")
 	return url, func() {
+		supplyStop()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		hs.Shutdown(sctx)
