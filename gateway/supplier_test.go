@@ -291,7 +291,7 @@ func invoiceBody(id, shipment string, qty int64, price, tax string) map[string]a
 	p := order.MustDecimal(price)
 	amount := p.MulInt(qty)
 	t := order.MustDecimal(tax)
-	return map[string]any{"id": id, "shipment_id": shipment, "date": "2026-03-04", "currency": "EUR",
+	return map[string]any{"id": id, "shipment_id": shipment, "date": "2026-03-02", "currency": "EUR",
 		"lines":    []any{map[string]any{"line_number": 1, "quantity": qty, "unit_price": p.String(), "amount": amount.String()}},
 		"subtotal": amount.String(), "tax": t.String(), "total": amount.Add(t).String()}
 }
@@ -403,4 +403,337 @@ func TestSupplierDemoWalkThrough(t *testing.T) {
 	if n := e.v1.Holds(orderID); n != 1 {
 		t.Errorf("v1 holds the order %d times, want 1 (supplier documents never reach v1)", n)
 	}
+}
+
+// issuedPO issues a purchase order of 5 × SKU-1011 for SUP-2 in the
+// simulator (as a backorder of order ref would) and returns its number.
+func (e *supEnv) issuedPO(ref string) string {
+	e.t.Helper()
+	nums, err := e.sim.IssueBackorderPO(ref, []erpsim.ShortLine{{SKU: "SKU-1011", Quantity: 2}})
+	if err != nil || len(nums) != 1 {
+		e.t.Fatalf("IssueBackorderPO = %v, %v", nums, err)
+	}
+	return nums[0]
+}
+
+func (e *supEnv) outboxLen() int64 {
+	e.t.Helper()
+	n, err := e.rdb.XLen(context.Background(), "outbox").Result()
+	if err != nil && err != redis.Nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// checkCase is one submission and the answer it must get.
+type checkCase struct {
+	name   string
+	path   string // after /v1/supplier/; {po} is replaced
+	body   any
+	status int    // 202 or the error's
+	code   string // problem code when an error
+	field  string // a field the problems must name ("" for none)
+}
+
+// businessCases walks a purchase order of 5 through every business check,
+// in order: the 202 steps change the order (as accepted, not yet delivered),
+// so later steps are checked against it.
+func businessCases() []checkCase {
+	ack := func(mod func(m map[string]any)) map[string]any {
+		m := ackBody("ACK-X", "2026-03-06", 0)
+		if mod != nil {
+			mod(m)
+		}
+		return m
+	}
+	line := func(m map[string]any) map[string]any { return m["lines"].([]any)[0].(map[string]any) }
+	inv := func(mod func(m map[string]any)) map[string]any {
+		m := invoiceBody("INV-X", "ASN-1", 3, "205.00", "116.85")
+		if mod != nil {
+			mod(m)
+		}
+		return m
+	}
+	return []checkCase{
+		{"ack: unknown field", "purchase-orders/{po}/acknowledgements", map[string]any{"id": "A", "bogus": 1}, 400, "invalid", "bogus"},
+		{"ack: malformed date", "purchase-orders/{po}/acknowledgements", ack(func(m map[string]any) { m["date"] = "02.03.2026" }), 400, "invalid", "date"},
+		{"ack: promised before the acknowledgement", "purchase-orders/{po}/acknowledgements", ack(func(m map[string]any) { line(m)["promised_date"] = "2026-03-01" }), 422, "unprocessable", "lines[0].promised_date"},
+		{"ack: no such line", "purchase-orders/{po}/acknowledgements", ack(func(m map[string]any) { line(m)["line_number"] = 2 }), 422, "unprocessable", "lines[0].line_number"},
+		{"ack: more than ordered", "purchase-orders/{po}/acknowledgements", ack(func(m map[string]any) { line(m)["status"], line(m)["quantity"] = "changed", 6 }), 422, "unprocessable", "lines[0].quantity"},
+		{"ack: dated in the future", "purchase-orders/{po}/acknowledgements", ack(func(m map[string]any) { m["date"], line(m)["promised_date"] = "2026-03-09", "2026-03-10" }), 422, "unprocessable", "date"},
+		{"ack: another supplier's id in the body", "purchase-orders/{po}/acknowledgements", ack(func(m map[string]any) { m["supplier_id"] = "SUP-1" }), 404, "not_found", ""},
+		{"ack: another purchase order in the body", "purchase-orders/{po}/acknowledgements", ack(func(m map[string]any) { m["po_number"] = "PO-999999" }), 400, "invalid", "po_number"},
+		{"ack: no such purchase order", "purchase-orders/PO-999999/acknowledgements", ack(nil), 404, "not_found", ""},
+		{"ship before any acknowledgement", "purchase-orders/{po}/shipping-notices", asnBody("ASN-0", "2026-03-02", "2026-03-04", 1), 409, "conflict", ""},
+		{"ack: 3 of 5 (accepted)", "purchase-orders/{po}/acknowledgements", ackBody("ACK-1", "2026-03-06", 3), 202, "", ""},
+		{"ship: more than confirmed", "purchase-orders/{po}/shipping-notices", asnBody("ASN-X", "2026-03-02", "2026-03-04", 4), 422, "unprocessable", "lines[0].quantity"},
+		{"ship: expected before shipped", "purchase-orders/{po}/shipping-notices", asnBody("ASN-X", "2026-03-02", "2026-03-01", 3), 422, "unprocessable", "expected_delivery"},
+		{"ship: shipped tomorrow", "purchase-orders/{po}/shipping-notices", asnBody("ASN-X", "2026-03-04", "2026-03-05", 3), 422, "unprocessable", "ship_date"},
+		{"invoice before any shipment", "purchase-orders/{po}/invoices", inv(nil), 409, "conflict", ""},
+		{"ship: 3 (accepted)", "purchase-orders/{po}/shipping-notices", asnBody("ASN-1", "2026-03-02", "2026-03-04", 3), 202, "", ""},
+		{"ship: nothing left to ship", "purchase-orders/{po}/shipping-notices", asnBody("ASN-2", "2026-03-02", "2026-03-04", 1), 409, "conflict", ""},
+		{"ack: below what shipped", "purchase-orders/{po}/acknowledgements", ackBody("ACK-2", "2026-03-06", 2), 409, "conflict", ""},
+		{"invoice: unknown shipment", "purchase-orders/{po}/invoices", invoiceBody("INV-X", "ASN-9", 3, "205.00", "116.85"), 422, "unprocessable", "shipment_id"},
+		{"invoice: more than shipped", "purchase-orders/{po}/invoices", invoiceBody("INV-X", "ASN-1", 4, "205.00", "155.80"), 422, "unprocessable", "lines[0].quantity"},
+		{"invoice: another price", "purchase-orders/{po}/invoices", invoiceBody("INV-X", "ASN-1", 3, "210.00", "119.70"), 422, "unprocessable", "lines[0].unit_price"},
+		{"invoice: total does not add up", "purchase-orders/{po}/invoices", inv(func(m map[string]any) { m["total"] = "732.86" }), 422, "unprocessable", "total"},
+		{"invoice: another currency", "purchase-orders/{po}/invoices", inv(func(m map[string]any) { m["currency"] = "USD" }), 422, "unprocessable", "currency"},
+		{"invoice: amount as a JSON number", "purchase-orders/{po}/invoices", inv(func(m map[string]any) { m["tax"] = 116.85 }), 400, "invalid", ""},
+		{"invoice (accepted)", "purchase-orders/{po}/invoices", inv(nil), 202, "", ""},
+		{"stock: another supplier's sku", "stock-advices", map[string]any{"id": "STK-1", "as_of": "2026-03-02T08:00:00Z",
+			"items": []any{map[string]any{"sku": "SKU-1001", "available": 3, "unit": "EA", "lead_time_days": 2}}}, 422, "unprocessable", "items[0].sku"},
+		{"stock: figures a year old", "stock-advices", map[string]any{"id": "STK-1", "as_of": "2025-03-02T08:00:00Z",
+			"items": []any{map[string]any{"sku": "SKU-1004", "available": 3, "unit": "EA", "lead_time_days": 2}}}, 422, "unprocessable", "as_of"},
+		{"stock (accepted)", "stock-advices", map[string]any{"id": "STK-1", "as_of": "2026-03-02T08:00:00Z",
+			"items": []any{map[string]any{"sku": "SKU-1004", "available": 3, "unit": "EA", "lead_time_days": 2}}}, 202, "", ""},
+	}
+}
+
+func hasField(body map[string]any, field string) bool {
+	errs, _ := body["errors"].([]any)
+	for _, e := range errs {
+		if m, ok := e.(map[string]any); ok && m["field"] == field {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSupplierBusinessChecksREST: every business check answers with its
+// precise status, code and field, and a refused document stores nothing.
+func TestSupplierBusinessChecksREST(t *testing.T) {
+	e := newSupEnv(t, supOpts{noWorkers: true})
+	num := e.issuedPO("ord_x")
+	for _, c := range businessCases() {
+		before := e.outboxLen()
+		r := e.call(http.MethodPost, "/v1/supplier/"+strings.ReplaceAll(c.path, "{po}", num), sup2Key, c.body)
+		if r.status != c.status {
+			t.Errorf("%s: status %d, want %d: %s", c.name, r.status, c.status, r.raw)
+			continue
+		}
+		after := e.outboxLen()
+		if c.status == http.StatusAccepted {
+			if after != before+1 {
+				t.Errorf("%s: outbox grew by %d, want 1", c.name, after-before)
+			}
+			continue
+		}
+		if r.body["code"] != c.code || (c.field != "" && !hasField(r.body, c.field)) {
+			t.Errorf("%s: %s, want code %s naming %q", c.name, r.raw, c.code, c.field)
+		}
+		if after != before {
+			t.Errorf("%s: refused, but the outbox grew by %d", c.name, after-before)
+		}
+	}
+	if got := testutil.ToFloat64(e.gw.Supplier().docs.WithLabelValues(erp.KindAcknowledgement, "invalid")); got != 6 {
+		t.Errorf("erpgate_supplier_documents_total{acknowledgement,invalid} = %v, want 6", got)
+	}
+}
+
+// TestSupplierIsolationREST: SUP-1 reaches none of SUP-2's purchase orders
+// or documents — every endpoint answers 404, as for something that does not
+// exist — and lists none of them.
+func TestSupplierIsolationREST(t *testing.T) {
+	e := newSupEnv(t, supOpts{noWorkers: true})
+	num := e.issuedPO("ord_iso")
+	for _, c := range []struct {
+		path string
+		body any
+	}{
+		{"purchase-orders/" + num + "/acknowledgements", ackBody("ACK-1", "2026-03-06", 0)},
+		{"purchase-orders/" + num + "/shipping-notices", asnBody("ASN-1", "2026-03-02", "2026-03-04", 5)},
+		{"purchase-orders/" + num + "/invoices", invoiceBody("INV-1", "ASN-1", 5, "205.00", "194.75")},
+		{"stock-advices", map[string]any{"id": "STK-1", "as_of": "2026-03-02T08:00:00Z",
+			"items": []any{map[string]any{"sku": "SKU-1004", "available": 3, "unit": "EA", "lead_time_days": 2}}}},
+	} {
+		if r := e.call(http.MethodPost, "/v1/supplier/"+c.path, sup2Key, c.body); r.status != http.StatusAccepted {
+			t.Fatalf("SUP-2 POST %s: %d %s", c.path, r.status, r.raw)
+		}
+	}
+	// SUP-1 against SUP-2's purchase order and documents.
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{http.MethodGet, "purchase-orders/" + num, nil},
+		{http.MethodPost, "purchase-orders/" + num + "/acknowledgements", map[string]any{"id": "ACK-9", "date": "2026-03-02",
+			"lines": []any{map[string]any{"line_number": 1, "status": "accepted", "promised_date": "2026-03-06"}}}},
+		{http.MethodPost, "purchase-orders/" + num + "/shipping-notices", asnBody("ASN-9", "2026-03-02", "2026-03-04", 1)},
+		{http.MethodPost, "purchase-orders/" + num + "/invoices", invoiceBody("INV-9", "ASN-1", 1, "205.00", "38.95")},
+		{http.MethodGet, "acknowledgements/ACK-1", nil},
+		{http.MethodGet, "shipping-notices/ASN-1", nil},
+		{http.MethodGet, "invoices/INV-1", nil},
+		{http.MethodGet, "stock-advices/STK-1", nil},
+	} {
+		r := e.call(c.method, "/v1/supplier/"+c.path, sup1Key, c.body)
+		if r.status != http.StatusNotFound || r.body["code"] != "not_found" {
+			t.Errorf("SUP-1 %s %s: %d %s, want 404", c.method, c.path, r.status, r.raw)
+		}
+		// The same request for something that does not exist answers alike.
+		ghost := strings.NewReplacer(num, "PO-999999", "ACK-1", "ACK-404", "ASN-1", "ASN-404", "INV-1", "INV-404", "STK-1", "STK-404").Replace(c.path)
+		if g := e.call(c.method, "/v1/supplier/"+ghost, sup1Key, c.body); g.status != r.status || g.body["detail"] != r.body["detail"] {
+			t.Errorf("SUP-1 %s %s answers %d %v, but a missing one %d %v: the difference leaks", c.method, c.path, r.status, r.body["detail"], g.status, g.body["detail"])
+		}
+	}
+	for _, path := range []string{"purchase-orders", "acknowledgements", "shipping-notices", "invoices", "stock-advices"} {
+		r := e.call(http.MethodGet, "/v1/supplier/"+path, sup1Key, nil)
+		if r.status != http.StatusOK || r.body["total"] != 0.0 {
+			t.Errorf("SUP-1 GET %s: %d %s, want an empty list", path, r.status, r.raw)
+		}
+		r = e.call(http.MethodGet, "/v1/supplier/"+path, sup2Key, nil)
+		if r.status != http.StatusOK || r.body["total"] != 1.0 {
+			t.Errorf("SUP-2 GET %s: %d %s, want its one document", path, r.status, r.raw)
+		}
+	}
+	// Neither shops nor admins are suppliers.
+	for _, key := range []string{shopKey, "demo-admin-token"} {
+		if r := e.call(http.MethodGet, "/v1/supplier/purchase-orders", key, nil); r.status != http.StatusForbidden {
+			t.Errorf("key %s on the supplier API: %d, want 403", key, r.status)
+		}
+	}
+	if r := e.call(http.MethodGet, "/v1/catalog/items", sup1Key, nil); r.status != http.StatusForbidden {
+		t.Errorf("supplier key on the catalog: %d, want 403", r.status)
+	}
+}
+
+// TestSupplierHMAC: a signed request works without an API key; a tampered
+// body, a stale or future timestamp, a replayed signature, a wrong secret
+// and mismatched key and signature are each refused with 401 and a reason.
+func TestSupplierHMAC(t *testing.T) {
+	e := newSupEnv(t, supOpts{noWorkers: true, requireSignature: true})
+	num := e.issuedPO("ord_sig")
+	const id, secret = "demo-supplier-2", "demo-supplier-secret-2"
+	path := "/v1/supplier/purchase-orders/" + num + "/acknowledgements"
+	body, _ := json.Marshal(ackBody("ACK-1", "2026-03-06", 0))
+	now := e.clk.Now()
+
+	if r := e.call(http.MethodGet, "/v1/supplier/purchase-orders", sup2Key, nil); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, "requires signed") {
+		t.Errorf("Bearer only while signatures are required: %d %s, want 401", r.status, r.raw)
+	}
+	get := "/v1/supplier/purchase-orders?status=issued"
+	if r := e.call(http.MethodGet, get, "", nil, e.signed(id, secret, http.MethodGet, get, nil, now)...); r.status != http.StatusOK || r.body["total"] != 1.0 {
+		t.Fatalf("signed GET: %d %s", r.status, r.raw)
+	}
+	cases := []struct {
+		name string
+		key  string
+		body []byte
+		hdr  []string
+		want string
+	}{
+		{"tampered body", "", bytes.Replace(body, []byte("2026-03-06"), []byte("2026-03-07"), 1), e.signed(id, secret, http.MethodPost, path, body, now), "does not match"},
+		{"signed for another path", "", body, e.signed(id, secret, http.MethodPost, path+"x", body, now), "does not match"},
+		{"stale timestamp", "", body, e.signed(id, secret, http.MethodPost, path, body, now.Add(-6*time.Minute)), "outside the allowed window"},
+		{"future timestamp", "", body, e.signed(id, secret, http.MethodPost, path, body, now.Add(6*time.Minute)), "outside the allowed window"},
+		{"wrong secret", "", body, e.signed(id, "guess", http.MethodPost, path, body, now), "does not match"},
+		{"unknown key id", "", body, e.signed("nobody", secret, http.MethodPost, path, body, now), "unknown signing key"},
+		{"a signature without its timestamp", "", body, []string{HeaderKeyID, id, HeaderSignature, "v1=00"}, "needs all of"},
+		{"key of another supplier", sup1Key, body, e.signed(id, secret, http.MethodPost, path, body, now), "different clients"},
+	}
+	for _, c := range cases {
+		r := e.call(http.MethodPost, path, c.key, string(c.body), c.hdr...)
+		if r.status != http.StatusUnauthorized || !strings.Contains(r.raw, c.want) || r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: %d %s, want 401 saying %q", c.name, r.status, r.raw, c.want)
+		}
+	}
+	if n := e.outboxLen(); n != 0 {
+		t.Fatalf("refused requests stored %d outbox entries", n)
+	}
+	good := e.signed(id, secret, http.MethodPost, path, body, now.Add(-4*time.Minute))
+	if r := e.call(http.MethodPost, path, sup2Key, string(body), good...); r.status != http.StatusAccepted {
+		t.Fatalf("signed POST (4 minutes old, with the matching key): %d %s", r.status, r.raw)
+	}
+	if r := e.call(http.MethodPost, path, "", string(body), good...); r.status != http.StatusUnauthorized || !strings.Contains(r.raw, "used before") {
+		t.Errorf("replayed signature: %d %s, want 401", r.status, r.raw)
+	}
+}
+
+// TestSupplierWritesAreIdempotent: the same document again is the same
+// 202 with nothing new stored; other content under the same id is 422.
+func TestSupplierWritesAreIdempotent(t *testing.T) {
+	e := newSupEnv(t, supOpts{noWorkers: true})
+	num := e.issuedPO("ord_idem")
+	path := "/v1/supplier/purchase-orders/" + num + "/acknowledgements"
+	first := e.call(http.MethodPost, path, sup2Key, ackBody("ACK-1", "2026-03-06", 0))
+	if first.status != http.StatusAccepted {
+		t.Fatalf("first: %d %s", first.status, first.raw)
+	}
+	// Formatting is not content: keys in another order, same values.
+	again := e.call(http.MethodPost, path, sup2Key, `{"lines":[{"promised_date":"2026-03-06","status":"accepted","line_number":1}],"date":"2026-03-02","id":"ACK-1"}`)
+	if again.status != http.StatusAccepted || again.header.Get("Idempotent-Replayed") != "true" || again.body["accepted_at"] != first.body["accepted_at"] {
+		t.Errorf("repeat: %d %s (replayed %q), want the first 202 again", again.status, again.raw, again.header.Get("Idempotent-Replayed"))
+	}
+	if n := e.outboxLen(); n != 1 {
+		t.Errorf("outbox holds %d entries, want 1", n)
+	}
+	other := e.call(http.MethodPost, path, sup2Key, ackBody("ACK-1", "2026-03-07", 0))
+	if other.status != http.StatusUnprocessableEntity || other.body["code"] != "idempotency_mismatch" {
+		t.Errorf("same id, other content: %d %s, want 422 idempotency_mismatch", other.status, other.raw)
+	}
+	// Another supplier may use the same document number for its own.
+	if r := e.call(http.MethodGet, "/v1/supplier/acknowledgements/ACK-1", sup1Key, nil); r.status != http.StatusNotFound {
+		t.Errorf("SUP-1 reads SUP-2's ACK-1: %d", r.status)
+	}
+}
+
+// TestSupplierWritesWaitWhileV2IsPaused: during a back-out (v2 paused)
+// documents are still accepted with 202, answered from the last copy of
+// the purchase order; v1 acknowledges them unseen, v2 delivers them when it
+// is resumed.
+func TestSupplierWritesWaitWhileV2IsPaused(t *testing.T) {
+	e := newSupEnv(t)
+	num := e.issuedPO("ord_pause")
+	if r := e.call(http.MethodGet, "/v1/supplier/purchase-orders/"+num, sup2Key, nil); r.status != http.StatusOK {
+		t.Fatalf("read before the back-out: %d %s", r.status, r.raw)
+	}
+	e.plan.v2Paused.Store(true)
+	e.clk.Add(time.Hour) // the cached copy is long stale
+	r := e.call(http.MethodGet, "/v1/supplier/purchase-orders/"+num, sup2Key, nil)
+	if r.status != http.StatusOK || r.header.Get("X-Erpgate-Stale") != "true" {
+		t.Fatalf("read while paused: %d %s (stale %q), want the last copy", r.status, r.raw, r.header.Get("X-Erpgate-Stale"))
+	}
+	for _, c := range []struct {
+		path string
+		body any
+	}{
+		{"acknowledgements", ackBody("ACK-1", "2026-03-06", 0)},
+		{"shipping-notices", asnBody("ASN-1", "2026-03-02", "2026-03-04", 5)},
+	} {
+		if r := e.call(http.MethodPost, "/v1/supplier/purchase-orders/"+num+"/"+c.path, sup2Key, c.body); r.status != http.StatusAccepted {
+			t.Fatalf("%s while paused: %d %s", c.path, r.status, r.raw)
+		}
+	}
+	// v1 has seen both entries and acknowledged them without a call; v2
+	// has not consumed them.
+	waitFor(t, "v1's group to acknowledge both documents", func() bool {
+		ctx := context.Background()
+		last, err := e.rdb.XRevRangeN(ctx, "outbox", "+", "-", 1).Result()
+		if err != nil || len(last) != 1 {
+			return false
+		}
+		gs, err := e.rdb.XInfoGroups(ctx, "outbox").Result()
+		if err != nil {
+			return false
+		}
+		for _, g := range gs {
+			if g.Name == "erp-v1" {
+				return g.Pending == 0 && g.LastDeliveredID == last[0].ID
+			}
+		}
+		return false
+	})
+	if po, _ := e.sim.PurchaseOrder(num); po.Status != "issued" {
+		t.Fatalf("the ERP's purchase order is %s while v2 is paused, want issued", po.Status)
+	}
+	if s := e.docState(sup2Key, "acknowledgements", "ACK-1"); s != "accepted" {
+		t.Errorf("acknowledgement while paused: %s, want accepted", s)
+	}
+	e.plan.v2Paused.Store(false)
+	waitFor(t, "delivery after the resume", func() bool {
+		po, _ := e.sim.PurchaseOrder(num)
+		return po.Status == "shipped"
+	})
+	waitFor(t, "both documents recorded as delivered", func() bool {
+		return e.docState(sup2Key, "acknowledgements", "ACK-1") == "delivered" && e.docState(sup2Key, "shipping-notices", "ASN-1") == "delivered"
+	})
 }
