@@ -73,7 +73,9 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 
 	v1URL, v2URL := opt.erpV1URL, opt.erpV2URL
 	if v1URL == "" || v2URL == "" {
-		simURL, stop, err := startSimulator(opt.erpsimListen, log)
+		// The embedded ERP v2 pushes status changes to our callback
+		// endpoint (ERP callbacks, erp_callback.go) with the demo ERP key.
+		simURL, stop, err := startSimulator(opt.erpsimListen, publicURL+"/erp/v2/callback", log)
 		if err != nil {
 			return nil, err
 		}
@@ -163,10 +165,34 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		return nil, fmt.Errorf("erp v2 supply chain: %w", err)
 	}
 	// --- end supplier services ---
+
+	// ERP status (issue 5): ERP v2 pushes status changes to the callback
+	// endpoint; ERP v1 cannot, so the poller asks it about the orders it
+	// created (its open-order set, filled by openOrdersHook) while it is
+	// their authoritative target. Either way only the authoritative
+	// target's statuses reach the timeline.
+	open := st.OpenOrders()
+	authority := func(ctx context.Context, id string) (string, error) {
+		o, err := st.LoadOrder(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		return plan.Authoritative(o), nil
+	}
+	poller, err := erp.NewPoller(erp.PollerConfig{
+		Target: erp.V1, Adapter: adapters[erp.V1], Open: open, Authority: authority,
+		Record: pollRecorder(trk), Finished: timelineFinished(trk),
+		CallTimeout: opt.erpTimeout, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sys.background(bgCtx, &wg, "status poller", poller.Run)
+
 	disp := erp.NewDispatcher(erp.DispatcherConfig{
 		Outbox: st.Outbox(), Orders: st, Adapters: delivering, Plan: plan,
 		Logger: log, Registerer: reg, Consumers: opt.consumers, CallTimeout: opt.erpTimeout,
-		OnResult:       erp.Reauthorize(rel, st, log, erp.ChainHooks(shadow.OnResult, timeline)),
+		OnResult:       erp.Reauthorize(rel, st, log, erp.ChainHooks(shadow.OnResult, timeline, openOrdersHook(open, log))),
 		Backoff:        erp.Backoff{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},
 		BreakerOpenFor: opt.erpBreakerOpen, MaxDeliveries: opt.erpMaxDeliveries,
 		ReclaimMinIdle: opt.erpReclaimIdle, ReclaimEvery: min(opt.erpReclaimIdle/2, 30*time.Second),
@@ -181,6 +207,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	srv, err := gateway.New(gateway.Config{
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
 		Store: st, Keyring: keys, Timelines: trk, Live: hub, Release: rel,
+		Authority: authority, Events: trk, Webhooks: wh, // ERP callbacks and webhook admin
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return errors.New("redis unreachable")
@@ -200,10 +227,17 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	return sys, nil
 }
 
+// demoERPCallbackKey is the demo ERP client's key (gateway.DemoClients),
+// with which the embedded simulator pushes status changes.
+const demoERPCallbackKey = "demo-erp-callback-key"
+
 // startSimulator serves the ERP simulator in-process on addr and returns its
-// base URL.
-func startSimulator(addr string, log *slog.Logger) (string, func(), error) {
-	sim := erpsim.New(erpsim.Config{Logger: log.With("component", "erpsim")})
+// base URL. Its orders move through the demo lifecycle (delivered about 25 s
+// after the order; PUT /sim/lifecycle changes the pace), and v2 pushes each
+// status change to callbackURL.
+func startSimulator(addr, callbackURL string, log *slog.Logger) (string, func(), error) {
+	sim := erpsim.New(erpsim.Config{Logger: log.With("component", "erpsim"),
+		Lifecycle: erpsim.DemoLifecycle, CallbackURL: callbackURL, CallbackToken: demoERPCallbackKey})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("embedded ERP simulator: listen %s: %w", addr, err)
@@ -216,9 +250,10 @@ func startSimulator(addr string, log *slog.Logger) (string, func(), error) {
 	go sim.RunSupply(supplyCtx, time.Second)
 	url := "http://" + ln.Addr().String()
 	log.Warn("EMBEDDED ERP SIMULATOR: orders go to a simulated ERP, not a real one", "url", url,
-		"inspect", url+"/sim/orders", "faults", url+"/sim/faults")
+		"inspect", url+"/sim/orders", "faults", url+"/sim/faults", "lifecycle", url+"/sim/lifecycle")
 	return url, func() {
 		supplyStop()
+		sim.Close() // lifecycle driver and status push
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		hs.Shutdown(sctx)

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"erpgate/erp"
+	"erpgate/gateway"
 	"erpgate/order"
+	"erpgate/store"
 	"erpgate/tracking"
 )
 
@@ -20,6 +23,12 @@ func timelineHook(trk *tracking.Store, log *slog.Logger) erp.ResultHook {
 		var ev tracking.Event
 		switch r.State {
 		case erp.StateCreated:
+			if erpSpokeFirst(ctx, trk, o.ID) {
+				// The ERP's own confirmation (a v2 push) overtook this
+				// result; "passed to the warehouse" after it would set the
+				// status back.
+				return
+			}
 			ev = tracking.Event{Type: tracking.TypeDelivered, Summary: "Your order has been passed to our warehouse system",
 				Details: map[string]string{"erp_order_number": r.ERPOrderNumber}}
 		case erp.StateRejected:
@@ -37,5 +46,63 @@ func timelineHook(trk *tracking.Store, log *slog.Logger) erp.ResultHook {
 		if _, err := trk.Append(ctx, o.ID, ev); err != nil {
 			log.WarnContext(ctx, "timeline event not recorded", "order", o.ID, "type", ev.Type, "err", err)
 		}
+	}
+}
+
+// erpSpokeFirst reports whether the order's timeline already holds an event
+// from the ERP. A read failure counts as no: the event is then written.
+func erpSpokeFirst(ctx context.Context, trk *tracking.Store, orderID string) bool {
+	evs, err := trk.Timeline(ctx, orderID)
+	if err != nil {
+		return false
+	}
+	for _, e := range evs {
+		if e.Source == tracking.SourceERP {
+			return true
+		}
+	}
+	return false
+}
+
+// openOrdersHook puts every order v1 created into v1's open-order set, so
+// that the status poller follows it while v1 is (or becomes, after a
+// back-out) its authoritative target. v2 pushes, so it needs no set.
+func openOrdersHook(open *store.OpenOrders, log *slog.Logger) erp.ResultHook {
+	return func(ctx context.Context, target string, o *order.Order, r erp.Result, _ bool) {
+		if target != erp.V1 || r.State != erp.StateCreated {
+			return
+		}
+		if err := open.Add(ctx, target, o.ID, time.Now()); err != nil {
+			log.WarnContext(ctx, "order not added to the polled open orders; its v1 status will not be tracked", "order", o.ID, "err", err)
+		}
+	}
+}
+
+// pollRecorder records a status polled from v1 on the order's timeline,
+// each status once (dedup key "v1:" + status).
+func pollRecorder(trk *tracking.Store) func(ctx context.Context, orderID string, st erp.Status) error {
+	return func(ctx context.Context, orderID string, st erp.Status) error {
+		ev, ok := gateway.ERPStatusEvent(gateway.ERPStatus{
+			Target: erp.V1, Status: st.Status, ERPOrderNumber: st.ERPOrderNumber,
+			Carrier: st.Carrier, TrackingNumber: st.TrackingNumber, ExpectedDelivery: st.ExpectedDelivery,
+		})
+		if !ok {
+			return nil // a status word that is no customer event
+		}
+		ev.Details[tracking.DetailDedup] = "v1:" + st.Status
+		_, err := trk.Append(ctx, orderID, ev)
+		return err
+	}
+}
+
+// timelineFinished reports whether the order is finished as its customer
+// sees it (delivered, cancelled, rejected).
+func timelineFinished(trk *tracking.Store) func(ctx context.Context, orderID string) (bool, error) {
+	return func(ctx context.Context, orderID string) (bool, error) {
+		evs, err := trk.Timeline(ctx, orderID)
+		if err != nil {
+			return false, err
+		}
+		return tracking.Derive(evs).Final, nil
 	}
 }

@@ -57,6 +57,7 @@
     var reason = byId("status-reason");
     if (reason && !has(cfg.problem_types, ev.type)) reason.hidden = true;
     var cls = ev.type === "delivered" ? "done" : has(cfg.problem_types, ev.type) ? "problem" : "progress";
+    byId("eta-label").textContent = ev.type === "delivered" ? "Delivered" : "Expected delivery";
     byId("status").className = "status status-" + cls;
     var step = cfg.steps[ev.type];
     if (step === undefined) step = 0;

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	gsoap "github.com/hooklift/gowsdl/soap"
+	"golang.org/x/net/websocket"
+
+	"erpgate/soap/erpv2cb"
+)
+
+// The customer's tracking page in a real browser: Debian's headless
+// Chromium, driven over the DevTools protocol (websocket).
+//
+// Run it:  apt-get install -y chromium && go test -run Chromium ./cmd/gateway
+// It skips when chromium is not installed, unless ERPGATE_REQUIRE_TOOLS=1
+// (CI), where it fails. ERPGATE_SCREENSHOT_DIR, when set, receives the
+// screenshot (tracking-phone.png) for a human to look at.
+
+// chromium returns the browser binary, or skips.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("ERPGATE_REQUIRE_TOOLS") == "1" {
+		t.Fatal("chromium not installed (apt-get install -y chromium) and ERPGATE_REQUIRE_TOOLS=1")
+	}
+	t.Skip("chromium not installed (apt-get install -y chromium); set ERPGATE_REQUIRE_TOOLS=1 to make this a failure")
+	return ""
+}
+
+// devtools is one page of a headless Chromium, driven over the DevTools
+// protocol.
+type devtools struct {
+	ws *websocket.Conn
+	id int
+}
+
+// startChromium starts a headless Chromium with remote debugging on a free
+// loopback port and connects to its page.
+func startChromium(t *testing.T, bin string) *devtools {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+dir, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+		"--remote-allow-origins=http://127.0.0.1", "--window-size=390,844", "about:blank")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	// Chromium writes its port to DevToolsActivePort once it listens.
+	var port string
+	deadline := time.Now().Add(30 * time.Second)
+	for port == "" {
+		if b, err := os.ReadFile(filepath.Join(dir, "DevToolsActivePort")); err == nil {
+			if p, _, ok := strings.Cut(string(b), "\n"); ok {
+				port = p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chromium did not open its DevTools port within 30s; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var targets []struct {
+		Type string `json:"type"`
+		WS   string `json:"webSocketDebuggerUrl"`
+	}
+	var ws string
+	for ws == "" {
+		if code := getJSON(t, "http://127.0.0.1:"+port+"/json/list", "", &targets); code == http.StatusOK {
+			for _, tg := range targets {
+				if tg.Type == "page" {
+					ws = tg.WS
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chromium shows no page target within 30s: %+v", targets)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	conn, err := websocket.Dial(ws, "", "http://127.0.0.1")
+	if err != nil {
+		t.Fatalf("devtools websocket: %v", err)
+	}
+	conn.MaxPayloadBytes = 64 << 20 // screenshots
+	t.Cleanup(func() { conn.Close() })
+	return &devtools{ws: conn}
+}
+
+// call sends one DevTools command and decodes its result into out.
+func (d *devtools) call(method string, params, out any) error {
+	d.id++
+	id := d.id
+	if err := websocket.JSON.Send(d.ws, map[string]any{"id": id, "method": method, "params": params}); err != nil {
+		return err
+	}
+	_ = d.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		var msg struct {
+			ID     int             `json:"id"`
+			Result json.RawMessage `json:"result"`
+			Error  *struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := websocket.JSON.Receive(d.ws, &msg); err != nil {
+			return fmt.Errorf("%s: %w", method, err)
+		}
+		if msg.ID != id {
+			continue // an event, or an answer to an earlier call
+		}
+		if msg.Error != nil {
+			return fmt.Errorf("%s: %s", method, msg.Error.Message)
+		}
+		if out == nil {
+			return nil
+		}
+		return json.Unmarshal(msg.Result, out)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page and returns its value.
+func (d *devtools) eval(t *testing.T, expr string) any {
+	t.Helper()
+	var res struct {
+		Result struct {
+			Value any `json:"value"`
+		} `json:"result"`
+		Exception *struct {
+			Text string `json:"text"`
+		} `json:"exceptionDetails"`
+	}
+	if err := d.call("Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Exception != nil {
+		t.Fatalf("evaluate %q: %s", expr, res.Exception.Text)
+	}
+	return res.Result.Value
+}
+
+// waitEval waits until expr evaluates to true in the page.
+func (d *devtools) waitEval(t *testing.T, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for d.eval(t, expr) != true {
+		if time.Now().After(deadline) {
+			t.Fatalf("page: %s did not happen within 30s; body:\n%v", what, d.eval(t, "document.body ? document.body.innerText : ''"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// pushStatus calls the gateway's ERP callback as ERP v2 does.
+func pushStatus(t *testing.T, gw, orderID string, seq int32, status string, mod func(*erpv2cb.SalesOrderStatusChanged)) {
+	t.Helper()
+	st := erpv2cb.OrderStatus(status)
+	ts := erpv2cb.Timestamp(time.Now().UTC().Format(time.RFC3339Nano))
+	m := &erpv2cb.SalesOrderStatusChanged{EventId: "browser-" + orderID + "-" + strconv.Itoa(int(seq)), Sequence: seq,
+		SalesOrderNumber: "SO-2V-999001", ExternalReference: orderID, Status: &st, StatusChangedAt: &ts}
+	if mod != nil {
+		mod(m)
+	}
+	c := erpv2cb.NewSalesOrderStatusCallback(gsoap.NewClient(gw+"/erp/v2/callback",
+		gsoap.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + demoERPCallbackKey})))
+	resp, err := c.SalesOrderStatusChangedContext(t.Context(), m)
+	if err != nil || resp.Outcome == nil || *resp.Outcome != erpv2cb.OutcomeRecorded {
+		t.Fatalf("push %s: %+v, %v", status, resp, err)
+	}
+}
+
+// TestTrackingPageInChromium opens a customer's tracking page on a phone
+// sized headless Chromium, takes a screenshot, and checks that an event the
+// server records after the page loaded appears without a reload.
+func TestTrackingPageInChromium(t *testing.T) {
+	bin := chromium(t)
+	gw, logs, _ := startRun(t)
+	sim := logs.wait(t, "EMBEDDED ERP SIMULATOR")
+	// The test moves the order itself (as ERP v2 would), so that it knows
+	// which event arrives after the page is open.
+	putJSON(t, sim+"/sim/lifecycle", `{"step":"0s"}`)
+	resp, b := post(t, gw+"/v1/orders", "demo-shop-key", strings.Replace(orderBody("WEB-BROWSER-1"), `"SKU-1002"`, `"SKU-1011"`, 1))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /v1/orders: %d %v", resp.StatusCode, b)
+	}
+	id := b["id"].(string)
+	pageURL := b["tracking"].(map[string]any)["url"].(string)
+	date := func(days int) *erpv2cb.CalendarDate {
+		d := erpv2cb.CalendarDate(time.Now().UTC().AddDate(0, 0, days).Format(time.DateOnly))
+		return &d
+	}
+	pushStatus(t, gw, id, 1, "confirmed", func(m *erpv2cb.SalesOrderStatusChanged) { m.ExpectedDeliveryDate = date(3) })
+	pushStatus(t, gw, id, 2, "backordered", func(m *erpv2cb.SalesOrderStatusChanged) {
+		m.ExpectedDeliveryDate = date(10)
+		m.ShortItem = []*erpv2cb.ShortItem{{Sku: "SKU-1011", QuantityShort: 1}}
+	})
+	pushStatus(t, gw, id, 3, "allocated", func(m *erpv2cb.SalesOrderStatusChanged) { m.ExpectedDeliveryDate = date(4) })
+	pushStatus(t, gw, id, 4, "picked", nil)
+
+	d := startChromium(t, bin)
+	if err := d.call("Emulation.setDeviceMetricsOverride", map[string]any{
+		"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.call("Page.navigate", map[string]any{"url": pageURL}, nil); err != nil {
+		t.Fatal(err)
+	}
+	d.waitEval(t, "the event stream opened", `document.readyState === "complete" && !!document.getElementById("live-note") &&
+		document.getElementById("live-note").textContent === "This page updates automatically."`)
+	if got := d.eval(t, `document.title`); !strings.Contains(fmt.Sprint(got), "WEB-BROWSER-1") || !strings.Contains(fmt.Sprint(got), "Packed") {
+		t.Errorf("title = %v, want the order reference and its status", got)
+	}
+	before := fmt.Sprint(d.eval(t, `window.erpgateProbe = "same page"; Array.from(document.querySelectorAll("#timeline li[data-id]")).map(li => li.dataset.id).join(" ")`))
+
+	// Now the parcel ships: the page must show it without a reload.
+	pushStatus(t, gw, id, 5, "shipped", func(m *erpv2cb.SalesOrderStatusChanged) {
+		m.Carrier, m.TrackingNumber, m.ExpectedDeliveryDate = "DHL", "00340434LIVE0000001", date(5)
+	})
+	d.waitEval(t, "the shipped event appeared", `document.getElementById("status-label").textContent === "Shipped" &&
+		document.getElementById("tracking-number").textContent === "00340434LIVE0000001"`)
+	if got := d.eval(t, `window.erpgateProbe`); got != "same page" {
+		t.Errorf("window state = %v after the event, want the same page (no reload)", got)
+	}
+	first := d.eval(t, `(function(){ var li = document.querySelector("#timeline li[data-id]");
+		return [li.dataset.id, li.querySelector(".what").textContent, li.querySelector(".summary").textContent].join("|"); })()`)
+	parts := strings.SplitN(fmt.Sprint(first), "|", 3)
+	if len(parts) != 3 || strings.Contains(before, parts[0]) || parts[1] != "Shipped" || !strings.Contains(parts[2], "DHL") {
+		t.Errorf("newest timeline item = %v, want a new Shipped item (ids before: %s)", first, before)
+	}
+	if got := d.eval(t, `document.getElementById("tracking-link").href`); !strings.HasPrefix(fmt.Sprint(got), "https://www.dhl.com/") {
+		t.Errorf("tracking link = %v, want DHL's tracking page", got)
+	}
+	if got := d.eval(t, `document.getElementById("status").className`); got != "status status-progress" {
+		t.Errorf("status class = %v, want status status-progress", got)
+	}
+
+	var shot struct {
+		Data string `json:"data"`
+	}
+	if err := d.call("Page.captureScreenshot", map[string]any{"format": "png"}, &shot); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(shot.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != 780 || b.Dy() != 1688 {
+		t.Errorf("screenshot is %dx%d, want 780x1688 (390x844 at 2x)", b.Dx(), b.Dy())
+	}
+	if err := notBlank(img); err != nil {
+		t.Error(err)
+	}
+	out := t.TempDir()
+	if dir := os.Getenv("ERPGATE_SCREENSHOT_DIR"); dir != "" {
+		out = dir
+	}
+	path := filepath.Join(out, "tracking-phone.png")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", path, len(raw))
+
+	// Delivered: the card turns to its final state, still without reload.
+	pushStatus(t, gw, id, 6, "delivered", func(m *erpv2cb.SalesOrderStatusChanged) { m.ExpectedDeliveryDate = date(0) })
+	d.waitEval(t, "the delivered state", `document.getElementById("status").className === "status status-done" &&
+		document.getElementById("eta-label").textContent === "Delivered" && window.erpgateProbe === "same page"`)
+}
+
+// notBlank reports an error when the image has hardly any colours: a page
+// that did not render (all white) rather than a status card and a timeline.
+func notBlank(img image.Image) error {
+	colors := map[color.RGBA]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 7 {
+		for x := b.Min.X; x < b.Max.X; x += 7 {
+			r, g, bl, a := img.At(x, y).RGBA()
+			colors[color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), uint8(a >> 8)}] = true
+		}
+	}
+	if len(colors) < 16 {
+		return errors.New("screenshot has " + strconv.Itoa(len(colors)) + " colours: the page did not render")
+	}
+	return nil
+}
