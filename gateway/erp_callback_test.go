@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,7 +40,7 @@ type trackEnv struct {
 	auth string // the authoritative target; "" = Authority fails
 }
 
-func newTrackEnv(t *testing.T) *trackEnv {
+func newTrackEnv(t testing.TB) *trackEnv {
 	t.Helper()
 	var rdb redis.UniversalClient
 	if os.Getenv("ERPGATE_REDIS_ADDR") != "" || os.Getenv("ERPGATE_REDIS_REQUIRED") == "1" {
@@ -435,4 +436,40 @@ func TestERPStatusEvent(t *testing.T) {
 	if _, ok := ERPStatusEvent(ERPStatus{Status: "lost"}); ok {
 		t.Error("an unknown status word became an event")
 	}
+}
+
+// FuzzERPCallback: whatever an ERP (or anyone with its key) sends to the
+// callback endpoint, the answer is a SOAP envelope — a response or a fault
+// — and never a panic or a 5xx without an envelope.
+func FuzzERPCallback(f *testing.F) {
+	env := `<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>%s</soap:Body></soap:Envelope>`
+	for _, body := range []string{
+		`<SalesOrderStatusChanged xmlns="urn:erpgate:erp:v2:callback"><EventId>e1</EventId><Sequence>1</Sequence><ExternalReference>ord_x</ExternalReference><Status>confirmed</Status><StatusChangedAt>2026-03-02T09:00:00Z</StatusChangedAt></SalesOrderStatusChanged>`,
+		`<SalesOrderStatusChanged xmlns="urn:erpgate:erp:v2:callback"><EventId>e2</EventId><Sequence>2</Sequence><ExternalReference>ord_x</ExternalReference><Status>backordered</Status><StatusChangedAt>2026-03-02T09:00:00+01:00</StatusChangedAt><ExpectedDeliveryDate>2026-03-12</ExpectedDeliveryDate><ShortItem><Sku>SKU-1011</Sku><QuantityShort>2</QuantityShort></ShortItem></SalesOrderStatusChanged>`,
+		`<SalesOrderStatusChanged xmlns="urn:erpgate:erp:v2:callback"><EventId></EventId><Status>lost</Status></SalesOrderStatusChanged>`,
+		`<x:Other xmlns:x="urn:x"/>`,
+		``,
+	} {
+		f.Add(fmt.Sprintf(env, body))
+	}
+	f.Add(`not xml at all`)
+	e := newTrackEnv(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/erp/v2/callback", strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("Authorization", "Bearer demo-erp-callback-key")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(b), "Envelope") {
+			t.Fatalf("answer %d without an envelope: %s", res.StatusCode, b)
+		}
+		if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusInternalServerError &&
+			res.StatusCode != http.StatusRequestEntityTooLarge && res.StatusCode != http.StatusUnsupportedMediaType {
+			t.Fatalf("status %d for %q", res.StatusCode, body)
+		}
+	})
 }
