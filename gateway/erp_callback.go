@@ -133,7 +133,7 @@ func ERPStatusEvent(st ERPStatus) (ev tracking.Event, ok bool) {
 	d := map[string]string{"target": st.Target}
 	set := func(k, v string) {
 		if v != "" {
-			d[k] = v
+			d[k] = clipBytes(v, tracking.MaxDetailValue)
 		}
 	}
 	set(tracking.DetailERPOrderNumber, st.ERPOrderNumber)
@@ -193,7 +193,23 @@ func ERPStatusEvent(st ERPStatus) (ev tracking.Event, ok bool) {
 			b.WriteString(": " + st.Reason)
 		}
 	}
-	return tracking.Event{Time: st.At, Type: typ, Source: tracking.SourceERP, Summary: b.String(), Details: d}, true
+	summary := b.String()
+	if utf8.RuneCountInString(summary) > tracking.MaxSummaryLen {
+		summary = string([]rune(summary)[:tracking.MaxSummaryLen-1]) + "…"
+	}
+	return tracking.Event{Time: st.At, Type: typ, Source: tracking.SourceERP, Summary: summary, Details: d}, true
+}
+
+// clipBytes shortens s to at most n bytes without splitting a character.
+func clipBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // handleERPCallbackWSDL serves the callback WSDL with its soap:address
@@ -277,6 +293,9 @@ func (s *Server) handleERPCallback() echo.HandlerFunc {
 		case erpgate.ErrorCode(err) == erpgate.NotFound:
 			return fail(pushUnknownOrder, callbackFault(soap.FaultClient, 0, erpv2cb.ErrorCodeNOT_FOUND,
 				"no order with external reference "+in.ExternalReference))
+		case erpgate.ErrorCode(err) == erpgate.Invalid:
+			// The timeline refused the event: sending it again cannot help.
+			return fail(pushInvalid, callbackFault(soap.FaultClient, 0, erpv2cb.ErrorCodeINVALID_REQUEST, erpgate.ErrorMessage(err)))
 		case err != nil:
 			s.log.WarnContext(r.Context(), "erp status push not recorded", "order", in.ExternalReference, "event", in.EventId, "err", err,
 				"request_id", w.Header().Get(echo.HeaderXRequestID))

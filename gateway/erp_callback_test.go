@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	gsoap "github.com/hooklift/gowsdl/soap"
 	"github.com/prometheus/client_golang/prometheus"
@@ -472,4 +473,38 @@ func FuzzERPCallback(f *testing.F) {
 			t.Fatalf("status %d for %q", res.StatusCode, body)
 		}
 	})
+}
+
+func TestERPStatusEventFitsTheTimelineLimits(t *testing.T) {
+	long := strings.Repeat("ü", maxPushReason)
+	var short []string
+	for i := range maxPushShortItems {
+		short = append(short, fmt.Sprintf("%d × %s", i+1, strings.Repeat("S", maxPushText)))
+	}
+	for _, st := range []ERPStatus{
+		{Target: "v2", Status: "cancelled", Reason: long},
+		{Target: "v2", Status: "backordered", Short: short, ExpectedDelivery: "2026-03-12"},
+	} {
+		ev, ok := ERPStatusEvent(st)
+		if !ok {
+			t.Fatal("no event")
+		}
+		if n := len([]rune(ev.Summary)); n > tracking.MaxSummaryLen {
+			t.Errorf("%s summary has %d characters, want at most %d", st.Status, n, tracking.MaxSummaryLen)
+		}
+		for k, v := range ev.Details {
+			if len(v) > tracking.MaxDetailValue || !utf8.ValidString(v) {
+				t.Errorf("%s detail %s has %d bytes (valid UTF-8: %v), want at most %d", st.Status, k, len(v), utf8.ValidString(v), tracking.MaxDetailValue)
+			}
+		}
+	}
+	// And the timeline takes them.
+	e := newTrackEnv(t)
+	id, _ := e.order(t, "WEB-LONG")
+	_, err := e.client("demo-erp-callback-key").SalesOrderStatusChangedContext(t.Context(), push("e1", id, "cancelled", 1, func(m *erpv2cb.SalesOrderStatusChanged) {
+		m.Reason = long
+	}))
+	if err != nil {
+		t.Errorf("a cancellation with a %d-character reason: %v", maxPushReason, err)
+	}
 }
