@@ -362,7 +362,6 @@ func (s *Sim) Close() {
 // every Tick; tests on a fake clock call it after moving the clock.
 func (s *Sim) Advance() int {
 	s.advanceMu.Lock()
-	defer s.advanceMu.Unlock()
 	now := s.clock()
 	l := s.life
 	var changes []change
@@ -382,7 +381,9 @@ func (s *Sim) Advance() int {
 		changes = l.step(e.ol, e.due, changes)
 	}
 	l.mu.Unlock()
-	s.apply(changes)
+	backorders := s.apply(changes)
+	s.advanceMu.Unlock()
+	s.notifyBackorders(backorders)
 	return len(changes)
 }
 
@@ -529,9 +530,10 @@ func (l *lifecycle) parcel(version string) (carrier, number string) {
 	}
 }
 
-// apply writes decided changes to the orders and pushes v2's. A change for
-// an order the store no longer holds (Reset) ends its lifecycle.
-func (s *Sim) apply(changes []change) {
+// apply writes decided changes to the orders and pushes v2's, and returns
+// the backorders among them for notifyBackorders. A change for an order the
+// store no longer holds (Reset) ends its lifecycle. s.advanceMu must be held.
+func (s *Sim) apply(changes []change) []Backorder {
 	var backorders []Backorder
 	for _, c := range changes {
 		st := c.ol.ver.store
@@ -555,6 +557,11 @@ func (s *Sim) apply(changes []change) {
 				At: c.status.ChangedAt, Short: slices.Clone(c.short)})
 		}
 	}
+	return backorders
+}
+
+// notifyBackorders calls the OnBackorder hooks; no lock may be held.
+func (s *Sim) notifyBackorders(backorders []Backorder) {
 	if len(backorders) == 0 {
 		return
 	}
@@ -577,9 +584,11 @@ func (l *lifecycle) forget(ol *orderLife) {
 	}
 }
 
-// OnBackorder registers fn to be called (outside every lock, on the
-// goroutine that applied the change) whenever an order becomes backordered,
-// e.g. to issue a purchase order to the sku's supplier.
+// OnBackorder registers fn to be called whenever an order becomes
+// backordered, e.g. to issue a purchase order to the sku's supplier. It runs
+// on the goroutine that applied the change (the driver, or a caller of
+// Advance), after the simulator released its locks, so it may call Restock
+// or Advance; it should return soon, as it holds up the lifecycle.
 func (s *Sim) OnBackorder(fn func(Backorder)) {
 	s.life.mu.Lock()
 	defer s.life.mu.Unlock()
@@ -598,7 +607,6 @@ func (s *Sim) Restock(sku string, qty int64) error {
 		return fmt.Errorf("erpsim: restock: quantity must be between 1 and %d", v2MaxQuantity)
 	}
 	s.advanceMu.Lock()
-	defer s.advanceMu.Unlock()
 	now := s.clock()
 	l := s.life
 	var changes []change
@@ -608,7 +616,9 @@ func (s *Sim) Restock(sku string, qty int64) error {
 		changes = l.allocateWaiting(v, now, changes)
 	}
 	l.mu.Unlock()
-	s.apply(changes)
+	backorders := s.apply(changes) // allocations only: none
+	s.advanceMu.Unlock()
+	s.notifyBackorders(backorders)
 	return nil
 }
 

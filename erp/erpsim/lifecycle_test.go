@@ -603,3 +603,33 @@ func TestConfigValidatesLifecycleAndCallback(t *testing.T) {
 		t.Errorf("demo config: %v", err)
 	}
 }
+
+// TestBackorderHookMayRestock: the hook runs outside the simulator's locks,
+// so a supplier that delivers at once (calling Restock from the hook) does
+// not deadlock, and the order is allocated.
+func TestBackorderHookMayRestock(t *testing.T) {
+	clk := newLCClock()
+	sim, _, c := newSim(t, erpsim.Config{Clock: clk.Now, Lifecycle: manualLifecycle(10 * time.Second)})
+	t.Cleanup(sim.Close)
+	sim.OnBackorder(func(b erpsim.Backorder) {
+		for _, s := range b.Short {
+			if err := sim.Restock(s.SKU, s.Quantity); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if _, err := create(t.Context(), c, salesOrder("ord_bo", "SKU-1011")); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(15 * time.Second)
+	done := make(chan struct{})
+	go func() { sim.Advance(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Advance deadlocked with a hook that restocks")
+	}
+	if got := val(v2StatusOf(t, c, "ord_bo").Status); got != "allocated" {
+		t.Errorf("status = %s, want allocated (restocked by the hook)", got)
+	}
+}
