@@ -716,7 +716,7 @@ func soapProblems(err error, keyField string) error {
 // would win?), and integers that do not parse. Every finding is a problem
 // with the element's path; they are reported together as one Invalid error.
 func decodeStrict(req *soap.Request, v any) error {
-	sd := &strictDecoder{into: v}
+	sd := &strictDecoder{into: v, ns: req.Operation.Space}
 	if err := req.Decode(sd); err != nil {
 		return err
 	}
@@ -740,6 +740,7 @@ func decodeStrict(req *soap.Request, v any) error {
 // generated value from that copy.
 type strictDecoder struct {
 	into     any
+	ns       string // the service namespace: the operation element's (checked by the caller)
 	problems []erpgate.Problem
 	dropped  int
 }
@@ -806,8 +807,8 @@ func (sd *strictDecoder) child(parent *strictFrame, name xml.Name) *strictFrame 
 		parent.ignored = true
 		return &strictFrame{ignored: true}
 	}
-	if name.Space != orderws.Namespace {
-		sd.problem(path, "element must be in namespace "+orderws.Namespace)
+	if name.Space != sd.ns {
+		sd.problem(path, "element must be in namespace "+sd.ns)
 		return &strictFrame{ignored: true}
 	}
 	f, ok := wireFields(parent.t)[name.Local]

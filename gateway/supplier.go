@@ -284,4 +284,9 @@ func (s *Server) supplierRoutes() {
 	shop := requireKind(s.keys, KindShop)
 	s.e.GET("/v1/catalog/items", s.handleCatalogItems(), shop)
 	s.e.GET("/v1/catalog/items/:sku", s.handleCatalogItem(), shop)
+
+	// SOAP SupplierService (soap_supplier.go): the WSDL is public; the
+	// endpoint authenticates suppliers itself (faults, not problem+json).
+	s.e.GET(soapSupplierPath, s.handleSupplierServiceWSDL())
+	s.e.POST(soapSupplierPath, s.handleSupplierService())
 }

@@ -98,7 +98,7 @@ func (s *Store) AcceptSupplierDocument(ctx context.Context, in DocumentIntake) (
 		return AcceptedDocument{ID: res[1], Replayed: true}, nil
 	case "mismatch":
 		return AcceptedDocument{}, &erpgate.Error{Code: erpgate.IdempotencyMismatch,
-			Message: fmt.Sprintf("a %s with id %q was already accepted with different content", strings.ReplaceAll(d.Kind, "_", " "), d.DocumentID),
+			Message: fmt.Sprintf("the %s %q was already accepted with different content", strings.ReplaceAll(d.Kind, "_", " "), d.DocumentID),
 			Err:     fmt.Errorf("existing document %s", res[1])}
 	default:
 		return AcceptedDocument{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("document id %s already in use", res[1]), "internal error")
