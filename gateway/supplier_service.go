@@ -38,10 +38,11 @@ type SupplierConfig struct {
 	// Store keeps supplier documents, the read cache and the signature
 	// replay records (*store.Store).
 	Store SupplyStore
-	// Active, optional, reports whether the supply chain's target consumes
-	// the outbox. While it is paused (a back-out) reads are answered from
-	// the last copy the cache holds, without asking the ERP, and writes
-	// are accepted and wait.
+	// Active, optional (nil: always), reports whether the ERP may be asked
+	// at all. While it reports false, reads are answered from the last copy
+	// the cache holds without a call. Without it, reads ask the ERP and fall
+	// back to the last copy when it does not answer. Writes never depend on
+	// it: they are accepted into the outbox and wait for their target.
 	Active func() bool
 	// Timelines, optional, receives the supplier's acknowledgement and
 	// shipping notice as events on the timelines of the customer orders

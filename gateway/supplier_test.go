@@ -119,8 +119,7 @@ func newSupEnv(t *testing.T, opts ...supOpts) *supEnv {
 	e.gw, err = New(Config{
 		PublicURL: "https://gw.example", Store: e.st, Keyring: keys, Now: e.clk.Now,
 		Registerer: e.reg, Gatherer: e.reg, Timelines: trk, Live: nopLive{},
-		Supplier: SupplierConfig{ERP: chain, Store: e.st, Timelines: trk,
-			Active: func() bool { return e.plan.Active(erp.V2) }, RequireSignature: o.requireSignature},
+		Supplier: SupplierConfig{ERP: chain, Store: e.st, Timelines: trk, RequireSignature: o.requireSignature},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -676,10 +675,10 @@ func TestSupplierWritesAreIdempotent(t *testing.T) {
 	}
 }
 
-// TestSupplierWritesWaitWhileV2IsPaused: during a back-out (v2 paused)
-// documents are still accepted with 202, answered from the last copy of
-// the purchase order; v1 acknowledges them unseen, v2 delivers them when it
-// is resumed.
+// TestSupplierWritesWaitWhileV2IsPaused: during a back-out (v2 paused and
+// its interface down) documents are still accepted with 202, checked
+// against the last copy of the purchase order; v1 acknowledges them unseen,
+// v2 delivers them when it is resumed.
 func TestSupplierWritesWaitWhileV2IsPaused(t *testing.T) {
 	e := newSupEnv(t)
 	num := e.issuedPO("ord_pause")
@@ -687,6 +686,9 @@ func TestSupplierWritesWaitWhileV2IsPaused(t *testing.T) {
 		t.Fatalf("read before the back-out: %d %s", r.status, r.raw)
 	}
 	e.plan.v2Paused.Store(true)
+	if err := e.sim.SetFaults(erpsim.Faults{Down: true}); err != nil {
+		t.Fatal(err)
+	}
 	e.clk.Add(time.Hour) // the cached copy is long stale
 	r := e.call(http.MethodGet, "/v1/supplier/purchase-orders/"+num, sup2Key, nil)
 	if r.status != http.StatusOK || r.header.Get("X-Erpgate-Stale") != "true" {
@@ -722,6 +724,10 @@ func TestSupplierWritesWaitWhileV2IsPaused(t *testing.T) {
 		}
 		return false
 	})
+	if err := e.sim.SetFaults(erpsim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // ample time for a wrongly active v2 worker
 	if po, _ := e.sim.PurchaseOrder(num); po.Status != "issued" {
 		t.Fatalf("the ERP's purchase order is %s while v2 is paused, want issued", po.Status)
 	}

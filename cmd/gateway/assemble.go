@@ -160,7 +160,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	}
 	plan := rel
 	// --- supplier services (supply.go, issue 6) ---
-	supplyW, err := newSupplyWiring(v2URL, opt.erpTimeout, st, trk, plan, log)
+	supplyW, err := newSupplyWiring(v2URL, opt.erpTimeout, st, trk, log)
 	if err != nil {
 		return nil, fmt.Errorf("erp v2 supply chain: %w", err)
 	}

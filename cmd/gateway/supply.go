@@ -25,16 +25,16 @@ type supplyWiring struct {
 	svc atomic.Pointer[gateway.SupplierService]
 }
 
-func newSupplyWiring(v2URL string, timeout time.Duration, st *store.Store, trk *tracking.Store, plan erp.Plan, log *slog.Logger) (*supplyWiring, error) {
+func newSupplyWiring(v2URL string, timeout time.Duration, st *store.Store, trk *tracking.Store, log *slog.Logger) (*supplyWiring, error) {
 	chain, err := erpv2.NewSupply(erpv2.Config{URL: v2URL, Timeout: timeout})
 	if err != nil {
 		return nil, err
 	}
-	w := &supplyWiring{config: gateway.SupplierConfig{
-		ERP: chain, Store: st, Timelines: trk,
-		// While v2 is paused, reads come from the last copies in Redis.
-		Active: func() bool { return plan.Active(erp.V2) },
-	}}
+	// Reads ask v2 whatever the release plan says (stage 1 is exactly the
+	// catalog read through v2 while v2 takes no orders); when v2 cannot
+	// answer, they come from the last copies in Redis. Writes always go
+	// through the outbox, so a paused v2 only delays them.
+	w := &supplyWiring{config: gateway.SupplierConfig{ERP: chain, Store: st, Timelines: trk}}
 	sd, err := erp.NewSupplyDelivery(erp.SupplyDeliveryConfig{
 		Documents: st, Chains: map[string]erp.SupplyChain{erp.V2: chain}, Logger: log, OnResult: w.onDelivery,
 	})
