@@ -59,13 +59,18 @@ func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempo
 	if err := o.ValidateAt(now); err != nil {
 		return store.Accepted{}, err
 	}
-	fp, err := fingerprint(o)
+	content, err := json.Marshal(o)
 	if err != nil {
 		return store.Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
+	fp := fingerprint(content)
 	o.ID = newOrderID(now)
 	o.ShopID = shop
 	o.CreatedAt = now.Truncate(time.Millisecond)
+	doc, err := withIdentity(content, o)
+	if err != nil {
+		return store.Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
+	}
 	ev := tracking.Event{
 		Time:    o.CreatedAt,
 		Type:    tracking.TypeAccepted,
@@ -79,6 +84,7 @@ func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempo
 		IdempotencyKey: idempotencyKey,
 		Token:          newToken(),
 		Event:          ev.Encode(),
+		Doc:            doc,
 	})
 	if err == nil && !acc.Replayed && s.accepted != nil {
 		s.accepted(ev)
@@ -100,17 +106,52 @@ func checkIdempotencyKey(k string) error {
 	return nil
 }
 
-// fingerprint identifies the content of a submission: the canonical JSON of
-// the order as the shop sent it. Decoding into the canonical type first means
-// that formatting differences (key order, "19.9" vs "19.90") are not
-// differences of content.
-func fingerprint(o *order.Order) (string, error) {
-	b, err := json.Marshal(o)
-	if err != nil {
-		return "", err
+// fingerprint identifies the content of a submission: the SHA-256 of the
+// canonical JSON of the order as the shop sent it (json.Marshal of the
+// order without id, shop and creation time). Decoding into the canonical
+// type first means that formatting differences (key order, "19.9" vs
+// "19.90") are not differences of content. Stored idempotency records hold
+// it, so it must never change for the same content.
+func fingerprint(content []byte) string {
+	sum := sha256.Sum256(content)
+	return hex.EncodeToString(sum[:])
+}
+
+// withIdentity returns json.Marshal(o) built from content, the JSON of o
+// without ID, ShopID and CreatedAt, instead of encoding the order a second
+// time: Order's JSON begins with "id" and "shop_id" (omitempty) and ends
+// with "created_at" (omitzero), and content always holds "external_id", so
+// the record is content with those fields spliced in at both ends.
+// TestWithIdentity holds it to json.Marshal.
+func withIdentity(content []byte, o *order.Order) ([]byte, error) {
+	if len(content) < 2 || content[0] != '{' || content[len(content)-1] != '}' || len(content) == 2 {
+		return json.Marshal(o) // cannot happen for an Order; be correct anyway
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	var created []byte
+	if !o.CreatedAt.IsZero() {
+		var err error
+		if created, err = o.CreatedAt.MarshalJSON(); err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, 0, len(content)+len(o.ID)+len(o.ShopID)+len(created)+48)
+	b = append(b, '{')
+	if o.ID != "" {
+		b = append(b, `"id":`...)
+		b = appendJSONString(b, o.ID)
+		b = append(b, ',')
+	}
+	if o.ShopID != "" {
+		b = append(b, `"shop_id":`...)
+		b = appendJSONString(b, o.ShopID)
+		b = append(b, ',')
+	}
+	b = append(b, content[1:len(content)-1]...)
+	if created != nil {
+		b = append(b, `,"created_at":`...)
+		b = append(b, created...)
+	}
+	return append(b, '}'), nil
 }
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

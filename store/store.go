@@ -195,6 +195,10 @@ type Intake struct {
 	IdempotencyKey string       // optional Idempotency-Key header value ("" = none)
 	Token          string       // customer tracking token for this order
 	Event          []byte       // tracking.Event.Encode() of the "accepted" event
+	// Doc, if set, is json.Marshal(Order), for a caller that has it already
+	// (the gateway builds it from the fingerprint's encoding); Accept stores
+	// it as the order record instead of encoding the order again.
+	Doc []byte
 }
 
 // Accepted is the outcome of Accept.
@@ -223,9 +227,12 @@ func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 		return Accepted{}, err
 	}
 	o := in.Order
-	doc, err := json.Marshal(o)
-	if err != nil {
-		return Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
+	doc := in.Doc
+	if doc == nil {
+		var err error
+		if doc, err = json.Marshal(o); err != nil {
+			return Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
+		}
 	}
 	created := o.CreatedAt
 	if created.IsZero() {
