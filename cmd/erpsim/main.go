@@ -49,6 +49,10 @@ type options struct {
 	lostReplyRate float64
 	down          bool
 	maxOrders     int
+	step          time.Duration
+	autoRestock   time.Duration
+	callbackURL   string
+	callbackToken string
 }
 
 // parseFlags reads args (args[0] is the program name) over environment
@@ -63,9 +67,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.Float64Var(&o.lostReplyRate, "lost-reply-rate", 0, "share of SOAP calls (0..1) carried out whose reply is lost [ERPSIM_LOST_REPLY_RATE]")
 	fs.BoolVar(&o.down, "down", false, "start with the ERP down: every SOAP call gets 503 [ERPSIM_DOWN]")
 	fs.IntVar(&o.maxOrders, "max-orders", erpsim.DefaultMaxOrders, "orders each interface version holds at most [ERPSIM_MAX_ORDERS]")
+	fs.DurationVar(&o.step, "lifecycle-step", erpsim.DemoLifecycle.Step, "time between two lifecycle steps of an order (confirmed → allocated → picked → shipped → delivered); 0 = orders stay confirmed [ERPSIM_LIFECYCLE_STEP]")
+	fs.DurationVar(&o.autoRestock, "auto-restock", erpsim.DemoLifecycle.AutoRestock, "a backordered quantity arrives by itself after this long; 0 = only goods receipts restock [ERPSIM_AUTO_RESTOCK]")
+	fs.StringVar(&o.callbackURL, "callback-url", "", "where ERP v2 pushes status changes, e.g. http://127.0.0.1:8080/erp/v2/callback; empty = no push [ERPSIM_CALLBACK_URL]")
+	fs.StringVar(&o.callbackToken, "callback-token", "demo-erp-callback-key", "bearer key for the status push [ERPSIM_CALLBACK_TOKEN]")
 	for flagName, env := range map[string]string{
 		"listen": "ERPSIM_LISTEN", "latency": "ERPSIM_LATENCY", "error-rate": "ERPSIM_ERROR_RATE",
 		"lost-reply-rate": "ERPSIM_LOST_REPLY_RATE", "down": "ERPSIM_DOWN", "max-orders": "ERPSIM_MAX_ORDERS",
+		"lifecycle-step": "ERPSIM_LIFECYCLE_STEP", "auto-restock": "ERPSIM_AUTO_RESTOCK",
+		"callback-url": "ERPSIM_CALLBACK_URL", "callback-token": "ERPSIM_CALLBACK_TOKEN",
 	} {
 		if v := getenv(env); v != "" {
 			if err := fs.Set(flagName, v); err != nil {
@@ -108,7 +118,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			LostReplyRate: o.lostReplyRate,
 			Down:          o.down,
 		},
-		MaxOrders: o.maxOrders,
+		MaxOrders:     o.maxOrders,
+		Lifecycle:     erpsim.LifecycleConfig{Step: o.step, AutoRestock: o.autoRestock},
+		CallbackURL:   o.callbackURL,
+		CallbackToken: o.callbackToken,
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -116,6 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg.Logger = log
 	sim := erpsim.New(cfg)
+	defer sim.Close() // stops the lifecycle driver and the status push
 
 	// Listen before serving, so the address (and a port 0 choice) is known
 	// and logged before the first request can come.
