@@ -4,10 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"erpgate"
@@ -59,7 +64,7 @@ func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempo
 	if err := o.ValidateAt(now); err != nil {
 		return store.Accepted{}, err
 	}
-	content, err := json.Marshal(o)
+	content, err := encodeOrder(o)
 	if err != nil {
 		return store.Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
@@ -83,7 +88,7 @@ func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempo
 		Fingerprint:    fp,
 		IdempotencyKey: idempotencyKey,
 		Token:          newToken(),
-		Event:          ev.Encode(),
+		Event:          encodeEvent(ev),
 		Doc:            doc,
 	})
 	if err == nil && !acc.Replayed && s.accepted != nil {
@@ -183,4 +188,229 @@ func newToken() string {
 		panic("crypto/rand: " + err.Error())
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Encoding orders and accept events without reflection.
+//
+// json.Marshal of the order (for the fingerprint) and of the accept event
+// were the largest costs left in Submit. appendOrderJSON and
+// appendEventJSON write the same bytes directly. They know the fields of
+// order.Order and tracking.Event as they are today; should either type
+// change, the shape check below no longer matches and Submit goes back to
+// json.Marshal by itself (and TestEncodersMatchShapes fails, so that the
+// encoders get updated), so a new field can never be silently dropped from
+// the record or the fingerprint.
+
+// orderShape and eventShape are typeShape of order.Order and
+// tracking.Event that the encoders below were written for.
+const (
+	orderShape = `order.Order{ID string "json:\"id,omitempty\""; ShopID string "json:\"shop_id,omitempty\""; ` +
+		`ExternalID string "json:\"external_id\""; ` +
+		`Customer order.Customer{ID string "json:\"id,omitempty\""; Name string "json:\"name\""; ` +
+		`Email string "json:\"email\""; Phone string "json:\"phone,omitempty\""} "json:\"customer\""; ` +
+		`ShippingAddress order.Address{Name string "json:\"name\""; Line1 string "json:\"line1\""; ` +
+		`Line2 string "json:\"line2,omitempty\""; City string "json:\"city\""; ` +
+		`PostalCode string "json:\"postal_code\""; Region string "json:\"region,omitempty\""; ` +
+		`Country string "json:\"country\""} "json:\"shipping_address\""; ` +
+		`BillingAddress *order.Address{Name string "json:\"name\""; Line1 string "json:\"line1\""; ` +
+		`Line2 string "json:\"line2,omitempty\""; City string "json:\"city\""; ` +
+		`PostalCode string "json:\"postal_code\""; Region string "json:\"region,omitempty\""; ` +
+		`Country string "json:\"country\""} "json:\"billing_address,omitempty\""; ` +
+		`Currency string "json:\"currency\""; Lines []order.Line{SKU string "json:\"sku\""; ` +
+		`Description string "json:\"description,omitempty\""; Quantity int64 "json:\"quantity\""; ` +
+		`UnitPrice order.Decimal "json:\"unit_price\""; ` +
+		`Discount order.Decimal "json:\"discount,omitzero\""} "json:\"lines\""; ` +
+		`Shipping order.Shipping{Method string "json:\"method\""; ` +
+		`Price order.Decimal "json:\"price\""} "json:\"shipping\""; ` +
+		`RequestedDeliveryDate string "json:\"requested_delivery_date,omitempty\""; ` +
+		`Notes string "json:\"notes,omitempty\""; CreatedAt time.Time "json:\"created_at,omitzero\""}`
+	eventShape = `tracking.Event{ID string "json:\"id,omitempty\""; Time time.Time "json:\"time\""; ` +
+		`Type string "json:\"type\""; Source string "json:\"source\""; Summary string "json:\"summary\""; ` +
+		`Details map[string]string "json:\"details,omitempty\""}`
+)
+
+var (
+	fastOrderJSON = typeShape(reflect.TypeFor[order.Order]()) == orderShape
+	fastEventJSON = typeShape(reflect.TypeFor[tracking.Event]()) == eventShape
+)
+
+// typeShape describes what decides t's JSON encoding: struct fields with
+// their types and tags, element types, and types that encode themselves
+// (order.Decimal, time.Time) by name.
+func typeShape(t reflect.Type) string {
+	var b strings.Builder
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		switch {
+		case t.Kind() == reflect.Pointer:
+			b.WriteString("*")
+			walk(t.Elem())
+		case t.Kind() == reflect.Slice:
+			b.WriteString("[]")
+			walk(t.Elem())
+		case t.Kind() == reflect.Map:
+			b.WriteString("map[")
+			walk(t.Key())
+			b.WriteString("]")
+			walk(t.Elem())
+		case t.Kind() == reflect.Struct && !encodesItself(t):
+			b.WriteString(t.String() + "{")
+			for i := range t.NumField() {
+				f := t.Field(i)
+				if i > 0 {
+					b.WriteString("; ")
+				}
+				b.WriteString(f.Name + " ")
+				walk(f.Type)
+				b.WriteString(" " + strconv.Quote(string(f.Tag)))
+			}
+			b.WriteString("}")
+		default:
+			b.WriteString(t.String())
+		}
+	}
+	walk(t)
+	return b.String()
+}
+
+// encodesItself reports whether encoding/json hands t to its own
+// MarshalJSON or MarshalText.
+func encodesItself(t reflect.Type) bool {
+	for _, i := range []reflect.Type{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[encoding.TextMarshaler]()} {
+		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// encodeOrder returns json.Marshal(o).
+func encodeOrder(o *order.Order) ([]byte, error) {
+	if !fastOrderJSON {
+		return json.Marshal(o)
+	}
+	return appendOrderJSON(make([]byte, 0, 768+128*len(o.Lines)), o)
+}
+
+// appendOrderJSON appends json.Marshal(o) to b (for the shape orderShape).
+func appendOrderJSON(b []byte, o *order.Order) ([]byte, error) {
+	b = append(b, '{')
+	if o.ID != "" {
+		b = appendJSONString(append(b, `"id":`...), o.ID)
+		b = append(b, ',')
+	}
+	if o.ShopID != "" {
+		b = appendJSONString(append(b, `"shop_id":`...), o.ShopID)
+		b = append(b, ',')
+	}
+	b = appendJSONString(append(b, `"external_id":`...), o.ExternalID)
+	c := &o.Customer
+	b = append(b, `,"customer":{`...)
+	if c.ID != "" {
+		b = appendJSONString(append(b, `"id":`...), c.ID)
+		b = append(b, ',')
+	}
+	b = appendJSONString(append(b, `"name":`...), c.Name)
+	b = appendJSONString(append(b, `,"email":`...), c.Email)
+	if c.Phone != "" {
+		b = appendJSONString(append(b, `,"phone":`...), c.Phone)
+	}
+	b = appendAddressJSON(append(b, `},"shipping_address":`...), &o.ShippingAddress)
+	if o.BillingAddress != nil {
+		b = appendAddressJSON(append(b, `,"billing_address":`...), o.BillingAddress)
+	}
+	b = appendJSONString(append(b, `,"currency":`...), o.Currency)
+	if o.Lines == nil {
+		b = append(b, `,"lines":null`...)
+	} else {
+		b = append(b, `,"lines":[`...)
+		for i := range o.Lines {
+			l := &o.Lines[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(append(b, `{"sku":`...), l.SKU)
+			if l.Description != "" {
+				b = appendJSONString(append(b, `,"description":`...), l.Description)
+			}
+			b = strconv.AppendInt(append(b, `,"quantity":`...), l.Quantity, 10)
+			b = appendDecimalJSON(append(b, `,"unit_price":`...), l.UnitPrice)
+			if !l.Discount.IsZero() {
+				b = appendDecimalJSON(append(b, `,"discount":`...), l.Discount)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = appendJSONString(append(b, `,"shipping":{"method":`...), o.Shipping.Method)
+	b = appendDecimalJSON(append(b, `,"price":`...), o.Shipping.Price)
+	b = append(b, '}')
+	if o.RequestedDeliveryDate != "" {
+		b = appendJSONString(append(b, `,"requested_delivery_date":`...), o.RequestedDeliveryDate)
+	}
+	if o.Notes != "" {
+		b = appendJSONString(append(b, `,"notes":`...), o.Notes)
+	}
+	if !o.CreatedAt.IsZero() {
+		t, err := o.CreatedAt.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"created_at":`...), t...)
+	}
+	return append(b, '}'), nil
+}
+
+func appendAddressJSON(b []byte, a *order.Address) []byte {
+	b = appendJSONString(append(b, `{"name":`...), a.Name)
+	b = appendJSONString(append(b, `,"line1":`...), a.Line1)
+	if a.Line2 != "" {
+		b = appendJSONString(append(b, `,"line2":`...), a.Line2)
+	}
+	b = appendJSONString(append(b, `,"city":`...), a.City)
+	b = appendJSONString(append(b, `,"postal_code":`...), a.PostalCode)
+	if a.Region != "" {
+		b = appendJSONString(append(b, `,"region":`...), a.Region)
+	}
+	b = appendJSONString(append(b, `,"country":`...), a.Country)
+	return append(b, '}')
+}
+
+// appendDecimalJSON appends d as Decimal.MarshalJSON writes it (a string of
+// digits, '-' and '.', which JSON never escapes).
+func appendDecimalJSON(b []byte, d order.Decimal) []byte {
+	return append(d.AppendText(append(b, '"')), '"')
+}
+
+// encodeEvent returns e.Encode() (the event without its ID).
+func encodeEvent(e tracking.Event) []byte {
+	if !fastEventJSON {
+		return e.Encode()
+	}
+	b := make([]byte, 0, 160+len(e.Summary))
+	t, err := e.Time.MarshalJSON()
+	if err != nil {
+		return e.Encode() // a year outside 0..9999: let Encode decide
+	}
+	b = append(append(b, `{"time":`...), t...)
+	b = appendJSONString(append(b, `,"type":`...), e.Type)
+	b = appendJSONString(append(b, `,"source":`...), e.Source)
+	b = appendJSONString(append(b, `,"summary":`...), e.Summary)
+	if len(e.Details) > 0 {
+		keys := make([]string, 0, len(e.Details))
+		for k := range e.Details {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, `,"details":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = appendJSONString(append(b, ':'), e.Details[k])
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
 }

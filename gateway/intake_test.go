@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
 	"erpgate/order"
+	"erpgate/tracking"
 )
 
 // TestWithIdentity: the record spliced from the fingerprint's JSON is
@@ -49,4 +51,97 @@ func TestWithIdentity(t *testing.T) {
 			t.Fatalf("record does not decode: %v", err)
 		}
 	}
+}
+
+// TestEncodersMatchShapes fails when order.Order or tracking.Event change:
+// the direct encoders are then switched off (Submit falls back to
+// json.Marshal) until they are updated to the new fields, together with
+// orderShape / eventShape.
+func TestEncodersMatchShapes(t *testing.T) {
+	if !fastOrderJSON {
+		t.Errorf("order.Order changed: update appendOrderJSON and orderShape to\n%s", typeShape(reflect.TypeFor[order.Order]()))
+	}
+	if !fastEventJSON {
+		t.Errorf("tracking.Event changed: update encodeEvent and eventShape to\n%s", typeShape(reflect.TypeFor[tracking.Event]()))
+	}
+}
+
+func TestAppendOrderJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	pick := func() string { return jsonStrings[rng.IntN(len(jsonStrings))] }
+	check := func(o *order.Order) {
+		t.Helper()
+		want, err := json.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendOrderJSON([]byte("x"), o)
+		if err != nil || string(got) != "x"+string(want) {
+			t.Fatalf("appendOrderJSON = %s, %v\nwant %s", got, err, want)
+		}
+	}
+	check(&order.Order{})
+	check(&order.Order{Lines: []order.Line{}})
+	for range 1000 {
+		var req orderRequest
+		if err := unmarshalStrict(genOrderJSON(rng), &req); err != nil {
+			continue
+		}
+		o, _ := req.toOrder()
+		if rng.IntN(3) == 0 {
+			o.ID, o.ShopID, o.Customer.ID = pick(), pick(), pick()
+			o.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, rng.IntN(1e9), time.FixedZone("X", rng.IntN(7200)))
+		}
+		for i := range o.Lines {
+			if rng.IntN(4) == 0 {
+				o.Lines[i].Discount = -o.Lines[i].UnitPrice
+			}
+		}
+		check(o)
+	}
+	// A time encoding/json cannot write is an error, as from json.Marshal.
+	if _, err := appendOrderJSON(nil, &order.Order{CreatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+		t.Error("appendOrderJSON of year 10000: no error, want one")
+	}
+}
+
+func TestEncodeEvent(t *testing.T) {
+	when := time.Date(2026, 3, 2, 9, 0, 0, 123456789, time.UTC)
+	events := []tracking.Event{
+		{},
+		{Time: when, Type: tracking.TypeAccepted, Source: tracking.SourceGateway, Summary: "Order received and safely stored",
+			Details: map[string]string{"external_id": "WEB-1"}},
+		{ID: "1-1", Time: when.In(time.FixedZone("Y", -3600)), Type: "t<", Source: "s&", Summary: "a\u2028b",
+			Details: map[string]string{"b": "2", "a": "1", "<k>": "\x00", "": ""}},
+		{Time: when, Details: map[string]string{}},
+		{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Type: "far future"},
+	}
+	for _, s := range jsonStrings {
+		events = append(events, tracking.Event{Time: when, Type: s, Source: s, Summary: s, Details: map[string]string{s: s}})
+	}
+	for _, e := range events {
+		if got, want := encodeEvent(e), e.Encode(); string(got) != string(want) {
+			t.Errorf("encodeEvent(%+v) = %s, want %s", e, got, want)
+		}
+	}
+}
+
+func BenchmarkEncodeOrder(b *testing.B) {
+	var req orderRequest
+	if err := unmarshalStrict([]byte(validOrderJSON), &req); err != nil {
+		b.Fatal(err)
+	}
+	o, _ := req.toOrder()
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			encodeOrder(o)
+		}
+	})
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			json.Marshal(o)
+		}
+	})
 }
