@@ -112,9 +112,10 @@ type LifecycleConfig struct {
 }
 
 // DemoLifecycle is the lifecycle of the default demo: an order in stock is
-// delivered about 25 s after it was created; a backordered one waits 20 s
-// for its stock.
-var DemoLifecycle = LifecycleConfig{Step: 5 * time.Second, AutoRestock: 20 * time.Second}
+// delivered about 25 s after it was created; a backordered one waits for its
+// stock, which a supplier's shipment brings (goods receipt → Restock), so the
+// supply-chain walk-through is not overtaken by stock appearing by itself.
+var DemoLifecycle = LifecycleConfig{Step: 5 * time.Second}
 
 func (c LifecycleConfig) validate() error {
 	if c.Step < 0 || c.Step > MaxLifecycleStep {
