@@ -130,6 +130,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.Logger = log
 	sim := erpsim.New(cfg)
 	defer sim.Close() // stops the lifecycle driver and the status push
+	// Goods receipts and replenishment run on the simulator's clock.
+	supplyCtx, stopSupply := context.WithCancel(ctx)
+	defer stopSupply()
+	go sim.RunSupply(supplyCtx, time.Second)
 
 	// Listen before serving, so the address (and a port 0 choice) is known
 	// and logged before the first request can come.
