@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -28,8 +29,10 @@ import (
 // pipeline slot is sent at once (an idle gateway adds no latency), and calls
 // arriving while every slot is busy queue up and leave together with the
 // next free slot, up to maxBatch per pipeline. The busier Redis is, the
-// larger the batches and the cheaper each order. No goroutine lives longer
-// than the queue is non-empty, so the Store needs no Close.
+// larger the batches and the cheaper each order. The flushing goroutines
+// (at most maxPipes) wait flushIdle for more work before they exit, so a
+// steady stream of orders does not start (and grow the stack of) a new
+// goroutine per batch, and an idle Store holds none: it needs no Close.
 //
 // Cancellation: a caller whose ctx ends returns at once. If its call had not
 // been sent yet, it is dropped and nothing is written. If it was already in a
@@ -43,8 +46,13 @@ type batcher struct {
 
 	mu      sync.Mutex
 	queue   []*scriptCall
-	running int // flush loops running (each has at most one pipeline in flight)
+	running int           // flush loops running (each has at most one pipeline in flight)
+	idle    int           // of those, waiting for work
+	wake    chan struct{} // tells an idle flush loop that work is queued
 }
+
+// flushIdle is how long a flush loop waits for more work before it exits.
+const flushIdle = 2 * time.Second
 
 // Defaults of Options.AcceptBatch and Options.AcceptPipelines. One pipeline
 // in flight keeps batches deepest (calls that arrive while it runs leave
@@ -76,7 +84,7 @@ func newBatcher(rdb redis.UniversalClient, maxBatch, maxPipes int) *batcher {
 	if maxPipes <= 0 {
 		maxPipes = DefaultAcceptPipelines
 	}
-	return &batcher{rdb: rdb, maxBatch: maxBatch, maxPipes: maxPipes}
+	return &batcher{rdb: rdb, maxBatch: maxBatch, maxPipes: maxPipes, wake: make(chan struct{}, maxPipes)}
 }
 
 // run executes script with keys and args in the next pipeline and returns
@@ -89,9 +97,16 @@ func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, 
 	c := &scriptCall{ctx: ctx, script: script, keys: keys, args: args, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
-	start := b.running < b.maxPipes
-	if start {
+	start := false
+	switch {
+	case b.idle > 0:
+		select {
+		case b.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	case b.running < b.maxPipes:
 		b.running++
+		start = true
 	}
 	b.mu.Unlock()
 	if start {
@@ -105,16 +120,36 @@ func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, 
 	}
 }
 
-// flushLoop sends queued calls, one pipeline at a time, until the queue is
-// empty.
+// flushLoop sends queued calls, one pipeline at a time, and exits after
+// flushIdle without work.
 func (b *batcher) flushLoop() {
+	var timer *time.Timer
 	for {
 		b.mu.Lock()
 		n := min(len(b.queue), b.maxBatch)
 		if n == 0 {
-			b.running--
+			b.idle++
 			b.mu.Unlock()
-			return
+			if timer == nil {
+				timer = time.NewTimer(flushIdle)
+			} else {
+				timer.Reset(flushIdle)
+			}
+			woken := false
+			select {
+			case <-b.wake:
+				woken = true
+			case <-timer.C:
+			}
+			b.mu.Lock()
+			b.idle--
+			if !woken && len(b.queue) == 0 {
+				b.running--
+				b.mu.Unlock()
+				return
+			}
+			b.mu.Unlock()
+			continue
 		}
 		batch := make([]*scriptCall, n)
 		copy(batch, b.queue)

@@ -321,6 +321,29 @@ func TestAcceptAfterScriptFlush(t *testing.T) {
 	})
 }
 
+// TestAcceptWakesIdleFlusher: the flush loop that sent one batch waits for
+// the next instead of exiting; new work wakes it (no second loop starts).
+func TestAcceptWakesIdleFlusher(t *testing.T) {
+	rdb, _ := redistest.Mini(t)
+	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1})
+	ctx := context.Background()
+	if err := s.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("ord_%d", i)
+		if _, err := s.Accept(ctx, intake(id, "shop-a", "EXT-"+id, "fp", "")); err != nil {
+			t.Fatalf("accept %d: %v", i, err)
+		}
+		for store.IdleFlushers(s) != 1 {
+			runtime.Gosched() // until the loop is parked waiting for work
+		}
+	}
+	if got := rdb.XLen(ctx, "outbox").Val(); got != 5 {
+		t.Errorf("outbox length %d, want 5", got)
+	}
+}
+
 // TestAcceptBatchRealRedisMany: many concurrent accepts on the real server
 // all land once (no timing: only the outcome is checked).
 func TestAcceptBatchRealRedisMany(t *testing.T) {

@@ -7,3 +7,10 @@ func QueuedAccepts(s *Store) int {
 	defer s.accepts.mu.Unlock()
 	return len(s.accepts.queue)
 }
+
+// IdleFlushers returns how many flush loops wait for work.
+func IdleFlushers(s *Store) int {
+	s.accepts.mu.Lock()
+	defer s.accepts.mu.Unlock()
+	return s.accepts.idle
+}
