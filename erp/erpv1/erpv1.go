@@ -85,9 +85,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -97,6 +95,7 @@ import (
 	gowsdl "github.com/hooklift/gowsdl/soap"
 
 	"erpgate/erp"
+	"erpgate/erp/internal/soapcall"
 	"erpgate/order"
 	"erpgate/soap/erpv1ws"
 )
@@ -174,21 +173,7 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	hc := &http.Client{}
-	if cfg.HTTPClient != nil {
-		c := *cfg.HTTPClient
-		hc = &c
-	}
-	base := hc.Transport
-	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-		// Delivery workers call one host concurrently; keep enough idle
-		// connections for them instead of the default two.
-		t.MaxIdleConnsPerHost = 64
-		base = t
-	}
-	hc.Transport = limitTransport{base: base, max: cfg.MaxResponseBytes}
+	hc := soapcall.NewHTTPClient(cfg.HTTPClient, soapcall.Limit{MaxBytes: cfg.MaxResponseBytes, Err: errTooLarge, RefuseAnnounced: true})
 	client := gowsdl.NewClient(cfg.URL, gowsdl.WithHTTPClient(hc))
 	return &Adapter{
 		svc:     erpv1ws.NewOrderService(client),
@@ -241,7 +226,7 @@ func (a *Adapter) CreateOrder(ctx context.Context, o *order.Order) (erp.Confirma
 		if resp.OrderNumber == "" || (resp.Reference != "" && resp.Reference != o.ID) {
 			// Created, but we cannot tell which order: the next attempt's
 			// lookup will find it.
-			return erp.Confirmation{}, badResponse(OpCreateOrder, fmt.Errorf("answer without order number or for another reference: %+v", resp))
+			return erp.Confirmation{}, soapcall.BadResponse(OpCreateOrder, fmt.Errorf("answer without order number or for another reference: %+v", resp))
 		}
 		return confirmation(o, resp.OrderNumber, resp.Status, resp.OrderTotal, resp.LineCount, false), nil
 	}
@@ -277,7 +262,7 @@ func (a *Adapter) OrderStatus(ctx context.Context, ref string) (erp.Status, erro
 		return erp.Status{}, classify(ctx, OpGetOrderStatus, err, nil)
 	}
 	if resp.OrderNumber != rec.OrderNumber || resp.Status == nil {
-		return erp.Status{}, badResponse(OpGetOrderStatus, fmt.Errorf("status answer %+v lacks status or is for another order", resp))
+		return erp.Status{}, soapcall.BadResponse(OpGetOrderStatus, fmt.Errorf("status answer %+v lacks status or is for another order", resp))
 	}
 	st := erp.Status{
 		ERPOrderNumber: resp.OrderNumber,
@@ -307,7 +292,7 @@ func (a *Adapter) FetchOrder(ctx context.Context, ref string) (*order.Order, err
 	}
 	o, err := FromV1(rec.Order)
 	if err != nil {
-		return nil, &erp.Error{Kind: erp.KindPermanent, Code: CodeBadResponse, Reason: reasonBadAnswer,
+		return nil, &erp.Error{Kind: erp.KindPermanent, Code: CodeBadResponse, Reason: soapcall.ReasonBadAnswer,
 			Err: fmt.Errorf("%s: v1's copy of %s does not restore: %w", OpFindOrderByReference, ref, err)}
 	}
 	return o, nil
@@ -334,13 +319,13 @@ func (a *Adapter) find(ctx context.Context, ref string, details bool) (*erpv1ws.
 		}
 	}
 	if len(resp.Match) > 0 && first == nil {
-		return nil, badResponse(OpFindOrderByReference, fmt.Errorf("matches for %q without order number or for another reference", ref))
+		return nil, soapcall.BadResponse(OpFindOrderByReference, fmt.Errorf("matches for %q without order number or for another reference", ref))
 	}
 	if n > 1 {
 		a.log.Warn("erpv1: v1 holds an order more than once; using the oldest", "ref", ref, "orders", n, "erp_order_number", first.OrderNumber)
 	}
 	if details && first != nil && first.Order == nil {
-		return nil, badResponse(OpFindOrderByReference, fmt.Errorf("match for %q without the order's details", ref))
+		return nil, soapcall.BadResponse(OpFindOrderByReference, fmt.Errorf("match for %q without the order's details", ref))
 	}
 	return first, nil
 }
@@ -438,62 +423,5 @@ func (l *refLocks) release(ref string, e *refLock) {
 	}
 }
 
-// limitTransport undoes gowsdl v0.5.0's req.Close = true, which would open
-// a new TCP connection for every call, and bounds the bodies of answers,
-// which gowsdl reads whole (also the body of an error status) from an ERP
-// outside our control.
-type limitTransport struct {
-	base http.RoundTripper
-	max  int64
-}
-
-func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Close {
-		// A RoundTripper must not modify its request: change a copy.
-		r := *req
-		r.Close = false
-		req = &r
-	}
-	resp, err := t.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.ContentLength > t.max {
-		resp.Body.Close()
-		return nil, fmt.Errorf("%w: %d bytes announced, limit %d", errTooLarge, resp.ContentLength, t.max)
-	}
-	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
-	return resp, nil
-}
-
 // errTooLarge is returned for an answer beyond Config.MaxResponseBytes.
 var errTooLarge = errors.New("erpv1: answer exceeds the size limit")
-
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// Probe: an answer of exactly the limit ends here.
-		var one [1]byte
-		n, err := b.rc.Read(one[:])
-		switch {
-		case n > 0:
-			return 0, errTooLarge
-		case err == nil:
-			return 0, nil
-		default:
-			return 0, err
-		}
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }

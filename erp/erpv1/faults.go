@@ -5,15 +5,12 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
-	gowsdl "github.com/hooklift/gowsdl/soap"
-
 	"erpgate/erp"
+	"erpgate/erp/internal/soapcall"
 	"erpgate/order"
 	"erpgate/soap"
 	"erpgate/soap/erpv1ws"
@@ -37,68 +34,43 @@ import (
 //	connection refused/reset, DNS, …     transient (unreachable)
 //	unreadable or inconsistent answer    transient (bad_response)
 const (
-	CodeUnknownSKU         = "unknown_sku"
-	CodeInvalidOrder       = "invalid_order"
-	CodeNotFound           = "not_found"
+	CodeUnknownSKU         = soapcall.CodeUnknownSKU
+	CodeInvalidOrder       = soapcall.CodeInvalidOrder
+	CodeNotFound           = soapcall.CodeNotFound
 	CodeUntranslatable     = "untranslatable"
-	CodeServiceBusy        = "service_busy"
-	CodeServiceUnavailable = "service_unavailable"
-	CodeInvalidRequest     = "invalid_request"
-	CodeSOAPFault          = "soap_fault"
-	CodeHTTPStatus         = "http_status"
-	CodeTimeout            = "timeout"
-	CodeCanceled           = "canceled"
-	CodeUnreachable        = "unreachable"
-	CodeBadResponse        = "bad_response"
-)
-
-// Shop-safe reasons of the transient kinds (the same words as erpv2's).
-const (
-	reasonUnavailable = "the ERP is temporarily unavailable"
-	reasonBadAnswer   = "the ERP gave an answer we could not read"
+	CodeServiceBusy        = soapcall.CodeServiceBusy
+	CodeServiceUnavailable = soapcall.CodeServiceUnavailable
+	CodeInvalidRequest     = soapcall.CodeInvalidRequest
+	CodeSOAPFault          = soapcall.CodeSOAPFault
+	CodeHTTPStatus         = soapcall.CodeHTTPStatus
+	CodeTimeout            = soapcall.CodeTimeout
+	CodeCanceled           = soapcall.CodeCanceled
+	CodeUnreachable        = soapcall.CodeUnreachable
+	CodeBadResponse        = soapcall.CodeBadResponse
 )
 
 // classify turns a failed call into an *erp.Error. ctx is the caller's
 // context (not the per-call one) and o the order being created, if any:
 // reasons about the order are written from our own data, never from the
-// ERP's text.
+// ERP's text. An *erp.Error in err is returned as it is.
 func classify(ctx context.Context, op string, err error, o *order.Order) *erp.Error {
-	var (
-		ee *erp.Error
-		he *gowsdl.HTTPError
-		sf *gowsdl.SOAPFault
-		ue *url.Error
-		ne net.Error
-		xe *xml.SyntaxError
-	)
-	switch {
-	case errors.As(err, &ee):
+	var ee *erp.Error
+	if errors.As(err, &ee) {
 		return ee
-	case ctx.Err() != nil:
-		return transient(CodeCanceled, fmt.Errorf("%s: caller gave up: %w", op, err))
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return transient(CodeTimeout, fmt.Errorf("%s: no answer within the per-call timeout: %w", op, err))
-	case errors.Is(err, errTooLarge):
-		return badResponse(op, err)
-	case errors.As(err, &he):
-		if he.StatusCode == http.StatusInternalServerError {
-			if f, perr := soap.ParseFault(he.ResponseBody); perr == nil {
-				var d v1FaultDetail
-				_ = xml.Unmarshal(he.ResponseBody, &d) // the detail is optional; ParseFault checked the envelope
-				return classifyFault(op, o, f, d.erpFault())
-			}
-		}
-		return transient(CodeHTTPStatus, fmt.Errorf("%s: HTTP %d: %s", op, he.StatusCode, truncate(string(he.ResponseBody), 512)))
-	case errors.As(err, &sf):
-		// A fault in a 200 answer: not WS-I conformant, and without detail.
-		return transient(CodeSOAPFault, fmt.Errorf("%s: SOAP fault %s in a 200 answer: %s", op, sf.Code, sf.String))
-	case errors.As(err, &xe):
-		return badResponse(op, err)
-	case errors.As(err, &ue):
-		return transient(CodeUnreachable, fmt.Errorf("%s: %w", op, err))
-	default:
-		return badResponse(op, err)
 	}
+	return soapcall.Classify(ctx, op, err, errTooLarge, func(status int, body []byte) *erp.Error {
+		// v1 answers its faults with 500 only, as SOAP 1.1 or 1.2.
+		if status != http.StatusInternalServerError {
+			return nil
+		}
+		f, perr := soap.ParseFault(body)
+		if perr != nil {
+			return nil
+		}
+		var d v1FaultDetail
+		_ = xml.Unmarshal(body, &d) // the detail is optional; ParseFault checked the envelope
+		return classifyFault(op, o, f, d.erpFault())
+	})
 }
 
 // v1FaultDetail is the typed detail of v1's faults, as it sits inside
@@ -126,99 +98,39 @@ func (d *v1FaultDetail) erpFault() *erpv1ws.ErpFault {
 // classifyFault classifies a fault v1 returned, by its typed detail.
 func classifyFault(op string, o *order.Order, f *soap.Fault, detail *erpv1ws.ErpFault) *erp.Error {
 	if detail == nil || detail.ErrorCode == nil {
-		return transient(CodeSOAPFault, fmt.Errorf("%s: SOAP fault %s without ErpFault detail: %s", op, f.Code, truncate(f.String, 512)))
+		return soapcall.Transient(CodeSOAPFault, fmt.Errorf("%s: SOAP fault %s without ErpFault detail: %s", op, f.Code, soapcall.Truncate(f.String, 512)))
 	}
 	code := *detail.ErrorCode
-	raw := fmt.Errorf("%s: SOAP fault %s %s: %s%s", op, f.Code, code, truncate(detail.Message, 512), issueText(detail.Issue))
+	issues := issuesOf(detail.Issue)
+	raw := fmt.Errorf("%s: SOAP fault %s %s: %s%s", op, f.Code, code, soapcall.Truncate(detail.Message, 512), soapcall.IssueText(issues, 200))
 	switch code {
 	case erpv1ws.ErrorCodeUNKNOWN_SKU:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeUnknownSKU, Reason: unknownSKUReason(o, detail.Issue), Err: raw}
+		return &erp.Error{Kind: erp.KindPermanent, Code: CodeUnknownSKU, Reason: soapcall.UnknownSKUReason(o, issues), Err: raw}
 	case erpv1ws.ErrorCodeINVALID_ORDER:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeInvalidOrder, Reason: invalidOrderReason(detail.Issue), Err: raw}
+		return &erp.Error{Kind: erp.KindPermanent, Code: CodeInvalidOrder, Reason: soapcall.InvalidOrderReason(issues, canonicalField), Err: raw}
 	case erpv1ws.ErrorCodeNOT_FOUND:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeNotFound, Reason: "the ERP has no order with this reference", Err: raw}
+		return &erp.Error{Kind: erp.KindPermanent, Code: CodeNotFound, Reason: soapcall.ReasonNotFound, Err: raw}
 	case erpv1ws.ErrorCodeSERVICE_BUSY:
-		return transient(CodeServiceBusy, raw)
+		return soapcall.Transient(CodeServiceBusy, raw)
 	case erpv1ws.ErrorCodeSERVICE_UNAVAILABLE:
-		return transient(CodeServiceUnavailable, raw)
+		return soapcall.Transient(CodeServiceUnavailable, raw)
 	case erpv1ws.ErrorCodeINVALID_REQUEST:
-		return transient(CodeInvalidRequest, raw)
+		return soapcall.Transient(CodeInvalidRequest, raw)
 	default:
-		return transient(CodeSOAPFault, raw)
+		return soapcall.Transient(CodeSOAPFault, raw)
 	}
 }
 
-func transient(code string, err error) *erp.Error {
-	return &erp.Error{Kind: erp.KindTransient, Code: code, Reason: reasonUnavailable, Err: err}
-}
-
-func badResponse(op string, err error) *erp.Error {
-	return &erp.Error{Kind: erp.KindTransient, Code: CodeBadResponse, Reason: reasonBadAnswer, Err: fmt.Errorf("%s: unusable answer: %w", op, err)}
-}
-
-// maxListed bounds the skus or fields a reason names.
-const maxListed = 5
-
-// unknownSKUReason names the skus of the lines v1 refused, taken from our
-// own order by line number, e.g. "SKU-9999 is not sold by us".
-func unknownSKUReason(o *order.Order, issues []*erpv1ws.Issue) string {
-	var skus []string
-	seen := map[string]bool{}
-	for _, is := range issues {
-		if is == nil || o == nil {
-			continue
-		}
-		n := int(is.LineNo)
-		if n == 0 {
-			n, _ = lineOf(is.Field)
-		}
-		if n < 1 || n > len(o.Lines) {
-			continue
-		}
-		if sku := o.Lines[n-1].SKU; !seen[sku] {
-			seen[sku] = true
-			skus = append(skus, sku)
+// issuesOf turns v1's issues into soapcall's, keeping nil ones in place
+// (the operator's message counts them).
+func issuesOf(in []*erpv1ws.Issue) []*soapcall.Issue {
+	out := make([]*soapcall.Issue, len(in))
+	for i, is := range in {
+		if is != nil {
+			out[i] = &soapcall.Issue{Field: is.Field, Line: int(is.LineNo), Text: is.Text}
 		}
 	}
-	switch len(skus) {
-	case 0:
-		return "an item in this order is not sold by us"
-	case 1:
-		return skus[0] + " is not sold by us"
-	default:
-		return enumerate(skus) + " are not sold by us"
-	}
-}
-
-// invalidOrderReason names the canonical fields v1 objected to, e.g. "the
-// ERP cannot accept this order: lines[1].quantity".
-func invalidOrderReason(issues []*erpv1ws.Issue) string {
-	var fields []string
-	seen := map[string]bool{}
-	for _, is := range issues {
-		if is == nil {
-			continue
-		}
-		if f, ok := canonicalField(is.Field); ok && !seen[f] {
-			seen[f] = true
-			fields = append(fields, f)
-		}
-	}
-	if len(fields) == 0 {
-		return "the ERP cannot accept this order's data"
-	}
-	return "the ERP cannot accept this order: " + enumerate(fields)
-}
-
-// enumerate joins up to maxListed items as "a, b and c" ("… and 3 more").
-func enumerate(items []string) string {
-	if len(items) > maxListed {
-		return strings.Join(items[:maxListed], ", ") + " and " + strconv.Itoa(len(items)-maxListed) + " more"
-	}
-	if len(items) == 1 {
-		return items[0]
-	}
-	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+	return out
 }
 
 // v1Fields maps v1 field paths to the canonical JSON paths they come from.
@@ -249,7 +161,7 @@ func canonicalField(f string) (string, bool) {
 		return c, true
 	}
 	head, tail, _ := strings.Cut(f, ".")
-	n, ok := lineOf(head)
+	n, ok := soapcall.LineOf(head)
 	if !ok {
 		return "", false
 	}
@@ -266,44 +178,4 @@ func canonicalField(f string) (string, bool) {
 	default:
 		return path + "." + c, true
 	}
-}
-
-// lineOf reads the line number n ≥ 1 out of "Line[n]" or "Line[n].Field".
-func lineOf(f string) (int, bool) {
-	f, _, _ = strings.Cut(f, ".")
-	num, ok := strings.CutPrefix(f, "Line[")
-	if !ok {
-		return 0, false
-	}
-	num, ok = strings.CutSuffix(num, "]")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(num)
-	if err != nil || n < 1 {
-		return 0, false
-	}
-	return n, true
-}
-
-func issueText(issues []*erpv1ws.Issue) string {
-	var b strings.Builder
-	for i, is := range issues {
-		if is == nil {
-			continue
-		}
-		if i == maxListed {
-			fmt.Fprintf(&b, "; … %d more", len(issues)-i)
-			break
-		}
-		fmt.Fprintf(&b, "; %s: %s", is.Field, truncate(is.Text, 200))
-	}
-	return b.String()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

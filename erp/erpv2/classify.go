@@ -3,73 +3,49 @@ package erpv2
 import (
 	"context"
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
 
-	gsoap "github.com/hooklift/gowsdl/soap"
-
 	"erpgate/erp"
+	"erpgate/erp/internal/soapcall"
 	"erpgate/order"
 	"erpgate/soap/erpv2ws"
 )
 
 // Codes of erp.Error this adapter returns (see the package comment).
 const (
-	CodeUnknownSKU         = "unknown_sku"
-	CodeInvalidOrder       = "invalid_order"
-	CodeNotFound           = "not_found"
-	CodeServiceBusy        = "service_busy"
-	CodeServiceUnavailable = "service_unavailable"
-	CodeInvalidRequest     = "invalid_request"
-	CodeSOAPFault          = "soap_fault"
-	CodeHTTPStatus         = "http_status"
-	CodeTimeout            = "timeout"
-	CodeCanceled           = "canceled"
-	CodeUnreachable        = "unreachable"
-	CodeBadResponse        = "bad_response"
+	CodeUnknownSKU         = soapcall.CodeUnknownSKU
+	CodeInvalidOrder       = soapcall.CodeInvalidOrder
+	CodeNotFound           = soapcall.CodeNotFound
+	CodeServiceBusy        = soapcall.CodeServiceBusy
+	CodeServiceUnavailable = soapcall.CodeServiceUnavailable
+	CodeInvalidRequest     = soapcall.CodeInvalidRequest
+	CodeSOAPFault          = soapcall.CodeSOAPFault
+	CodeHTTPStatus         = soapcall.CodeHTTPStatus
+	CodeTimeout            = soapcall.CodeTimeout
+	CodeCanceled           = soapcall.CodeCanceled
+	CodeUnreachable        = soapcall.CodeUnreachable
+	CodeBadResponse        = soapcall.CodeBadResponse
 )
 
 // Shop-safe reasons of the transient kinds. A transient failure is retried,
 // so a shop sees it at most as "still being delivered".
 const (
-	reasonUnavailable = "the ERP is temporarily unavailable"
-	reasonBadAnswer   = "the ERP gave an answer we could not read"
+	reasonUnavailable = soapcall.ReasonUnavailable
+	reasonBadAnswer   = soapcall.ReasonBadAnswer
 )
 
 // classify turns a failed call into an *erp.Error. ctx is the caller's
 // context (not the per-call one) and o the order being created, if any:
 // reasons about the order are written from our own data.
 func classify(ctx context.Context, op string, o *order.Order, err error) *erp.Error {
-	var (
-		he *gsoap.HTTPError
-		sf *gsoap.SOAPFault
-		ue *url.Error
-		ne net.Error
-	)
-	switch {
-	case ctx.Err() != nil:
-		return transient(CodeCanceled, fmt.Errorf("%s: caller gave up: %w", op, err))
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return transient(CodeTimeout, fmt.Errorf("%s: no answer within the per-call timeout: %w", op, err))
-	case errors.Is(err, errResponseTooLarge):
-		return badResponse(op, err)
-	case errors.As(err, &he):
-		if f := parseFault(he.ResponseBody); f != nil {
-			return classifyFault(op, o, he.StatusCode, f)
+	return soapcall.Classify(ctx, op, err, errResponseTooLarge, func(status int, body []byte) *erp.Error {
+		if f := parseFault(body); f != nil {
+			return classifyFault(op, o, status, f)
 		}
-		return transient(CodeHTTPStatus, fmt.Errorf("%s: HTTP %d: %s", op, he.StatusCode, truncate(string(he.ResponseBody), 512)))
-	case errors.As(err, &sf):
-		// A fault in a 200 answer: not WS-I conformant, and without detail.
-		return transient(CodeSOAPFault, fmt.Errorf("%s: SOAP fault %s in a 200 answer: %s", op, sf.Code, sf.String))
-	case errors.As(err, &ue):
-		return transient(CodeUnreachable, fmt.Errorf("%s: %w", op, err))
-	default:
-		return badResponse(op, err)
-	}
+		return nil
+	})
 }
 
 // soapFault is a SOAP 1.1 fault with v2's typed detail.
@@ -95,100 +71,39 @@ func parseFault(body []byte) *soapFault {
 // classifyFault classifies a fault the ERP returned.
 func classifyFault(op string, o *order.Order, status int, f *soapFault) *erp.Error {
 	if f.Detail == nil || f.Detail.ErrorCode == nil {
-		return transient(CodeSOAPFault, fmt.Errorf("%s: HTTP %d: SOAP fault %s without ErpFault detail: %s", op, status, f.Code, f.String))
+		return soapcall.Transient(CodeSOAPFault, fmt.Errorf("%s: HTTP %d: SOAP fault %s without ErpFault detail: %s", op, status, f.Code, f.String))
 	}
 	code := *f.Detail.ErrorCode
-	raw := fmt.Errorf("%s: SOAP fault %s %s: %s%s", op, f.Code, code, f.Detail.Message, issueText(f.Detail.Issue))
+	issues := issuesOf(f.Detail.Issue)
+	raw := fmt.Errorf("%s: SOAP fault %s %s: %s%s", op, f.Code, code, f.Detail.Message, soapcall.IssueText(issues, 0))
 	switch code {
 	case erpv2ws.ErrorCodeUNKNOWN_SKU:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeUnknownSKU, Reason: unknownSKUReason(o, f.Detail.Issue), Err: raw}
+		return &erp.Error{Kind: erp.KindPermanent, Code: CodeUnknownSKU, Reason: soapcall.UnknownSKUReason(o, issues), Err: raw}
 	case erpv2ws.ErrorCodeINVALID_ORDER:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeInvalidOrder, Reason: invalidOrderReason(f.Detail.Issue), Err: raw}
+		return &erp.Error{Kind: erp.KindPermanent, Code: CodeInvalidOrder, Reason: soapcall.InvalidOrderReason(issues, canonicalField), Err: raw}
 	case erpv2ws.ErrorCodeNOT_FOUND:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeNotFound, Reason: "the ERP has no order with this reference", Err: raw}
+		return &erp.Error{Kind: erp.KindPermanent, Code: CodeNotFound, Reason: soapcall.ReasonNotFound, Err: raw}
 	case erpv2ws.ErrorCodeSERVICE_BUSY:
-		return transient(CodeServiceBusy, raw)
+		return soapcall.Transient(CodeServiceBusy, raw)
 	case erpv2ws.ErrorCodeSERVICE_UNAVAILABLE:
-		return transient(CodeServiceUnavailable, raw)
+		return soapcall.Transient(CodeServiceUnavailable, raw)
 	case erpv2ws.ErrorCodeINVALID_REQUEST:
-		return transient(CodeInvalidRequest, raw)
+		return soapcall.Transient(CodeInvalidRequest, raw)
 	default:
-		return transient(CodeSOAPFault, raw)
+		return soapcall.Transient(CodeSOAPFault, raw)
 	}
 }
 
-func transient(code string, err error) *erp.Error {
-	return &erp.Error{Kind: erp.KindTransient, Code: code, Reason: reasonUnavailable, Err: err}
-}
-
-func badResponse(op string, err error) *erp.Error {
-	return &erp.Error{Kind: erp.KindTransient, Code: CodeBadResponse, Reason: reasonBadAnswer, Err: fmt.Errorf("%s: unusable answer: %w", op, err)}
-}
-
-// maxListed bounds the skus or fields a reason names.
-const maxListed = 5
-
-// unknownSKUReason names the skus of the lines the ERP refused, taken from
-// our own order by line number, e.g. "SKU-9999 is not sold by us".
-func unknownSKUReason(o *order.Order, issues []*erpv2ws.Issue) string {
-	var skus []string
-	seen := map[string]bool{}
-	for _, is := range issues {
-		if is == nil || o == nil {
-			continue
-		}
-		n := int(is.LineNumber)
-		if n == 0 {
-			n, _ = lineOf(is.Field)
-		}
-		if n < 1 || n > len(o.Lines) {
-			continue
-		}
-		if sku := o.Lines[n-1].SKU; !seen[sku] {
-			seen[sku] = true
-			skus = append(skus, sku)
+// issuesOf turns v2's issues into soapcall's, keeping nil ones in place
+// (the operator's message counts them).
+func issuesOf(in []*erpv2ws.Issue) []*soapcall.Issue {
+	out := make([]*soapcall.Issue, len(in))
+	for i, is := range in {
+		if is != nil {
+			out[i] = &soapcall.Issue{Field: is.Field, Line: int(is.LineNumber), Text: is.Text}
 		}
 	}
-	switch len(skus) {
-	case 0:
-		return "an item in this order is not sold by us"
-	case 1:
-		return skus[0] + " is not sold by us"
-	default:
-		return enumerate(skus) + " are not sold by us"
-	}
-}
-
-// invalidOrderReason names the canonical fields the ERP objected to, e.g.
-// "the ERP cannot accept this order: lines[1].quantity".
-func invalidOrderReason(issues []*erpv2ws.Issue) string {
-	var fields []string
-	seen := map[string]bool{}
-	for _, is := range issues {
-		if is == nil {
-			continue
-		}
-		if f, ok := canonicalField(is.Field); ok && !seen[f] {
-			seen[f] = true
-			fields = append(fields, f)
-		}
-	}
-	if len(fields) == 0 {
-		return "the ERP cannot accept this order's data"
-	}
-	return "the ERP cannot accept this order: " + enumerate(fields)
-}
-
-// enumerate joins up to maxListed items as "a, b and c" ("… and 3 more").
-func enumerate(items []string) string {
-	if len(items) > maxListed {
-		rest := len(items) - maxListed
-		return strings.Join(items[:maxListed], ", ") + " and " + strconv.Itoa(rest) + " more"
-	}
-	if len(items) == 1 {
-		return items[0]
-	}
-	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+	return out
 }
 
 // v2Fields maps v2 field paths to canonical JSON paths.
@@ -238,7 +153,7 @@ func canonicalField(f string) (string, bool) {
 		}
 		return "", false
 	}
-	n, ok := lineOf(head)
+	n, ok := soapcall.LineOf(head)
 	if !ok {
 		return "", false
 	}
@@ -255,44 +170,4 @@ func canonicalField(f string) (string, bool) {
 	default:
 		return path + "." + c, true
 	}
-}
-
-// lineOf reads the line number n ≥ 1 out of "Line[n]" or "Line[n].Field".
-func lineOf(f string) (int, bool) {
-	f, _, _ = strings.Cut(f, ".")
-	num, ok := strings.CutPrefix(f, "Line[")
-	if !ok {
-		return 0, false
-	}
-	num, ok = strings.CutSuffix(num, "]")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(num)
-	if err != nil || n < 1 {
-		return 0, false
-	}
-	return n, true
-}
-
-func issueText(issues []*erpv2ws.Issue) string {
-	var b strings.Builder
-	for i, is := range issues {
-		if is == nil {
-			continue
-		}
-		if i == maxListed {
-			fmt.Fprintf(&b, "; … %d more", len(issues)-i)
-			break
-		}
-		fmt.Fprintf(&b, "; %s: %s", is.Field, is.Text)
-	}
-	return b.String()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -39,6 +39,7 @@ import (
 	gsoap "github.com/hooklift/gowsdl/soap"
 
 	"erpgate/erp"
+	"erpgate/erp/internal/soapcall"
 	"erpgate/order"
 	"erpgate/soap/erpv2ws"
 )
@@ -135,7 +136,7 @@ func (a *Adapter) CreateOrder(ctx context.Context, o *order.Order) (erp.Confirma
 	}
 	c, err := confirmation(o.ID, res)
 	if err != nil {
-		return erp.Confirmation{}, badResponse(OpCreateSalesOrder, err)
+		return erp.Confirmation{}, soapcall.BadResponse(OpCreateSalesOrder, err)
 	}
 	return c, nil
 }
@@ -154,7 +155,7 @@ func (a *Adapter) OrderStatus(ctx context.Context, ref string) (erp.Status, erro
 		return erp.Status{}, classify(ctx, OpGetSalesOrderStatus, nil, err)
 	}
 	if res.SalesOrderNumber == "" || res.Status == nil || (res.ExternalReference != "" && res.ExternalReference != ref) {
-		return erp.Status{}, badResponse(OpGetSalesOrderStatus, fmt.Errorf("status answer %+v lacks number or status, or is for another order", res))
+		return erp.Status{}, soapcall.BadResponse(OpGetSalesOrderStatus, fmt.Errorf("status answer %+v lacks number or status, or is for another order", res))
 	}
 	st := erp.Status{
 		ERPOrderNumber: res.SalesOrderNumber,
@@ -183,11 +184,11 @@ func (a *Adapter) FetchOrder(ctx context.Context, ref string) (*order.Order, err
 		return nil, classify(ctx, OpGetSalesOrder, nil, err)
 	}
 	if res.SalesOrder == nil || res.SalesOrder.ExternalReference != ref {
-		return nil, badResponse(OpGetSalesOrder, errors.New("the answer holds no order, or another one"))
+		return nil, soapcall.BadResponse(OpGetSalesOrder, errors.New("the answer holds no order, or another one"))
 	}
 	o, err := fromV2(res.SalesOrder)
 	if err != nil {
-		return nil, badResponse(OpGetSalesOrder, err)
+		return nil, soapcall.BadResponse(OpGetSalesOrder, err)
 	}
 	return o, nil
 }

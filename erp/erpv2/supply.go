@@ -26,6 +26,7 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/erp/internal/soapcall"
 	"erpgate/order"
 	"erpgate/soap/erpv2ws"
 	"erpgate/supply"
@@ -99,10 +100,10 @@ func (a *Supply) PurchaseOrders(ctx context.Context, supplier string, statuses [
 	for _, w := range res.PurchaseOrder {
 		po, err := fromWirePO(w)
 		if err != nil {
-			return erp.POPage{}, badResponse(OpListPurchaseOrders, err)
+			return erp.POPage{}, soapcall.BadResponse(OpListPurchaseOrders, err)
 		}
 		if po.SupplierID != supplier {
-			return erp.POPage{}, badResponse(OpListPurchaseOrders, fmt.Errorf("answer holds %s of supplier %q", po.Number, po.SupplierID))
+			return erp.POPage{}, soapcall.BadResponse(OpListPurchaseOrders, fmt.Errorf("answer holds %s of supplier %q", po.Number, po.SupplierID))
 		}
 		out.Orders = append(out.Orders, po)
 	}
@@ -122,10 +123,10 @@ func (a *Supply) PurchaseOrder(ctx context.Context, supplier, number string) (*s
 	}
 	po, err := fromWirePO(res.PurchaseOrder)
 	if err != nil {
-		return nil, badResponse(OpGetPurchaseOrder, err)
+		return nil, soapcall.BadResponse(OpGetPurchaseOrder, err)
 	}
 	if po.Number != number || (supplier != "" && po.SupplierID != supplier) {
-		return nil, badResponse(OpGetPurchaseOrder, fmt.Errorf("asked for %s of %q, got %s of %q", number, supplier, po.Number, po.SupplierID))
+		return nil, soapcall.BadResponse(OpGetPurchaseOrder, fmt.Errorf("asked for %s of %q, got %s of %q", number, supplier, po.Number, po.SupplierID))
 	}
 	return po, nil
 }
@@ -204,7 +205,7 @@ func (a *Supply) CatalogItems(ctx context.Context, offset, limit int) (erp.Catal
 	for _, w := range res.Item {
 		it, err := fromWireCatalogItem(w)
 		if err != nil {
-			return erp.CatalogPage{}, badResponse(OpListCatalogItems, err)
+			return erp.CatalogPage{}, soapcall.BadResponse(OpListCatalogItems, err)
 		}
 		out.Items = append(out.Items, it)
 	}
@@ -227,7 +228,7 @@ func (a *Supply) CatalogItem(ctx context.Context, sku string) (erp.CatalogItem, 
 		err = fmt.Errorf("asked for %s, got %s", sku, it.SKU)
 	}
 	if err != nil {
-		return erp.CatalogItem{}, badResponse(OpGetCatalogItem, err)
+		return erp.CatalogItem{}, soapcall.BadResponse(OpGetCatalogItem, err)
 	}
 	return it, nil
 }
@@ -250,7 +251,7 @@ func classifySupply(ctx context.Context, op string, err error) *erp.Error {
 	var he *gsoap.HTTPError
 	if ctx.Err() == nil && errors.As(err, &he) {
 		if f := parseFault(he.ResponseBody); f != nil && f.Detail != nil && f.Detail.ErrorCode != nil {
-			raw := fmt.Errorf("%s: SOAP fault %s %s: %s%s", op, f.Code, *f.Detail.ErrorCode, f.Detail.Message, issueText(f.Detail.Issue))
+			raw := fmt.Errorf("%s: SOAP fault %s %s: %s%s", op, f.Code, *f.Detail.ErrorCode, f.Detail.Message, soapcall.IssueText(issuesOf(f.Detail.Issue), 0))
 			switch *f.Detail.ErrorCode {
 			case erpv2ws.ErrorCodeNOT_FOUND:
 				return permanent(erp.CodeNotFound, "not found", raw)
@@ -281,7 +282,7 @@ func invalidDocumentReason(issues []*erpv2ws.Issue) string {
 	if len(fields) == 0 {
 		return "the ERP refused the document"
 	}
-	return "the ERP refused the document: " + enumerate(fields)
+	return "the ERP refused the document: " + soapcall.Enumerate(fields)
 }
 
 func ptr[T any](v T) *T { return &v }
