@@ -17,10 +17,7 @@ package gateway
 // cannot record it now (the ERP retries).
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -212,30 +209,11 @@ func clipBytes(s string, n int) string {
 	return s
 }
 
-// handleERPCallbackWSDL serves the callback WSDL with its soap:address
-// pointing at the host the caller used.
+// handleERPCallbackWSDL serves the callback WSDL (see handleWSDL).
 func (s *Server) handleERPCallbackWSDL() echo.HandlerFunc {
-	before, after, found := bytes.Cut(erpv2cb.WSDL, []byte(`location="`+erpv2cb.DefaultLocation+`"`))
-	return func(c echo.Context) error {
-		r := c.Request()
-		if !wantsWSDL(r) {
-			soap.WriteFault(c.Response(), soap.V11, callbackFault(soap.FaultClient, http.StatusMethodNotAllowed,
-				erpv2cb.ErrorCodeINVALID_REQUEST, "POST SOAP requests to "+erpCallbackPath+"; the WSDL is at "+erpCallbackPath+"?wsdl"))
-			return nil
-		}
-		body := erpv2cb.WSDL
-		if loc, ok := serviceLocation(r); ok && found {
-			loc = strings.TrimSuffix(loc, soapOrdersPath) + erpCallbackPath
-			var b bytes.Buffer
-			b.Write(before)
-			b.WriteString(`location="`)
-			_ = xml.EscapeText(&b, []byte(loc))
-			b.WriteString(`"`)
-			b.Write(after)
-			body = b.Bytes()
-		}
-		return c.Blob(http.StatusOK, "text/xml; charset=utf-8", body)
-	}
+	return handleWSDL(erpv2cb.WSDL, erpv2cb.DefaultLocation, erpCallbackPath, func(msg string) *soap.Fault {
+		return callbackFault(soap.FaultClient, http.StatusMethodNotAllowed, erpv2cb.ErrorCodeINVALID_REQUEST, msg)
+	})
 }
 
 // handleERPCallback is the SalesOrderStatusChanged endpoint.
@@ -247,10 +225,7 @@ func (s *Server) handleERPCallback() echo.HandlerFunc {
 		version := soap.VersionOf(r)
 		fail := func(outcome string, f *soap.Fault) error {
 			s.pushes.WithLabelValues(outcome).Inc()
-			if f.HTTPStatus == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="erpgate"`)
-			}
-			soap.WriteFault(w, version, f)
+			writeChallengeFault(w, version, f)
 			return nil
 		}
 		key := bearer(c)
@@ -265,11 +240,7 @@ func (s *Server) handleERPCallback() echo.HandlerFunc {
 		}
 		req, err := soap.ReadRequest(r, lim)
 		if err != nil {
-			var f *soap.Fault
-			if !errors.As(err, &f) {
-				f = soap.FaultFromError(err)
-			}
-			return fail(pushInvalid, f)
+			return fail(pushInvalid, soap.FaultFromError(err))
 		}
 		version = req.Version
 		if err := req.CheckMustUnderstand(); err != nil {

@@ -17,7 +17,6 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -48,169 +47,62 @@ const wssePasswordDigest = "#PasswordDigest"
 // RFC 3339 in UTC with milliseconds, the precision orders are stored with.
 const soapTimestamp = "2006-01-02T15:04:05.000Z07:00"
 
-// handleOrderServiceWSDL serves the OrderService WSDL (no authentication:
-// the description is public, the operations are not) with its soap:address
-// pointing at the host the client used, so a toolkit that loads
-// http://host:port/soap/orders?wsdl calls that same address.
+// handleOrderServiceWSDL serves the OrderService WSDL (see handleWSDL).
 func (s *Server) handleOrderServiceWSDL() echo.HandlerFunc {
-	before, after, found := bytes.Cut(orderws.WSDL, []byte(`location="`+orderws.DefaultLocation+`"`))
-	return func(c echo.Context) error {
-		r := c.Request()
-		if !wantsWSDL(r) {
-			soap.WriteFault(c.Response(), soap.V11, &soap.Fault{Code: soap.FaultClient,
-				String: "POST SOAP requests to " + soapOrdersPath + "; the WSDL is at " + soapOrdersPath + "?wsdl",
-				Detail: soap.FaultDetail{Code: erpgate.Invalid, Message: "method not allowed"}, HTTPStatus: http.StatusMethodNotAllowed})
-			return nil
-		}
-		body := orderws.WSDL
-		if loc, ok := serviceLocation(r); ok && found {
-			var b bytes.Buffer
-			b.Grow(len(orderws.WSDL) + len(loc))
-			b.Write(before)
-			b.WriteString(`location="`)
-			_ = xml.EscapeText(&b, []byte(loc))
-			b.WriteString(`"`)
-			b.Write(after)
-			body = b.Bytes()
-		}
-		return c.Blob(http.StatusOK, "text/xml; charset=utf-8", body)
-	}
+	return handleWSDL(orderws.WSDL, orderws.DefaultLocation, soapOrdersPath, methodNotAllowed)
 }
 
-// wantsWSDL reports whether the query asks for the WSDL ("?wsdl", "?WSDL").
-func wantsWSDL(r *http.Request) bool {
-	for k := range r.URL.Query() {
-		if strings.EqualFold(k, "wsdl") {
-			return true
-		}
-	}
-	return false
-}
-
-// serviceLocation returns the endpoint URL as the client addressed it. The
-// Host header is the client's own input, so only a plain host[:port] is used;
-// anything else keeps the WSDL's default address. X-Forwarded-Proto is
-// honoured for "https" so a TLS-terminating proxy yields https URLs.
-func serviceLocation(r *http.Request) (string, bool) {
-	host := r.Host
-	if host == "" || len(host) > 255 {
-		return "", false
-	}
-	for i := 0; i < len(host); i++ {
-		ch := host[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' ||
-			ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']') {
-			return "", false
-		}
-	}
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + host + soapOrdersPath, true
-}
-
-// handleOrderService is the SOAP endpoint. Every outcome is a SOAP envelope:
-// a response, or a fault from soap.FaultFromError's one code→fault table.
+// handleOrderService is the SOAP endpoint (see serveSOAP).
 func (s *Server) handleOrderService() echo.HandlerFunc {
-	lim := soap.DefaultLimits() // 1 MiB body, depth/element/attribute/token bounds
-	return func(c echo.Context) (retErr error) {
-		w, r := c.Response(), c.Request()
-		version := soap.VersionOf(r)
-		defer func() {
-			// A bug must still answer with a fault, not a problem+json or a
-			// dropped connection: SOAP clients only understand envelopes.
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				if !c.Response().Committed {
-					s.soapFault(c, version, erpgate.Wrap(erpgate.Internal, fmt.Errorf("panic: %v", p), "internal error"))
-				}
-				retErr = nil
-			}
-		}()
+	return s.serveSOAP(soapService{
+		namespace:        orderws.Namespace,
+		unknownOperation: unknownOperation,
+		limits:           soap.DefaultLimits(), // 1 MiB body, depth/element/attribute/token bounds
+		authenticate:     s.soapShop,
+		call:             s.soapOrderCall,
+	})
+}
 
-		// Transport-level credentials are checked before the body is read.
-		var viaHeader *Client
-		if r.Header.Get(echo.HeaderAuthorization) != "" {
-			cl, f := s.soapBearer(c)
-			if f != nil {
-				s.soapAuthFault(c, version, f)
-				return nil
-			}
-			viaHeader = &cl
-		}
-
-		req, err := soap.ReadRequest(r, lim)
-		if err != nil {
-			s.soapFault(c, version, err)
-			return nil
-		}
-		version = req.Version
-		if err := req.CheckMustUnderstand(soap.WSSESecurity); err != nil {
-			s.soapFault(c, version, err)
-			return nil
-		}
-		shop, f := s.soapPrincipal(req, viaHeader)
+// soapShop authenticates the shop: transport-level credentials are checked
+// before the body is read, a WS-Security UsernameToken after.
+func (s *Server) soapShop(x *soapExchange) (*soap.Request, string, bool) {
+	var viaHeader *Client
+	if x.c.Request().Header.Get(echo.HeaderAuthorization) != "" {
+		cl, f := s.soapBearer(x.c)
 		if f != nil {
-			s.soapAuthFault(c, version, f)
-			return nil
+			x.refuse(f)
+			return nil, "", false
 		}
+		viaHeader = &cl
+	}
+	req, ok := x.read()
+	if !ok {
+		return nil, "", false
+	}
+	shop, f := s.soapPrincipal(req, viaHeader)
+	if f != nil {
+		x.refuse(f)
+		return nil, "", false
+	}
+	return req, shop, true
+}
 
-		if req.Operation.Space != orderws.Namespace {
-			s.soapFault(c, version, unknownOperation(req.Operation))
-			return nil
-		}
-		ctx := r.Context()
-		var resp any
-		switch req.Operation.Local {
-		case orderws.OpSubmitOrder:
-			resp, err = s.soapSubmitOrder(ctx, r, req, shop)
-		case orderws.OpGetOrder:
-			resp, err = s.soapGetOrder(ctx, req, shop)
-		case orderws.OpGetOrderStatus:
-			resp, err = s.soapGetOrderStatus(ctx, req, shop)
-		default:
-			err = unknownOperation(req.Operation)
-		}
-		if err != nil {
-			s.soapFault(c, version, err)
-			return nil
-		}
-		if err := soap.WriteResponse(w, version, resp); err != nil {
-			// A marshalling bug (WriteResponse answered with a Server fault)
-			// or a client that went away mid-response.
-			s.log.WarnContext(ctx, "soap response not written", "err", err, "request_id", w.Header().Get(echo.HeaderXRequestID))
-		}
-		return nil
+// soapOrderCall runs one OrderService operation for shop.
+func (s *Server) soapOrderCall(ctx context.Context, r *http.Request, req *soap.Request, shop string) (any, error) {
+	switch req.Operation.Local {
+	case orderws.OpSubmitOrder:
+		return s.soapSubmitOrder(ctx, r, req, shop)
+	case orderws.OpGetOrder:
+		return s.soapGetOrder(ctx, req, shop)
+	case orderws.OpGetOrderStatus:
+		return s.soapGetOrderStatus(ctx, req, shop)
+	default:
+		return nil, unknownOperation(req.Operation)
 	}
 }
 
 func unknownOperation(op xml.Name) error {
-	return &erpgate.Error{Code: erpgate.Invalid,
-		Message:  "unknown operation: this endpoint serves SubmitOrder, GetOrder and GetOrderStatus in " + orderws.Namespace,
-		Problems: []erpgate.Problem{{Field: "", Message: "got {" + truncateRunes(op.Space, 100) + "}" + truncateRunes(op.Local, 64)}}}
-}
-
-// soapFault writes err as a fault. Only internal errors are logged (once,
-// here at the edge): the rest are the client's to fix.
-func (s *Server) soapFault(c echo.Context, v soap.Version, err error) {
-	var f *soap.Fault
-	if !errors.As(err, &f) && erpgate.ErrorCode(err) == erpgate.Internal {
-		s.log.ErrorContext(c.Request().Context(), "internal error", "err", err,
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", soapOrdersPath)
-	}
-	soap.WriteFault(c.Response(), v, soap.FaultFromError(err))
-}
-
-// soapAuthFault writes an authentication fault; a 401 carries the Bearer
-// challenge like the REST API's.
-func (s *Server) soapAuthFault(c echo.Context, v soap.Version, f *soap.Fault) {
-	if f.HTTPStatus == http.StatusUnauthorized {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="erpgate"`)
-	}
-	soap.WriteFault(c.Response(), v, f)
+	return unknownOperationError("SubmitOrder, GetOrder and GetOrderStatus in "+orderws.Namespace, op)
 }
 
 func authFault(status int, code, msg string) *soap.Fault {

@@ -13,11 +13,9 @@ package gateway
 // raw envelope, or a WS-Security UsernameToken) and faults.
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,99 +36,59 @@ import (
 // WSDL (GET ?wsdl).
 const soapSupplierPath = "/soap/supplier"
 
-// handleSupplierServiceWSDL serves the WSDL (public) with its soap:address
-// pointing at the host the client used.
+// handleSupplierServiceWSDL serves the WSDL (see handleWSDL).
 func (s *Server) handleSupplierServiceWSDL() echo.HandlerFunc {
-	before, after, found := bytes.Cut(supplierws.WSDL, []byte(`location="`+supplierws.DefaultLocation+`"`))
-	return func(c echo.Context) error {
-		r := c.Request()
-		if !wantsWSDL(r) {
-			soap.WriteFault(c.Response(), soap.V11, &soap.Fault{Code: soap.FaultClient,
-				String: "POST SOAP requests to " + soapSupplierPath + "; the WSDL is at " + soapSupplierPath + "?wsdl",
-				Detail: soap.FaultDetail{Code: erpgate.Invalid, Message: "method not allowed"}, HTTPStatus: http.StatusMethodNotAllowed})
-			return nil
-		}
-		body := supplierws.WSDL
-		if loc, ok := serviceLocation(r); ok && found {
-			loc = strings.TrimSuffix(loc, soapOrdersPath) + soapSupplierPath
-			var b bytes.Buffer
-			b.Write(before)
-			b.WriteString(`location="`)
-			_ = xml.EscapeText(&b, []byte(loc))
-			b.WriteString(`"`)
-			b.Write(after)
-			body = b.Bytes()
-		}
-		return c.Blob(http.StatusOK, "text/xml; charset=utf-8", body)
-	}
+	return handleWSDL(supplierws.WSDL, supplierws.DefaultLocation, soapSupplierPath, methodNotAllowed)
 }
 
-// handleSupplierService is the SOAP endpoint; every outcome is an envelope.
+// handleSupplierService is the SOAP endpoint (see serveSOAP).
 func (s *Server) handleSupplierService() echo.HandlerFunc {
-	lim := soap.DefaultLimits()
-	return func(c echo.Context) (retErr error) {
-		w, r := c.Response(), c.Request()
-		version := soap.VersionOf(r)
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				if !c.Response().Committed {
-					s.soapFault(c, version, erpgate.Wrap(erpgate.Internal, fmt.Errorf("panic: %v", p), "internal error"))
-				}
-				retErr = nil
-			}
-		}()
-		// The body is read first: an HMAC signature covers it.
-		raw, err := readBody(r, lim.MaxBytes)
-		if err != nil {
-			f := soap.FaultFromError(err)
-			if erpgate.ErrorCode(err) == erpgate.TooLarge {
-				f.HTTPStatus = http.StatusRequestEntityTooLarge
-			}
-			soap.WriteFault(w, version, f)
-			return nil
+	return s.serveSOAP(soapService{
+		namespace:        supplierws.Namespace,
+		unknownOperation: unknownSupplierOperation,
+		limits:           soap.DefaultLimits(),
+		authenticate:     s.soapSupplier,
+		call: func(ctx context.Context, _ *http.Request, req *soap.Request, supplier string) (any, error) {
+			return s.soapSupplierCall(ctx, req, supplier)
+		},
+	})
+}
+
+// soapSupplier authenticates the supplier and returns its supplier id:
+// HTTP credentials (which may sign the raw body) before the envelope is
+// read, a WS-Security UsernameToken after.
+func (s *Server) soapSupplier(x *soapExchange) (*soap.Request, string, bool) {
+	r := x.c.Request()
+	// The body is read first: an HMAC signature covers it.
+	raw, err := readBody(r, x.limits.MaxBytes)
+	if err != nil {
+		f := soap.FaultFromError(err)
+		if erpgate.ErrorCode(err) == erpgate.TooLarge {
+			f.HTTPStatus = http.StatusRequestEntityTooLarge
 		}
-		var viaHTTP *Principal
-		if r.Header.Get(echo.HeaderAuthorization) != "" || r.Header.Get(HeaderKeyID) != "" ||
-			r.Header.Get(HeaderTimestamp) != "" || r.Header.Get(HeaderSignature) != "" {
-			p, err := s.authenticateSupplier(r.Context(), r, raw)
-			if err != nil {
-				s.soapAuthFault(c, version, transportAuthFault(err))
-				return nil
-			}
-			viaHTTP = &p
-		}
-		req, err := soap.ReadRequest(r, lim)
-		if err != nil {
-			s.soapFault(c, version, err)
-			return nil
-		}
-		version = req.Version
-		if err := req.CheckMustUnderstand(soap.WSSESecurity); err != nil {
-			s.soapFault(c, version, err)
-			return nil
-		}
-		p, f := s.soapSupplierPrincipal(r, req, viaHTTP)
-		if f != nil {
-			s.soapAuthFault(c, version, f)
-			return nil
-		}
-		if req.Operation.Space != supplierws.Namespace {
-			s.soapFault(c, version, unknownSupplierOperation(req.Operation))
-			return nil
-		}
-		resp, err := s.soapSupplierCall(r.Context(), req, p.SupplierID)
-		if err != nil {
-			s.soapFault(c, version, err)
-			return nil
-		}
-		if err := soap.WriteResponse(w, version, resp); err != nil {
-			s.log.WarnContext(r.Context(), "soap response not written", "err", err, "request_id", w.Header().Get(echo.HeaderXRequestID))
-		}
-		return nil
+		soap.WriteFault(x.c.Response(), x.version, f)
+		return nil, "", false
 	}
+	var viaHTTP *Principal
+	if r.Header.Get(echo.HeaderAuthorization) != "" || r.Header.Get(HeaderKeyID) != "" ||
+		r.Header.Get(HeaderTimestamp) != "" || r.Header.Get(HeaderSignature) != "" {
+		p, err := s.authenticateSupplier(r.Context(), r, raw)
+		if err != nil {
+			x.refuse(transportAuthFault(err))
+			return nil, "", false
+		}
+		viaHTTP = &p
+	}
+	req, ok := x.read()
+	if !ok {
+		return nil, "", false
+	}
+	p, f := s.soapSupplierPrincipal(r, req, viaHTTP)
+	if f != nil {
+		x.refuse(f)
+		return nil, "", false
+	}
+	return req, p.SupplierID, true
 }
 
 // transportAuthFault turns a refused HTTP credential into a fault with the
@@ -182,9 +140,7 @@ func (s *Server) soapSupplierPrincipal(r *http.Request, req *soap.Request, viaHT
 }
 
 func unknownSupplierOperation(op xml.Name) error {
-	return &erpgate.Error{Code: erpgate.Invalid,
-		Message:  "unknown operation: this endpoint serves the SupplierService operations in " + supplierws.Namespace,
-		Problems: []erpgate.Problem{{Field: "", Message: "got {" + truncateRunes(op.Space, 100) + "}" + truncateRunes(op.Local, 64)}}}
+	return unknownOperationError("the SupplierService operations in "+supplierws.Namespace, op)
 }
 
 // soapSupplierCall runs one operation for supplier.
