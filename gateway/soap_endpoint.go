@@ -198,7 +198,7 @@ func (s *Server) soapFault(c echo.Context, v soap.Version, err error) {
 	var f *soap.Fault
 	if !errors.As(err, &f) && erpgate.ErrorCode(err) == erpgate.Internal {
 		s.log.ErrorContext(c.Request().Context(), "internal error", "err", err,
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", soapOrdersPath)
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", c.Path())
 	}
 	soap.WriteFault(c.Response(), v, soap.FaultFromError(err))
 }
