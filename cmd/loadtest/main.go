@@ -72,6 +72,7 @@ type options struct {
 	report        string
 	soapTemplate  string
 	quiet         bool
+	sse           loadtest.SSEConfig
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -117,6 +118,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.report, "report", "", "write a self-contained HTML report with charts to this file")
 	fs.BoolVar(&c.UseNetHTTP, "net-http", false, "send with Go's net/http client instead of the built-in lean HTTP/1.1 client (which leaves more CPU to the server on a shared machine)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line each second")
+	fs.IntVar(&o.sse.Streams, "sse", 0, "live tracking mode: hold this many event streams open (GET /v1/tracking/{id}/events) on orders the tool creates, and measure event fan-out latency and the gateway's RSS; --rate, --steps, --mix and --verify do not apply")
+	fs.IntVar(&o.sse.PerOrder, "sse-per-order", 1, "with --sse: streams on each created order")
+	fs.Float64Var(&o.sse.OpenRate, "sse-open-rate", loadtest.DefaultSSEOpenRate, "with --sse: orders created (and their streams opened) per second")
+	fs.DurationVar(&o.sse.Hold, "sse-hold", loadtest.DefaultSSEHold, "with --sse: how long all streams stay open after the last one opened")
 	if err := fs.Parse(args[min(1, len(args)):]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -178,6 +183,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if o.cfg.RunID == "" {
 		o.cfg.RunID = loadtest.NewRunID(time.Now())
+	}
+	if o.sse.Streams > 0 {
+		return runSSE(ctx, o, stdout, stderr)
 	}
 
 	var (
@@ -246,6 +254,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "loadtest: report written to %s\n", o.report)
 	}
 	return verr
+}
+
+// runSSE is the --sse mode: live tracking streams instead of a request mix.
+func runSSE(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	cfg := o.sse
+	cfg.Target, cfg.AllowRemote, cfg.ShopKey = o.cfg.Target, o.cfg.AllowRemote, o.cfg.ShopKey
+	cfg.Timeout, cfg.RunID, cfg.Seed, cfg.Progress = o.cfg.Timeout, o.cfg.RunID, o.cfg.Seed, o.cfg.Progress
+	if o.cfg.MaxLines != loadtest.DefaultMaxLines {
+		cfg.MaxLines = o.cfg.MaxLines
+	}
+	fmt.Fprintf(stderr, "loadtest: run %s: %d live tracking streams (%d per order, %g orders/s, held %s) against %s\n",
+		cfg.RunID, cfg.Streams, max(cfg.PerOrder, 1), cfg.OpenRate, cfg.Hold, cfg.Target)
+	res, err := loadtest.RunSSE(ctx, cfg)
+	if err != nil { // only a bad configuration
+		err = fmt.Errorf("%w: %v", errUsage, err)
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return err
+	}
+	table := stdout
+	if o.jsonOut {
+		table = stderr
+	}
+	if err := loadtest.WriteSSEText(table, res); err != nil {
+		return err
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	case res.Opened == 0:
+		return errors.New("sse: no stream could be opened")
+	}
+	return nil
 }
 
 func writeReport(path string, res *loadtest.Result) error {
