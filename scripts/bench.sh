@@ -16,8 +16,8 @@
 #   soap       SOAP order intake                        ≥ 0.6 × rest
 #   delivery   5,000 orders/s delivered to v1 and v2    outbox lag p99 ≤ 1 s, 0 lost, 0 duplicated
 #   tracking   tracking reads                           ≥ 30,000/s, p99 ≤ 5 ms
+#   sse        live tracking streams: 10,000 clients    RSS ≤ 256 MiB, fan-out p99 ≤ 250 ms
 #   memory     gateway peak RSS during the rest runs    ≤ 150 MiB
-# (live tracking streams: not measured — the load tool has no SSE client mode yet)
 #
 # Intake scenarios run a stepped ramp (open loop, --step seconds per rate);
 # a step is "sustained" when ≥ 99.9 % of its requests succeed, none was left
@@ -25,8 +25,20 @@
 # the highest sustained step and the peak throughput of any step (what the
 # server completed when saturated).
 #
+# The intake, ceiling and tracking-read scenarios run with the ERP simulator
+# switched down (PUT /sim/faults {"down":true}): they measure intake, which
+# never waits for the ERP, and not the delivery workers (their breaker opens
+# and they idle), which have their own scenario at 5,000 orders/s. The live
+# streams scenario needs deliveries (their timeline events are what it fans
+# out), so there the ERP is up.
+#
+# The machine is shared: every scenario run records the load average before
+# it and the CPU time each process used (gateway, redis-server, simulator,
+# load tool) plus what everything else on the machine used meanwhile; the
+# table shows the median load and the CPU split of the REST runs.
+#
 # Usage:
-#   scripts/bench.sh [--runs N] [--step 2s] [--delivery-duration 20s] [--only rest,soap] [--out DIR]
+#   scripts/bench.sh [--runs N] [--step 2s] [--delivery-duration 20s] [--sse-streams 10000] [--only rest,soap] [--out DIR]
 #   scripts/bench.sh --smoke      # tiny rates, one run: proves the machinery works (CI)
 #
 # Environment:
@@ -35,6 +47,8 @@
 #   BENCH_BOTH_ACTIVE_CMD  command run (with $GW set to the gateway URL) after
 #                  the gateway is ready in the delivery scenario, if making v1
 #                  and v2 both active needs a release-plan call
+#   GOGC, GOMEMLIMIT, …   are passed on to the gateway like any environment
+#                  (e.g. GOMEMLIMIT=200MiB scripts/bench.sh --only sse)
 #
 # Needs: go, redis-server, redis-cli, curl, python3.
 set -euo pipefail
@@ -45,6 +59,7 @@ orig_args="$*"
 runs=3
 step=2s
 delivery_duration=20s
+sse_streams=10000
 only=""
 smoke=0
 out=""
@@ -53,10 +68,11 @@ while [ $# -gt 0 ]; do
 	--runs) runs=$2; shift 2 ;;
 	--step) step=$2; shift 2 ;;
 	--delivery-duration) delivery_duration=$2; shift 2 ;;
+	--sse-streams) sse_streams=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--smoke) smoke=1; shift ;;
-	-h|--help) sed -n '2,44p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,60p' "$0"; exit 0 ;;
 	*) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -64,9 +80,16 @@ if [ "$smoke" = 1 ]; then
 	runs=1
 	step=1s
 	delivery_duration=2s
+	sse_streams=50
 fi
 case "$runs" in ''|*[!0-9]*) echo "bench: --runs must be a number" >&2; exit 2 ;; esac
 [ "$runs" -ge 1 ] && [ "$runs" -le 20 ] || { echo "bench: --runs must be 1..20" >&2; exit 2; }
+case "$sse_streams" in ''|*[!0-9]*) echo "bench: --sse-streams must be a number" >&2; exit 2 ;; esac
+
+# Every live stream is a socket in the gateway and one in the load tool:
+# raise the open-file limit of this shell (inherited by everything it
+# starts) to the hard limit; the sse scenario checks that it is enough.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 for tool in go redis-server redis-cli curl python3; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 1; }
@@ -122,24 +145,28 @@ else
 	echo "bench: cmd/erpsim does not build; using the gateway's embedded simulator" >&2
 fi
 
-# start_stack FSYNC LABEL: fresh redis-server, simulator and gateway.
-# Sets GW, SIM, GW_PID.
+# start_stack FSYNC LABEL [erp-down]: fresh redis-server, simulator and
+# gateway; with erp-down the simulator answers every SOAP call with 503.
+# Sets GW, SIM, GW_PID, REDIS_PID, SIM_PID (the gateway's own PID when the
+# simulator is embedded).
 start_stack() {
-	local fsync=$1 label=$2
+	local fsync=$1 label=$2 erp=${3:-up}
 	local dir="$out/$label"
 	mkdir -p "$dir/redis"
 	local rport simport gwport
 	rport=$(free_port); simport=$(free_port); gwport=$(free_port)
 	redis-server --port "$rport" --bind 127.0.0.1 --dir "$dir/redis" --appendonly yes \
 		--appendfsync "$fsync" --save '' --daemonize no --logfile "$dir/redis.log" &
-	pids+=($!)
+	REDIS_PID=$!
+	pids+=($REDIS_PID)
 	wait_until "redis-server" redis-cli -p "$rport" ping
 
 	local simflags=()
 	if [ "$have_erpsim" = 1 ]; then
 		# shellcheck disable=SC2086
 		bin/erpsim --listen "127.0.0.1:$simport" ${ERPSIM_FLAGS:-} >"$dir/erpsim.log" 2>&1 &
-		pids+=($!)
+		SIM_PID=$!
+		pids+=($SIM_PID)
 		wait_until "erpsim" curl -fsS "http://127.0.0.1:$simport/sim/orders?version=v2&external_ref=none"
 		simflags=(--erp-v2-url "http://127.0.0.1:$simport/erp/v2" --erp-v1-url "http://127.0.0.1:$simport/erp/v1")
 	else
@@ -150,17 +177,55 @@ start_stack() {
 		"${simflags[@]}" ${GATEWAY_FLAGS:-} >"$dir/gateway.log" 2>&1 &
 	GW_PID=$!
 	pids+=($GW_PID)
+	[ "$have_erpsim" = 1 ] || SIM_PID=$GW_PID
 	GW="http://127.0.0.1:$gwport"
 	SIM="http://127.0.0.1:$simport"
 	wait_until "gateway" curl -fsS "$GW/readyz"
+	if [ "$erp" = down ]; then
+		curl -fsS -X PUT -H 'Content-Type: application/json' -d '{"down":true}' "$SIM/sim/faults" >/dev/null
+	fi
 }
 
-# loadtest LABEL ARGS...: one run, JSON result in $out/LABEL.json.
+# CPU accounting of one load-test run (the machine is shared: what the
+# others use matters as much as what we use).
+proc_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
+# CPU seconds of this shell's finished children (the load tool): `times`
+# must run in this shell, not in a $(…) subshell, so it writes to a file.
+child_secs() { tail -1 "$out/.times" | awk '{split($1,a,/[ms]/); split($2,b,/[ms]/); print a[1]*60+a[2]+b[1]*60+b[2]}'; }
+cpu_begin() {
+	times >"$out/.times"
+	cpu0=("$(proc_ticks "$GW_PID")" "$(proc_ticks "$REDIS_PID")" "$(proc_ticks "$SIM_PID")" "$(machine_ticks)" "$(child_secs)" "$(date +%s.%N)")
+}
+cpu_end() { # cpu_end LABEL: writes $out/LABEL.cpu
+	local hz
+	hz=$(getconf CLK_TCK)
+	times >"$out/.times"
+	python3 - "$out/$1.cpu" "$hz" "$(nproc)" "$SIM_PID" "$GW_PID" "${cpu0[@]}" \
+		"$(proc_ticks "$GW_PID")" "$(proc_ticks "$REDIS_PID")" "$(proc_ticks "$SIM_PID")" "$(machine_ticks)" "$(child_secs)" "$(date +%s.%N)" <<'PY'
+import json, sys
+path, hz, ncpu, simpid, gwpid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+a, b = [float(x) for x in sys.argv[6:12]], [float(x) for x in sys.argv[12:18]]
+gw, redis, sim, machine = [(b[i] - a[i]) / hz for i in range(4)]
+if simpid == gwpid:
+    sim = 0.0  # embedded simulator: counted in the gateway
+load, wall = b[4] - a[4], b[5] - a[5]
+json.dump({"wall_s": wall, "cores": ncpu, "gateway_s": gw, "redis_s": redis, "erpsim_s": sim, "loadtest_s": load,
+           "machine_busy_s": machine, "others_s": max(0.0, machine - gw - redis - sim - load)}, open(path, "w"))
+PY
+}
+
+# loadtest LABEL ARGS...: one run, JSON result in $out/LABEL.json, CPU
+# split in $out/LABEL.cpu, load average before it in $out/LABEL.load.
 loadtest() {
 	local label=$1; shift
 	local rc=0
+	cut -d' ' -f1-3 /proc/loadavg >"$out/$label.load"
+	echo "$label: $(uptime)" >>"$out/uptime.log"
+	cpu_begin
 	bin/loadtest --target "$GW" --quiet --json --timeout 5s --drain 5s "$@" \
 		>"$out/$label.json" 2>"$out/$label.txt" || rc=$?
+	cpu_end "$label"
 	if ! kill -0 "$GW_PID" 2>/dev/null; then
 		echo "bench: the gateway exited during $label (see $out/$label/gateway.log)" >&2
 		rc=1
@@ -183,6 +248,7 @@ ramp() { # ramp RATE... → "r1:step,r2:step,…"
 if [ "$smoke" = 1 ]; then
 	ramp_ceiling=$(ramp 100 200); ramp_rest=$(ramp 100 200); ramp_always=$(ramp 100); ramp_soap=$(ramp 50 100)
 	ramp_track=$(ramp 100 200); delivery_rate=100; warmup=50
+	sse_rate=50; sse_hold=2s
 else
 	ramp_ceiling=$(ramp 5000 10000 20000 30000 40000 50000 60000 80000)
 	ramp_rest=$(ramp 1000 2500 5000 10000 15000 20000 25000 30000 35000 40000)
@@ -190,6 +256,9 @@ else
 	ramp_soap=$(ramp 1000 2500 5000 7500 10000 15000 20000 25000)
 	ramp_track=$(ramp 2500 5000 10000 20000 25000 30000 35000 40000 50000)
 	delivery_rate=5000; warmup=2000
+	# Streams open at 500 orders/s (20 s for 10,000) and stay open 30 s
+	# more, long enough for the last orders' deliveries to reach them.
+	sse_rate=500; sse_hold=30s
 fi
 
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
@@ -198,26 +267,26 @@ failed_runs=0
 for i in $(seq "$runs"); do
 	if want ceiling; then
 		echo "bench: run $i/$runs: ceiling"
-		start_stack everysec "ceiling-$i"
+		start_stack everysec "ceiling-$i" down
 		loadtest "ceiling-$i" --steps "$ramp_ceiling" --mix health=1 || failed_runs=$((failed_runs+1))
 		stop_all
 	fi
 	if want rest || want memory; then
 		echo "bench: run $i/$runs: REST intake (appendfsync everysec)"
-		start_stack everysec "rest-$i"
+		start_stack everysec "rest-$i" down
 		loadtest "rest-$i" --steps "$ramp_rest" --mix rest=1 || failed_runs=$((failed_runs+1))
 		peak_rss_kib "$GW_PID" >"$out/rest-$i.rss"
 		stop_all
 	fi
 	if want always; then
 		echo "bench: run $i/$runs: REST intake (appendfsync always)"
-		start_stack always "always-$i"
+		start_stack always "always-$i" down
 		loadtest "always-$i" --steps "$ramp_always" --mix rest=1 || failed_runs=$((failed_runs+1))
 		stop_all
 	fi
 	if want soap; then
 		echo "bench: run $i/$runs: SOAP intake"
-		start_stack everysec "soap-$i"
+		start_stack everysec "soap-$i" down
 		loadtest "soap-$i" --steps "$ramp_soap" --mix soap=1 || failed_runs=$((failed_runs+1))
 		stop_all
 	fi
@@ -234,17 +303,28 @@ for i in $(seq "$runs"); do
 	fi
 	if want tracking; then
 		echo "bench: run $i/$runs: tracking reads"
-		start_stack everysec "tracking-$i"
+		start_stack everysec "tracking-$i" down
 		loadtest "tracking-$i" --steps "$ramp_track" --mix track=1 --warmup "$warmup" || failed_runs=$((failed_runs+1))
+		stop_all
+	fi
+	if want sse; then
+		echo "bench: run $i/$runs: $sse_streams live tracking streams"
+		if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((sse_streams + 1000)) ]; then
+			echo "bench: open-file limit $(ulimit -n) is too low for $sse_streams streams (raise ulimit -Hn); skipped" >&2
+			failed_runs=$((failed_runs+1))
+			continue
+		fi
+		start_stack everysec "sse-$i"
+		loadtest "sse-$i" --sse "$sse_streams" --sse-open-rate "$sse_rate" --sse-hold "$sse_hold" || failed_runs=$((failed_runs+1))
 		stop_all
 	fi
 done
 
 # --- the table --------------------------------------------------------------
-python3 - "$out" "$runs" "$smoke" <<'PY'
+python3 - "$out" "$runs" "$smoke" "$sse_streams" <<'PY'
 import json, os, re, statistics, sys
 
-out, runs, smoke = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+out, runs, smoke, sse_streams = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
 
 def load(label):
     res = []
@@ -280,8 +360,40 @@ def fmt_ms(x):
     return "-" if x is None else f"{x:.2f} ms"
 
 rows = []
-def row(name, value, p99, target, verdict, note="", peak="-"):
-    rows.append((name, value, p99, peak, target, verdict, note))
+def row(name, value, p99, target, verdict, note="", peak="-", label=None):
+    rows.append((name, value, p99, peak, target, verdict, load_of(label) if label else "-", note))
+
+def load_of(label):
+    """Median 1-minute load average before the scenario's runs."""
+    xs = []
+    for i in range(1, runs + 1):
+        p = f"{out}/{label}-{i}.load"
+        if os.path.exists(p):
+            try:
+                xs.append(float(open(p).read().split()[0]))
+            except (ValueError, IndexError):
+                pass
+    return f"{statistics.median(xs):.1f}" if xs else "-"
+
+def cpu_split(label):
+    """Median CPU use over the scenario's runs, in % of the machine."""
+    keys = ("gateway_s", "redis_s", "loadtest_s", "erpsim_s", "others_s")
+    acc = {k: [] for k in keys}
+    for i in range(1, runs + 1):
+        p = f"{out}/{label}-{i}.cpu"
+        if not os.path.exists(p):
+            continue
+        c = json.load(open(p))
+        cap = c["wall_s"] * c["cores"]
+        if cap <= 0:
+            continue
+        for k in keys:
+            acc[k].append(100 * c[k] / cap)
+    if not acc["gateway_s"]:
+        return ""
+    m = {k: statistics.median(v) for k, v in acc.items()}
+    return (f"CPU (% of all cores, whole ramp): gateway {m['gateway_s']:.0f}, redis {m['redis_s']:.0f}, "
+            f"load tool {m['loadtest_s']:.0f}, simulator {m['erpsim_s']:.0f}, other users {m['others_s']:.0f}")
 
 def peak(label):
     """Median over runs of the best completed-ok rate of any step."""
@@ -295,7 +407,7 @@ def judge(ok):
 # ceiling: the best ok/s any step achieved.
 ceil = med([max((s["ok_per_second"] for s in r.get("steps", [])), default=0) for r in load("ceiling")])
 if ceil is not None:
-    row("ceiling: GET /healthz", "-", "-", "reference", "", "", fmt_rate(ceil))
+    row("ceiling: GET /healthz", "-", "-", "reference", "", "", fmt_rate(ceil), label="ceiling")
 
 rest_runs = load("rest")
 rest = [reached(r, 10) for r in rest_runs]
@@ -304,13 +416,13 @@ if rest:
     bound = 25000 if ceil is None else max(25000, 0.35 * ceil)
     row("REST intake, everysec", fmt_rate(rest_rate), fmt_ms(med([x[1] for x in rest])),
         f">= 25,000/s, p99 <= 10 ms, >= 0.35 x ceiling ({fmt_rate(0.35 * ceil) if ceil else '?'})",
-        judge(rest_rate >= bound), "" if rest_rate >= bound else f"short by {fmt_rate(bound - rest_rate)}", peak("rest"))
+        judge(rest_rate >= bound), "" if rest_rate >= bound else f"short by {fmt_rate(bound - rest_rate)}", peak("rest"), label="rest")
 
 always = [reached(r, 50) for r in load("always")]
 if always:
     a = med([x[0] for x in always])
     row("REST intake, always", fmt_rate(a), fmt_ms(med([x[1] for x in always])), ">= 15,000/s (p99 <= 50 ms)",
-        judge(a >= 15000), "" if a >= 15000 else f"short by {fmt_rate(15000 - a)}", peak("always"))
+        judge(a >= 15000), "" if a >= 15000 else f"short by {fmt_rate(15000 - a)}", peak("always"), label="always")
 
 soap = [reached(r, 25) for r in load("soap")]
 if soap:
@@ -318,7 +430,7 @@ if soap:
     bound = 0.6 * rest_rate if rest_rate else None
     row("SOAP intake", fmt_rate(s), fmt_ms(med([x[1] for x in soap])),
         f">= 0.6 x REST ({fmt_rate(bound)}) (p99 <= 25 ms)", judge(bound is not None and s >= bound),
-        "" if bound is None or s >= bound else f"short by {fmt_rate(bound - s)}", peak("soap"))
+        "" if bound is None or s >= bound else f"short by {fmt_rate(bound - s)}", peak("soap"), label="soap")
 
 def lag_p99(before, after, target):
     """p99 of erpgate_erp_delivery_lag_seconds{target} between two scrapes."""
@@ -367,16 +479,33 @@ if dl:
         and all(r["ok"] == r["planned"] for r in dl)
     row("delivered to ERP v1+v2", fmt_rate(okr), "lag p99 " + lag_txt,
         ">= 5,000/s, lag p99 <= 1 s, 0 lost, 0 dup", judge(good),
-        f"lost {worst_lost} dup {worst_dup}" + ("" if verified else " (verification missing)"))
+        f"lost {worst_lost} dup {worst_dup}" + ("" if verified else " (verification missing)"), label="delivery")
 
 tr = [reached(r, 5) for r in load("tracking")]
 if tr:
     t = med([x[0] for x in tr])
     row("tracking reads", fmt_rate(t), fmt_ms(med([x[1] for x in tr])), ">= 30,000/s, p99 <= 5 ms",
-        judge(t >= 30000), "" if t >= 30000 else f"short by {fmt_rate(30000 - t)}", peak("tracking"))
+        judge(t >= 30000), "" if t >= 30000 else f"short by {fmt_rate(30000 - t)}", peak("tracking"), label="tracking")
 
-row("live tracking streams", "not measured", "-", "10,000 clients, RSS <= 256 MiB, fan-out p99 <= 250 ms", "-",
-    "the load tool has no SSE client mode")
+sse = load("sse")
+if sse:
+    opened = med([r["opened"] for r in sse])
+    peak_open = med([r["peak_open"] for r in sse])
+    dropped = max(r["dropped"] for r in sse)
+    rss = med([r["rss_peak_bytes"] / 2**20 for r in sse if r["rss_peak_bytes"] > 0])
+    p99 = med([r["fan_out"]["p99_ns"] / 1e6 for r in sse if r["fan_out"]["count"] > 0])
+    live = med([r["live_streams"] for r in sse])
+    all_open = peak_open is not None and peak_open >= sse_streams and dropped == 0
+    good = all_open and rss is not None and rss <= 256 and p99 is not None and p99 <= 250 and live >= 0.9 * sse_streams
+    note = f"peak open {peak_open:,.0f}, dropped {dropped}, fan-out sample {live:,.0f} streams"
+    if live is not None and live < 0.9 * sse_streams:
+        note += " (deliveries lagged: under 90 % of streams saw a live event)"
+    row("live tracking streams", f"{opened:,.0f} opened", "fan-out " + fmt_ms(p99),
+        f"{sse_streams:,} clients, RSS <= 256 MiB, fan-out p99 <= 250 ms", judge(good),
+        note + ("" if rss is None else f", RSS peak {rss:.0f} MiB"), label="sse")
+else:
+    row("live tracking streams", "not measured", "-", "10,000 clients, RSS <= 256 MiB, fan-out p99 <= 250 ms", "-",
+        "run with --only sse (or without --only)")
 
 rss = []
 for i in range(1, runs + 1):
@@ -387,16 +516,22 @@ for i in range(1, runs + 1):
             rss.append(int(v) / 1024)
 if rss:
     m = med(rss)
-    row("gateway peak RSS, REST intake", f"{m:.0f} MiB", "-", "<= 150 MiB", judge(m <= 150))
+    row("gateway peak RSS, REST intake", f"{m:.0f} MiB", "-", "<= 150 MiB", judge(m <= 150), label="rest")
 
-head = ("scenario", f"sustained (median of {runs})", "p99 at sustained", "peak ok/s", "target", "result", "note")
+head = ("scenario", f"sustained (median of {runs})", "p99 at sustained", "peak ok/s", "target", "result", "load 1m", "note")
 w = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
 print()
 for r in [head] + rows:
     print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)).rstrip())
 print()
 print("sustained = highest ramp step with >= 99.9 % ok, nothing unsent and p99 within the scenario's bound;")
-print("peak ok/s = most successful answers completed within one step's time window (saturation throughput).")
+print("peak ok/s = most successful answers completed within one step's time window (saturation throughput);")
+print("load 1m = median load average before the runs (the machine is shared). Intake, ceiling and tracking reads")
+print("run with the ERP simulator down (intake only; delivery has its own row).")
+for label, name in (("ceiling", "ceiling"), ("rest", "REST intake"), ("soap", "SOAP intake"), ("sse", "live streams")):
+    c = cpu_split(label)
+    if c:
+        print(f"{name}: {c}")
 print("results:", out)
 PY
 
