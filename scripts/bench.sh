@@ -47,6 +47,7 @@
 #   BENCH_BOTH_ACTIVE_CMD  command run (with $GW set to the gateway URL) after
 #                  the gateway is ready in the delivery scenario, if making v1
 #                  and v2 both active needs a release-plan call
+#   REDIS_FLAGS    extra flags for redis-server (e.g. "--stream-node-max-bytes 1024")
 #   GOGC, GOMEMLIMIT, …   are passed on to the gateway like any environment
 #                  (e.g. GOMEMLIMIT=200MiB scripts/bench.sh --only sse)
 #
@@ -155,8 +156,9 @@ start_stack() {
 	mkdir -p "$dir/redis"
 	local rport simport gwport
 	rport=$(free_port); simport=$(free_port); gwport=$(free_port)
+	# shellcheck disable=SC2086
 	redis-server --port "$rport" --bind 127.0.0.1 --dir "$dir/redis" --appendonly yes \
-		--appendfsync "$fsync" --save '' --daemonize no --logfile "$dir/redis.log" &
+		--appendfsync "$fsync" --save '' --daemonize no --logfile "$dir/redis.log" ${REDIS_FLAGS:-} &
 	REDIS_PID=$!
 	pids+=($REDIS_PID)
 	wait_until "redis-server" redis-cli -p "$rport" ping
@@ -188,7 +190,9 @@ start_stack() {
 
 # CPU accounting of one load-test run (the machine is shared: what the
 # others use matters as much as what we use).
-proc_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# utime+stime, plus the children it reaped: redis-server's AOF-rewrite
+# children (fork, rewrite, exit) are its work too.
+proc_ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 # CPU seconds of this shell's finished children (the load tool): `times`
 # must run in this shell, not in a $(…) subshell, so it writes to a file.
@@ -251,10 +255,12 @@ if [ "$smoke" = 1 ]; then
 	sse_rate=50; sse_hold=2s
 else
 	ramp_ceiling=$(ramp 5000 10000 20000 30000 40000 50000 60000 80000)
-	ramp_rest=$(ramp 1000 2500 5000 10000 15000 20000 25000 30000 35000 40000)
-	ramp_always=$(ramp 1000 2500 5000 10000 15000 20000 25000 30000)
-	ramp_soap=$(ramp 1000 2500 5000 7500 10000 15000 20000 25000)
-	ramp_track=$(ramp 2500 5000 10000 20000 25000 30000 35000 40000 50000)
+	# Finer steps where this 2-core box saturates (a few thousand a second),
+	# and each ramp still reaches its target.
+	ramp_rest=$(ramp 1000 2500 4000 5000 6000 7000 8000 9000 10000 12500 15000 20000 25000)
+	ramp_always=$(ramp 1000 2500 4000 5000 6000 7000 8000 10000 15000)
+	ramp_soap=$(ramp 1000 2000 3000 4000 5000 6000 7500 10000 15000)
+	ramp_track=$(ramp 2500 5000 7500 10000 15000 20000 30000 40000)
 	delivery_rate=5000; warmup=2000
 	# Streams open at 500 orders/s (20 s for 10,000) and stay open 30 s
 	# more, long enough for the last orders' deliveries to reach them.
@@ -338,7 +344,7 @@ def load(label):
     return res
 
 def reached(r, p99_bound):
-    """Highest sustained step: ≥99.9 % ok, nothing unsent, p99 within bound."""
+    """Highest sustained step: ≥99.9 % ok, nothing unsent, p99 within bound (None: any)."""
     best, p99 = 0.0, None
     for s in r.get("steps", []):
         ok_ratio = s["ok"] / s["planned"] if s["planned"] else 0
@@ -409,28 +415,50 @@ ceil = med([max((s["ok_per_second"] for s in r.get("steps", [])), default=0) for
 if ceil is not None:
     row("ceiling: GET /healthz", "-", "-", "reference", "", "", fmt_rate(ceil), label="ceiling")
 
+def peak_value(label):
+    return med([max((s["ok_per_second"] for s in r.get("steps", [])), default=0) for r in load(label)])
+
+def unbounded(label, bound=100):
+    """Note: the highest step sustained with a relaxed p99 bound, and its p99:
+    the capacity when the latency bound is what misses."""
+    u = [reached(r, bound) for r in load(label)]
+    rate, p99 = med([x[0] for x in u]), med([x[1] for x in u])
+    if not rate:
+        return f"nothing sustained even at p99 <= {bound} ms"
+    return f"with p99 <= {bound} ms: {fmt_rate(rate)} (p99 {fmt_ms(p99)})"
+
+def joined(*parts):
+    return "; ".join(p for p in parts if p)
+
 rest_runs = load("rest")
 rest = [reached(r, 10) for r in rest_runs]
 rest_rate = med([x[0] for x in rest])
+rest_peak = peak_value("rest")
 if rest:
     bound = 25000 if ceil is None else max(25000, 0.35 * ceil)
+    ratio = f"peak = {rest_peak / ceil:.2f} x ceiling" if ceil and rest_peak else ""
     row("REST intake, everysec", fmt_rate(rest_rate), fmt_ms(med([x[1] for x in rest])),
         f">= 25,000/s, p99 <= 10 ms, >= 0.35 x ceiling ({fmt_rate(0.35 * ceil) if ceil else '?'})",
-        judge(rest_rate >= bound), "" if rest_rate >= bound else f"short by {fmt_rate(bound - rest_rate)}", peak("rest"), label="rest")
+        judge(rest_rate >= bound), joined("" if rest_rate >= bound else f"short by {fmt_rate(bound - rest_rate)}",
+        unbounded("rest"), ratio), peak("rest"), label="rest")
 
 always = [reached(r, 50) for r in load("always")]
 if always:
     a = med([x[0] for x in always])
     row("REST intake, always", fmt_rate(a), fmt_ms(med([x[1] for x in always])), ">= 15,000/s (p99 <= 50 ms)",
-        judge(a >= 15000), "" if a >= 15000 else f"short by {fmt_rate(15000 - a)}", peak("always"), label="always")
+        judge(a >= 15000), joined("" if a >= 15000 else f"short by {fmt_rate(15000 - a)}", unbounded("always")),
+        peak("always"), label="always")
 
 soap = [reached(r, 25) for r in load("soap")]
 if soap:
     s = med([x[0] for x in soap])
     bound = 0.6 * rest_rate if rest_rate else None
+    soap_peak = peak_value("soap")
+    ratio = f"peak = {soap_peak / rest_peak:.2f} x REST peak" if rest_peak and soap_peak else ""
     row("SOAP intake", fmt_rate(s), fmt_ms(med([x[1] for x in soap])),
         f">= 0.6 x REST ({fmt_rate(bound)}) (p99 <= 25 ms)", judge(bound is not None and s >= bound),
-        "" if bound is None or s >= bound else f"short by {fmt_rate(bound - s)}", peak("soap"), label="soap")
+        joined("" if bound is None or s >= bound else f"short by {fmt_rate(bound - s)}", unbounded("soap"), ratio),
+        peak("soap"), label="soap")
 
 def lag_p99(before, after, target):
     """p99 of erpgate_erp_delivery_lag_seconds{target} between two scrapes."""
@@ -485,7 +513,8 @@ tr = [reached(r, 5) for r in load("tracking")]
 if tr:
     t = med([x[0] for x in tr])
     row("tracking reads", fmt_rate(t), fmt_ms(med([x[1] for x in tr])), ">= 30,000/s, p99 <= 5 ms",
-        judge(t >= 30000), "" if t >= 30000 else f"short by {fmt_rate(30000 - t)}", peak("tracking"), label="tracking")
+        judge(t >= 30000), joined("" if t >= 30000 else f"short by {fmt_rate(30000 - t)}", unbounded("tracking")),
+        peak("tracking"), label="tracking")
 
 sse = load("sse")
 if sse:
