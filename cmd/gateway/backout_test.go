@@ -64,24 +64,7 @@ type orderView struct {
 // adminCall calls the release admin API with the demo admin token.
 func adminCall(t *testing.T, method, url, body string, v any) int {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Authorization", "Bearer demo-admin-token")
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if v != nil {
-		json.NewDecoder(resp.Body).Decode(v)
-	}
-	return resp.StatusCode
+	return callJSON(t, method, url, "demo-admin-token", body, v)
 }
 
 type releaseState struct {

@@ -164,9 +164,23 @@ func post(t *testing.T, url, key, body string, hdr ...string) (*http.Response, m
 
 func getJSON(t *testing.T, url, key string, v any) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return callJSON(t, http.MethodGet, url, key, "", v)
+}
+
+// callJSON sends body (JSON, if any) with the bearer key (if any), decodes
+// the answer into v (if not nil) and returns the status.
+func callJSON(t *testing.T, method, url, key, body string, v any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, url, rd)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
