@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -265,6 +266,11 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'rev', ARGV[2], 'action
 return {'ok', ARGV[2]}
 `)
 
+// releaseChangeAttempts bounds the compare-and-set retries of one change
+// that keeps losing races to other writers (plan changes are rare; a race is
+// a handful of operators or instances at once).
+const releaseChangeAttempts = 50
+
 // errRelUnchanged tells change that the plan already is what was asked for.
 var errRelUnchanged = errors.New("unchanged")
 
@@ -279,7 +285,16 @@ func (r *Releases) change(ctx context.Context, action string, ch erp.Change, exp
 	if err := ch.Validate(); err != nil {
 		return erp.ReleasePlan{}, false, err
 	}
-	for range 10 {
+	for attempt := range releaseChangeAttempts {
+		if attempt > 0 {
+			// Another change won the race: wait a jittered moment so that
+			// racing writers do not collide again in lockstep.
+			select {
+			case <-ctx.Done():
+				return erp.ReleasePlan{}, false, erpgate.Wrap(erpgate.Unavailable, ctx.Err(), "the release plan change was cancelled")
+			case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(2*time.Millisecond)))):
+			}
+		}
 		cur, err := r.Current(ctx)
 		if err != nil {
 			return erp.ReleasePlan{}, false, err
