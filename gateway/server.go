@@ -36,6 +36,10 @@ type Config struct {
 	// tracking routes to exist.
 	Timelines Timelines
 	Live      LiveStreams
+	// TrackingCache, if set, keeps tracking answers in memory until the
+	// order's timeline changes (NewTrackingCache; its owner wires the
+	// invalidation). Nil reads Redis for every tracking request.
+	TrackingCache *TrackingCache
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Release serves the release plan admin API (admin_release.go); the
@@ -59,20 +63,21 @@ type Config struct {
 
 // Server is the gateway's HTTP handler.
 type Server struct {
-	e         *echo.Echo
-	log       *slog.Logger
-	publicURL string
-	store     OrderStore
-	keys      *Keyring
-	intake    *Intake
-	ready     func(ctx context.Context) error
-	gatherer  prometheus.Gatherer
-	metrics   *metrics
-	now       func() time.Time
-	timelines Timelines
-	live      LiveStreams
-	release   ReleaseAdmin
-	supplier  *SupplierService // supplier.go; nil when not configured
+	e          *echo.Echo
+	log        *slog.Logger
+	publicURL  string
+	store      OrderStore
+	keys       *Keyring
+	intake     *Intake
+	ready      func(ctx context.Context) error
+	gatherer   prometheus.Gatherer
+	metrics    *metrics
+	now        func() time.Time
+	timelines  Timelines
+	live       LiveStreams
+	trackCache *TrackingCache
+	release    ReleaseAdmin
+	supplier   *SupplierService // supplier.go; nil when not configured
 
 	// ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go).
 	authority Authority
@@ -110,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 		e: e, log: cfg.Logger, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
-		timelines: cfg.Timelines, live: cfg.Live,
+		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
 		release: cfg.Release,
 	}
 	if cfg.Timelines != nil {

@@ -3,13 +3,14 @@ package gateway
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"erpgate"
-	"erpgate/store"
 	"erpgate/tracking"
 )
 
@@ -29,17 +30,48 @@ type LiveStreams interface {
 // sseHeartbeat keeps proxies from closing idle event streams.
 const sseHeartbeat = 15 * time.Second
 
+// trackingView is what the tracking routes need of an order: who may see
+// it, its timeline, and the rendered JSON answer of GET /v1/tracking/{id}.
+// Everything in it is either fixed at accept (ids, shop, token) or derived
+// from the timeline, so the read cache (TrackingCache) invalidates it
+// exactly when an event is appended. It is shared between requests:
+// read-only.
+type trackingView struct {
+	id, externalID, shopID, token string
+	events                        []tracking.Event
+	body                          []byte
+}
+
+// TrackingCache caches tracking views by order id; cmd/gateway wires its
+// invalidation to the tracking Hub's feed and the store's appends (see
+// tracking.ReadCache).
+type TrackingCache = tracking.ReadCache[*trackingView]
+
+// NewTrackingCache returns a tracking read cache of at most maxBytes.
+func NewTrackingCache(maxBytes int, reg prometheus.Registerer) (*TrackingCache, error) {
+	return tracking.NewReadCache(tracking.ReadCacheConfig[*trackingView]{
+		MaxBytes: maxBytes, Registerer: reg, Size: (*trackingView).size,
+	})
+}
+
+// size estimates the bytes v holds (the rendered body dominates; each event
+// is counted at its JSON size plus struct overhead).
+func (v *trackingView) size() int {
+	n := 256 + len(v.id) + len(v.externalID) + len(v.shopID) + len(v.token) + 2*cap(v.body)
+	return n + len(v.events)*160
+}
+
 // trackedOrder resolves the order a tracking request names and checks that
 // the caller may see it: the customer with the order's tracking token (query
 // ?token= or Bearer), or the owning shop with its API key. Anything else is
 // 404, never a hint that the order exists.
-func (s *Server) trackedOrder(c echo.Context) (*store.Record, error) {
+func (s *Server) trackedOrder(c echo.Context) (*trackingView, error) {
 	notFound := erpgate.Errorf(erpgate.NotFound, "no such order")
 	id := c.Param("id")
 	if id == "" || len(id) > tracking.MaxOrderIDLen {
 		return nil, notFound
 	}
-	rec, err := s.store.Order(c.Request().Context(), id)
+	v, err := s.trackingView(c.Request().Context(), id)
 	if erpgate.ErrorCode(err) == erpgate.NotFound {
 		return nil, notFound
 	}
@@ -47,8 +79,8 @@ func (s *Server) trackedOrder(c echo.Context) (*store.Record, error) {
 		return nil, err
 	}
 	if tok := c.QueryParam("token"); tok != "" {
-		if subtle.ConstantTimeCompare([]byte(tok), []byte(rec.Token)) == 1 {
-			return rec, nil
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(v.token)) == 1 {
+			return v, nil
 		}
 		return nil, notFound
 	}
@@ -56,13 +88,49 @@ func (s *Server) trackedOrder(c echo.Context) (*store.Record, error) {
 	if key == "" {
 		return nil, notFound
 	}
-	if subtle.ConstantTimeCompare([]byte(key), []byte(rec.Token)) == 1 {
-		return rec, nil
+	if subtle.ConstantTimeCompare([]byte(key), []byte(v.token)) == 1 {
+		return v, nil
 	}
-	if cl, ok := s.keys.Lookup(key); ok && cl.Kind == KindShop && cl.ID == rec.Order.ShopID {
-		return rec, nil
+	if cl, ok := s.keys.Lookup(key); ok && cl.Kind == KindShop && cl.ID == v.shopID {
+		return v, nil
 	}
 	return nil, notFound
+}
+
+// trackingView returns the order's view, from the cache when there is one.
+func (s *Server) trackingView(ctx context.Context, id string) (*trackingView, error) {
+	if s.trackCache == nil {
+		return s.loadTrackingView(ctx, id)
+	}
+	return s.trackCache.Get(ctx, id, func(ctx context.Context) (*trackingView, error) {
+		return s.loadTrackingView(ctx, id)
+	})
+}
+
+// loadTrackingView reads the order and its timeline from Redis and renders
+// the answer.
+func (s *Server) loadTrackingView(ctx context.Context, id string) (*trackingView, error) {
+	rec, err := s.store.Order(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := s.timelines.Timeline(ctx, rec.Order.ID)
+	if err != nil {
+		return nil, err
+	}
+	if evs == nil {
+		evs = []tracking.Event{}
+	}
+	body, err := json.Marshal(trackingResponse{
+		ID: rec.Order.ID, ExternalID: rec.Order.ExternalID, Summary: tracking.Derive(evs), Events: evs,
+	})
+	if err != nil {
+		return nil, erpgate.Wrap(erpgate.Internal, err, "internal error")
+	}
+	return &trackingView{
+		id: rec.Order.ID, externalID: rec.Order.ExternalID, shopID: rec.Order.ShopID, token: rec.Token,
+		events: evs, body: append(body, '\n'),
+	}, nil
 }
 
 type trackingResponse struct {
@@ -74,27 +142,18 @@ type trackingResponse struct {
 
 func (s *Server) handleTracking() echo.HandlerFunc {
 	return func(c echo.Context) error {
-		rec, err := s.trackedOrder(c)
+		v, err := s.trackedOrder(c)
 		if err != nil {
 			return err
-		}
-		evs, err := s.timelines.Timeline(c.Request().Context(), rec.Order.ID)
-		if err != nil {
-			return err
-		}
-		if evs == nil {
-			evs = []tracking.Event{}
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, trackingResponse{
-			ID: rec.Order.ID, ExternalID: rec.Order.ExternalID, Summary: tracking.Derive(evs), Events: evs,
-		})
+		return c.JSONBlob(http.StatusOK, v.body)
 	}
 }
 
 func (s *Server) handleTrackingEvents() echo.HandlerFunc {
 	return func(c echo.Context) error {
-		rec, err := s.trackedOrder(c)
+		v, err := s.trackedOrder(c)
 		if err != nil {
 			return err
 		}
@@ -102,17 +161,13 @@ func (s *Server) handleTrackingEvents() echo.HandlerFunc {
 		if last == "" {
 			last = c.QueryParam("last_event_id")
 		}
-		return s.live.ServeSSE(c.Request().Context(), c.Response(), rec.Order.ID, last, sseHeartbeat)
+		return s.live.ServeSSE(c.Request().Context(), c.Response(), v.id, last, sseHeartbeat)
 	}
 }
 
 func (s *Server) handleTrackingPage() echo.HandlerFunc {
 	return func(c echo.Context) error {
-		rec, err := s.trackedOrder(c)
-		if err != nil {
-			return s.trackingPageError(c, err)
-		}
-		evs, err := s.timelines.Timeline(c.Request().Context(), rec.Order.ID)
+		v, err := s.trackedOrder(c)
 		if err != nil {
 			return s.trackingPageError(c, err)
 		}
@@ -124,8 +179,8 @@ func (s *Server) handleTrackingPage() echo.HandlerFunc {
 		h.Set("X-Content-Type-Options", "nosniff")
 		c.Response().WriteHeader(http.StatusOK)
 		return tracking.RenderPage(c.Response(), tracking.PageData{
-			OrderID: rec.Order.ID, Reference: rec.Order.ExternalID, Token: rec.Token, Events: evs,
-			PageURL: s.trackingURL(rec.Order.ID, rec.Token),
+			OrderID: v.id, Reference: v.externalID, Token: v.token, Events: v.events,
+			PageURL: s.trackingURL(v.id, v.token),
 		})
 	}
 }

@@ -45,6 +45,10 @@ type StoreConfig struct {
 	Now func() time.Time
 	// FeedMaxLen is the approximate cap of trk:feed; default DefaultFeedMaxLen.
 	FeedMaxLen int64
+	// OnAppend, if set, is called with the order id after Append wrote an
+	// event (not for a deduplicated repeat), before Append returns: a read
+	// cache invalidates there, so this instance reads its own writes at once.
+	OnAppend func(orderID string)
 }
 
 // Store keeps order timelines in Redis streams (layout in the package doc).
@@ -53,6 +57,7 @@ type Store struct {
 	now    func() time.Time
 	maxLen int64
 	events *prometheus.CounterVec
+	onApp  func(orderID string)
 }
 
 // NewStore returns a Store.
@@ -73,7 +78,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{rdb: cfg.Client, now: cfg.Now, maxLen: cfg.FeedMaxLen, events: events}, nil
+	return &Store{rdb: cfg.Client, now: cfg.Now, maxLen: cfg.FeedMaxLen, events: events, onApp: cfg.OnAppend}, nil
 }
 
 // appendScript writes an event to the order's stream and announces it on the
@@ -141,6 +146,9 @@ func (s *Store) Append(ctx context.Context, orderID string, e Event) (Event, err
 	}
 	e.ID = id
 	s.Count(e)
+	if s.onApp != nil {
+		s.onApp(orderID)
+	}
 	return e, nil
 }
 
