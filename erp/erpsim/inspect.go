@@ -2,6 +2,7 @@ package erpsim
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"erpgate/order"
@@ -73,7 +74,57 @@ func (s *Sim) Reset(version string) error {
 	return nil
 }
 
-// handleListOrders serves GET /sim/orders[?version=v][&external_ref=r].
+// OrdersCursorHeader is the response header of GET /sim/orders?version=v:
+// the position in v's creation order just past the last order listed. A
+// reader that passes it back as ?after= gets only the orders created since
+// (see handleListOrders); the load tool's verifier polls that way, so a
+// check of 100,000 orders reads each once instead of once per poll.
+const OrdersCursorHeader = "X-Sim-Orders-Next"
+
+// CoreOrderInfo is an element of GET /sim/orders?fields=core: the stable
+// core of OrderInfo that loss and duplicate checks need.
+type CoreOrderInfo struct {
+	Version        string `json:"version"`
+	ExternalRef    string `json:"external_ref"`
+	ERPOrderNumber string `json:"erp_order_number"`
+	CreateCalls    int    `json:"create_calls"`
+}
+
+// OrdersAfter returns the orders version holds from position after (0-based)
+// of its creation order on, and the position past the last one. ok is false
+// for an unknown version or when after lies beyond the orders held (they
+// were reset since the cursor was taken).
+func (s *Sim) OrdersAfter(version string, after int) (out []OrderInfo, next int, ok bool) {
+	v := s.versions[version]
+	if v == nil {
+		return nil, 0, false
+	}
+	st := v.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if after < 0 || after > len(st.list) {
+		return nil, len(st.list), false
+	}
+	recs := st.list[after:]
+	out = make([]OrderInfo, len(recs))
+	for i, r := range recs {
+		out[i] = r.info(st.version)
+	}
+	return out, len(st.list), true
+}
+
+// handleListOrders serves GET /sim/orders[?version=v][&external_ref=r]
+// [&after=n][&fields=core].
+//
+// With version (and no external_ref) the answer carries OrdersCursorHeader,
+// taken atomically with the list. after=n (version required) lists only the
+// orders from position n of the version's creation order on — those created
+// since the answer whose header said n; a cursor beyond the orders held
+// (they were reset) is 409 Conflict. Orders are only appended, so each is
+// read once; a later create call on an order already read (create_calls
+// growing) shows only in a read that starts before it. fields=core leaves
+// out everything but version, external_ref, erp_order_number and
+// create_calls (CoreOrderInfo).
 func (s *Sim) handleListOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := Filter{Version: q.Get("version"), ExternalRef: q.Get("external_ref")}
@@ -81,7 +132,49 @@ func (s *Sim) handleListOrders(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "unknown version "+f.Version)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.Orders(f))
+	core := false
+	switch fields := q.Get("fields"); fields {
+	case "":
+	case "core":
+		core = true
+	default:
+		writeJSONError(w, http.StatusBadRequest, "fields="+fields+": want core or nothing")
+		return
+	}
+	var orders []OrderInfo
+	switch a := q.Get("after"); {
+	case a != "" && (f.Version == "" || f.ExternalRef != ""):
+		writeJSONError(w, http.StatusBadRequest, "after needs version and no external_ref")
+		return
+	case f.Version != "" && f.ExternalRef == "":
+		after := 0
+		if a != "" {
+			n, err := strconv.Atoi(a)
+			if err != nil || n < 0 {
+				writeJSONError(w, http.StatusBadRequest, "after="+a+": want a position ≥ 0")
+				return
+			}
+			after = n
+		}
+		list, next, ok := s.OrdersAfter(f.Version, after)
+		w.Header().Set(OrdersCursorHeader, strconv.Itoa(next))
+		if !ok {
+			writeJSONError(w, http.StatusConflict, "after="+a+" lies beyond the "+strconv.Itoa(next)+" orders held: they were reset")
+			return
+		}
+		orders = list
+	default:
+		orders = s.Orders(f)
+	}
+	if !core {
+		writeJSON(w, http.StatusOK, orders)
+		return
+	}
+	out := make([]CoreOrderInfo, len(orders))
+	for i, o := range orders {
+		out[i] = CoreOrderInfo{Version: o.Version, ExternalRef: o.ExternalRef, ERPOrderNumber: o.ERPOrderNumber, CreateCalls: o.CreateCalls}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // handleResetOrders serves DELETE /sim/orders[?version=v].
