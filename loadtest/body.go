@@ -338,6 +338,9 @@ type soapResult struct {
 // name) and returns its text, or reports a fault. It reads at most the bytes
 // it is given and never follows entities or DTDs (encoding/xml does not).
 func parseSOAPResponse(body []byte, idElements []string) (soapResult, error) {
+	if id, ok := scanSOAPID(body, idElements); ok && id != "" {
+		return soapResult{id: id}, nil
+	}
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	var res soapResult
 	inFault := false

@@ -261,15 +261,25 @@ func (x *rawExchange) readResponse(br *bufio.Reader) (status int, body []byte, k
 // readN appends n bytes of body (n < 0: until EOF), keeping at most
 // maxRawBody.
 func (x *rawExchange) readN(br *bufio.Reader, n int64) error {
-	var chunk [4096]byte
+	var discard [512]byte
 	for n != 0 {
-		want := int64(len(chunk))
-		if n > 0 && n < want {
-			want = n
+		// Read straight into the body's spare room while under the limit,
+		// then into a small scratch array.
+		if cap(x.body)-len(x.body) < 512 && len(x.body) < maxRawBody {
+			x.body = append(x.body, make([]byte, 4096)...)[:len(x.body)]
 		}
-		m, err := br.Read(chunk[:want])
-		if m > 0 && len(x.body) < maxRawBody {
-			x.body = append(x.body, chunk[:min(m, maxRawBody-len(x.body))]...)
+		dst := x.body[len(x.body):cap(x.body)]
+		if len(x.body) >= maxRawBody {
+			dst = discard[:]
+		} else if room := maxRawBody - len(x.body); len(dst) > room {
+			dst = dst[:room]
+		}
+		if n > 0 && int64(len(dst)) > n {
+			dst = dst[:n]
+		}
+		m, err := br.Read(dst)
+		if len(x.body) < maxRawBody {
+			x.body = x.body[:len(x.body)+m]
 		}
 		if n > 0 {
 			n -= int64(m)

@@ -88,7 +88,7 @@ func writeVerification(b *strings.Builder, v *Verification) {
 	if !v.Settled {
 		settled = "NOT settled"
 	}
-	fmt.Fprintf(b, "  %s after %s (%d reads of /sim/orders)\n", settled, v.Waited.Round(time.Millisecond), v.Polls)
+	fmt.Fprintf(b, "  %s after %s (%d reads of /sim/orders, %d orders read)\n", settled, v.Waited.Round(time.Millisecond), v.Polls, v.OrdersRead)
 	for _, e := range []struct {
 		name string
 		list []string

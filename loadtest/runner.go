@@ -21,7 +21,6 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -377,7 +376,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := newRunner(cfg)
+	r, err := newRunner(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return r.run(ctx), nil
 }
 
@@ -390,13 +392,36 @@ type runner struct {
 	start    time.Time
 	today    time.Time
 
+	// Pre-rendered order bodies (bodies.go) and each operation's fixed
+	// headers, so that a request costs a copy, not an encoding.
+	restBodies, soapBodies *bodySet
+	headers                [numOps][][2]string
+	extPrefix              string // cfg.RunID + "-"
+
 	stop     chan struct{} // closed when no further request may start
 	stopOnce sync.Once
 	stopped  atomic.Bool
 }
 
-func newRunner(cfg Config) *runner {
-	r := &runner{cfg: cfg, pool: newOrderPool(4096), stop: make(chan struct{})}
+func newRunner(cfg Config) (*runner, error) {
+	r := &runner{cfg: cfg, pool: newOrderPool(4096), stop: make(chan struct{}), today: time.Now().UTC()}
+	r.extPrefix = cfg.RunID + "-"
+	r.restBodies = restBodies(cfg.Seed, r.extPrefix, cfg.MaxLines, r.today)
+	if cfg.Mix[OpSOAP] > 0 {
+		var err error
+		if r.soapBodies, err = soapBodies(cfg.SOAP, cfg.Seed, r.extPrefix, cfg.MaxLines, r.today); err != nil {
+			return nil, fmt.Errorf("soap template: %w", err)
+		}
+	}
+	shop := [2]string{"Authorization", "Bearer " + cfg.ShopKey}
+	jsonType := [2]string{"Content-Type", "application/json"}
+	r.headers[OpREST] = [][2]string{shop, jsonType}
+	r.headers[OpRepeat] = r.headers[OpREST]
+	r.headers[OpSOAP] = [][2]string{shop, {"Content-Type", cfg.SOAP.ContentType}}
+	if cfg.SOAP.Action != "" {
+		r.headers[OpSOAP] = append(r.headers[OpSOAP], [2]string{"SOAPAction", `"` + cfg.SOAP.Action + `"`})
+	}
+	r.headers[OpSupplier] = [][2]string{{"Authorization", "Bearer " + cfg.SupplierKey}}
 	if !cfg.UseNetHTTP {
 		u, _ := url.Parse(cfg.Target) // checked by withDefaults
 		addr := u.Host
@@ -406,7 +431,7 @@ func newRunner(cfg Config) *runner {
 		r.raw = newRawClient(addr, u.Host)
 		r.basePath = strings.TrimRight(u.EscapedPath(), "/")
 	}
-	return r
+	return r, nil
 }
 
 func (r *runner) halt() {
@@ -423,7 +448,6 @@ func (r *runner) run(ctx context.Context) *Result {
 		stopAbort := context.AfterFunc(ctx, r.raw.abortAll)
 		defer stopAbort()
 	}
-	r.today = time.Now().UTC()
 	warm := r.warmup(ctx)
 	r.start = time.Now()
 	r.rec = newRecorder(r.start, cfg.Schedule)
@@ -441,16 +465,7 @@ func (r *runner) run(ctx context.Context) *Result {
 		}
 	}()
 
-	jobs := make(chan job, cfg.MaxInflight)
-	var wg sync.WaitGroup
-	for w := range cfg.MaxInflight {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.worker(ctx, uint64(w), jobs)
-		}()
-	}
-
+	senders := newSenderPool(r, ctx)
 	progressDone := make(chan struct{})
 	progressStop := make(chan struct{})
 	go func() {
@@ -458,9 +473,8 @@ func (r *runner) run(ctx context.Context) *Result {
 		r.progress(progressStop)
 	}()
 
-	dispatched := r.dispatch(jobs)
-	close(jobs)
-	wg.Wait()
+	dispatched := r.dispatch(senders)
+	senders.close()
 	close(progressStop)
 	<-progressDone
 
@@ -536,9 +550,7 @@ func (r *runner) warmup(ctx context.Context) []Ack {
 				if i >= n {
 					return
 				}
-				reqCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-				out := wk.send(reqCtx, job{arr: Arrival{Index: -1 - i}}, OpREST, pooled{})
-				cancel()
+				out := wk.send(ctx, time.Now().Add(r.cfg.Timeout), job{arr: Arrival{Index: -1 - i}}, OpREST, pooled{})
 				if out.ack != nil {
 					mu.Lock()
 					acks = append(acks, *out.ack)
@@ -551,11 +563,12 @@ func (r *runner) warmup(ctx context.Context) []Ack {
 	return acks
 }
 
-// dispatch hands each arrival to the workers at its intended time and
-// returns how many it handed over. It never waits for a response; when every
-// worker is busy it blocks on the queue (bounded memory), and the requests'
-// latencies, measured from their intended times, grow accordingly.
-func (r *runner) dispatch(jobs chan<- job) int {
+// dispatch hands each arrival to a sender at its intended time and returns
+// how many it handed over. It never waits for a response; when every sender
+// is busy (MaxInflight requests in flight) it waits for one to finish, and
+// the requests' latencies, measured from their intended times, grow
+// accordingly (and they count as late).
+func (r *runner) dispatch(senders *senderPool) int {
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, 0x6c6f6164))
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -574,35 +587,113 @@ func (r *runner) dispatch(jobs chan<- job) int {
 			case <-timer.C:
 			}
 		}
-		j := job{arr: a, op: r.cfg.Mix.pick(rng), due: due}
-		select {
-		case jobs <- j:
-			n++
-			return true
-		case <-r.stop:
+		s := senders.get(r.stop)
+		if s == nil {
 			return false
 		}
+		s.jobs <- job{arr: a, op: r.cfg.Mix.pick(rng), due: due}
+		n++
+		return true
 	})
 	return n
 }
 
-// worker sends jobs until the queue is closed.
-func (r *runner) worker(ctx context.Context, id uint64, jobs <-chan job) {
-	w := r.newWorker(rand.New(rand.NewPCG(r.cfg.Seed^0x9e3779b97f4a7c15, id)))
-	defer w.close()
-	for j := range jobs {
-		if r.stopped.Load() {
-			r.rec.notStarted(j.arr, j.due, time.Now())
-			continue
+// senderPool holds the goroutines that send requests, each with its own
+// keep-alive connection. Senders are started as the load needs them, up to
+// MaxInflight, and an idle one is reused last-in first-out: the most recently
+// used sender (its stack, buffers and connection still in the CPU caches)
+// takes the next request, as net/http's Transport reuses its most recently
+// idle connection. So a run at a modest rate keeps only as many senders and
+// connections busy as its concurrency needs, instead of cycling through
+// MaxInflight cold ones.
+type senderPool struct {
+	r   *runner
+	ctx context.Context
+	max int
+
+	mu    sync.Mutex
+	idle  []*sender
+	all   []*sender
+	freed chan struct{} // a token after a sender went idle; only dispatch waits
+	wg    sync.WaitGroup
+}
+
+type sender struct {
+	jobs chan job // capacity 1: dispatch never waits on a sender it took
+	w    *worker
+}
+
+func newSenderPool(r *runner, ctx context.Context) *senderPool {
+	return &senderPool{r: r, ctx: ctx, max: r.cfg.MaxInflight, freed: make(chan struct{}, 1)}
+}
+
+// get returns an idle sender, starting one if fewer than max exist, or waits
+// for one to become idle. It returns nil when stop is closed first.
+func (p *senderPool) get(stop <-chan struct{}) *sender {
+	for {
+		p.mu.Lock()
+		if n := len(p.idle); n > 0 {
+			s := p.idle[n-1]
+			p.idle = p.idle[:n-1]
+			p.mu.Unlock()
+			return s
 		}
-		w.do(ctx, j)
+		if len(p.all) < p.max {
+			id := uint64(len(p.all))
+			s := &sender{jobs: make(chan job, 1), w: p.r.newWorker(rand.New(rand.NewPCG(p.r.cfg.Seed^0x9e3779b97f4a7c15, id)))}
+			p.all = append(p.all, s)
+			p.mu.Unlock()
+			p.wg.Add(1)
+			go p.loop(s)
+			return s
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.freed:
+		case <-stop:
+			return nil
+		}
 	}
 }
 
+// loop sends s's jobs until its queue is closed.
+func (p *senderPool) loop(s *sender) {
+	defer p.wg.Done()
+	defer s.w.close()
+	r := p.r
+	for j := range s.jobs {
+		if r.stopped.Load() {
+			r.rec.notStarted(j.arr, j.due, time.Now())
+		} else {
+			s.w.do(p.ctx, j)
+		}
+		p.mu.Lock()
+		p.idle = append(p.idle, s)
+		p.mu.Unlock()
+		select {
+		case p.freed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// close ends every sender after its current request and waits for them.
+func (p *senderPool) close() {
+	p.mu.Lock()
+	all := p.all
+	p.mu.Unlock()
+	for _, s := range all {
+		close(s.jobs)
+	}
+	p.wg.Wait()
+}
+
 type worker struct {
-	r   *runner
-	rng *rand.Rand
-	x   *rawExchange // this worker's connection, in raw mode
+	r    *runner
+	rng  *rand.Rand
+	x    *rawExchange // this worker's connection, in raw mode
+	body []byte       // the request body, rendered here (reused)
+	num  []byte       // scratch for the external id's suffix
 }
 
 func (r *runner) newWorker(rng *rand.Rand) *worker {
@@ -621,9 +712,11 @@ func (w *worker) close() {
 }
 
 // pooled is an acknowledged REST order kept for repeats and tracking reads.
+// Its body is rendered again from its request index when repeated: the
+// rendering is deterministic, so the repeat carries the same bytes.
 type pooled struct {
-	id, externalID, key, token string
-	body                       []byte
+	id, externalID, token string
+	index                 int
 }
 
 // orderPool is a bounded ring of recently acknowledged REST orders.
@@ -679,76 +772,57 @@ func (w *worker) do(ctx context.Context, j job) {
 		r.rec.late(j.arr)
 	}
 	r.rec.started(op, started)
-	reqCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	out := w.send(reqCtx, j, op, prev)
-	cancel()
+	out := w.send(ctx, started.Add(r.cfg.Timeout), j, op, prev)
 	if out.kind != "" && ctx.Err() != nil && out.kind != KindBadResponse && !strings.HasPrefix(out.kind, "http_") {
 		out.kind = KindCanceled
 	}
 	r.rec.done(j, out, time.Now())
 }
 
-func (w *worker) send(ctx context.Context, j job, op Op, prev pooled) outcome {
-	cfg := &w.r.cfg
+// send performs one operation; deadline bounds it.
+func (w *worker) send(ctx context.Context, deadline time.Time, j job, op Op, prev pooled) outcome {
+	r := w.r
+	cfg := &r.cfg
 	out := outcome{op: op}
+	spec := reqSpec{method: http.MethodGet, header: r.headers[op]}
+	wantStatus := http.StatusOK
 	var (
-		method      = http.MethodGet
-		path        string
-		body        []byte
-		contentType string
-		auth        = cfg.ShopKey
-		idemKey     string
-		soapAction  string
-		externalID  string
-		wantStatus  = http.StatusOK
+		externalID string
+		err        error
 	)
 	switch op {
-	case OpREST:
-		externalID = cfg.RunID + "-" + strconv.Itoa(j.arr.Index)
-		if j.arr.Index < 0 { // a warm-up order
-			externalID = cfg.RunID + "-w" + strconv.Itoa(-1-j.arr.Index)
+	case OpREST, OpRepeat:
+		index := j.arr.Index
+		if op == OpRepeat {
+			index = prev.index
 		}
-		o := genOrder(w.rng, externalID, cfg.MaxLines, w.r.today)
-		body = o.appendJSON(make([]byte, 0, 512+256*len(o.Lines))) // kept for repeats: never reused
-		method, path, contentType, wantStatus = http.MethodPost, "/v1/orders", "application/json", http.StatusAccepted
-		idemKey = "idem-" + externalID
-	case OpRepeat:
-		method, path, contentType, wantStatus = http.MethodPost, "/v1/orders", "application/json", http.StatusAccepted
-		body, idemKey, externalID = prev.body, prev.key, prev.externalID
+		w.num = extSuffix(w.num[:0], index)
+		if op == OpRepeat {
+			externalID = prev.externalID
+		} else {
+			externalID = r.extPrefix + string(w.num)
+		}
+		w.body, _ = r.restBodies.render(w.body[:0], index, string(w.num))
+		spec.method, spec.path, spec.body, wantStatus = http.MethodPost, "/v1/orders", w.body, http.StatusAccepted
+		spec.header = append(spec.header[:len(spec.header):len(spec.header)], [2]string{"Idempotency-Key", "idem-" + externalID})
 	case OpSOAP:
-		externalID = cfg.RunID + "-" + strconv.Itoa(j.arr.Index)
-		o := genOrder(w.rng, externalID, cfg.MaxLines, w.r.today)
-		var buf bytes.Buffer
-		if err := cfg.SOAP.Envelope.Execute(&buf, &o); err != nil {
+		w.num = extSuffix(w.num[:0], j.arr.Index)
+		externalID = r.extPrefix + string(w.num)
+		if w.body, err = r.soapBodies.render(w.body[:0], j.arr.Index, string(w.num)); err != nil {
 			out.kind = KindBadResponse // unreachable: the template was test-rendered at start
 			return out
 		}
-		body = buf.Bytes()
-		method, path, contentType = http.MethodPost, cfg.SOAP.Path, cfg.SOAP.ContentType
-		soapAction = cfg.SOAP.Action
+		spec.method, spec.path, spec.body = http.MethodPost, cfg.SOAP.Path, w.body
 	case OpTrack:
-		path = "/v1/tracking/" + url.PathEscape(prev.id) + "?token=" + url.QueryEscape(prev.token)
-		auth = ""
+		spec.path = "/v1/tracking/" + url.PathEscape(prev.id) + "?token=" + url.QueryEscape(prev.token)
 	case OpSupplier:
-		path, auth = "/v1/supplier/purchase-orders", cfg.SupplierKey
+		spec.path = "/v1/supplier/purchase-orders"
 	case OpHealth:
-		path, auth = "/healthz", ""
+		spec.path = "/healthz"
 	}
+	spec.retryable = spec.method == http.MethodGet || op == OpREST || op == OpRepeat
 
-	spec := reqSpec{method: method, path: path, body: body, retryable: method == http.MethodGet || idemKey != ""}
-	if auth != "" {
-		spec.header = append(spec.header, [2]string{"Authorization", "Bearer " + auth})
-	}
-	if contentType != "" {
-		spec.header = append(spec.header, [2]string{"Content-Type", contentType})
-	}
-	if idemKey != "" {
-		spec.header = append(spec.header, [2]string{"Idempotency-Key", idemKey})
-	}
-	if soapAction != "" {
-		spec.header = append(spec.header, [2]string{"SOAPAction", `"` + soapAction + `"`})
-	}
-	statusCode, data, err := w.roundTrip(ctx, &spec)
+	statusCode, data, err := w.roundTrip(ctx, deadline, &spec)
 	if err != nil {
 		out.kind = classifyNetError(err)
 		out.ambiguous = op == OpREST || op == OpSOAP
@@ -761,26 +835,21 @@ func (w *worker) send(ctx context.Context, j job, op Op, prev pooled) outcome {
 	}
 	switch op {
 	case OpREST, OpRepeat:
-		var a struct {
-			ID         string `json:"id"`
-			ExternalID string `json:"external_id"`
-			Tracking   struct {
-				Token string `json:"token"`
-			} `json:"tracking"`
-		}
-		if json.Unmarshal(data, &a) != nil || a.ID == "" || a.ExternalID != externalID {
+		a, ok := parseRESTAck(data)
+		if !ok || len(a.id) == 0 || string(a.externalID) != externalID {
 			out.kind = KindBadResponse
 			out.ambiguous = op == OpREST
 			return out
 		}
 		if op == OpRepeat {
-			if a.ID != prev.id {
+			if string(a.id) != prev.id {
 				out.kind = KindReplayMismatch
 			}
 			return out
 		}
-		out.ack = &Ack{ID: a.ID, ExternalID: externalID, Channel: "rest"}
-		w.r.pool.add(pooled{id: a.ID, externalID: externalID, key: idemKey, token: a.Tracking.Token, body: body})
+		id := string(a.id)
+		out.ack = &Ack{ID: id, ExternalID: externalID, Channel: "rest"}
+		r.pool.add(pooled{id: id, externalID: externalID, token: string(a.token), index: j.arr.Index})
 	case OpSOAP:
 		sr, err := parseSOAPResponse(data, cfg.SOAP.IDElements)
 		switch {
@@ -796,21 +865,21 @@ func (w *worker) send(ctx context.Context, j job, op Op, prev pooled) outcome {
 }
 
 // roundTrip sends spec with the raw client or net/http and returns the
-// status and up to 64 KiB of the body.
-func (w *worker) roundTrip(ctx context.Context, spec *reqSpec) (int, []byte, error) {
+// status and up to 64 KiB of the body (valid until the next call).
+func (w *worker) roundTrip(ctx context.Context, deadline time.Time, spec *reqSpec) (int, []byte, error) {
 	if w.x != nil {
-		deadline, ok := ctx.Deadline()
-		if !ok {
-			deadline = time.Now().Add(w.r.cfg.Timeout)
-		}
 		if w.r.basePath != "" {
 			spec.path = w.r.basePath + spec.path
 		}
 		return w.x.do(ctx, spec, deadline)
 	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	var rd io.Reader
 	if spec.body != nil {
-		rd = bytes.NewReader(spec.body)
+		// A copy: the transport may still read the body after Do returns
+		// an error, and w.body is reused.
+		rd = bytes.NewReader(bytes.Clone(spec.body))
 	}
 	req, err := http.NewRequestWithContext(ctx, spec.method, w.r.cfg.Target+spec.path, rd)
 	if err != nil {

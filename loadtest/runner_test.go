@@ -319,3 +319,33 @@ func TestWarmupFeedsReads(t *testing.T) {
 		}
 	}
 }
+
+// Senders are reused most recently idle first: a run whose requests rarely
+// overlap keeps reusing one or two keep-alive connections instead of
+// opening one per sender (which would be one per request here).
+func TestSendersReuseConnections(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(&loadtesttest.Gateway{})
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	res, err := loadtest.Run(context.Background(), loadtest.Config{
+		Target: srv.URL, Schedule: loadtest.ConstantRate(50, 800*time.Millisecond),
+		Mix: loadtest.Mix{loadtest.OpHealth: 1}, MaxInflight: 1024,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, res)
+	if res.OK != int64(res.Planned) {
+		t.Fatalf("ok %d of %d (errors %v)", res.OK, res.Planned, res.Errors)
+	}
+	if got := conns.Load(); got >= int64(res.Planned)/2 {
+		t.Errorf("%d connections for %d requests 20 ms apart: idle senders are not being reused", got, res.Planned)
+	}
+}

@@ -16,8 +16,20 @@ func TestParseSOAPResponse(t *testing.T) {
 		{name: "no id", body: `<E><B><R><Status>ok</Status></R></B></E>`, wantErr: true},
 		{name: "not xml", body: `{"id":"x"}`, wantErr: true},
 		{name: "entity is not expanded", body: `<!DOCTYPE x [<!ENTITY e "ord_evil">]><E><OrderId>&e;</OrderId></E>`, wantErr: true},
+		// Shapes the in-place scan must leave to the decoder.
+		{name: "attributes", body: `<E><OrderId a="1">ord_3</OrderId></E>`, id: "ord_3"},
+		{name: "character reference", body: `<E><OrderId>ord&#95;4</OrderId></E>`, id: "ord_4"},
+		{name: "nested markup", body: `<E><OrderId><b>x</b></OrderId><Id>ord_5</Id></E>`, id: "ord_5"},
+		{name: "earlier second name wins", body: `<E><Id>ord_6</Id><OrderId>ord_7</OrderId></E>`, id: "ord_6"},
+		{name: "unprefixed with namespace attribute", body: `<E><OrderId xmlns:q="urn:q">ord_8</OrderId><Id>other</Id></E>`, id: "ord_8"},
+		{name: "similar name", body: `<E><OrderIdX>no</OrderIdX><OrderId>ord_9</OrderId></E>`, id: "ord_9"},
 	}
 	for _, tt := range tests {
+		if tt.wantErr || tt.fault != "" {
+			if id, ok := scanSOAPID([]byte(tt.body), ids); ok {
+				t.Errorf("%s: in-place scan took it (id %q)", tt.name, id)
+			}
+		}
 		got, err := parseSOAPResponse([]byte(tt.body), ids)
 		if (err != nil) != tt.wantErr {
 			t.Errorf("%s: err = %v, want error %v", tt.name, err, tt.wantErr)

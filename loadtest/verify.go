@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,6 +24,13 @@ type SimOrder struct {
 	ERPOrderNumber string `json:"erp_order_number"`
 	CreateCalls    int    `json:"create_calls"`
 }
+
+// OrdersCursorHeader is the header in which the ERP simulator's
+// GET /sim/orders?version=v says where its list ended; passed back as
+// ?after=, it yields only the orders created since (erp/erpsim's inspection
+// API). Verify uses it when present and reads everything on every poll when
+// not.
+const OrdersCursorHeader = "X-Sim-Orders-Next"
 
 // MaxSimOrders bounds how many elements one /sim/orders answer may have.
 const MaxSimOrders = 20_000_000
@@ -40,6 +48,10 @@ type simSnapshot map[string]map[string]simHolding
 // earlier runs or other clients are not mistaken for this run's.
 type Baseline struct {
 	seen map[string]map[string]bool // version → external_ref
+	// cursor is, per version, the simulator's position in its creation order
+	// at the baseline (OrdersCursorHeader): Verify then reads only the orders
+	// created since, each once. Absent for a simulator without cursors.
+	cursor map[string]int
 }
 
 // Len returns the number of orders in the baseline.
@@ -166,6 +178,9 @@ type Verification struct {
 	Settled bool          `json:"settled"`
 	Waited  time.Duration `json:"waited_ns"`
 	Polls   int           `json:"polls"`
+	// OrdersRead counts the simulator's order elements read over all polls
+	// (with cursors, about one per order plus a final full read).
+	OrdersRead int `json:"orders_read"`
 	// Failed is the verdict: Lost, Duplicated, or Unexpected beyond Ambiguous.
 	Failed bool   `json:"failed"`
 	Reason string `json:"reason,omitempty"`
@@ -183,19 +198,95 @@ func Snapshot(ctx context.Context, cfg VerifyConfig) (*Baseline, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap, err := fetchSnapshot(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	b := &Baseline{seen: map[string]map[string]bool{}}
-	for v, m := range snap {
-		b.seen[v] = make(map[string]bool, len(m))
-		for ref := range m {
-			b.seen[v][ref] = true
+	b := &Baseline{seen: map[string]map[string]bool{}, cursor: map[string]int{}}
+	for _, ver := range cfg.Versions {
+		page, err := fetchSimOrders(ctx, cfg, ver, -1)
+		if err != nil {
+			return nil, err
+		}
+		b.seen[ver] = make(map[string]bool, len(page.held))
+		for ref := range page.held {
+			b.seen[ver][ref] = true
+		}
+		if page.next >= 0 {
+			b.cursor[ver] = page.next
 		}
 	}
 	return b, nil
 }
+
+// simReader keeps what the simulator holds per version up to date. Against
+// a simulator with cursors (erp/erpsim) it holds only the orders created
+// since the baseline and reads just the new ones on each poll; otherwise
+// every poll reads everything.
+type simReader struct {
+	cfg    VerifyConfig
+	base   *Baseline
+	snap   simSnapshot
+	cursor map[string]int // next position per version; absent: read everything
+	read   int            // elements read so far
+}
+
+func newSimReader(cfg VerifyConfig, base *Baseline) *simReader {
+	sr := &simReader{cfg: cfg, base: base, snap: simSnapshot{}, cursor: map[string]int{}}
+	for _, ver := range cfg.Versions {
+		sr.snap[ver] = map[string]simHolding{}
+		if c, ok := base.cursor[ver]; ok {
+			sr.cursor[ver] = c
+		}
+	}
+	return sr
+}
+
+// poll brings the snapshot up to date. With refresh, versions read by
+// cursor are read again from the baseline on, so that create_calls of orders
+// read earlier are current.
+func (sr *simReader) poll(ctx context.Context, refresh bool) error {
+	next := simSnapshot{}
+	cursors := map[string]int{}
+	for _, ver := range sr.cfg.Versions {
+		c, incremental := sr.cursor[ver]
+		after := -1
+		if incremental {
+			after = c
+			if refresh {
+				after = sr.base.cursor[ver]
+			}
+		}
+		page, err := fetchSimOrders(ctx, sr.cfg, ver, after)
+		if err != nil {
+			return err
+		}
+		sr.read += page.elements
+		if !incremental || refresh {
+			next[ver] = page.held
+		} else {
+			held := sr.snap[ver]
+			for ref, h := range page.held {
+				old := held[ref]
+				old.elements += h.elements
+				old.createCalls = max(old.createCalls, h.createCalls)
+				held[ref] = old
+			}
+			next[ver] = held
+		}
+		if incremental {
+			if page.next < 0 {
+				return fmt.Errorf("GET /sim/orders: the simulator stopped giving a cursor")
+			}
+			cursors[ver] = page.next
+		}
+	}
+	// Only a poll that read every version changes the state.
+	sr.snap = next
+	for ver, c := range cursors {
+		sr.cursor[ver] = c
+	}
+	return nil
+}
+
+// incremental reports whether some version is read by cursor.
+func (sr *simReader) incremental() bool { return len(sr.cursor) > 0 }
 
 // Verify waits (up to cfg.Timeout) until the simulator holds every
 // acknowledged order in every expected version, then checks that each is
@@ -215,26 +306,30 @@ func Verify(ctx context.Context, cfg VerifyConfig, base *Baseline, acks []Ack, a
 	deadline := began.Add(cfg.Timeout)
 	maxPolls := int(cfg.Timeout/cfg.Poll) + 3
 	var (
-		last    *Verification
-		snap    simSnapshot
-		lastErr error
-		zeroed  bool // lost reached 0 once; one more read catches late duplicates
-		timer   = time.NewTimer(0)
+		last      *Verification
+		lastErr   error
+		zeroed    bool // lost reached 0 once; one more read catches late duplicates
+		refreshed bool // the last good read was a full one (create_calls current)
+		timer     = time.NewTimer(0)
+		sr        = newSimReader(cfg, base)
 	)
 	defer timer.Stop()
 	<-timer.C
 	for polls := 1; polls <= maxPolls; polls++ {
 		t0 := time.Now()
-		s, err := fetchSnapshot(ctx, cfg)
+		err := sr.poll(ctx, zeroed)
 		fetchTook := time.Since(t0)
 		if err != nil {
 			lastErr = err
+			if errors.Is(err, errSimReset) {
+				break
+			}
 		} else {
-			snap = s
-			last = evaluate(cfg.Versions, acks, snap)
+			refreshed = zeroed || !sr.incremental()
+			last = evaluate(cfg.Versions, acks, sr.snap)
 			last.Polls = polls
 			if cfg.Progress != nil {
-				fmt.Fprintf(cfg.Progress, "verify: poll %d: lost %d duplicated %d (waited %s)\n", polls, last.Lost, last.Duplicated, time.Since(began).Round(time.Millisecond))
+				fmt.Fprintf(cfg.Progress, "verify: poll %d: lost %d duplicated %d (waited %s, %d orders read)\n", polls, last.Lost, last.Duplicated, time.Since(began).Round(time.Millisecond), sr.read)
 			}
 			if last.Lost == 0 {
 				if zeroed {
@@ -256,16 +351,30 @@ func Verify(ctx context.Context, cfg VerifyConfig, base *Baseline, acks []Ack, a
 		case <-timer.C:
 		}
 	}
+	if errors.Is(lastErr, errSimReset) {
+		return nil, fmt.Errorf("verify: reading the simulator: %w", lastErr)
+	}
 	if last == nil {
 		if lastErr == nil {
 			lastErr = ctx.Err()
 		}
 		return nil, fmt.Errorf("verify: reading the simulator: %w", lastErr)
 	}
+	if !refreshed && ctx.Err() == nil {
+		// Timed out reading by cursor: one full read of the run's orders
+		// makes Retried (create_calls) current. Lost and Duplicated are
+		// already right: orders and second copies are new elements.
+		if sr.poll(ctx, true) == nil {
+			polls := last.Polls + 1
+			last = evaluate(cfg.Versions, acks, sr.snap)
+			last.Polls = polls
+		}
+	}
+	last.OrdersRead = sr.read
 	last.Waited = time.Since(began)
 	last.Settled = last.Lost == 0
 	last.Ambiguous = ambiguous
-	attribute(ctx, cfg, last, base, acks, snap)
+	attribute(ctx, cfg, last, base, acks, sr.snap)
 	last.judge()
 	return last, nil
 }
@@ -412,60 +521,79 @@ func (v *Verification) judge() {
 	v.Reason = strings.Join(why, ", ")
 }
 
-// fetchSnapshot reads /sim/orders for every version.
-func fetchSnapshot(ctx context.Context, cfg VerifyConfig) (simSnapshot, error) {
-	snap := simSnapshot{}
-	for _, ver := range cfg.Versions {
-		m, err := fetchSimOrders(ctx, cfg, ver)
-		if err != nil {
-			return nil, err
-		}
-		snap[ver] = m
-	}
-	return snap, nil
+// errSimReset: the simulator's orders were reset during verification.
+var errSimReset = errors.New("the simulator's orders were reset (or it restarted) since the baseline")
+
+// simPage is one answer of GET /sim/orders for a version.
+type simPage struct {
+	held     map[string]simHolding
+	elements int
+	next     int // the cursor header; -1 when absent
 }
 
-// fetchSimOrders streams GET /sim/orders?version=ver, keeping only the
-// aggregate per external_ref. Elements of other versions are skipped, in case
-// the simulator ignores the filter.
-func fetchSimOrders(ctx context.Context, cfg VerifyConfig, ver string) (map[string]simHolding, error) {
+// fetchSimOrders streams GET /sim/orders?version=ver&fields=core (with
+// after ≥ 0: only the orders from that position on), keeping only the
+// aggregate per external_ref. Elements of other versions are skipped, in
+// case the simulator ignores the filter; a simulator that ignores fields
+// sends whole elements, which decode the same.
+func fetchSimOrders(ctx context.Context, cfg VerifyConfig, ver string, after int) (simPage, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.SimURL+"/sim/orders?version="+url.QueryEscape(ver), nil)
+	u := cfg.SimURL + "/sim/orders?fields=core&version=" + url.QueryEscape(ver)
+	if after >= 0 {
+		u += "&after=" + strconv.Itoa(after)
+	}
+	page := simPage{next: -1}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return page, err
 	}
 	resp, err := cfg.Client.Do(req)
 	if err != nil {
-		return nil, err
+		return page, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusConflict && after >= 0 {
+		return page, errSimReset
+	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /sim/orders: status %d", resp.StatusCode)
+		return page, fmt.Errorf("GET /sim/orders: status %d", resp.StatusCode)
+	}
+	if h := resp.Header.Get(OrdersCursorHeader); h != "" {
+		n, err := strconv.Atoi(h)
+		if err != nil || n < 0 || (after >= 0 && n < after) {
+			return page, fmt.Errorf("GET /sim/orders: bad %s %q", OrdersCursorHeader, h)
+		}
+		page.next = n
+	} else if after >= 0 {
+		// A simulator without cursors ignored after= and sent everything:
+		// merging that into what was read before would double-count.
+		return page, fmt.Errorf("GET /sim/orders: no %s header in an answer to after=", OrdersCursorHeader)
 	}
 	dec := json.NewDecoder(resp.Body)
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-		return nil, fmt.Errorf("GET /sim/orders: want a JSON array")
+		return page, fmt.Errorf("GET /sim/orders: want a JSON array")
 	}
-	held := map[string]simHolding{}
+	page.held = map[string]simHolding{}
 	for n := 0; dec.More(); n++ {
 		if n >= MaxSimOrders {
-			return nil, fmt.Errorf("GET /sim/orders: more than %d orders", MaxSimOrders)
+			return page, fmt.Errorf("GET /sim/orders: more than %d orders", MaxSimOrders)
 		}
 		var o SimOrder
 		if err := dec.Decode(&o); err != nil {
-			return nil, fmt.Errorf("GET /sim/orders: element %d: %w", n, err)
+			return page, fmt.Errorf("GET /sim/orders: element %d: %w", n, err)
 		}
+		page.elements++
 		if o.Version != ver || o.ExternalRef == "" {
 			continue
 		}
-		h := held[o.ExternalRef]
+		h := page.held[o.ExternalRef]
 		h.elements++
 		h.createCalls = max(h.createCalls, o.CreateCalls)
-		held[o.ExternalRef] = h
+		page.held[o.ExternalRef] = h
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("GET /sim/orders: truncated answer: %w", err)
+		return page, fmt.Errorf("GET /sim/orders: truncated answer: %w", err)
 	}
-	return held, nil
+	return page, nil
 }

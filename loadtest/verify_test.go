@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,32 +89,109 @@ func TestVerify(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			erp := loadtesttest.NewERP()
-			sim := httptest.NewServer(erp)
-			defer sim.Close()
-			cfg := verifyCfg(sim.URL, tt.versions...)
-			base, err := loadtest.Snapshot(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
+		for _, noCursor := range []bool{false, true} {
+			name := tt.name
+			if noCursor {
+				name += " (simulator without cursor)"
 			}
-			tt.setup(erp)
-			v, err := loadtest.Verify(context.Background(), cfg, base, tt.acked, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := [5]int{v.Acked, v.Lost, v.Duplicated, v.Retried, v.SharedIDs}
-			want := [5]int{tt.want.Acked, tt.want.Lost, tt.want.Duplicated, tt.want.Retried, tt.want.SharedIDs}
-			if got != want {
-				t.Errorf("acked, lost, duplicated, retried, shared = %v, want %v", got, want)
-			}
-			if v.Failed != tt.failed {
-				t.Errorf("Failed = %v (%s), want %v", v.Failed, v.Reason, tt.failed)
-			}
-			if tt.want.Lost > 0 && (len(v.LostExamples) == 0 || v.Settled) {
-				t.Errorf("lost examples %v settled %v: want examples and not settled", v.LostExamples, v.Settled)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				erp := loadtesttest.NewERP()
+				erp.NoCursor = noCursor
+				sim := httptest.NewServer(erp)
+				defer sim.Close()
+				cfg := verifyCfg(sim.URL, tt.versions...)
+				base, err := loadtest.Snapshot(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tt.setup(erp)
+				v, err := loadtest.Verify(context.Background(), cfg, base, tt.acked, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := [5]int{v.Acked, v.Lost, v.Duplicated, v.Retried, v.SharedIDs}
+				want := [5]int{tt.want.Acked, tt.want.Lost, tt.want.Duplicated, tt.want.Retried, tt.want.SharedIDs}
+				if got != want {
+					t.Errorf("acked, lost, duplicated, retried, shared = %v, want %v", got, want)
+				}
+				if v.Failed != tt.failed {
+					t.Errorf("Failed = %v (%s), want %v", v.Failed, v.Reason, tt.failed)
+				}
+				if tt.want.Lost > 0 && (len(v.LostExamples) == 0 || v.Settled) {
+					t.Errorf("lost examples %v settled %v: want examples and not settled", v.LostExamples, v.Settled)
+				}
+			})
+		}
+	}
+}
+
+// With cursors, each poll reads only the orders created since the last one:
+// a run that waits many polls for its last order reads the others about
+// twice (once as they come, once in the final full read), not once per
+// poll; a late duplicate is still caught, and create_calls (Retried) of
+// orders read early are current.
+func TestVerifyReadsIncrementally(t *testing.T) {
+	t.Parallel()
+	erp := loadtesttest.NewERP()
+	sim := httptest.NewServer(erp)
+	defer sim.Close()
+	for i := range 50 {
+		erp.Create("v2", "old"+strconv.Itoa(i)) // before the run
+	}
+	cfg := verifyCfg(sim.URL)
+	cfg.Timeout = 10 * time.Second
+	base, err := loadtest.Snapshot(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 100 {
+		id := "n" + strconv.Itoa(i)
+		ids = append(ids, id)
+		erp.Create("v2", id)
+	}
+	ids = append(ids, "late")
+	readsBefore := erp.Reads()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(300 * time.Millisecond) // many 20 ms polls
+		erp.Create("v2", "n5")             // a retried create of an early order
+		erp.CreateTwice("v2", "late")      // the last order arrives twice
+	}()
+	v, err := loadtest.Verify(context.Background(), cfg, base, acks(ids...), 0)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Polls < 5 {
+		t.Fatalf("polls = %d, want several (the test needs them)", v.Polls)
+	}
+	if !v.Failed || v.Duplicated != 1 || v.Lost != 0 || v.Retried != 1 {
+		t.Errorf("failed %v lost %d duplicated %d retried %d: want the late duplicate caught and n5's retry counted", v.Failed, v.Lost, v.Duplicated, v.Retried)
+	}
+	// 100 + 2 new elements once as they came, once in the final full read.
+	if got, limit := erp.Reads()-readsBefore, 2*102; got > limit || v.OrdersRead != got {
+		t.Errorf("read %d elements (verification says %d), want at most %d over %d polls", got, v.OrdersRead, limit, v.Polls)
+	}
+}
+
+// Orders reset under the verifier make its counts meaningless: an error.
+func TestVerifySimulatorReset(t *testing.T) {
+	t.Parallel()
+	erp := loadtesttest.NewERP()
+	sim := httptest.NewServer(erp)
+	defer sim.Close()
+	erp.Create("v2", "a")
+	erp.Create("v2", "b")
+	cfg := verifyCfg(sim.URL)
+	base, err := loadtest.Snapshot(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	erp.Reset()
+	if _, err := loadtest.Verify(context.Background(), cfg, base, acks("c"), 0); err == nil || !strings.Contains(err.Error(), "reset") {
+		t.Errorf("Verify after a reset: err = %v, want one saying the orders were reset", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,12 +23,17 @@ import (
 )
 
 // ERP is a fake ERP simulator holding orders per version. It serves
-// GET /sim/orders (optionally ?version=) like erp/erpsim does.
+// GET /sim/orders (optionally ?version=, and ?after= with the cursor header
+// loadtest.OrdersCursorHeader) like erp/erpsim does.
 type ERP struct {
+	// NoCursor makes it an older simulator: no cursor header, after= ignored.
+	NoCursor bool
+
 	mu     sync.Mutex
 	orders []loadtest.SimOrder
 	index  map[string]int // version + "/" + ref → position in orders
 	seq    int
+	reads  int // elements served
 }
 
 // NewERP returns an empty fake ERP.
@@ -64,21 +70,57 @@ func (e *ERP) Len() int {
 	return len(e.orders)
 }
 
+// Reset forgets every order, as DELETE /sim/orders does.
+func (e *ERP) Reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.orders, e.index = nil, map[string]int{}
+}
+
+// Reads returns how many order elements GET /sim/orders has served.
+func (e *ERP) Reads() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reads
+}
+
 // ServeHTTP serves GET /sim/orders.
 func (e *ERP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet || r.URL.Path != "/sim/orders" {
 		http.NotFound(w, r)
 		return
 	}
-	ver := r.URL.Query().Get("version")
+	q := r.URL.Query()
+	ver := q.Get("version")
+	after := 0
+	if a := q.Get("after"); a != "" && !e.NoCursor {
+		n, err := strconv.Atoi(a)
+		if err != nil || n < 0 || ver == "" {
+			http.Error(w, "bad after", http.StatusBadRequest)
+			return
+		}
+		after = n
+	}
 	e.mu.Lock()
 	out := make([]loadtest.SimOrder, 0, len(e.orders))
+	pos := 0 // position in the version's creation order
 	for _, o := range e.orders {
 		if ver == "" || o.Version == ver {
-			out = append(out, o)
+			if pos >= after {
+				out = append(out, o)
+			}
+			pos++
 		}
 	}
+	e.reads += len(out)
 	e.mu.Unlock()
+	if ver != "" && !e.NoCursor {
+		w.Header().Set(loadtest.OrdersCursorHeader, strconv.Itoa(pos))
+		if after > pos {
+			http.Error(w, "orders were reset", http.StatusConflict)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }
