@@ -22,6 +22,9 @@ func WriteText(w io.Writer, res *Result) error {
 	if len(res.Errors) > 0 {
 		b.WriteString("errors by kind: " + fmtKinds(res.Errors) + "\n")
 	}
+	if res.GeneratorCPU > 0 {
+		fmt.Fprintf(&b, "generator CPU %s (%s per request sent)\n", res.GeneratorCPU.Round(time.Millisecond), fmtDur(res.GeneratorCPUPerRequest))
+	}
 	if res.NotStarted > 0 {
 		b.WriteString("NOTE: some due requests never started; they count in the latency figures with the time they had waited (a lower bound)\n")
 	}

@@ -334,6 +334,13 @@ type Result struct {
 	// (timeout, transport error, 5xx, unreadable answer): the gateway may
 	// have stored them, so Verify tolerates that many unexpected ERP orders.
 	AmbiguousOrders int64 `json:"ambiguous_orders"`
+	// GeneratorCPU is the CPU time (user + system) the load tool's own
+	// process used from the start of the schedule to the end of the run;
+	// GeneratorCPUPerRequest divides it by Sent. On a machine the tool shares
+	// with the server, this is capacity the server did not get. Zero where
+	// it cannot be measured.
+	GeneratorCPU           time.Duration `json:"generator_cpu_ns"`
+	GeneratorCPUPerRequest time.Duration `json:"generator_cpu_per_request_ns"`
 	// Verification is filled in by the caller after Verify.
 	Verification *Verification `json:"verification,omitempty"`
 }
@@ -449,6 +456,7 @@ func (r *runner) run(ctx context.Context) *Result {
 		defer stopAbort()
 	}
 	warm := r.warmup(ctx)
+	cpu0, cpuOK := processCPU()
 	r.start = time.Now()
 	r.rec = newRecorder(r.start, cfg.Schedule)
 
@@ -494,6 +502,12 @@ func (r *runner) run(ctx context.Context) *Result {
 		return true
 	})
 	res := r.rec.result(stopAt)
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		res.GeneratorCPU = cpu1 - cpu0
+		if res.Sent > 0 {
+			res.GeneratorCPUPerRequest = res.GeneratorCPU / time.Duration(res.Sent)
+		}
+	}
 	res.RunID, res.Target, res.Schedule, res.Mix, res.Seed = cfg.RunID, cfg.Target, cfg.Schedule.String(), cfg.Mix.String(), cfg.Seed
 	res.LateAfter = cfg.LateAfter
 	res.Unsent = unsent

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -72,6 +73,7 @@ type options struct {
 	report        string
 	soapTemplate  string
 	quiet         bool
+	cpuProfile    string
 	sse           loadtest.SSEConfig
 }
 
@@ -118,6 +120,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.report, "report", "", "write a self-contained HTML report with charts to this file")
 	fs.BoolVar(&c.UseNetHTTP, "net-http", false, "send with Go's net/http client instead of the built-in lean HTTP/1.1 client (which leaves more CPU to the server on a shared machine)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line each second")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load tool itself to this file (to keep the tool cheap: it shares the machine with what it measures)")
 	fs.IntVar(&o.sse.Streams, "sse", 0, "live tracking mode: hold this many event streams open (GET /v1/tracking/{id}/events) on orders the tool creates, and measure event fan-out latency and the gateway's RSS; --rate, --steps, --mix and --verify do not apply")
 	fs.IntVar(&o.sse.PerOrder, "sse-per-order", 1, "with --sse: streams on each created order")
 	fs.Float64Var(&o.sse.OpenRate, "sse-open-rate", loadtest.DefaultSSEOpenRate, "with --sse: orders created (and their streams opened) per second")
@@ -183,6 +186,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if o.cfg.RunID == "" {
 		o.cfg.RunID = loadtest.NewRunID(time.Now())
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if o.sse.Streams > 0 {
 		return runSSE(ctx, o, stdout, stderr)
