@@ -183,9 +183,12 @@ func soapBodies(st *SOAPTemplate, seed uint64, prefix string, maxLines int, toda
 		return nil, errors.New("no SOAP template")
 	}
 	return newBodySet(numBodyTemplates, seed^0x736f6170, prefix, maxLines, today, appendXMLText,
-		func(dst []byte, o *OrderData) ([]byte, error) {
-			buf := bytes.NewBuffer(dst)
-			err := st.Envelope.Execute(buf, o)
-			return buf.Bytes(), err
-		})
+		func(dst []byte, o *OrderData) ([]byte, error) { return renderTemplate(st, dst, o) })
+}
+
+// renderTemplate appends o rendered through st's envelope.
+func renderTemplate(st *SOAPTemplate, dst []byte, o *OrderData) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	err := st.Envelope.Execute(buf, o)
+	return buf.Bytes(), err
 }
