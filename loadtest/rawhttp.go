@@ -91,10 +91,11 @@ func (rc *rawClient) drop(c *rawConn) {
 
 // rawExchange is one worker's connection and buffers.
 type rawExchange struct {
-	rc   *rawClient
-	conn *rawConn
-	wbuf []byte
-	body []byte
+	rc      *rawClient
+	conn    *rawConn
+	wbuf    []byte
+	body    []byte
+	discard []byte // scratch for what is read beyond maxRawBody
 }
 
 // reqSpec is a request to send.
@@ -261,7 +262,6 @@ func (x *rawExchange) readResponse(br *bufio.Reader) (status int, body []byte, k
 // readN appends n bytes of body (n < 0: until EOF), keeping at most
 // maxRawBody.
 func (x *rawExchange) readN(br *bufio.Reader, n int64) error {
-	var discard [512]byte
 	for n != 0 {
 		// Read straight into the body's spare room while under the limit,
 		// then into a small scratch array.
@@ -270,7 +270,13 @@ func (x *rawExchange) readN(br *bufio.Reader, n int64) error {
 		}
 		dst := x.body[len(x.body):cap(x.body)]
 		if len(x.body) >= maxRawBody {
-			dst = discard[:]
+			// Past the limit: read into scratch (allocated only when a
+			// body this large comes: a local array would escape and cost
+			// an allocation per response).
+			if x.discard == nil {
+				x.discard = make([]byte, 4096)
+			}
+			dst = x.discard
 		} else if room := maxRawBody - len(x.body); len(dst) > room {
 			dst = dst[:room]
 		}

@@ -252,3 +252,34 @@ func FuzzReadResponse(f *testing.F) {
 		}
 	})
 }
+
+// Bodies are read exactly: a body beyond the kept limit is truncated to it
+// and the rest consumed, so the next response on the connection parses; a
+// chunked body is the concatenation of its chunks.
+func TestReadResponseBodies(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), (maxRawBody+5000)/16)
+	var stream bytes.Buffer
+	fmt.Fprintf(&stream, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(big), big)
+	stream.WriteString("HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n")
+	var want []byte
+	for i := range 300 {
+		chunk := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*7%200)
+		want = append(want, chunk...)
+		fmt.Fprintf(&stream, "%x\r\n%s\r\n", len(chunk), chunk)
+	}
+	stream.WriteString("0\r\nX-Trailer: 1\r\n\r\n")
+	stream.WriteString("HTTP/1.1 204 No Content\r\n\r\n")
+	br := bufio.NewReaderSize(&stream, 8<<10)
+	x := &rawExchange{}
+	status, body, keep, err := x.readResponse(br)
+	if err != nil || status != 200 || !keep || !bytes.Equal(body, big[:maxRawBody]) {
+		t.Fatalf("big body: status %d keep %v err %v, %d bytes (want the first %d of %d)", status, keep, err, len(body), maxRawBody, len(big))
+	}
+	status, body, keep, err = x.readResponse(br)
+	if err != nil || status != 202 || !keep || !bytes.Equal(body, want) {
+		t.Fatalf("chunked body: status %d keep %v err %v, %d bytes, want %d", status, keep, err, len(body), len(want))
+	}
+	if status, body, _, err = x.readResponse(br); err != nil || status != 204 || len(body) != 0 {
+		t.Fatalf("third response: status %d err %v body %q", status, err, body)
+	}
+}
