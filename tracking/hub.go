@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -30,32 +31,81 @@ type HubConfig struct {
 	Block time.Duration
 	// RetryDelay is the pause after a failed feed read; default 500ms.
 	RetryDelay time.Duration
+	// Writers is the number of goroutines that write live events and
+	// heartbeats to the streams ServeSSE handed over to the Hub (see
+	// ServeSSE); default 4 per CPU, at least 8. A client that cannot take a
+	// write occupies one of them for at most WriteTimeout.
+	Writers int
+	// WriteTimeout bounds one write to a handed-over stream; default 5s. A
+	// client that cannot take an event or heartbeat within it (its socket
+	// buffers are full: it stopped reading) is disconnected and resumes
+	// with Last-Event-ID when it comes back.
+	WriteTimeout time.Duration
+
+	// OnFeed, if set, is called by Run synchronously for every trk:feed
+	// entry it reads, in feed order, with the entry's order id, before the
+	// entry's event is fanned out. An entry without an order id names
+	// nothing and is skipped. It runs on Run's goroutine: keep it short
+	// (the tracking read cache invalidates the order with it).
+	OnFeed func(orderID string)
+	// OnGap, if set, is called whenever the Hub cannot vouch that OnFeed
+	// saw every feed entry since OnGap's previous call: when Run has fixed
+	// its start position (entries before it were never read; called before
+	// Ready is closed), after a failed feed read before retrying it (the
+	// feed may have been trimmed or replaced meanwhile), and when Run
+	// stops (nothing is read any more). It runs on Run's goroutine.
+	OnGap func()
+
+	// noHangupWatch leaves vanished clients to the heartbeat (tests).
+	noHangupWatch bool
 }
 
 // Hub fans timeline events out to the subscribers of this process. Each
 // gateway instance runs one Hub; its single reader follows trk:feed, so
 // events appended by any instance reach the subscribers of every instance.
 // Only events of orders with a local subscriber are read from their
-// timelines.
+// timelines. The Hub also owns the SSE connections ServeSSE took over: its
+// writer goroutines write their live events and heartbeats (sse_conn.go).
 type Hub struct {
-	rdb    redis.UniversalClient
-	store  *Store
-	log    *slog.Logger
-	buffer int
-	block  time.Duration
-	retry  time.Duration
-	active prometheus.Gauge
+	rdb      redis.UniversalClient
+	store    *Store
+	log      *slog.Logger
+	buffer   int
+	block    time.Duration
+	retry    time.Duration
+	writers  int
+	wtimeout time.Duration
+	onFeed   func(string)
+	onGap    func()
+	active   prometheus.Gauge
 
 	ready     chan struct{} // closed once Run knows its start position
 	readyOnce sync.Once
 
 	mu      sync.Mutex
 	subs    map[string]map[*subscriber]struct{}
+	beats   map[time.Duration]*beatGroup // handed-over streams by heartbeat interval
 	stopped bool
+
+	// The run queue of handed-over streams with something to write, served
+	// by the writer goroutines (sse_conn.go). Lock order: mu, then a
+	// stream's mu, then runMu.
+	runMu   sync.Mutex
+	runCond *sync.Cond
+	runq    []*connStream
+	runDone bool
+	workers sync.WaitGroup // writers, heartbeats, hangup watcher
+	quit    chan struct{}  // closed when Run stops
+
+	noHangupWatch bool
+	hangups       hangupWatcher // set by Run; nil: heartbeats only
 }
 
+// subscriber is one subscription: a channel (Subscribe, and ServeSSE when
+// it cannot take the connection over) or a handed-over connection.
 type subscriber struct {
 	ch     chan Event
+	cs     *connStream
 	closed bool // guarded by Hub.mu
 }
 
@@ -76,6 +126,12 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 500 * time.Millisecond
 	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = max(8, 4*runtime.GOMAXPROCS(0))
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 5 * time.Second
+	}
 	active, err := register(cfg.Registerer, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "erpgate_tracking_streams_active",
 		Help: "Live tracking event streams (SSE clients) open on this instance.",
@@ -83,11 +139,15 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Hub{
+	h := &Hub{
 		rdb: cfg.Client, store: cfg.Store, log: cfg.Logger, buffer: cfg.Buffer,
-		block: cfg.Block, retry: cfg.RetryDelay, active: active,
+		block: cfg.Block, retry: cfg.RetryDelay, writers: cfg.Writers, wtimeout: cfg.WriteTimeout,
+		onFeed: cfg.OnFeed, onGap: cfg.OnGap, active: active,
 		ready: make(chan struct{}), subs: make(map[string]map[*subscriber]struct{}),
-	}, nil
+		beats: make(map[time.Duration]*beatGroup), quit: make(chan struct{}), noHangupWatch: cfg.noHangupWatch,
+	}
+	h.runCond = sync.NewCond(&h.runMu)
+	return h, nil
 }
 
 // Ready is closed once Run has fixed its position on the feed: every event
@@ -95,15 +155,18 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 func (h *Hub) Ready() <-chan struct{} { return h.ready }
 
 // Run follows the feed until ctx is done, then closes every subscription and
-// returns nil. Read errors are logged and retried from the last position, so
-// a Redis hiccup delays events but loses none (unless the feed was trimmed
-// past the position meanwhile).
+// every stream handed over to it, and returns nil once its goroutines have
+// ended. Read errors are logged and retried from the last position, so a
+// Redis hiccup delays events but loses none (unless the feed was trimmed
+// past the position meanwhile). Run must be called once.
 func (h *Hub) Run(ctx context.Context) error {
 	defer h.stop()
 	last, err := h.start(ctx)
 	if err != nil {
 		return nil // ctx done
 	}
+	h.startWriters(ctx)
+	h.gap()
 	h.readyOnce.Do(func() { close(h.ready) })
 	for ctx.Err() == nil {
 		res, err := h.rdb.XRead(ctx, &redis.XReadArgs{
@@ -117,6 +180,7 @@ func (h *Hub) Run(ctx context.Context) error {
 				break
 			}
 			h.log.Warn("tracking hub: reading feed failed; retrying", "err", err)
+			h.gap()
 			sleep(ctx, h.retry)
 			continue
 		}
@@ -124,11 +188,25 @@ func (h *Hub) Run(ctx context.Context) error {
 			if len(st.Messages) == 0 {
 				continue
 			}
+			if h.onFeed != nil {
+				for _, m := range st.Messages {
+					if o, _ := m.Values["o"].(string); o != "" {
+						h.onFeed(o)
+					}
+				}
+			}
 			h.dispatch(ctx, st.Messages)
 			last = st.Messages[len(st.Messages)-1].ID
 		}
 	}
 	return nil
+}
+
+// gap calls OnGap, if set.
+func (h *Hub) gap() {
+	if h.onGap != nil {
+		h.onGap()
+	}
 }
 
 // start returns the id of the newest feed entry ("0-0" for an empty feed),
@@ -182,7 +260,11 @@ func (h *Hub) dispatch(ctx context.Context, msgs []redis.XMessage) {
 		h.mu.Lock()
 		for _, r := range refs {
 			for s := range h.subs[r.order] {
-				h.drop(r.order, s)
+				if s.cs != nil {
+					h.resyncConn(s.cs)
+				} else {
+					h.drop(r.order, s)
+				}
 			}
 		}
 		h.mu.Unlock()
@@ -203,12 +285,21 @@ func (h *Hub) dispatch(ctx context.Context, msgs []redis.XMessage) {
 }
 
 // publish hands e to the order's local subscribers without ever blocking: a
-// subscriber whose buffer is full is dropped (its channel closed), which
-// tells it to resync from the timeline.
+// channel subscriber whose buffer is full is dropped (its channel closed),
+// which tells it to resync from the timeline; a connection whose pending
+// list is full is resynced from the timeline by the Hub.
 func (h *Hub) publish(orderID string, e Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var f *sseFrame // encoded once for every connection subscriber
 	for s := range h.subs[orderID] {
+		if s.cs != nil {
+			if f == nil {
+				f = newFrame(e)
+			}
+			h.push(s.cs, f)
+			continue
+		}
 		select {
 		case s.ch <- e:
 		default:
@@ -217,13 +308,17 @@ func (h *Hub) publish(orderID string, e Event) {
 	}
 }
 
-// drop closes and forgets s. h.mu must be held.
+// drop closes and forgets s (a channel or a connection). h.mu must be held.
 func (h *Hub) drop(orderID string, s *subscriber) {
 	if s.closed {
 		return
 	}
 	s.closed = true
-	close(s.ch)
+	if s.cs != nil {
+		h.dropConn(s.cs)
+	} else {
+		close(s.ch)
+	}
 	set := h.subs[orderID]
 	delete(set, s)
 	if len(set) == 0 {
@@ -277,15 +372,19 @@ func (h *Hub) Subscribers() int {
 	return n
 }
 
+// stop ends Run: it closes every subscription and connection, waits for
+// the writer and heartbeat goroutines, and reports the gap.
 func (h *Hub) stop() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.stopped = true
 	for o, set := range h.subs {
 		for s := range set {
 			h.drop(o, s)
 		}
 	}
+	h.mu.Unlock()
+	h.stopWriters()
+	h.gap()
 	// Waiters on Ready must not hang on a Hub that never started.
 	h.readyOnce.Do(func() { close(h.ready) })
 }

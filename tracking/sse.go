@@ -3,7 +3,6 @@ package tracking
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -20,8 +19,7 @@ const DefaultHeartbeat = 15 * time.Second
 // SSERetry is the reconnect delay (ms) ServeSSE advises browsers to use.
 const SSERetry = 2000
 
-// ServeSSE streams the order's timeline to w as Server-Sent Events until ctx
-// is done (the client went away or the server shuts down).
+// ServeSSE streams the order's timeline to w as Server-Sent Events.
 //
 // It first sends every event after lastEventID (the request's Last-Event-ID
 // header; "" sends the whole timeline), then live events as they are
@@ -33,17 +31,33 @@ const SSERetry = 2000
 //	event: <event type>
 //	data: <Event as JSON, with "id">
 //
-// and every heartbeat interval (DefaultHeartbeat if <= 0) a comment line
-// ": ping" keeps proxies from closing an idle stream. A subscriber that falls
-// behind is resynced from the timeline transparently.
+// and every heartbeat interval (DefaultHeartbeat if <= 0) in which nothing
+// else was sent, a comment line ": ping" keeps proxies from closing an idle
+// stream. A stream that falls behind is resynced from the timeline, or
+// closed so that its client resumes with Last-Event-ID.
+//
+// Over HTTP/1.x (w can be hijacked, directly or via Unwrap) ServeSSE takes
+// the connection over: it writes the response head itself, with the headers
+// already set on w (e.g. X-Request-Id), "Connection: close" and a body that
+// runs until the connection closes (no chunking, as EventSource accepts),
+// then the history, and hands the connection to the Hub and returns, so
+// that an open stream costs no goroutine and no buffers (see sse_conn.go).
+// The Hub's writers then send live events and heartbeats, each write within
+// HubConfig.WriteTimeout; a client that does not keep up, hangs up or stops
+// answering is disconnected; and when Run ends every such stream is closed
+// (http.Server.Shutdown does not know hijacked connections). Otherwise
+// (HTTP/2, a writer that cannot be hijacked) ServeSSE streams from its own
+// goroutine until ctx is done (the client went away) or the Hub stops, and
+// clears the connection's write deadline (http.Server.WriteTimeout would cut
+// the stream) through http.ResponseController; w must then support Flush
+// (directly or via Unwrap).
 //
 // The caller authenticates and authorizes before calling. ServeSSE returns an
 // error only before anything was written (Invalid for a malformed
 // lastEventID or order id; Unavailable when the Hub is stopped), so the caller
 // can still answer with an error status; once streaming has started it
-// returns nil and logs what went wrong itself. It clears the connection's
-// write deadline (http.Server.WriteTimeout would cut the stream) through
-// http.ResponseController, so w must support Flush (directly or via Unwrap).
+// returns nil and logs what went wrong itself. After it returned nil the
+// caller must not touch w.
 func (h *Hub) ServeSSE(ctx context.Context, w http.ResponseWriter, orderID, lastEventID string, heartbeat time.Duration) error {
 	if err := checkOrderID(orderID); err != nil {
 		return err
@@ -62,20 +76,30 @@ func (h *Hub) ServeSSE(ctx context.Context, w http.ResponseWriter, orderID, last
 	if heartbeat <= 0 {
 		heartbeat = DefaultHeartbeat
 	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-cache, no-store")
+	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	if h.serveConn(ctx, w, orderID, lastEventID, heartbeat) {
+		return nil
+	}
+	h.serveGoroutine(ctx, w, orderID, lastEventID, heartbeat)
+	return nil
+}
+
+// serveGoroutine streams from the calling goroutine until ctx is done or the
+// Hub stops: the way for writers that cannot be taken over.
+func (h *Hub) serveGoroutine(ctx context.Context, w http.ResponseWriter, orderID, lastEventID string, heartbeat time.Duration) {
 	h.active.Inc()
 	defer h.active.Dec()
 
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // not every writer supports deadlines; fine
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hd.Set("Cache-Control", "no-cache, no-store")
-	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 
 	s := &sseWriter{w: w, rc: rc, last: lastEventID}
 	if err := s.retry(SSERetry); err != nil {
-		return nil
+		return
 	}
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
@@ -88,12 +112,12 @@ func (h *Hub) ServeSSE(ctx context.Context, w http.ResponseWriter, orderID, last
 				if ctx.Err() == nil {
 					h.log.Warn("tracking sse: reading timeline failed", "order", orderID, "err", err)
 				}
-				return nil
+				return
 			}
 			for _, e := range evs {
 				if err := s.event(e); err != nil {
 					cancel()
-					return nil
+					return
 				}
 			}
 			if len(evs) < MaxTimeline {
@@ -102,12 +126,12 @@ func (h *Hub) ServeSSE(ctx context.Context, w http.ResponseWriter, orderID, last
 		}
 		if err := s.flush(); err != nil {
 			cancel()
-			return nil
+			return
 		}
 		resync, done := s.live(ctx, ch, tick.C)
 		cancel()
 		if done || !resync || h.Stopped() {
-			return nil
+			return
 		}
 	}
 }
@@ -200,21 +224,9 @@ func WriteSSE(w io.Writer, e Event, buf *bytes.Buffer) error {
 		buf = new(bytes.Buffer)
 	}
 	buf.Reset()
-	data, err := json.Marshal(e)
-	if err != nil {
+	if err := appendSSE(buf, e); err != nil {
 		return err
 	}
-	buf.WriteString("id: ")
-	buf.WriteString(e.ID)
-	buf.WriteString("\nevent: ")
-	if validName(e.Type) {
-		buf.WriteString(e.Type)
-	} else {
-		buf.WriteString("message") // never let a stored value break the framing
-	}
-	buf.WriteString("\ndata: ")
-	buf.Write(data)
-	buf.WriteString("\n\n")
-	_, err = w.Write(buf.Bytes())
+	_, err := w.Write(buf.Bytes())
 	return err
 }
