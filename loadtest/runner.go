@@ -49,8 +49,12 @@ type Config struct {
 	// ShopKey and SupplierKey are the bearer keys (defaults: the demo keys).
 	ShopKey     string
 	SupplierKey string
-	// MaxInflight bounds concurrent requests (default 1024). When every slot
-	// is busy, due requests wait for one and the wait counts in their latency.
+	// MaxInflight bounds concurrent requests (default 1024): it is the most
+	// senders (each a goroutine with its own keep-alive connection) the run
+	// starts. They are started as the load needs them and the most recently
+	// idle one takes the next request. When every sender is busy, due
+	// requests wait for one, the wait counts in their latency, and they
+	// count as late.
 	MaxInflight int
 	// Timeout bounds one request (default 10s).
 	Timeout time.Duration
