@@ -90,7 +90,7 @@ type Outbox interface {
 }
 
 // Orders is what the workers need from the order store; *store.Store
-// implements it.
+// implements it (and BatchLoader).
 type Orders interface {
 	// LoadOrder returns the canonical order. Errors: erpgate.NotFound, or
 	// erpgate.Unavailable when the store is unreachable.
@@ -99,6 +99,17 @@ type Orders interface {
 	// also sets the order's status. A pending result never replaces a final
 	// one and a created result is never replaced by another state.
 	SetResult(ctx context.Context, orderID, target string, r Result, authoritative bool) error
+}
+
+// BatchLoader is an optional capability of Orders: loading the orders of a
+// fetched batch in one round trip instead of one per delivery. The workers
+// use it when Orders has it.
+type BatchLoader interface {
+	// LoadOrders returns the canonical orders ids name, index by index, with
+	// errs[i] the error of ids[i] (erpgate.NotFound, erpgate.Unavailable)
+	// when orders[i] is nil. err is set, and the slices nil, when the store
+	// could not be asked at all (erpgate.Unavailable).
+	LoadOrders(ctx context.Context, ids []string) (orders []*order.Order, errs []error, err error)
 }
 
 // ResultHook is called after a target's result for an order was recorded
@@ -129,8 +140,14 @@ type DispatcherConfig struct {
 	// "<hostname>-<pid>", unique per process.
 	Name string
 
-	Consumers   int           // consumers per target; default 2
-	BatchSize   int           // entries fetched at once per consumer; default 10
+	Consumers int // consumers per target; default 2
+	BatchSize int // entries fetched at once per consumer; default 64
+	// InFlight is how many entries of its batch a consumer delivers at once;
+	// default 16. The calls of one consumer overlap (an ERP call is mostly
+	// waiting), while the batch's bookkeeping stays shared: its orders are
+	// loaded in one round trip and its acknowledgements sent in one. 1
+	// delivers a batch one entry after the other.
+	InFlight    int
 	Block       time.Duration // how long a read waits for new entries; default 1s (also bounds stop latency)
 	Poll        time.Duration // pause while paused, breaker open, or after an infrastructure error; default 250ms
 	CallTimeout time.Duration // deadline of one ERP call; default 15s
@@ -171,7 +188,8 @@ func (c DispatcherConfig) WithDefaults() DispatcherConfig {
 		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	setDefault(&c.Consumers, 2)
-	setDefault(&c.BatchSize, 10)
+	setDefault(&c.BatchSize, 64)
+	setDefault(&c.InFlight, 16)
 	setDefault(&c.Block, time.Second)
 	setDefault(&c.Poll, 250*time.Millisecond)
 	setDefault(&c.CallTimeout, 15*time.Second)
@@ -230,6 +248,9 @@ func (c DispatcherConfig) Validate() error {
 	if c.BatchSize < 1 || c.BatchSize > 1000 {
 		bad("BatchSize %d must be in 1..1000", c.BatchSize)
 	}
+	if c.InFlight < 1 || c.InFlight > 256 {
+		bad("InFlight %d must be in 1..256", c.InFlight)
+	}
 	if c.Block < time.Millisecond {
 		bad("Block %v must be at least 1ms", c.Block)
 	}
@@ -274,6 +295,18 @@ func (c DispatcherConfig) Validate() error {
 // failing order never stalls a healthy ERP. After MaxDeliveries the entry is
 // dead-lettered. A breaker per target stops all calls while the ERP is down;
 // entries simply wait. Intake never waits on any of this.
+//
+// A consumer delivers the entries of a fetched batch up to InFlight at a
+// time, starting them in outbox order; the checks above (stop, pause,
+// breaker) come before each start, so when the ERP goes down at most the
+// calls already in flight fail, and the unstarted rest is handed back.
+// Messages other than orders (Handlers) are delivered alone: every call
+// started before one has finished when it starts, and it has finished
+// before the next starts, so their relative order is kept. The batch's
+// acknowledgements leave together when the batch is done (an entry's result
+// is always recorded before it is acknowledged; an acknowledgement lost to
+// a crash only means one more delivery, which the adapter answers as a
+// duplicate).
 type Dispatcher struct {
 	cfg      DispatcherConfig
 	met      *metrics
@@ -337,7 +370,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// consumer is one worker goroutine of one target.
+// consumer is one worker goroutine of one target, with the deliveries of
+// its current batch running beside it.
 type consumer struct {
 	d           *Dispatcher
 	target      string
@@ -346,6 +380,9 @@ type consumer struct {
 	br          *Breaker
 	log         *slog.Logger
 	lastReclaim time.Time // wall clock: paces Reclaim against Redis idle times
+
+	mu   sync.Mutex
+	acks []string // entries of the current batch finished and waiting for the batch's ack
 }
 
 // maxErrorPause caps the pause between outbox reads while Redis fails.
@@ -394,31 +431,106 @@ func (c *consumer) run(ctx context.Context) {
 	}
 }
 
-// work delivers a fetched batch in order.
+// work delivers a fetched batch: up to InFlight entries at once, started in
+// order, and acknowledges the finished ones together at the end.
 func (c *consumer) work(ctx context.Context, batch []Message) {
 	cfg := &c.d.cfg
+	orders, ok := c.preload(ctx, batch)
+	if !ok {
+		// The store is in trouble, not the ERP: hand the batch back
+		// uncharged and pause.
+		c.handBack(ctx, batch)
+		sleep(ctx, cfg.Poll)
+		return
+	}
+	slots := make(chan struct{}, cfg.InFlight)
+	var wg sync.WaitGroup
+	defer c.flushAcks(ctx)
+	defer wg.Wait()
 	touched := time.Now()
 	for len(batch) > 0 {
+		// A free slot first, so that the checks below see the outcome of
+		// the calls that finished meanwhile (with InFlight 1: of the
+		// previous one).
+		slots <- struct{}{}
 		// Stop starting deliveries when told to stop, paused or when the
 		// ERP went down mid-batch; hand the rest back uncharged.
 		if ctx.Err() != nil || c.br.State() != BreakerClosed || !cfg.Plan.Active(c.target) {
+			<-slots
 			c.handBack(ctx, batch)
 			return
 		}
 		// Entries waiting in a slow batch grow idle; before they could look
-		// abandoned to Reclaim, re-assert the hold, and drop any that another
-		// worker took over meanwhile.
+		// abandoned to Reclaim, acknowledge the finished ones, re-assert the
+		// hold on the waiting ones, and drop any that another worker took
+		// over meanwhile.
 		if time.Since(touched) >= cfg.ReclaimMinIdle/4 {
+			c.flushAcks(ctx)
 			batch = c.touch(ctx, batch)
 			touched = time.Now()
 			if len(batch) == 0 {
+				<-slots
 				return
 			}
 		}
 		m := batch[0]
 		batch = batch[1:]
-		c.deliver(ctx, m)
+		pre := orders[m.ID]
+		if m.Type != TypeOrderCreate {
+			// Another type's message goes alone (see Dispatcher).
+			wg.Wait()
+			c.deliver(ctx, m, pre)
+			<-slots
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			c.deliver(ctx, m, pre)
+		})
 	}
+}
+
+// loaded is an order of a batch loaded before its delivery.
+type loaded struct {
+	o   *order.Order
+	err error
+}
+
+// preload loads the orders of batch's order messages in one round trip when
+// the store can (BatchLoader); it returns nil (each delivery loads its own)
+// when it cannot, and false when the store failed.
+func (c *consumer) preload(ctx context.Context, batch []Message) (map[string]*loaded, bool) {
+	bl, isBatch := c.d.cfg.Orders.(BatchLoader)
+	if !isBatch {
+		return nil, true
+	}
+	var ids, entries []string
+	for _, m := range batch {
+		if m.Type == TypeOrderCreate && (m.Only == "" || m.Only == c.target) {
+			ids = append(ids, m.OrderID)
+			entries = append(entries, m.ID)
+		}
+	}
+	if len(ids) < 2 {
+		return nil, true
+	}
+	lctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	got, errs, err := bl.LoadOrders(lctx, ids)
+	if err == nil && (len(got) != len(ids) || len(errs) != len(ids)) {
+		err = fmt.Errorf("LoadOrders returned %d orders and %d errors for %d ids", len(got), len(errs), len(ids))
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Error("load orders failed", "err", err, "orders", len(ids))
+		}
+		return nil, false
+	}
+	out := make(map[string]*loaded, len(ids))
+	for i, id := range entries {
+		out[id] = &loaded{o: got[i], err: errs[i]}
+	}
+	return out, true
 }
 
 // touch keeps the entries of batch still held by c (see Outbox.Touch).
@@ -485,8 +597,9 @@ func (c *consumer) probe(ctx context.Context) {
 	c.br.Failure()
 }
 
-// deliver handles one entry to its end: acknowledged, deferred or dead.
-func (c *consumer) deliver(ctx context.Context, m Message) {
+// deliver handles one entry to its end: acknowledged (at the end of the
+// batch), deferred or dead. pre is its order if the batch loaded it.
+func (c *consumer) deliver(ctx context.Context, m Message, pre *loaded) {
 	cfg := &c.d.cfg
 	log := c.log.With("entry", m.ID, "order", m.OrderID, "deliveries", m.Deliveries)
 	// The bookkeeping after a call must happen even if we are stopping:
@@ -505,7 +618,13 @@ func (c *consumer) deliver(ctx context.Context, m Message) {
 		c.dead(octx, log, m, nil, "unsupported message type "+m.Type)
 		return
 	}
-	o, err := cfg.Orders.LoadOrder(ctx, m.OrderID)
+	var o *order.Order
+	var err error
+	if pre != nil {
+		o, err = pre.o, pre.err
+	} else {
+		o, err = cfg.Orders.LoadOrder(ctx, m.OrderID)
+	}
 	if err != nil {
 		if erpgate.ErrorCode(err) == erpgate.NotFound {
 			c.dead(octx, log, m, nil, "order record not found")
@@ -593,12 +712,27 @@ func (c *consumer) record(ctx context.Context, log *slog.Logger, m Message, o *o
 	return true
 }
 
-func (c *consumer) ack(ctx context.Context, log *slog.Logger, m Message) {
-	actx, cancel := context.WithTimeout(ctx, opTimeout)
+// ack marks m done: its acknowledgement leaves with the batch's (flushAcks).
+func (c *consumer) ack(_ context.Context, _ *slog.Logger, m Message) {
+	c.mu.Lock()
+	c.acks = append(c.acks, m.ID)
+	c.mu.Unlock()
+}
+
+// flushAcks acknowledges the finished entries of the batch in one call.
+func (c *consumer) flushAcks(ctx context.Context) {
+	c.mu.Lock()
+	ids := c.acks
+	c.acks = nil
+	c.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
-	if err := c.d.cfg.Outbox.Ack(actx, c.target, m.ID); err != nil {
+	if err := c.d.cfg.Outbox.Ack(actx, c.target, ids...); err != nil {
 		// Delivered again later; the adapter makes that harmless.
-		log.Error("ack failed", "err", err)
+		c.log.Error("ack failed", "err", err, "entries", len(ids))
 	}
 }
 

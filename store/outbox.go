@@ -25,6 +25,8 @@ type Outbox struct {
 
 	mu      sync.Mutex
 	cursors map[string]string // XAUTOCLAIM cursor per group+consumer
+
+	results resultBatcher // group commit of Store.SetResult (outbox_delivery.go)
 }
 
 var _ erp.Outbox = (*Outbox)(nil)

@@ -448,8 +448,9 @@ func (s *Store) SetResult(ctx context.Context, orderID, target string, r TargetR
 	if r.State != erp.StateCreated {
 		reason = r.Reason
 	}
-	res, err := setResultScript.Run(ctx, s.rdb, []string{orderKey(orderID)},
-		"res:"+target, doc, r.State, auth, status, reason).Text()
+	// Concurrent results leave together in one pipeline (outbox_delivery.go).
+	res, err := s.outbox.results.run(ctx, s.rdb, []string{orderKey(orderID)},
+		"res:"+target, doc, r.State, auth, status, reason)
 	if err != nil {
 		return unavailable(err)
 	}
