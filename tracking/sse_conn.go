@@ -36,7 +36,8 @@ import (
 //     longer than that, and is closed (it resumes with Last-Event-ID);
 //   - one goroutine per heartbeat interval marks every stream that wrote
 //     nothing during the interval for a ": ping" (a failed ping write
-//     detects a client that vanished without closing);
+//     detects a client that vanished without closing), a slice of the
+//     streams at a time so that the pings do not come in one burst;
 //   - a client that closes its connection is noticed at once by a hangup
 //     watcher (epoll on Linux, sse_hangup_linux.go; elsewhere one small
 //     reading goroutine per connection), as net/http's background reader
@@ -72,6 +73,7 @@ type connStream struct {
 	active prometheus.Gauge
 	sub    *subscriber // the current subscription; guarded by Hub.mu
 	token  uint64      // the hangup watcher's handle; guarded by the watcher
+	slot   int         // heartbeat slot in its beatGroup; guarded by Hub.mu
 
 	mu       sync.Mutex
 	last     string      // id of the newest event written
@@ -99,9 +101,43 @@ func (cs *connStream) close() bool {
 	return true
 }
 
-// beatGroup holds the handed-over streams with one heartbeat interval.
+// beatGroup holds the handed-over streams with one heartbeat interval,
+// spread over slots that are visited in turn (one every interval/slots), so
+// that 10,000 heartbeats are not written in one burst that delays events.
 type beatGroup struct {
-	streams map[*connStream]struct{} // guarded by Hub.mu
+	slots []map[*connStream]struct{} // guarded by Hub.mu
+	n     int                        // streams in all slots
+	next  int                        // slot the next stream goes to
+}
+
+// maxBeatSlots bounds the slots of a group; an interval is never cut finer
+// than beatSlotMin.
+const (
+	maxBeatSlots = 16
+	beatSlotMin  = 50 * time.Millisecond
+)
+
+func newBeatGroup(d time.Duration) *beatGroup {
+	n := int(min(max(d/beatSlotMin, 1), maxBeatSlots))
+	g := &beatGroup{slots: make([]map[*connStream]struct{}, n)}
+	for i := range g.slots {
+		g.slots[i] = make(map[*connStream]struct{})
+	}
+	return g
+}
+
+func (g *beatGroup) add(cs *connStream) {
+	cs.slot = g.next
+	g.next = (g.next + 1) % len(g.slots)
+	g.slots[cs.slot][cs] = struct{}{}
+	g.n++
+}
+
+func (g *beatGroup) remove(cs *connStream) {
+	if _, ok := g.slots[cs.slot][cs]; ok {
+		delete(g.slots[cs.slot], cs)
+		g.n--
+	}
 }
 
 // handover results.
@@ -263,12 +299,12 @@ func (h *Hub) handover(cs *connStream) int {
 	cs.attached = true
 	g := h.beats[cs.beat]
 	if g == nil {
-		g = &beatGroup{streams: make(map[*connStream]struct{})}
+		g = newBeatGroup(cs.beat)
 		h.beats[cs.beat] = g
 		d := cs.beat
 		h.workers.Go(func() { h.beatLoop(d, g) })
 	}
-	g.streams[cs] = struct{}{}
+	g.add(cs)
 	if len(cs.pending) > 0 {
 		h.schedule(cs)
 	}
@@ -337,7 +373,7 @@ func (h *Hub) dropConn(cs *connStream) {
 	attached := cs.attached
 	cs.mu.Unlock()
 	if g := h.beats[cs.beat]; g != nil {
-		delete(g.streams, cs)
+		g.remove(cs)
 	}
 	if h.hangups != nil && attached {
 		h.hangups.forget(cs)
@@ -469,26 +505,27 @@ func (h *Hub) endWrite(cs *connStream) {
 }
 
 // beatLoop marks, every interval d, each stream of g that wrote nothing
-// since the previous tick for a heartbeat. It ends when g is empty at a tick
-// (a new stream with interval d starts a new group) or the Hub stops.
+// since its previous visit for a heartbeat; it visits one slot of g every
+// d/len(slots). It ends when g is empty (a new stream with interval d starts
+// a new group) or the Hub stops.
 func (h *Hub) beatLoop(d time.Duration, g *beatGroup) {
-	t := time.NewTicker(d)
+	t := time.NewTicker(d / time.Duration(len(g.slots)))
 	defer t.Stop()
-	for {
+	for slot := 0; ; slot = (slot + 1) % len(g.slots) {
 		select {
 		case <-h.quit:
 			return
 		case <-t.C:
 		}
 		h.mu.Lock()
-		if len(g.streams) == 0 {
+		if g.n == 0 {
 			if h.beats[d] == g {
 				delete(h.beats, d)
 			}
 			h.mu.Unlock()
 			return
 		}
-		for cs := range g.streams {
+		for cs := range g.slots[slot] {
 			cs.mu.Lock()
 			if !cs.wrote {
 				cs.ping = true

@@ -601,3 +601,77 @@ func openFileLimit() int {
 	}
 	return 1 << 20
 }
+
+// BenchmarkSSEFanOut: one op is one event published to each of 1,000
+// open streams (one per order) and read by every client, on taken-over
+// connections ("hijack") or handler goroutines ("goroutine"). The clients
+// run in the same process, so ns/op includes their reading.
+func BenchmarkSSEFanOut(b *testing.B) {
+	const streams = 1000
+	for _, mode := range []string{"hijack", "goroutine"} {
+		b.Run(mode, func(b *testing.B) {
+			rdb := redistest.Real(b)
+			if lim := openFileLimit(); lim < 2*streams+200 {
+				b.Skipf("open-file limit %d too low", lim)
+			}
+			h, err := NewHub(HubConfig{Client: rdb, Store: mustStore(b, rdb)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { h.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			<-h.Ready()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if mode == "goroutine" {
+					w = noHijack{w}
+				}
+				h.ServeSSE(r.Context(), w, strings.TrimPrefix(r.URL.Path, "/"), "", time.Hour)
+			}))
+			defer srv.Close()
+			var got sync.WaitGroup
+			var readers sync.WaitGroup
+			conns := make([]net.Conn, 0, streams)
+			for i := range streams {
+				c, err := net.Dial("tcp", srv.Listener.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				fmt.Fprintf(c, "GET /ord_%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+				conns = append(conns, c)
+				readers.Go(func() {
+					r := bufio.NewReader(c)
+					for {
+						line, err := r.ReadSlice('\n')
+						if err != nil {
+							return
+						}
+						if len(line) > 4 && string(line[:4]) == "id: " {
+							got.Done()
+						}
+					}
+				})
+			}
+			for testutil.ToFloat64(h.active) < streams {
+				time.Sleep(10 * time.Millisecond)
+			}
+			round := 0
+			cpu0 := cpuTime()
+			for b.Loop() {
+				round++
+				got.Add(streams)
+				for i := range streams {
+					h.publish(fmt.Sprint("ord_", i), Event{ID: fmt.Sprintf("%d-0", round), Type: TypePicked, Source: SourceERP, Time: t0})
+				}
+				got.Wait()
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N*streams), "cpu-ns/delivery")
+			b.StopTimer()
+			for _, c := range conns {
+				c.Close()
+			}
+			readers.Wait()
+		})
+	}
+}
