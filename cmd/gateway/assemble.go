@@ -101,15 +101,40 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	log.Info("erp targets", "v1", v1URL, "v2", v2URL)
 
 	// Tracking: timelines, live fan-out, webhooks.
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Registerer: reg})
+	// The tracking read cache is invalidated by this instance's appends at
+	// once and by every instance's appends through the hub's feed; it is
+	// live only while the hub follows the feed.
+	var cache *gateway.TrackingCache
+	invalidate, reset := func(string) {}, func() {}
+	if opt.trackingCacheMiB > 0 {
+		if cache, err = gateway.NewTrackingCache(opt.trackingCacheMiB<<20, reg); err != nil {
+			return nil, err
+		}
+		invalidate, reset = cache.Invalidate, cache.Reset
+	}
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Registerer: reg, OnAppend: invalidate})
 	if err != nil {
 		return nil, err
 	}
-	hub, err := tracking.NewHub(tracking.HubConfig{Client: rdb, Store: trk, Logger: log, Registerer: reg})
+	hub, err := tracking.NewHub(tracking.HubConfig{
+		Client: rdb, Store: trk, Logger: log, Registerer: reg, OnFeed: invalidate, OnGap: reset,
+	})
 	if err != nil {
 		return nil, err
 	}
-	sys.background(bgCtx, &wg, "tracking hub", hub.Run)
+	sys.background(bgCtx, &wg, "tracking hub", func(ctx context.Context) error {
+		if cache != nil {
+			go func() {
+				select {
+				case <-hub.Ready():
+					cache.SetLive(true)
+				case <-ctx.Done():
+				}
+			}()
+			defer cache.SetLive(false)
+		}
+		return hub.Run(ctx)
+	})
 	for i := range webhooks {
 		webhooks[i].Static = true
 	}
@@ -206,7 +231,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 
 	srv, err := gateway.New(gateway.Config{
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
-		Store: st, Keyring: keys, Timelines: trk, Live: hub, Release: rel,
+		Store: st, Keyring: keys, Timelines: trk, Live: hub, TrackingCache: cache, Release: rel,
 		Authority: authority, Events: trk, Webhooks: wh, // ERP callbacks and webhook admin
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {

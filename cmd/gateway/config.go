@@ -33,6 +33,7 @@ type options struct {
 	erpBreakerOpen     time.Duration
 	erpMaxDeliveries   int64
 	erpReclaimIdle     time.Duration
+	trackingCacheMiB   int
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -61,6 +62,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.erpBackoffMax, "erp-backoff-max", time.Minute, "longest wait between two deliveries of one message after transient ERP failures")
 	fs.DurationVar(&o.erpBreakerOpen, "erp-breaker-open", 30*time.Second, "how long a target's circuit breaker stays open before it probes the ERP again")
 	fs.DurationVar(&o.erpReclaimIdle, "erp-reclaim-idle", 2*time.Minute, "a message pending this long belongs to a dead worker and is taken over (keep it above --erp-timeout)")
+	fs.IntVar(&o.trackingCacheMiB, "tracking-cache-mib", 32, "memory for cached tracking answers, invalidated by the timeline feed; 0 reads Redis for every tracking request")
 	fs.Int64Var(&o.erpMaxDeliveries, "erp-max-deliveries", 10, "deliveries of one message before it moves to the dead-letter stream")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -73,6 +75,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if o.consumers < 1 || o.consumers > 256 {
 		return nil, errors.New("--consumers must be between 1 and 256")
+	}
+	if o.trackingCacheMiB < 0 || o.trackingCacheMiB > 4096 {
+		return nil, errors.New("--tracking-cache-mib must be between 0 and 4096")
 	}
 	return o, nil
 }
