@@ -83,26 +83,34 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 
 // appendScript writes an event to the order's stream and announces it on the
 // feed in one atomic step, so the feed order of one order's events is its
-// stream order. With a dedup key (KEYS[3], a hash field ARGV[4]) a repeat
-// returns the first event's id instead of writing again.
+// stream order. The order's dedup hash (KEYS[3]) remembers dedup keys
+// (field = the key, value = the first event's id), so a repeat returns that
+// id instead of writing again, and which sources have spoken (field
+// "src:<source>"), so that an append can be conditional on a source not
+// having spoken yet (AppendUnlessSpoke) without a check-then-write race.
 //
-// KEYS: trk:<order>, trk:feed, [trk:dedup:<order>]
-// ARGV: event JSON, order id, feed maxlen, [dedup key]
-// Returns {1, id} when written, {0, id} for a duplicate.
+// KEYS: trk:<order>, trk:feed, trk:dedup:<order>
+// ARGV: event JSON, order id, feed maxlen, dedup key or "", source, unless-source or ""
+// Returns {1, id} when written, {0, id} for a duplicate, {2, ""} when the
+// unless-source has spoken.
 var appendScript = redis.NewScript(`
-if KEYS[3] then
+if ARGV[4] ~= '' then
   local prev = redis.call('HGET', KEYS[3], ARGV[4])
   if prev then return {0, prev} end
 end
+if ARGV[6] ~= '' and redis.call('HEXISTS', KEYS[3], 'src:' .. ARGV[6]) == 1 then
+  return {2, ''}
+end
 local id = redis.call('XADD', KEYS[1], '*', 'ev', ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'o', ARGV[2], 'e', id)
-if KEYS[3] then redis.call('HSET', KEYS[3], ARGV[4], id) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], id) end
+redis.call('HSETNX', KEYS[3], 'src:' .. ARGV[5], id)
 return {1, id}
 `)
 
 // DedupKey returns the Redis key of the hash that remembers the dedup keys of
-// an order's events (field = dedup key, value = event id). It lives as long
-// as the timeline.
+// an order's events (field = dedup key, value = event id) and the sources
+// that have spoken (field "src:<source>"). It lives as long as the timeline.
 func DedupKey(orderID string) string { return "trk:dedup:" + orderID }
 
 // Append records e on the order's timeline and returns it with ID set (and
@@ -115,41 +123,61 @@ func DedupKey(orderID string) string { return "trk:dedup:" + orderID }
 // outside (ERP pushes, suppliers) must. Errors: Invalid (bad event),
 // Unavailable (Redis).
 func (s *Store) Append(ctx context.Context, orderID string, e Event) (Event, error) {
+	e, _, err := s.append(ctx, orderID, e, "")
+	return e, err
+}
+
+// AppendUnlessSpoke is Append, except that it records nothing (and returns
+// false) when an event from source unless was recorded on the order's
+// timeline before — checked and written in one atomic step. It returns true
+// when the event is on the timeline (written now, or earlier under the same
+// dedup key). The gateway's
+// "passed to the warehouse" event uses it so that it never lands after the
+// ERP's own confirmation, however the two race.
+//
+// Only events appended since sources were remembered count (this release);
+// callers that must also respect older timelines check Timeline as well.
+func (s *Store) AppendUnlessSpoke(ctx context.Context, orderID string, e Event, unless string) (Event, bool, error) {
+	if !validName(unless) {
+		return Event{}, false, erpgate.Errorf(erpgate.Invalid, "invalid source %q", unless)
+	}
+	return s.append(ctx, orderID, e, unless)
+}
+
+func (s *Store) append(ctx context.Context, orderID string, e Event, unless string) (Event, bool, error) {
 	dedup := e.Details[DetailDedup]
 	e, err := s.normalize(orderID, e)
 	if err != nil {
-		return Event{}, err
+		return Event{}, false, err
 	}
-	keys := []string{StreamKey(orderID), FeedKey}
-	args := []any{e.Encode(), orderID, s.maxLen}
-	if dedup != "" {
-		keys = append(keys, DedupKey(orderID))
-		args = append(args, dedup)
-	}
-	res, err := appendScript.Run(ctx, s.rdb, keys, args...).Slice()
+	keys := []string{StreamKey(orderID), FeedKey, DedupKey(orderID)}
+	res, err := appendScript.Run(ctx, s.rdb, keys, e.Encode(), orderID, s.maxLen, dedup, e.Source, unless).Slice()
 	if err != nil {
-		return Event{}, unavailable(err)
+		return Event{}, false, unavailable(err)
 	}
 	if len(res) != 2 {
-		return Event{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("append script returned %v", res), "internal error")
+		return Event{}, false, erpgate.Wrap(erpgate.Internal, fmt.Errorf("append script returned %v", res), "internal error")
 	}
 	id, _ := res[1].(string)
-	if n, _ := res[0].(int64); n == 0 {
+	switch n, _ := res[0].(int64); n {
+	case 0:
 		evs, err := s.read(ctx, orderID, id, id, 1)
 		if err != nil {
-			return Event{}, err
+			return Event{}, false, err
 		}
 		if len(evs) == 1 {
-			return evs[0], nil
+			return evs[0], true, nil
 		}
-		return Event{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("dedup key %q points at missing event %s", dedup, id), "internal error")
+		return Event{}, false, erpgate.Wrap(erpgate.Internal, fmt.Errorf("dedup key %q points at missing event %s", dedup, id), "internal error")
+	case 2:
+		return Event{}, false, nil
 	}
 	e.ID = id
 	s.Count(e)
 	if s.onApp != nil {
 		s.onApp(orderID)
 	}
-	return e, nil
+	return e, true, nil
 }
 
 // Count adds e to erpgate_tracking_events_total. Append counts the events it

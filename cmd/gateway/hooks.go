@@ -43,14 +43,24 @@ func timelineHook(trk *tracking.Store, log *slog.Logger) erp.ResultHook {
 		ev.Source = tracking.SourceGateway
 		ev.Details["target"] = target
 		ev.Details[tracking.DetailDedup] = "result:" + target + ":" + r.State
-		if _, err := trk.Append(ctx, o.ID, ev); err != nil {
+		var err error
+		if r.State == erp.StateCreated {
+			// Checked again atomically: a push may land between the read
+			// above and this write.
+			_, _, err = trk.AppendUnlessSpoke(ctx, o.ID, ev, tracking.SourceERP)
+		} else {
+			_, err = trk.Append(ctx, o.ID, ev)
+		}
+		if err != nil {
 			log.WarnContext(ctx, "timeline event not recorded", "order", o.ID, "type", ev.Type, "err", err)
 		}
 	}
 }
 
 // erpSpokeFirst reports whether the order's timeline already holds an event
-// from the ERP. A read failure counts as no: the event is then written.
+// from the ERP (also on timelines written before the store remembered
+// sources; AppendUnlessSpoke closes the race for newer ones). A read failure
+// counts as no: the event is then written.
 func erpSpokeFirst(ctx context.Context, trk *tracking.Store, orderID string) bool {
 	evs, err := trk.Timeline(ctx, orderID)
 	if err != nil {
