@@ -53,3 +53,32 @@ func BenchmarkCreateOrderCPU(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkSOAPSubmitOrderCPU is BenchmarkCreateOrderCPU for the SOAP
+// OrderService: envelope reading, strict decode, translation, the shared
+// intake and the SOAP response, without Redis.
+func BenchmarkSOAPSubmitOrderCPU(b *testing.B) {
+	now := func() time.Time { return soapNow }
+	keys, _ := NewKeyring(DemoClients())
+	s, err := New(Config{PublicURL: "https://gw.example", Store: nullStore{}, Keyring: keys, Now: now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bodies := make([]string, 1024)
+	for i := range bodies {
+		bodies[i] = soapEnvelope("", soapOrder{ext: "B-" + strconv.Itoa(i)}.xml())
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, soapOrdersPath, strings.NewReader(bodies[i%len(bodies)]))
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("Authorization", "Bearer demo-shop-key")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("got %d %s", w.Code, w.Body)
+		}
+		i++
+	}
+}

@@ -219,9 +219,12 @@ func isWSSE(n xml.Name, local string) bool {
 // soapSubmitOrder is SubmitOrder: decode, translate, the shared Intake.
 func (s *Server) soapSubmitOrder(ctx context.Context, r *http.Request, req *soap.Request, shop string) (any, error) {
 	var in orderws.SubmitOrder
-	if err := decodeStrict(req, &in); err != nil {
-		s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
-		return nil, err
+	if !decodeSubmitOrderFast(req, &in) {
+		in = orderws.SubmitOrder{} // decodeStrict starts from scratch
+		if err := decodeStrict(req, &in); err != nil {
+			s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
+			return nil, err
+		}
 	}
 	o, err := orderFromWire(in.Order, s.now())
 	if err != nil {
