@@ -19,11 +19,12 @@ import (
 	"erpgate/store"
 )
 
-// gate is a go-redis hook that holds every script pipeline until released
-// and records the size of each, so tests can fill a batch deterministically.
+// gate is a go-redis hook that holds every accept script call until
+// released and records the number of orders in each, so tests can fill a
+// batch deterministically.
 type gate struct {
-	arrived chan struct{} // receives once per pipeline that reached the hook
-	release chan struct{} // closed to let pipelines through
+	arrived chan struct{} // receives once per call that reached the hook
+	release chan struct{} // closed to let calls through
 
 	mu    sync.Mutex
 	sizes []int
@@ -33,20 +34,41 @@ func newGate() *gate {
 	return &gate{arrived: make(chan struct{}, 100), release: make(chan struct{})}
 }
 
-func (g *gate) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) == 0 || (cmds[0].Name() != "evalsha" && cmds[0].Name() != "eval") {
-			return next(ctx, cmds) // go-redis's own connection set-up
+func (g *gate) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		n, ok := acceptBatchOrders(cmd)
+		if !ok {
+			return next(ctx, cmd) // not an accept
 		}
 		g.mu.Lock()
-		g.sizes = append(g.sizes, len(cmds))
+		g.sizes = append(g.sizes, n)
 		g.mu.Unlock()
 		g.arrived <- struct{}{}
 		<-g.release
-		return next(ctx, cmds)
+		return next(ctx, cmd)
 	}
+}
+func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// acceptBatchOrders returns the number of orders in an accept script call
+// (EVALSHA/EVAL sha numkeys KEYS... feedmaxlen n ...).
+func acceptBatchOrders(cmd redis.Cmder) (int, bool) {
+	if cmd.Name() != "evalsha" && cmd.Name() != "eval" {
+		return 0, false
+	}
+	args := cmd.Args()
+	if len(args) < 3 {
+		return 0, false
+	}
+	nkeys, ok := args[2].(int)
+	if !ok || len(args) < 3+nkeys+2 || nkeys < 2 || args[3] != "trk:feed" {
+		return 0, false
+	}
+	n, ok := args[3+nkeys+1].(int)
+	return n, ok
 }
 
 func (g *gate) pipelineSizes() []int {
@@ -132,7 +154,7 @@ func TestAcceptBatchesConcurrentCalls(t *testing.T) {
 			}
 		}
 		if got, want := g.pipelineSizes(), []int{1, n}; !slices.Equal(got, want) {
-			t.Errorf("pipeline sizes %v, want %v (the queued calls in one pipeline)", got, want)
+			t.Errorf("batch sizes %v, want %v (the queued calls in one script call)", got, want)
 		}
 		if got := rdb.XLen(ctx, "outbox").Val(); got != n+1 {
 			t.Errorf("outbox length %d, want %d", got, n+1)
@@ -198,7 +220,7 @@ func TestAcceptBatchMixedOutcomes(t *testing.T) {
 			}
 		}
 		if got, want := g.pipelineSizes(), []int{1, len(calls) - 1}; !slices.Equal(got, want) {
-			t.Errorf("pipeline sizes %v, want %v", got, want)
+			t.Errorf("batch sizes %v, want %v", got, want)
 		}
 		// ord_01 (before), ord_09 (first), ord_12, ord_16: nothing else.
 		keys := rdb.Keys(ctx, "ord:*").Val()
@@ -208,6 +230,62 @@ func TestAcceptBatchMixedOutcomes(t *testing.T) {
 		}
 		if got := rdb.XLen(ctx, "outbox").Val(); got != 4 {
 			t.Errorf("outbox length %d, want 4", got)
+		}
+	})
+}
+
+// TestAcceptBatchOrderErrorIsItsOwn: an order whose step fails inside the
+// batch's script call (here a key of the wrong type) gets Unavailable; the
+// orders before and after it in the same call are accepted as usual, and
+// the layout they write is the one readers expect.
+func TestAcceptBatchOrderErrorIsItsOwn(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		if err := rdb.HSet(ctx, "idem:ext:shop-a:EXT-BROKEN", "x", "1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		s, g, first := gatedStore(t, rdb, intake("ord_00", "shop-a", "EXT-00", "fp", ""))
+		before := enqueue(t, ctx, s, intake("ord_01", "shop-a", "EXT-01", "fp", "key-1"))
+		broken := enqueue(t, ctx, s, intake("ord_02", "shop-a", "EXT-BROKEN", "fp", ""))
+		after := enqueue(t, ctx, s, intake("ord_03", "shop-a", "EXT-03", "fp", ""))
+		close(g.release)
+		<-first
+		for _, c := range []struct {
+			name string
+			ch   <-chan result
+			id   string
+		}{{"before", before, "ord_01"}, {"after", after, "ord_03"}} {
+			if r := <-c.ch; r.err != nil || r.acc.OrderID != c.id || r.acc.Replayed {
+				t.Errorf("%s the broken order: %+v, want %s accepted", c.name, r, c.id)
+			}
+		}
+		if r := <-broken; code(r.err) != erpgate.Unavailable {
+			t.Errorf("broken order: %+v, want code unavailable", r)
+		}
+		if got, want := g.pipelineSizes(), []int{1, 3}; !slices.Equal(got, want) {
+			t.Errorf("batch sizes %v, want %v", got, want)
+		}
+		if got := rdb.Exists(ctx, "ord:ord_02").Val(); got != 0 {
+			t.Errorf("broken order wrote its record")
+		}
+		h := rdb.HGetAll(ctx, "ord:ord_01").Val()
+		if h["status"] != "accepted" || h["ext"] != "EXT-01" || h["key"] != "key-1" || h["token"] != "tok-ord_01" ||
+			h["fp"] != "fp" || h["shop"] != "shop-a" || h["created"] != strconv.FormatInt(t0.UnixMilli(), 10) || h["json"] == "" {
+			t.Errorf("record of ord_01: %v", h)
+		}
+		if v := rdb.Get(ctx, "idem:key:shop-a:key-1").Val(); v != "ord_01 fp" {
+			t.Errorf("idempotency record %q", v)
+		}
+		ob := rdb.XRange(ctx, "outbox", "-", "+").Val()
+		if len(ob) != 3 || ob[1].Values["id"] != "ord_01" || ob[1].Values["type"] != "order.create" ||
+			ob[1].Values["at"] != strconv.FormatInt(t0.UnixMilli(), 10) || ob[2].Values["id"] != "ord_03" {
+			t.Errorf("outbox %v", ob)
+		}
+		trk := rdb.XRange(ctx, "trk:ord_01", "-", "+").Val()
+		feed := rdb.XRange(ctx, "trk:feed", "-", "+").Val()
+		if len(trk) != 1 || trk[0].Values["ev"] == "" || len(feed) != 3 ||
+			feed[1].Values["o"] != "ord_01" || feed[1].Values["e"] != trk[0].ID {
+			t.Errorf("tracking stream %v, feed %v", trk, feed)
 		}
 	})
 }
@@ -283,7 +361,7 @@ func TestAcceptCancelReturnsPromptly(t *testing.T) {
 			t.Errorf("ord_2 (cancelled while queued) wrote %d keys, want 0", got)
 		}
 		if got, want := g.pipelineSizes(), []int{1, 1}; !slices.Equal(got, want) {
-			t.Errorf("pipeline sizes %v, want %v (the cancelled queued call is not sent)", got, want)
+			t.Errorf("batch sizes %v, want %v (the cancelled queued call is not sent)", got, want)
 		}
 	})
 }

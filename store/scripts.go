@@ -10,37 +10,61 @@ import "github.com/redis/go-redis/v9"
 // is the only one Redis may refuse for memory (later writes of a script that
 // has written are allowed).
 
-// acceptScript: KEYS ord, ext, trk, feed, outbox[, key]
-// ARGV id, fp, json, shop, ext, token, event, atms, idemkey, feedmaxlen, createdms
-// Returns {"ok", id, outboxID} | {"replay", id} | {"mismatch", id} | {"exists", id}.
+// acceptScript accepts a batch of orders (batch.go), each on its own as if
+// alone, in order.
+// KEYS feed, outbox, then per order: ord, ext, trk[, key]
+// ARGV feedmaxlen, n, then per order: nkeys (3|4), id, fp, json, shop, ext, token, event, atms, idemkey
+// Returns per order {"ok", id, outboxID} | {"replay", id} | {"mismatch", id} |
+// {"exists", id} | {"err", message}. An order whose step fails (a Redis
+// error) is that order's "err" only; the orders after it still run.
 var acceptScript = redis.NewScript(`
+local feed, outbox, maxlen = KEYS[1], KEYS[2], ARGV[1]
 local function look(k)
   local v = redis.call('GET', k)
   if not v then return nil end
   local sp = string.find(v, ' ', 1, true)
   return string.sub(v, 1, sp - 1), string.sub(v, sp + 1)
 end
-local eid, efp = look(KEYS[2])
-local kid, kfp
-if #KEYS == 6 then kid, kfp = look(KEYS[6]) end
-if eid or kid then
-  -- Both records must name the same order with the same content, else the
-  -- shop reused a key for something else.
-  if (eid and efp ~= ARGV[2]) or (kid and kfp ~= ARGV[2]) or (eid and kid and eid ~= kid) then
-    return {'mismatch', eid or kid}
+local function accept(ok, ek, tk, ik, id, fp, json, shop, ext, token, ev, at, idem)
+  local eid, efp = look(ek)
+  local kid, kfp
+  if ik then kid, kfp = look(ik) end
+  if eid or kid then
+    -- Both records must name the same order with the same content, else
+    -- the shop reused a key for something else.
+    if (eid and efp ~= fp) or (kid and kfp ~= fp) or (eid and kid and eid ~= kid) then
+      return {'mismatch', eid or kid}
+    end
+    return {'replay', eid or kid}
   end
-  return {'replay', eid or kid}
+  if redis.call('EXISTS', ok) == 1 then return {'exists', id} end
+  local rec = id .. ' ' .. fp
+  redis.call('HSET', ok, 'json', json, 'shop', shop, 'ext', ext, 'token', token,
+    'fp', fp, 'key', idem, 'status', 'accepted', 'created', at)
+  redis.call('SET', ek, rec)
+  if ik then redis.call('SET', ik, rec) end
+  local e = redis.call('XADD', tk, '*', 'ev', ev)
+  redis.call('XADD', feed, 'MAXLEN', '~', maxlen, '*', 'o', id, 'e', e)
+  local ob = redis.call('XADD', outbox, '*', 'type', 'order.create', 'id', id, 'at', at)
+  return {'ok', id, ob}
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ARGV[1]} end
-local rec = ARGV[1] .. ' ' .. ARGV[2]
-redis.call('HSET', KEYS[1], 'json', ARGV[3], 'shop', ARGV[4], 'ext', ARGV[5], 'token', ARGV[6],
-  'fp', ARGV[2], 'key', ARGV[9], 'status', 'accepted', 'created', ARGV[11])
-redis.call('SET', KEYS[2], rec)
-if #KEYS == 6 then redis.call('SET', KEYS[6], rec) end
-local ev = redis.call('XADD', KEYS[3], '*', 'ev', ARGV[7])
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], '*', 'o', ARGV[1], 'e', ev)
-local ob = redis.call('XADD', KEYS[5], '*', 'type', 'order.create', 'id', ARGV[1], 'at', ARGV[8])
-return {'ok', ARGV[1], ob}
+local out = {}
+local k, a = 3, 3
+for i = 1, tonumber(ARGV[2]) do
+  local nk = tonumber(ARGV[a])
+  local ik = nil
+  if nk == 4 then ik = KEYS[k + 3] end
+  local done, res = pcall(accept, KEYS[k], KEYS[k + 1], KEYS[k + 2], ik,
+    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9])
+  if not done then
+    if type(res) == 'table' and res.err then res = res.err end
+    res = {'err', tostring(res)}
+  end
+  out[i] = res
+  k = k + nk
+  a = a + 10
+end
+return out
 `)
 
 // setResultScript: KEYS ord; ARGV field, json, state, authoritative(0|1), status, reason

@@ -98,7 +98,7 @@ type Store struct {
 	log     *slog.Logger
 	scrape  time.Duration
 	outbox  *Outbox
-	accepts *batcher
+	accepts *acceptBatcher
 }
 
 var _ erp.Orders = (*Store)(nil)
@@ -119,7 +119,7 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 		s.scrape = 2 * time.Second
 	}
 	s.outbox = &Outbox{s: s, cursors: make(map[string]string)}
-	s.accepts = newBatcher(rdb, opt.AcceptBatch, opt.AcceptPipelines)
+	s.accepts = newAcceptBatcher(rdb, opt.AcceptBatch, opt.AcceptPipelines)
 	return s
 }
 
@@ -209,10 +209,11 @@ type Accepted struct {
 	Replayed bool
 }
 
-// Accept stores an order in one atomic Redis step (one script call, sent
-// together with concurrent accepts in one pipeline: batch.go). If (shop, external id) or
-// (shop, idempotency key) already names an order, it returns that order with
-// Replayed set when the fingerprint is the same, and an IdempotencyMismatch
+// Accept stores an order in one atomic Redis step (its part of the one
+// script call that accepts it together with concurrent accepts: batch.go).
+// If (shop, external id) or (shop, idempotency key) already names an order,
+// it returns that order with Replayed set when the fingerprint is the same,
+// and an IdempotencyMismatch
 // error when it differs; either way nothing is written. Otherwise it writes
 // the order record, both idempotency records, the first tracking event (on
 // the order's stream and the feed) and the outbox entry, all or nothing.
@@ -239,16 +240,13 @@ func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 		created = s.now()
 	}
 	ms := strconv.FormatInt(created.UnixMilli(), 10)
-	keys := []string{
-		orderKey(o.ID), extKey(o.ShopID, o.ExternalID),
-		tracking.StreamKey(o.ID), tracking.FeedKey, outboxKey,
-	}
+	keys := make([]string, 3, 4)
+	keys[0], keys[1], keys[2] = orderKey(o.ID), extKey(o.ShopID, o.ExternalID), tracking.StreamKey(o.ID)
 	if in.IdempotencyKey != "" {
 		keys = append(keys, idemKey(o.ShopID, in.IdempotencyKey))
 	}
-	res, err := s.accepts.run(ctx, acceptScript, keys,
-		o.ID, in.Fingerprint, doc, o.ShopID, o.ExternalID, in.Token, in.Event, ms,
-		in.IdempotencyKey, feedMaxLen, ms,
+	res, err := s.accepts.run(ctx, keys, len(doc)+len(in.Event),
+		o.ID, in.Fingerprint, doc, o.ShopID, o.ExternalID, in.Token, in.Event, ms, in.IdempotencyKey,
 	)
 	if err != nil {
 		return Accepted{}, unavailable(err)
