@@ -281,3 +281,62 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 var errBoom = errors.New("boom")
+
+// Append tells its OnAppend hook about every event it writes (the read
+// cache's same-instance invalidation), but not about a deduplicated repeat.
+func TestAppendCallsOnAppend(t *testing.T) {
+	rdb, _ := redistest.Mini(t)
+	var got []string
+	st, err := NewStore(StoreConfig{Client: rdb, OnAppend: func(id string) { got = append(got, id) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ev := Event{Type: TypeConfirmed, Source: SourceERP, Details: map[string]string{DetailDedup: "erp:1"}}
+	for range 2 {
+		if _, err := st.Append(ctx, "ord_1", ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Append(ctx, "ord_2", Event{Type: TypePicked, Source: SourceERP}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"ord_1", "ord_2"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("OnAppend saw %v, want %v (the dedup repeat writes nothing)", got, want)
+	}
+}
+
+// AppendUnlessSpoke writes only while the named source has not spoken; the
+// check and the write are one step, so it cannot land after that source.
+func TestAppendUnlessSpoke(t *testing.T) {
+	rdb := redistest.Real(t)
+	st, err := NewStore(StoreConfig{Client: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	gw := Event{Type: TypeDelivered, Source: SourceGateway, Details: map[string]string{DetailDedup: "result:v2:created"}}
+	if _, ok, err := st.AppendUnlessSpoke(ctx, "ord_a", gw, SourceERP); err != nil || !ok {
+		t.Fatalf("before the ERP spoke: ok=%v err=%v, want written", ok, err)
+	}
+	if _, err := st.Append(ctx, "ord_b", Event{Type: TypeConfirmed, Source: SourceERP}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := st.AppendUnlessSpoke(ctx, "ord_b", gw, SourceERP); err != nil || ok {
+		t.Fatalf("after the ERP spoke: ok=%v err=%v, want nothing written", ok, err)
+	}
+	evs, err := st.Timeline(ctx, "ord_b")
+	if err != nil || len(evs) != 1 || evs[0].Type != TypeConfirmed {
+		t.Fatalf("ord_b timeline %+v (%v), want only the ERP's confirmation", evs, err)
+	}
+	// A repeat of the written one is a duplicate, still "on the timeline".
+	if e, ok, err := st.AppendUnlessSpoke(ctx, "ord_a", gw, SourceERP); err != nil || !ok || e.ID == "" {
+		t.Fatalf("repeat: %+v ok=%v err=%v", e, ok, err)
+	}
+	if evs, _ := st.Timeline(ctx, "ord_a"); len(evs) != 1 {
+		t.Fatalf("ord_a has %d events, want 1", len(evs))
+	}
+	if _, _, err := st.AppendUnlessSpoke(ctx, "ord_a", gw, "Not A Source"); erpgate.ErrorCode(err) != erpgate.Invalid {
+		t.Fatalf("bad source: %v", err)
+	}
+}
