@@ -22,9 +22,11 @@ type HubConfig struct {
 	Logger *slog.Logger
 	// Registerer receives erpgate_tracking_streams_active; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Buffer is each subscriber's channel capacity; default 8. A subscriber
-	// that falls this far behind is dropped and must resync from the
-	// timeline (ServeSSE does), so one slow client never holds memory.
+	// Buffer is each subscriber's channel capacity, and how many events a
+	// stream ServeSSE handed over may have waiting to be written; default 8.
+	// A subscriber that falls this far behind is dropped and must resync
+	// from the timeline (ServeSSE does; a handed-over stream is resynced by
+	// the Hub), so one slow client never holds memory.
 	Buffer int
 	// Block bounds one XREAD BLOCK on the feed, which bounds how long Run
 	// takes to notice cancellation; default 2s.

@@ -179,22 +179,32 @@ func TestSSEHeartbeatFindsVanishedClient(t *testing.T) {
 }
 
 // TestSSEHangupNoticed: a client closing its connection is noticed without
-// any write (hour-long heartbeat, no events).
+// any write (hour-long heartbeat, no events), by the epoll watcher and by
+// the portable reading one.
 func TestSSEHangupNoticed(t *testing.T) {
-	rdb := redistest.Real(t)
-	h := startHub(t, rdb, HubConfig{})
-	srv := hijackServer(t, h, time.Hour, nil)
-	var clients []*rawClient
-	for range 3 {
-		clients = append(clients, dialRaw(t, srv, "ord_1", true, 0))
+	for _, watcher := range []string{"default", "read"} {
+		t.Run(watcher, func(t *testing.T) {
+			rdb := redistest.Real(t)
+			h := startHub(t, rdb, HubConfig{noHangupWatch: watcher == "read"})
+			if watcher == "read" {
+				h.mu.Lock()
+				h.hangups = readWatcher{h}
+				h.mu.Unlock()
+			}
+			srv := hijackServer(t, h, time.Hour, nil)
+			var clients []*rawClient
+			for range 3 {
+				clients = append(clients, dialRaw(t, srv, "ord_1", true, 0))
+			}
+			eventually(t, "three streams", func() bool { return testutil.ToFloat64(h.active) == 3 })
+			clients[1].conn.Close()
+			eventually(t, "the closed one removed", func() bool {
+				return testutil.ToFloat64(h.active) == 2 && h.Subscribers() == 2
+			})
+			clients[0].conn.(*net.TCPConn).CloseWrite() // half-close: gone, as net/http treats it
+			eventually(t, "the half-closed one removed", func() bool { return testutil.ToFloat64(h.active) == 1 })
+		})
 	}
-	eventually(t, "three streams", func() bool { return testutil.ToFloat64(h.active) == 3 })
-	clients[1].conn.Close()
-	eventually(t, "the closed one removed", func() bool {
-		return testutil.ToFloat64(h.active) == 2 && h.Subscribers() == 2
-	})
-	clients[0].conn.(*net.TCPConn).CloseWrite() // half-close: gone, as net/http treats it
-	eventually(t, "the half-closed one removed", func() bool { return testutil.ToFloat64(h.active) == 1 })
 }
 
 // bigEvent is an event of some 17 KB, so that a few fill socket buffers.
