@@ -156,6 +156,14 @@ func (b *resultBatcher) exec(rdb redis.UniversalClient, batch []*resultCall) {
 	if len(live) == 0 {
 		return
 	}
+	if len(live) == 1 {
+		// Alone: a plain call (Run reloads the script if Redis lost it),
+		// without the pipeline's machinery.
+		c := live[0]
+		c.res, c.err = setResultScript.Run(c.ctx, rdb, c.keys, c.args...).Text()
+		close(c.done)
+		return
+	}
 	// Not the first caller's ctx: the others wait for this pipeline too;
 	// go-redis's read and write timeouts bound it.
 	ctx := context.WithoutCancel(live[0].ctx)
