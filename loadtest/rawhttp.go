@@ -35,6 +35,7 @@ type rawClient struct {
 
 type rawConn struct {
 	c     net.Conn
+	w     io.Writer // c, or its raw I/O (connio_unix.go)
 	br    *bufio.Reader
 	reuse bool // at least one exchange completed on it
 }
@@ -70,7 +71,12 @@ func (rc *rawClient) dial(ctx context.Context) (*rawConn, error) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	conn := &rawConn{c: c, br: bufio.NewReaderSize(c, 8<<10)}
+	conn := &rawConn{c: c, w: c}
+	var rd io.Reader = c
+	if cio := newConnIO(c); cio != nil {
+		conn.w, rd = cio, cio
+	}
+	conn.br = bufio.NewReaderSize(rd, 8<<10)
 	rc.mu.Lock()
 	if rc.canceled {
 		rc.mu.Unlock()
@@ -158,7 +164,7 @@ func (x *rawExchange) once(ctx context.Context, req *reqSpec, deadline time.Time
 	b = append(b, "\r\n"...)
 	b = append(b, req.body...)
 	x.wbuf = b
-	if _, err := c.c.Write(b); err != nil {
+	if _, err := c.w.Write(b); err != nil {
 		x.close()
 		return 0, nil, reused && isConnGone(err), err
 	}

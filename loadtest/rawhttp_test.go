@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -281,5 +282,33 @@ func TestReadResponseBodies(t *testing.T) {
 	}
 	if status, body, _, err = x.readResponse(br); err != nil || status != 204 || len(body) != 0 {
 		t.Fatalf("third response: status %d err %v body %q", status, err, body)
+	}
+}
+
+// A request larger than the socket buffers is written in pieces as the
+// server reads it (the raw writes meet EAGAIN and wait), and a large answer
+// is read in pieces; the connection stays usable.
+func TestRawClientLargeBodies(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond) // let the client fill the buffers first
+		h := sha256.New()
+		n, _ := io.Copy(h, r.Body)
+		fmt.Fprintf(w, "%d %x\n", n, h.Sum(nil))
+		w.Write(bytes.Repeat([]byte("z"), 1<<20))
+	}))
+	defer srv.Close()
+	x := newTestExchange(t, srv.URL)
+	body := make([]byte, 8<<20)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	sum := sha256.Sum256(body)
+	want := fmt.Sprintf("%d %x\n", len(body), sum[:])
+	for i := range 2 {
+		status, got, err := x.do(context.Background(), &reqSpec{method: "POST", path: "/", body: body}, deadline())
+		if err != nil || status != 200 || !strings.HasPrefix(string(got), want) || len(got) != maxRawBody {
+			t.Fatalf("request %d: status %d err %v, answer starts %q (%d bytes), want %q and %d bytes", i, status, err, got[:min(len(got), 80)], len(got), want, maxRawBody)
+		}
 	}
 }
