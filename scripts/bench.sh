@@ -406,6 +406,7 @@ def cpu_split(label):
     """Median CPU use over the scenario's runs, in % of the machine."""
     keys = ("gateway_s", "redis_s", "loadtest_s", "erpsim_s", "others_s")
     acc = {k: [] for k in keys}
+    per = {k: [] for k in keys}  # CPU µs per request answered
     for i in range(1, runs + 1):
         p = f"{out}/{label}-{i}.cpu"
         if not os.path.exists(p):
@@ -416,11 +417,17 @@ def cpu_split(label):
             continue
         for k in keys:
             acc[k].append(100 * c[k] / cap)
+        rp = f"{out}/{label}-{i}.json"
+        n = json.load(open(rp)).get("sent", 0) if os.path.exists(rp) else 0
+        if n > 0:
+            for k in keys:
+                per[k].append(1e6 * c[k] / n)
     if not acc["gateway_s"]:
         return ""
     m = {k: statistics.median(v) for k, v in acc.items()}
-    return (f"CPU (% of all cores, whole ramp): gateway {m['gateway_s']:.0f}, redis {m['redis_s']:.0f}, "
-            f"load tool {m['loadtest_s']:.0f}, simulator {m['erpsim_s']:.0f}, other users {m['others_s']:.0f}")
+    u = {k: (f" ({statistics.median(v):.0f} µs/req)" if v else "") for k, v in per.items()}
+    return (f"CPU (% of all cores, whole ramp): gateway {m['gateway_s']:.0f}{u['gateway_s']}, redis {m['redis_s']:.0f}{u['redis_s']}, "
+            f"load tool {m['loadtest_s']:.0f}{u['loadtest_s']}, simulator {m['erpsim_s']:.0f}, other users {m['others_s']:.0f}")
 
 def peak(label):
     """Median over runs of the best completed-ok rate of any step."""
@@ -610,7 +617,8 @@ print("sustained = highest ramp step with >= 99.9 % ok, nothing unsent and p99 w
 print("peak ok/s = most successful answers completed within one step's time window (saturation throughput);")
 print("load 1m = median load average before the runs (the machine is shared). Intake, ceiling and tracking reads")
 print("run with the ERP simulator down (intake only; delivery has its own row).")
-for label, name in (("ceiling", "ceiling"), ("rest", "REST intake"), ("soap", "SOAP intake"), ("sse", "live streams")):
+for label, name in (("ceiling", "ceiling"), ("rest", "REST intake"), ("always", "REST intake, always"), ("soap", "SOAP intake"),
+                    ("tracking", "tracking reads"), ("delivery", "delivery"), ("sse", "live streams")):
     c = cpu_split(label)
     if c:
         print(f"{name}: {c}")
