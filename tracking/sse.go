@@ -31,9 +31,8 @@ const SSERetry = 2000
 //	event: <event type>
 //	data: <Event as JSON, with "id">
 //
-// and every heartbeat interval (DefaultHeartbeat if <= 0) in which nothing
-// else was sent, a comment line ": ping" keeps proxies from closing an idle
-// stream. A stream that falls behind is resynced from the timeline, or
+// and every heartbeat interval (DefaultHeartbeat if <= 0) a comment line
+// ": ping" keeps proxies from closing an idle stream. A stream that falls behind is resynced from the timeline, or
 // closed so that its client resumes with Last-Event-ID.
 //
 // Over HTTP/1.x (w can be hijacked, directly or via Unwrap) ServeSSE takes

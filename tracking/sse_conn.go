@@ -34,10 +34,10 @@ import (
 //     and writes their pending events in one write with a deadline
 //     (WriteTimeout): a client that does not read cannot hold a writer
 //     longer than that, and is closed (it resumes with Last-Event-ID);
-//   - one goroutine per heartbeat interval marks every stream that wrote
-//     nothing during the interval for a ": ping" (a failed ping write
-//     detects a client that vanished without closing), a slice of the
-//     streams at a time so that the pings do not come in one burst;
+//   - one goroutine per heartbeat interval marks every stream for a
+//     ": ping" once per interval, as the handler's ticker did (a failed
+//     ping write detects a client that vanished without closing), a slice
+//     of the streams at a time so that the pings do not come in one burst;
 //   - a client that closes its connection is noticed at once by a hangup
 //     watcher (epoll on Linux, sse_hangup_linux.go; elsewhere one small
 //     reading goroutine per connection), as net/http's background reader
@@ -79,7 +79,6 @@ type connStream struct {
 	last     string      // id of the newest event written
 	pending  []*sseFrame // published, not written yet
 	ping     bool        // a heartbeat is due
-	wrote    bool        // something was written since the last heartbeat tick
 	queued   bool        // on the run queue or being written by a writer
 	attached bool        // handed over: the Hub's writers write it
 	resync   bool        // pending overflowed: read the timeline after last
@@ -491,7 +490,6 @@ func (h *Hub) writeStream(ctx context.Context, cs *connStream, buf *bytes.Buffer
 		}
 		cs.mu.Lock()
 		cs.last = last
-		cs.wrote = cs.wrote || buf.Len() > 0
 		cs.mu.Unlock()
 	}
 }
@@ -504,8 +502,8 @@ func (h *Hub) endWrite(cs *connStream) {
 	cs.mu.Unlock()
 }
 
-// beatLoop marks, every interval d, each stream of g that wrote nothing
-// since its previous visit for a heartbeat; it visits one slot of g every
+// beatLoop marks, every interval d, each stream of g for a heartbeat (sent
+// unless events go out in the same write); it visits one slot of g every
 // d/len(slots). It ends when g is empty (a new stream with interval d starts
 // a new group) or the Hub stops.
 func (h *Hub) beatLoop(d time.Duration, g *beatGroup) {
@@ -527,11 +525,8 @@ func (h *Hub) beatLoop(d time.Duration, g *beatGroup) {
 		}
 		for cs := range g.slots[slot] {
 			cs.mu.Lock()
-			if !cs.wrote {
-				cs.ping = true
-				h.schedule(cs)
-			}
-			cs.wrote = false
+			cs.ping = true
+			h.schedule(cs)
 			cs.mu.Unlock()
 		}
 		h.mu.Unlock()
