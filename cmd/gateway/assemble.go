@@ -216,7 +216,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 
 	disp := erp.NewDispatcher(erp.DispatcherConfig{
 		Outbox: st.Outbox(), Orders: st, Adapters: delivering, Plan: plan,
-		Logger: log, Registerer: reg, Consumers: opt.consumers, CallTimeout: opt.erpTimeout,
+		Logger: log, Registerer: reg, Consumers: opt.consumers, InFlight: opt.erpInFlight, CallTimeout: opt.erpTimeout,
 		OnResult:       erp.Reauthorize(rel, st, log, erp.ChainHooks(shadow.OnResult, timeline, openOrdersHook(open, log))),
 		Backoff:        erp.Backoff{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},
 		BreakerOpenFor: opt.erpBreakerOpen, MaxDeliveries: opt.erpMaxDeliveries,

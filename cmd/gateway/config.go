@@ -29,6 +29,7 @@ type options struct {
 	erpTimeout         time.Duration
 	shutdownTimeout    time.Duration
 	consumers          int
+	erpInFlight        int
 	erpBackoffMax      time.Duration
 	erpBreakerOpen     time.Duration
 	erpMaxDeliveries   int64
@@ -59,6 +60,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.erpTimeout, "erp-timeout", 5*time.Second, "deadline of one ERP call")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.IntVar(&o.consumers, "consumers", 4, "outbox consumers per ERP target in this instance")
+	fs.IntVar(&o.erpInFlight, "erp-in-flight", 16, "ERP calls one consumer has in flight at once (from its fetched batch, started in outbox order)")
 	fs.DurationVar(&o.erpBackoffMax, "erp-backoff-max", time.Minute, "longest wait between two deliveries of one message after transient ERP failures")
 	fs.DurationVar(&o.erpBreakerOpen, "erp-breaker-open", 30*time.Second, "how long a target's circuit breaker stays open before it probes the ERP again")
 	fs.DurationVar(&o.erpReclaimIdle, "erp-reclaim-idle", 2*time.Minute, "a message pending this long belongs to a dead worker and is taken over (keep it above --erp-timeout)")
@@ -75,6 +77,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if o.consumers < 1 || o.consumers > 256 {
 		return nil, errors.New("--consumers must be between 1 and 256")
+	}
+	if o.erpInFlight < 1 || o.erpInFlight > 256 {
+		return nil, errors.New("--erp-in-flight must be between 1 and 256")
 	}
 	if o.trackingCacheMiB < 0 || o.trackingCacheMiB > 4096 {
 		return nil, errors.New("--tracking-cache-mib must be between 0 and 4096")
