@@ -23,12 +23,9 @@ func timelineHook(trk *tracking.Store, log *slog.Logger) erp.ResultHook {
 		var ev tracking.Event
 		switch r.State {
 		case erp.StateCreated:
-			if erpSpokeFirst(ctx, trk, o.ID) {
-				// The ERP's own confirmation (a v2 push) overtook this
-				// result; "passed to the warehouse" after it would set the
-				// status back.
-				return
-			}
+			// Written only if the ERP's own confirmation (a v2 push) has
+			// not overtaken this result: "passed to the warehouse" after it
+			// would set the status back.
 			ev = tracking.Event{Type: tracking.TypeDelivered, Summary: "Your order has been passed to our warehouse system",
 				Details: map[string]string{"erp_order_number": r.ERPOrderNumber}}
 		case erp.StateRejected:
@@ -45,8 +42,6 @@ func timelineHook(trk *tracking.Store, log *slog.Logger) erp.ResultHook {
 		ev.Details[tracking.DetailDedup] = "result:" + target + ":" + r.State
 		var err error
 		if r.State == erp.StateCreated {
-			// Checked again atomically: a push may land between the read
-			// above and this write.
 			_, _, err = trk.AppendUnlessSpoke(ctx, o.ID, ev, tracking.SourceERP)
 		} else {
 			_, err = trk.Append(ctx, o.ID, ev)
@@ -55,23 +50,6 @@ func timelineHook(trk *tracking.Store, log *slog.Logger) erp.ResultHook {
 			log.WarnContext(ctx, "timeline event not recorded", "order", o.ID, "type", ev.Type, "err", err)
 		}
 	}
-}
-
-// erpSpokeFirst reports whether the order's timeline already holds an event
-// from the ERP (also on timelines written before the store remembered
-// sources; AppendUnlessSpoke closes the race for newer ones). A read failure
-// counts as no: the event is then written.
-func erpSpokeFirst(ctx context.Context, trk *tracking.Store, orderID string) bool {
-	evs, err := trk.Timeline(ctx, orderID)
-	if err != nil {
-		return false
-	}
-	for _, e := range evs {
-		if e.Source == tracking.SourceERP {
-			return true
-		}
-	}
-	return false
 }
 
 // openOrdersHook puts every order v1 created into v1's open-order set, so
