@@ -47,7 +47,10 @@
 #   BENCH_BOTH_ACTIVE_CMD  command run (with $GW set to the gateway URL) after
 #                  the gateway is ready in the delivery scenario, if making v1
 #                  and v2 both active needs a release-plan call
-#   REDIS_FLAGS    extra flags for redis-server (e.g. "--stream-node-max-bytes 1024")
+#   REDIS_FLAGS    extra flags for redis-server, after the production settings
+#                  the README recommends (--stream-node-max-bytes 512; a later
+#                  flag wins, e.g. REDIS_FLAGS="--stream-node-max-bytes 4096"
+#                  measures Redis's default)
 #   GOGC, GOMEMLIMIT, …   are passed on to the gateway like any environment
 #                  (e.g. GOMEMLIMIT=200MiB scripts/bench.sh --only sse)
 #
@@ -160,7 +163,8 @@ start_stack() {
 	rport=$(free_port); simport=$(free_port); gwport=$(free_port)
 	# shellcheck disable=SC2086
 	redis-server --port "$rport" --bind 127.0.0.1 --dir "$dir/redis" --appendonly yes \
-		--appendfsync "$fsync" --save '' --daemonize no --logfile "$dir/redis.log" ${REDIS_FLAGS:-} &
+		--appendfsync "$fsync" --save '' --daemonize no --logfile "$dir/redis.log" \
+		--stream-node-max-bytes 512 ${REDIS_FLAGS:-} &
 	REDIS_PID=$!
 	pids+=($REDIS_PID)
 	wait_until "redis-server" redis-cli -p "$rport" ping

@@ -82,8 +82,8 @@ type Options struct {
 	Logger        *slog.Logger     // default: discard
 	ScrapeTimeout time.Duration    // bound on the metrics collector's Redis queries; default 2s
 	// AcceptBatch and AcceptPipelines tune the group commit of Accept (see
-	// batch.go): the most accepts sent in one pipeline (default
-	// DefaultAcceptBatch) and the most pipelines in flight at once (default
+	// batch.go): the most accepts in one call of the accept script (default
+	// DefaultAcceptBatch) and the most such calls in flight at once (default
 	// DefaultAcceptPipelines).
 	AcceptBatch     int
 	AcceptPipelines int
