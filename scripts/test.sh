@@ -36,7 +36,7 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec \
+redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec --stream-node-max-bytes 512 \
 	--save '' --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 for _ in $(seq 1 100); do
 	redis-cli -p "$port" ping >/dev/null 2>&1 && break
