@@ -179,40 +179,28 @@ func (d *fastSOAP) order(o *orderws.Order) bool {
 }
 
 func (d *fastSOAP) customer(c *orderws.Customer) bool {
-	var seen uint32
-	return d.children(func(local string) bool {
-		switch local {
-		case "Id":
-			return once32(&seen, 1<<0) && d.leaf(&c.Id)
-		case "Name":
-			return once32(&seen, 1<<1) && d.leaf(&c.Name)
-		case "Email":
-			return once32(&seen, 1<<2) && d.leaf(&c.Email)
-		case "Phone":
-			return once32(&seen, 1<<3) && d.leaf(&c.Phone)
-		}
-		return false
-	})
+	return d.leaves(customerLeaves, &c.Id, &c.Name, &c.Email, &c.Phone)
 }
 
 func (d *fastSOAP) address(a *orderws.Address) bool {
+	return d.leaves(addressLeaves, &a.Name, &a.Line1, &a.Line2, &a.City, &a.PostalCode, &a.Region, &a.Country)
+}
+
+// The children of the elements that hold only text, in the generated types'
+// order; leaves reads names[i] into dst[i].
+var (
+	customerLeaves = []string{"Id", "Name", "Email", "Phone"}
+	addressLeaves  = []string{"Name", "Line1", "Line2", "City", "PostalCode", "Region", "Country"}
+)
+
+// leaves reads an element whose children are all text, each at most once.
+func (d *fastSOAP) leaves(names []string, dst ...*string) bool {
 	var seen uint32
 	return d.children(func(local string) bool {
-		switch local {
-		case "Name":
-			return once32(&seen, 1<<0) && d.leaf(&a.Name)
-		case "Line1":
-			return once32(&seen, 1<<1) && d.leaf(&a.Line1)
-		case "Line2":
-			return once32(&seen, 1<<2) && d.leaf(&a.Line2)
-		case "City":
-			return once32(&seen, 1<<3) && d.leaf(&a.City)
-		case "PostalCode":
-			return once32(&seen, 1<<4) && d.leaf(&a.PostalCode)
-		case "Region":
-			return once32(&seen, 1<<5) && d.leaf(&a.Region)
-		case "Country":
-			return once32(&seen, 1<<6) && d.leaf(&a.Country)
+		for i, n := range names {
+			if n == local {
+				return once32(&seen, 1<<i) && d.leaf(dst[i])
+			}
 		}
 		return false
 	})
