@@ -525,26 +525,7 @@ func BenchmarkSSEStreamMemory(b *testing.B) {
 	const streams = 2000
 	for _, mode := range []string{"hijack", "goroutine"} {
 		b.Run(mode, func(b *testing.B) {
-			rdb := redistest.Real(b)
-			if lim := openFileLimit(); lim < 2*streams+200 {
-				b.Skipf("open-file limit %d too low", lim)
-			}
-			h, err := NewHub(HubConfig{Client: rdb, Store: mustStore(b, rdb)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { h.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
-			<-h.Ready()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if mode == "goroutine" {
-					w = noHijack{w}
-				}
-				h.ServeSSE(r.Context(), w, strings.TrimPrefix(r.URL.Path, "/"), "", time.Hour)
-			}))
-			defer srv.Close()
+			h, srv := benchHub(b, mode, streams)
 			for b.Loop() {
 				before := goMemory()
 				conns := make([]net.Conn, 0, streams)
@@ -620,26 +601,7 @@ func BenchmarkSSEFanOut(b *testing.B) {
 	const streams = 1000
 	for _, mode := range []string{"hijack", "goroutine"} {
 		b.Run(mode, func(b *testing.B) {
-			rdb := redistest.Real(b)
-			if lim := openFileLimit(); lim < 2*streams+200 {
-				b.Skipf("open-file limit %d too low", lim)
-			}
-			h, err := NewHub(HubConfig{Client: rdb, Store: mustStore(b, rdb)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { h.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
-			<-h.Ready()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if mode == "goroutine" {
-					w = noHijack{w}
-				}
-				h.ServeSSE(r.Context(), w, strings.TrimPrefix(r.URL.Path, "/"), "", time.Hour)
-			}))
-			defer srv.Close()
+			h, srv := benchHub(b, mode, streams)
 			var got sync.WaitGroup
 			var readers sync.WaitGroup
 			conns := make([]net.Conn, 0, streams)
@@ -684,4 +646,33 @@ func BenchmarkSSEFanOut(b *testing.B) {
 			readers.Wait()
 		})
 	}
+}
+
+// benchHub runs a Hub on the real Redis for a benchmark with the given
+// number of streams, and a test server whose handler serves an order's
+// stream (path = order id) taken over ("hijack") or on its goroutine
+// ("goroutine"). Both stop when the benchmark ends.
+func benchHub(b *testing.B, mode string, streams int) (*Hub, *httptest.Server) {
+	b.Helper()
+	rdb := redistest.Real(b)
+	if lim := openFileLimit(); lim < 2*streams+200 {
+		b.Skipf("open-file limit %d too low", lim)
+	}
+	h, err := NewHub(HubConfig{Client: rdb, Store: mustStore(b, rdb)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.Run(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	<-h.Ready()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mode == "goroutine" {
+			w = noHijack{w}
+		}
+		h.ServeSSE(r.Context(), w, strings.TrimPrefix(r.URL.Path, "/"), "", time.Hour)
+	}))
+	b.Cleanup(srv.Close)
+	return h, srv
 }
