@@ -152,6 +152,7 @@ func (c Config) Validate() error {
 // Adapter speaks ERP interface v1. It is safe for concurrent use.
 type Adapter struct {
 	svc     erpv1ws.OrderService
+	post    *soapcall.Client // the lookup's and create's own path (wire.go)
 	timeout time.Duration
 	log     *slog.Logger
 	locks   refLocks
@@ -177,6 +178,7 @@ func New(cfg Config) (*Adapter, error) {
 	client := gowsdl.NewClient(cfg.URL, gowsdl.WithHTTPClient(hc))
 	return &Adapter{
 		svc:     erpv1ws.NewOrderService(client),
+		post:    soapcall.NewClient(cfg.URL, hc, nil),
 		timeout: cfg.CallTimeout,
 		log:     cfg.Logger,
 		locks:   refLocks{m: make(map[string]*refLock)},
@@ -220,7 +222,7 @@ func (a *Adapter) CreateOrder(ctx context.Context, o *order.Order) (erp.Confirma
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, a.timeout)
-	resp, err := a.svc.CreateOrderContext(cctx, req)
+	resp, err := a.createOrder(cctx, req)
 	cancel()
 	if err == nil {
 		if resp.OrderNumber == "" || (resp.Reference != "" && resp.Reference != o.ID) {
@@ -303,7 +305,7 @@ func (a *Adapter) FetchOrder(ctx context.Context, ref string) (*order.Order, err
 func (a *Adapter) find(ctx context.Context, ref string, details bool) (*erpv1ws.OrderRecord, error) {
 	cctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	resp, err := a.svc.FindOrderByReferenceContext(cctx, &erpv1ws.FindOrderByReference{Reference: ref, IncludeDetails: details})
+	resp, err := a.findOrderByReference(cctx, &erpv1ws.FindOrderByReference{Reference: ref, IncludeDetails: details})
 	if err != nil {
 		return nil, classify(ctx, OpFindOrderByReference, err, nil)
 	}

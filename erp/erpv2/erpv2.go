@@ -1,8 +1,9 @@
 // Package erpv2 is the adapter for ERP interface v2, the new release's
 // sales-order WebService (soap/erpv2ws): it translates the canonical order
 // to v2's wire types and back, calls the ERP through the gowsdl-generated
-// client with a deadline per call, and classifies every failure as an
-// *erp.Error.
+// client with a deadline per call (CreateSalesOrder, the call of every
+// delivery, writes its request by hand from the same generated type; see
+// wire.go), and classifies every failure as an *erp.Error.
 //
 // Classification (erp.Error.Code in parentheses):
 //
@@ -87,6 +88,7 @@ func (c Config) Validate() error {
 // Adapter is the ERP v2 adapter. It is safe for concurrent use.
 type Adapter struct {
 	svc     erpv2ws.SalesOrderService
+	post    *soapcall.Client // the create call's own path (wire.go)
 	timeout time.Duration
 }
 
@@ -107,10 +109,12 @@ func New(cfg Config) (*Adapter, error) {
 		maxBody = DefaultMaxResponseBytes
 	}
 	client := newHTTPClient(cfg.HTTPClient, maxBody)
+	headers := map[string]string{"User-Agent": "erpgate-erpv2"}
 	a.svc = erpv2ws.NewSalesOrderService(gsoap.NewClient(cfg.URL,
 		gsoap.WithHTTPClient(client),
-		gsoap.WithHTTPHeaders(map[string]string{"User-Agent": "erpgate-erpv2"}),
+		gsoap.WithHTTPHeaders(headers),
 	))
+	a.post = soapcall.NewClient(cfg.URL, client, headers)
 	return a, nil
 }
 
@@ -128,7 +132,7 @@ func (a *Adapter) CreateOrder(ctx context.Context, o *order.Order) (erp.Confirma
 	req := &erpv2ws.CreateSalesOrder{SalesOrder: toV2(o)}
 	var res *erpv2ws.CreateSalesOrderResponse
 	err := a.call(ctx, func(ctx context.Context) (err error) {
-		res, err = a.svc.CreateSalesOrderContext(ctx, req)
+		res, err = a.createSalesOrder(ctx, req)
 		return err
 	})
 	if err != nil {
