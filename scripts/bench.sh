@@ -278,7 +278,7 @@ else
 	ramp_rest=$(ramp 1000 2500 4000 5000 6000 7000 8000 9000 10000 12500 15000 20000 25000)
 	ramp_always=$(ramp 1000 2500 4000 5000 6000 7000 8000 10000 15000)
 	ramp_soap=$(ramp 1000 2000 3000 4000 5000 6000 7500 10000 15000)
-	ramp_track=$(ramp 2500 5000 7500 10000 15000 20000 30000 40000)
+	ramp_track=$(ramp 2500 5000 7500 10000 12500 15000 17500 20000 25000 30000 40000)
 	delivery_rate=5000; warmup=2000
 	# Streams open at 500 orders/s (20 s for 10,000) and stay open 30 s
 	# more, long enough for the last orders' deliveries to reach them.
