@@ -2,6 +2,7 @@ package erpv2
 
 import (
 	"context"
+	"encoding/xml"
 
 	"erpgate/erp/internal/soapcall"
 	"erpgate/soap/erpv2ws"
@@ -82,10 +83,59 @@ func (a *Adapter) createSalesOrder(ctx context.Context, req *erpv2ws.CreateSales
 		return nil, err
 	}
 	res := new(erpv2ws.CreateSalesOrderResponse)
+	if scanCreateResponse(body, res) {
+		return res, nil
+	}
+	res = new(erpv2ws.CreateSalesOrderResponse)
 	if err := soapcall.Decode(body, res); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+var createResponseName = xml.Name{Space: namespace, Local: OpCreateSalesOrder + "Response"}
+
+// scanCreateResponse reads a create answer in the plain form with
+// soapcall.ScanResponse into res, as soapcall.Decode would; false means
+// Decode must read it (res is then partly filled: use a new one).
+func scanCreateResponse(body []byte, res *erpv2ws.CreateSalesOrderResponse) bool {
+	var seen uint32
+	ok := soapcall.ScanResponse(body, createResponseName, func(f *soapcall.Fields, local string) bool {
+		var ok bool
+		switch local {
+		case "SalesOrderNumber":
+			return f.StringOnce(&res.SalesOrderNumber, &seen, 1<<0)
+		case "ExternalReference":
+			return f.StringOnce(&res.ExternalReference, &seen, 1<<1)
+		case "Status":
+			var s string
+			ok = f.StringOnce(&s, &seen, 1<<2)
+			st := erpv2ws.OrderStatus(s)
+			res.Status = &st
+		case "OrderTotal":
+			var s string
+			ok = f.StringOnce(&s, &seen, 1<<3)
+			m := erpv2ws.Money(s)
+			res.OrderTotal = &m
+		case "Currency":
+			return f.StringOnce(&res.Currency, &seen, 1<<4)
+		case "LineCount":
+			ok = soapcall.Once(&seen, 1<<5)
+			if ok {
+				res.LineCount, ok = f.Int32()
+			}
+		case "AlreadyExists":
+			ok = soapcall.Once(&seen, 1<<6)
+			if ok {
+				res.AlreadyExists, ok = f.Bool()
+			}
+		}
+		return ok
+	})
+	if ok {
+		res.XMLName = createResponseName
+	}
+	return ok
 }
 
 func writeAddress(e *soapcall.Envelope, name string, a *erpv2ws.Address) {
