@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,64 @@ type ShadowStore interface {
 	// plan revision rev, keeping the last size, and returns how many
 	// observations it holds and how many of them are bad.
 	Window(ctx context.Context, rev int64, kind string, bad bool, size int) (n, bads int, err error)
+}
+
+// ShadowResultStore is a ShadowStore that does all a result needs in one
+// round trip (*store.Releases implements it). Shadow uses it when its
+// Store has it, and the three calls of ShadowStore otherwise.
+type ShadowResultStore interface {
+	ShadowStore
+	// RecordResult does, at once, what r asks for: the observation in the
+	// results window, RecordAnswer, and — when that hands out the pair and
+	// r.Comparisons is set — the observation of the comparison (bad when
+	// ShadowProjection of the two answers say CompareAnswers finds a
+	// difference) in the comparisons window. An outcome without
+	// Comparisons after a pair means the other answer came without a
+	// projection (an older instance): the caller observes it with Window.
+	RecordResult(ctx context.Context, r ShadowResult) (ShadowOutcome, error)
+}
+
+// ShadowResult is what RecordResult is asked to do for one result.
+type ShadowResult struct {
+	Revision   int64 // plan revision of the windows
+	WindowSize int   // observations a window keeps
+
+	// Results is the observation for the results window: nil for none,
+	// else whether it is bad.
+	Results *bool
+
+	// Answer is the answer to record (nil: none), for OrderID by Target,
+	// to be paired with the answer of Other.
+	Answer                 *ShadowAnswer
+	OrderID, Target, Other string
+	// Comparisons asks for the comparison of a handed-out pair to be
+	// observed in the comparisons window.
+	Comparisons bool
+}
+
+// ShadowOutcome is what RecordResult did.
+type ShadowOutcome struct {
+	Results     *WindowCount  // the results window after the observation, if made
+	Theirs      *ShadowAnswer // the other answer, when the pair was handed out
+	Comparisons *WindowCount  // the comparisons window after the observation, if made
+}
+
+// WindowCount is how many observations a window holds and how many are bad.
+type WindowCount struct{ N, Bad int }
+
+// ShadowProjection is the part of a that CompareAnswers looks at, as
+// strings ("" for unknown): state, reason, total, line count, status. Two
+// answers differ, for CompareAnswers, exactly when their projections differ
+// by the same rules (see the store's script and its test).
+func ShadowProjection(a ShadowAnswer) [5]string {
+	p := [5]string{a.State, a.Reason, "", "", a.Status}
+	if a.Total != nil {
+		p[2] = strconv.FormatInt(int64(*a.Total), 10)
+	}
+	if a.LineCount != nil {
+		p[3] = strconv.Itoa(*a.LineCount)
+	}
+	return p
 }
 
 // BackoutFunc performs an automatic back-out if the plan is still at
@@ -200,8 +259,10 @@ func (s *Shadow) take(k stashKey) (Confirmation, bool) {
 }
 
 // OnResult is the ResultHook that feeds the comparison and the back-out
-// rule. It costs at most two Redis round trips per result, and none while
-// shadow comparison and the rule are off.
+// rule. With a ShadowResultStore it costs one Redis round trip per result
+// (two for the rare pair whose other answer an older instance recorded),
+// else up to three; none while shadow comparison and the rule are off. A
+// mismatch costs one more, to keep its sample.
 func (s *Shadow) OnResult(ctx context.Context, target string, o *order.Order, r Result, _ bool) {
 	if o == nil || (target != s.cfg.Baseline && target != s.cfg.Candidate) {
 		return
@@ -210,32 +271,65 @@ func (s *Shadow) OnResult(ctx context.Context, target string, o *order.Order, r 
 	v := s.cfg.Plan()
 	rule := v.AutoBackout()
 	ruleOn := rule.Enabled && v.Active(s.cfg.Candidate)
+	var resultBad *bool
 	if ruleOn && target == s.cfg.Candidate {
 		switch r.State {
 		case StateCreated, StateRejected:
-			s.observe(ctx, v, WindowResults, false)
+			resultBad = new(bool)
 		case StatePending, StateDead:
-			s.observe(ctx, v, WindowResults, true)
+			resultBad = new(bool)
+			*resultBad = true
 		}
 	}
-	if !v.Shadow() || (r.State != StateCreated && r.State != StateRejected) {
-		return
-	}
-	mine := ShadowAnswer{State: r.State, ERPOrderNumber: r.ERPOrderNumber, Status: r.ERPStatus}
-	if r.State == StateRejected {
-		mine.Reason = r.Reason
-	} else if haveConf {
-		total, lines := conf.Total, conf.LineCount
-		mine.Total, mine.LineCount = &total, &lines
-		if mine.Status == "" {
-			mine.Status = conf.Status
+	var mine *ShadowAnswer
+	if v.Shadow() && (r.State == StateCreated || r.State == StateRejected) {
+		mine = &ShadowAnswer{State: r.State, ERPOrderNumber: r.ERPOrderNumber, Status: r.ERPStatus}
+		if r.State == StateRejected {
+			mine.Reason = r.Reason
+		} else if haveConf {
+			total, lines := conf.Total, conf.LineCount
+			mine.Total, mine.LineCount = &total, &lines
+			if mine.Status == "" {
+				mine.Status = conf.Status
+			}
 		}
 	}
 	other := s.cfg.Candidate
 	if target == s.cfg.Candidate {
 		other = s.cfg.Baseline
 	}
-	theirs, err := s.cfg.Store.RecordAnswer(ctx, o.ID, target, mine, other)
+	if rs, ok := s.cfg.Store.(ShadowResultStore); ok {
+		if resultBad == nil && mine == nil {
+			return
+		}
+		out, err := rs.RecordResult(ctx, ShadowResult{
+			Revision: v.Revision(), WindowSize: rule.Window, Results: resultBad,
+			Answer: mine, OrderID: o.ID, Target: target, Other: other, Comparisons: ruleOn,
+		})
+		if err != nil {
+			if resultBad != nil {
+				s.cfg.Logger.WarnContext(ctx, "auto back-out: window not updated", "window", WindowResults, "err", err)
+			}
+			if mine != nil {
+				s.cfg.Logger.WarnContext(ctx, "shadow comparison: answer not recorded", "order", o.ID, "target", target, "err", err)
+			}
+			return
+		}
+		if out.Results != nil {
+			s.evaluate(ctx, v, WindowResults, out.Results.N, out.Results.Bad)
+		}
+		if mine != nil && out.Theirs != nil {
+			s.compared(ctx, v, o, target, other, *mine, *out.Theirs, ruleOn, out.Comparisons)
+		}
+		return
+	}
+	if resultBad != nil {
+		s.observe(ctx, v, WindowResults, *resultBad)
+	}
+	if mine == nil {
+		return
+	}
+	theirs, err := s.cfg.Store.RecordAnswer(ctx, o.ID, target, *mine, other)
 	if err != nil {
 		s.cfg.Logger.WarnContext(ctx, "shadow comparison: answer not recorded", "order", o.ID, "target", target, "err", err)
 		return
@@ -243,10 +337,20 @@ func (s *Shadow) OnResult(ctx context.Context, target string, o *order.Order, r 
 	if theirs == nil {
 		return
 	}
-	answers := map[string]ShadowAnswer{target: mine, other: *theirs}
+	s.compared(ctx, v, o, target, other, *mine, *theirs, ruleOn, nil)
+}
+
+// compared handles a handed-out pair of answers: the comparison window
+// (observed already when cmp is not nil), the mismatch metrics and sample.
+func (s *Shadow) compared(ctx context.Context, v *PlanView, o *order.Order, target, other string, mine, theirs ShadowAnswer, ruleOn bool, cmp *WindowCount) {
+	answers := map[string]ShadowAnswer{target: mine, other: theirs}
 	fields := CompareAnswers(answers[s.cfg.Baseline], answers[s.cfg.Candidate])
 	if ruleOn {
-		s.observe(ctx, v, WindowComparisons, len(fields) > 0)
+		if cmp != nil {
+			s.evaluate(ctx, v, WindowComparisons, cmp.N, cmp.Bad)
+		} else {
+			s.observe(ctx, v, WindowComparisons, len(fields) > 0)
+		}
 	}
 	if len(fields) == 0 {
 		return
@@ -265,13 +369,18 @@ func (s *Shadow) OnResult(ctx context.Context, target string, o *order.Order, r 
 // observe adds one observation to a window and backs out when the rule says
 // so.
 func (s *Shadow) observe(ctx context.Context, v *PlanView, kind string, bad bool) {
-	rule := v.AutoBackout()
-	n, bads, err := s.cfg.Store.Window(ctx, v.Revision(), kind, bad, rule.Window)
+	n, bads, err := s.cfg.Store.Window(ctx, v.Revision(), kind, bad, v.AutoBackout().Window)
 	if err != nil {
 		s.cfg.Logger.WarnContext(ctx, "auto back-out: window not updated", "window", kind, "err", err)
 		return
 	}
-	reason := Evaluate(rule, kind, n, bads)
+	s.evaluate(ctx, v, kind, n, bads)
+}
+
+// evaluate backs out when the rule says so for a window of kind holding n
+// observations of which bads are bad.
+func (s *Shadow) evaluate(ctx context.Context, v *PlanView, kind string, n, bads int) {
+	reason := Evaluate(v.AutoBackout(), kind, n, bads)
 	if reason == "" {
 		return
 	}

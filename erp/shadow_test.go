@@ -152,7 +152,7 @@ func newShadowRig(t *testing.T, p erp.ReleasePlan) *shadowRig {
 		t.Fatal(err)
 	}
 	sh, err := erp.NewShadow(erp.ShadowConfig{
-		Plan: r.plan.Load, Store: r.st, Metrics: m,
+		Plan: r.plan.Load, Store: rigStore(t, r.st), Metrics: m,
 		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
 		Backout: func(_ context.Context, rev int64, reason string) (bool, error) {
 			if rev != r.plan.Load().Revision() {

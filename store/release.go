@@ -909,6 +909,127 @@ func (r *Releases) RecordAnswer(ctx context.Context, orderID, target string, a e
 	return &theirs, nil
 }
 
+// recordResultScript does a shadow result's work in one call (see
+// erp.ShadowResultStore.RecordResult).
+// KEYS shadow hash, results list, results counts, comparisons list,
+// comparisons counts.
+// ARGV target, json, other, waitms, donems, projection (a JSON array of
+// erp.ShadowProjection), record ("1"|"0"), results item (""|"0"|"1"),
+// observe comparisons ("1"|"0"), window size, window ttlms.
+// Returns {other's json or "", results n, results bad, comparisons n,
+// comparisons bad}; a count is -1 when not observed.
+var recordResultScript = redis.NewScript(`
+local function window(list, counts, item, size, ttl)
+  redis.call('LPUSH', list, item)
+  redis.call('HINCRBY', counts, item, 1)
+  local n = redis.call('LLEN', list)
+  while n > size do
+    local old = redis.call('RPOP', list)
+    redis.call('HINCRBY', counts, old, -1)
+    n = n - 1
+  end
+  redis.call('PEXPIRE', list, ttl)
+  redis.call('PEXPIRE', counts, ttl)
+  return {n, tonumber(redis.call('HGET', counts, '1') or '0')}
+end
+-- CompareAnswers on projections {state, reason, total, lines, status}.
+local function differ(a, b)
+  if a[1] ~= b[1] then return true end
+  if a[1] == 'rejected' then return a[2] ~= b[2] end
+  for i = 3, 5 do
+    if a[i] ~= '' and b[i] ~= '' and a[i] ~= b[i] then return true end
+  end
+  return false
+end
+local size, ttl = tonumber(ARGV[10]), ARGV[11]
+local out = {'', -1, -1, -1, -1}
+if ARGV[8] ~= '' then
+  local w = window(KEYS[2], KEYS[3], ARGV[8], size, ttl)
+  out[2], out[3] = w[1], w[2]
+end
+if ARGV[7] ~= '1' or redis.call('HEXISTS', KEYS[1], '_done') == 1 then return out end
+local mineP = ARGV[1] .. '#p'
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], mineP, ARGV[6])
+local o = redis.call('HGET', KEYS[1], ARGV[3])
+if not o then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return out
+end
+local otherP = redis.call('HGET', KEYS[1], ARGV[3] .. '#p')
+redis.call('HDEL', KEYS[1], ARGV[1], ARGV[3], mineP, ARGV[3] .. '#p')
+redis.call('HSET', KEYS[1], '_done', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+out[1] = o
+if ARGV[9] == '1' and otherP then
+  local bad = '0'
+  if differ(cjson.decode(ARGV[6]), cjson.decode(otherP)) then bad = '1' end
+  local w = window(KEYS[4], KEYS[5], bad, size, ttl)
+  out[4], out[5] = w[1], w[2]
+end
+return out
+`)
+
+var _ erp.ShadowResultStore = (*Releases)(nil)
+
+// RecordResult implements erp.ShadowResultStore: one script call.
+func (r *Releases) RecordResult(ctx context.Context, in erp.ShadowResult) (erp.ShadowOutcome, error) {
+	var out erp.ShadowOutcome
+	var doc, proj []byte
+	record := "0"
+	if in.Answer != nil {
+		var err error
+		if doc, err = json.Marshal(in.Answer); err != nil {
+			return out, erpgate.Wrap(erpgate.Internal, err, "internal error")
+		}
+		if proj, err = json.Marshal(erp.ShadowProjection(*in.Answer)); err != nil {
+			return out, erpgate.Wrap(erpgate.Internal, err, "internal error")
+		}
+		record = "1"
+	}
+	item := ""
+	if in.Results != nil {
+		item = "0"
+		if *in.Results {
+			item = "1"
+		}
+	}
+	cmp := "0"
+	if in.Comparisons {
+		cmp = "1"
+	}
+	res, cnt := windowKey(in.Revision, erp.WindowResults), windowKey(in.Revision, erp.WindowComparisons)
+	v, err := recordResultScript.Run(ctx, r.s.rdb, []string{shadowKey(in.OrderID), res, res + ":n", cnt, cnt + ":n"},
+		in.Target, doc, in.Other, shadowWaitTTL.Milliseconds(), shadowDoneTTL.Milliseconds(),
+		proj, record, item, cmp, max(in.WindowSize, 1), windowTTL.Milliseconds()).Slice()
+	if err != nil {
+		return out, unavailable(err)
+	}
+	if len(v) != 5 {
+		return out, erpgate.Wrap(erpgate.Internal, fmt.Errorf("shadow result script returned %v", v), "internal error")
+	}
+	counts := make([]int, 4)
+	for i := range counts {
+		n, ok := v[i+1].(int64)
+		if !ok {
+			return out, erpgate.Wrap(erpgate.Internal, fmt.Errorf("shadow result script returned %v", v), "internal error")
+		}
+		counts[i] = int(n)
+	}
+	if counts[0] >= 0 {
+		out.Results = &erp.WindowCount{N: counts[0], Bad: counts[1]}
+	}
+	if counts[2] >= 0 {
+		out.Comparisons = &erp.WindowCount{N: counts[2], Bad: counts[3]}
+	}
+	if theirs, _ := v[0].(string); theirs != "" {
+		out.Theirs = new(erp.ShadowAnswer)
+		if err := json.Unmarshal([]byte(theirs), out.Theirs); err != nil {
+			return erp.ShadowOutcome{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("shadow answer of %s for %s: %w", in.Other, in.OrderID, err), "internal error")
+		}
+	}
+	return out, nil
+}
+
 // AddMismatch implements erp.ShadowStore: the sample keeps the last 100.
 func (r *Releases) AddMismatch(ctx context.Context, m erp.ShadowMismatch) error {
 	doc, err := json.Marshal(m)
