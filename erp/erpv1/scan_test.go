@@ -145,3 +145,26 @@ func FuzzScanResponses(f *testing.F) {
 		sameAsDecode(t, body)
 	})
 }
+
+// BenchmarkResponses compares reading the simulator's lookup (no match)
+// and create answers with the scanners and with gowsdl's decoding.
+func BenchmarkResponses(b *testing.B) {
+	answers := simAnswers(b)
+	find, create := answers[0], answers[1]
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !scanFindResponse(find, new(erpv1ws.FindOrderByReferenceResponse)) || !scanCreateResponse(create, new(erpv1ws.CreateOrderResponse)) {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("encoding-xml", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if soapcall.Decode(find, new(erpv1ws.FindOrderByReferenceResponse)) != nil || soapcall.Decode(create, new(erpv1ws.CreateOrderResponse)) != nil {
+				b.Fatal("decode")
+			}
+		}
+	})
+}

@@ -142,3 +142,25 @@ func FuzzScanCreateResponse(f *testing.F) {
 		sameAsDecode(t, body)
 	})
 }
+
+// BenchmarkCreateResponse compares reading the simulator's create answer
+// with the scanner and with gowsdl's decoding.
+func BenchmarkCreateResponse(b *testing.B) {
+	body := simCreateAnswers(b)[0]
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !scanCreateResponse(body, new(erpv2ws.CreateSalesOrderResponse)) {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("encoding-xml", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := soapcall.Decode(body, new(erpv2ws.CreateSalesOrderResponse)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
