@@ -33,8 +33,10 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"net/http/httptest"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -398,4 +400,36 @@ func Diff(got, want *order.Order) string {
 		diffs = append(diffs[:5], fmt.Sprintf("… %d more", len(diffs)-5))
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// BenchmarkCreateOrderCPU benchmarks one delivery of a typical order (Order)
+// to an in-process simulator over HTTP, serially. newAdapter returns the
+// adapter under test for the simulator's base URL. Besides ns/op it reports
+// cpu-µs/op: the user and system time of the whole process (simulator
+// included), the adapter's share of a delivery plus the simulator's.
+func BenchmarkCreateOrderCPU(b *testing.B, newAdapter func(simURL string) (erp.Adapter, error)) {
+	srv := httptest.NewServer(erpsim.New(erpsim.Config{}))
+	b.Cleanup(srv.Close)
+	a, err := newAdapter(srv.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	start := cpuTime()
+	for b.Loop() {
+		if _, err := a.CreateOrder(ctx, Order()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
