@@ -28,11 +28,13 @@
 package erptest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
@@ -432,4 +434,15 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// PostSOAP sends one SOAP request to h (a simulator) in process and returns
+// the answer's body, whatever its status.
+func PostSOAP(h http.Handler, path, action string, envelope []byte) []byte {
+	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(envelope))
+	r.Header.Set("Content-Type", `text/xml; charset="utf-8"`)
+	r.Header.Set("SOAPAction", action)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Body.Bytes()
 }

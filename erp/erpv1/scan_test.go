@@ -1,10 +1,6 @@
 package erpv1
 
 import (
-	"bytes"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -24,15 +20,7 @@ import (
 func simAnswers(t testing.TB) [][]byte {
 	t.Helper()
 	sim := erpsim.New(erpsim.Config{})
-	post := func(action string, env []byte) []byte {
-		r := httptest.NewRequest(http.MethodPost, "/erp/v1", bytes.NewReader(env))
-		r.Header.Set("Content-Type", `text/xml; charset="utf-8"`)
-		r.Header.Set("SOAPAction", action)
-		w := httptest.NewRecorder()
-		sim.ServeHTTP(w, r)
-		b, _ := io.ReadAll(w.Result().Body)
-		return b
-	}
+	post := func(action string, env []byte) []byte { return erptest.PostSOAP(sim, "/erp/v1", action, env) }
 	create := func(o *order.Order) []byte {
 		req, err := ToV1(o)
 		if err != nil {

@@ -1,10 +1,6 @@
 package erpv2
 
 import (
-	"bytes"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,13 +18,7 @@ func simCreateAnswers(t testing.TB) [][]byte {
 	t.Helper()
 	sim := erpsim.New(erpsim.Config{})
 	post := func(req *erpv2ws.CreateSalesOrder) []byte {
-		r := httptest.NewRequest(http.MethodPost, "/erp/v2", bytes.NewReader(createEnvelope(req)))
-		r.Header.Set("Content-Type", `text/xml; charset="utf-8"`)
-		r.Header.Set("SOAPAction", actionCreate)
-		w := httptest.NewRecorder()
-		sim.ServeHTTP(w, r)
-		b, _ := io.ReadAll(w.Result().Body)
-		return b
+		return erptest.PostSOAP(sim, "/erp/v2", actionCreate, createEnvelope(req))
 	}
 	o := erptest.Order()
 	first := &erpv2ws.CreateSalesOrder{SalesOrder: toV2(o)}
