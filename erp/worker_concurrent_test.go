@@ -154,16 +154,7 @@ func TestDispatcherConcurrentStopHandsBackUnstarted(t *testing.T) {
 		v2.gate, v2.started = nil, nil
 		v2.mu.Unlock()
 		e.run(cfg)
-		eventually(t, "rest delivered", func() bool { return v2.held() == len(ids) })
-		eventually(t, "all acked", func() bool { s := e.stats()[erp.V2]; return s.Pending+s.Lag == 0 })
-		for _, id := range ids {
-			if n := v2.callsFor(id); n != 1 {
-				t.Errorf("%s called %d times, want 1", id, n)
-			}
-			if a := e.record(id).Results[erp.V2].Attempts; a != 1 {
-				t.Errorf("%s attempts %d, want 1 (handing back is not a delivery)", id, a)
-			}
-		}
+		e.wantV2DeliveredOnce(t, ids)
 	})
 }
 
