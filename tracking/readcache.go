@@ -45,9 +45,10 @@ type ReadCache[V any] struct {
 	entries map[string]cached[V]
 	fills   map[string]*fill // orders being loaded now
 
-	lookups *prometheus.CounterVec
-	held    prometheus.GaugeFunc
-	heldB   prometheus.GaugeFunc
+	lookups           *prometheus.CounterVec
+	hit, miss, bypass prometheus.Counter // lookups' series, resolved once
+	held              prometheus.GaugeFunc
+	heldB             prometheus.GaugeFunc
 }
 
 type cached[V any] struct {
@@ -89,10 +90,8 @@ func NewReadCache[V any](cfg ReadCacheConfig[V]) (*ReadCache[V], error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range []string{"hit", "miss", "bypass"} {
-		lookups.WithLabelValues(r)
-	}
 	c.lookups = lookups
+	c.hit, c.miss, c.bypass = lookups.WithLabelValues("hit"), lookups.WithLabelValues("miss"), lookups.WithLabelValues("bypass")
 	c.held, err = register(cfg.Registerer, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "erpgate_tracking_cache_entries",
 		Help: "Orders whose tracking answer the read cache holds.",
@@ -117,12 +116,12 @@ func (c *ReadCache[V]) Get(ctx context.Context, orderID string, load func(contex
 	c.mu.Lock()
 	if !c.live {
 		c.mu.Unlock()
-		c.lookups.WithLabelValues("bypass").Inc()
+		c.bypass.Inc()
 		return load(ctx)
 	}
 	if e, ok := c.entries[orderID]; ok {
 		c.mu.Unlock()
-		c.lookups.WithLabelValues("hit").Inc()
+		c.hit.Inc()
 		return e.v, nil
 	}
 	f := c.fills[orderID]
@@ -133,7 +132,7 @@ func (c *ReadCache[V]) Get(ctx context.Context, orderID string, load func(contex
 	f.n++
 	epoch, inv := c.epoch, f.inv
 	c.mu.Unlock()
-	c.lookups.WithLabelValues("miss").Inc()
+	c.miss.Inc()
 
 	v, err := load(ctx)
 	sz := 0
