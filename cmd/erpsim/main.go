@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -53,6 +54,7 @@ type options struct {
 	autoRestock   time.Duration
 	callbackURL   string
 	callbackToken string
+	cpuProfile    string
 }
 
 // parseFlags reads args (args[0] is the program name) over environment
@@ -71,6 +73,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.DurationVar(&o.autoRestock, "auto-restock", erpsim.DemoLifecycle.AutoRestock, "a backordered quantity arrives by itself after this long; 0 = only goods receipts restock [ERPSIM_AUTO_RESTOCK]")
 	fs.StringVar(&o.callbackURL, "callback-url", "", "where ERP v2 pushes status changes, e.g. http://127.0.0.1:8080/erp/v2/callback; empty = no push [ERPSIM_CALLBACK_URL]")
 	fs.StringVar(&o.callbackToken, "callback-token", "demo-erp-callback-key", "bearer key for the status push [ERPSIM_CALLBACK_TOKEN]")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the simulator to this file until it stops (it shares the machine in benchmarks: what it costs matters)")
 	for flagName, env := range map[string]string{
 		"listen": "ERPSIM_LISTEN", "latency": "ERPSIM_LATENCY", "error-rate": "ERPSIM_ERROR_RATE",
 		"lost-reply-rate": "ERPSIM_LOST_REPLY_RATE", "down": "ERPSIM_DOWN", "max-orders": "ERPSIM_MAX_ORDERS",
@@ -128,6 +131,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg.Logger = log
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	sim := erpsim.New(cfg)
 	defer sim.Close() // stops the lifecycle driver and the status push
 	// Goods receipts and replenishment run on the simulator's clock.

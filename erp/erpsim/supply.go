@@ -111,6 +111,19 @@ type supplyBook struct {
 	// promised to waiting customer orders; the rest of the open quantity is
 	// free to peg further backorders onto.
 	pegged map[string]map[int]int64
+	// Indexes by sku, so that pegging a backorder and summing what is
+	// inbound cost what is still open, not every purchase order ever
+	// issued (under load most orders are backorders: a scan of the whole
+	// book per backorder made the simulator quadratic).
+	//   waiting: orderRef+"\x00"+sku → the purchase order that order waits on
+	//   peggable: sku → the newest (at most pegWindow, in issue order)
+	//     numbers that may still take backorders; dropped when they no
+	//     longer can (nothing free, full, closed) or fall out of the window
+	//   open: sku → numbers (issue order) that may still bring sku in;
+	//     dropped once nothing of sku is open on them
+	waiting  map[string]string
+	peggable map[string][]string
+	open     map[string][]string
 	// advice is the latest stock advice per sku; advised remembers applied
 	// stock advice ids per supplier.
 	advice  map[string]supply.StockItem
@@ -121,11 +134,14 @@ type supplyBook struct {
 
 func newSupplyBook(items []SupplyItem) *supplyBook {
 	b := &supplyBook{
-		items:   make(map[string]SupplyItem, len(items)),
-		pos:     make(map[string]*supply.PurchaseOrder),
-		pegged:  make(map[string]map[int]int64),
-		advice:  make(map[string]supply.StockItem),
-		advised: make(map[string]bool),
+		items:    make(map[string]SupplyItem, len(items)),
+		pos:      make(map[string]*supply.PurchaseOrder),
+		pegged:   make(map[string]map[int]int64),
+		waiting:  make(map[string]string),
+		peggable: make(map[string][]string),
+		open:     make(map[string][]string),
+		advice:   make(map[string]supply.StockItem),
+		advised:  make(map[string]bool),
 	}
 	for _, it := range items {
 		b.items[it.SKU] = it
@@ -197,6 +213,20 @@ func (b *supplyBook) issue(now time.Time, supplier string, origin supply.Origin,
 	b.pos[po.Number] = po
 	b.list = append(b.list, po.Number)
 	b.pegged[po.Number] = make(map[int]int64)
+	for i, l := range po.Lines {
+		if lineOfSKU(po, l.SKU) < i {
+			continue // a second line of the sku: indexed once
+		}
+		pg := append(b.peggable[l.SKU], po.Number)
+		if len(pg) > pegWindow {
+			pg = append(pg[:0], pg[len(pg)-pegWindow:]...)
+		}
+		b.peggable[l.SKU] = pg
+		b.open[l.SKU] = append(b.open[l.SKU], po.Number)
+		for _, ref := range refs {
+			b.waiting[waitKey(ref, l.SKU)] = po.Number
+		}
+	}
 	return po, nil
 }
 
@@ -218,14 +248,23 @@ func openQuantity(po *supply.PurchaseOrder, l *supply.POLine) int64 {
 // must be held.
 func (b *supplyBook) inbound(sku string) int64 {
 	var n int64
-	for _, num := range b.list {
+	nums := b.open[sku]
+	kept := nums[:0]
+	for _, num := range nums {
 		po := b.pos[num]
+		var q int64
 		for i := range po.Lines {
 			if po.Lines[i].SKU == sku {
-				n += openQuantity(po, &po.Lines[i])
+				q += openQuantity(po, &po.Lines[i])
 			}
 		}
+		if q > 0 {
+			kept = append(kept, num)
+		}
+		n += q
 	}
+	clear(nums[len(kept):])
+	b.open[sku] = kept
 	return n
 }
 
@@ -286,29 +325,59 @@ func (s *Sim) IssueBackorderPO(orderRef string, short []ShortLine) ([]string, er
 // peg links orderRef to an open purchase order that has l.Quantity of l.SKU
 // not yet promised to other customer orders; b.mu must be held.
 func (b *supplyBook) peg(orderRef string, l ShortLine) (string, bool) {
-	for _, num := range b.list {
+	key := waitKey(orderRef, l.SKU)
+	if num, ok := b.waiting[key]; ok {
+		return num, true // already waiting on it (a repeated call)
+	}
+	nums := b.peggable[l.SKU]
+	kept := nums[:0]
+	found := ""
+	for _, num := range nums {
+		if found != "" {
+			kept = append(kept, num)
+			continue
+		}
 		po := b.pos[num]
+		open := false // can this order still take a backorder of the sku?
 		for i := range po.Lines {
 			pl := &po.Lines[i]
 			if pl.SKU != l.SKU {
 				continue
 			}
-			if slices.Contains(po.CustomerOrders, orderRef) {
-				return num, true // already waiting on it (a repeated call)
-			}
 			free := openQuantity(po, pl) - b.pegged[num][pl.LineNumber]
-			if free < l.Quantity || len(po.CustomerOrders) >= supply.MaxLines {
+			if free <= 0 || len(po.CustomerOrders) >= supply.MaxLines {
+				continue
+			}
+			open = true
+			if free < l.Quantity {
 				continue
 			}
 			next := po.Clone()
 			next.CustomerOrders = append(next.CustomerOrders, orderRef)
 			b.pos[num] = next
 			b.pegged[num][pl.LineNumber] += l.Quantity
-			return num, true
+			b.waiting[key] = num
+			found = num
+			break
+		}
+		if open {
+			kept = append(kept, num)
 		}
 	}
-	return "", false
+	clear(nums[len(kept):])
+	b.peggable[l.SKU] = kept
+	return found, found != ""
 }
+
+// pegWindow is how many of a sku's newest purchase orders with free
+// quantity a backorder may be pegged onto (oldest of them first). Older
+// ones with a little left (less than the backorders that came) still bring
+// their goods in; they just take no more backorders, which keeps pegging
+// cheap however many purchase orders the book holds.
+const pegWindow = 16
+
+// waitKey is the key of b.waiting.
+func waitKey(orderRef, sku string) string { return orderRef + "\x00" + sku }
 
 func lineOfSKU(po *supply.PurchaseOrder, sku string) int {
 	for i := range po.Lines {
