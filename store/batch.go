@@ -231,7 +231,7 @@ func (b *batcher) exec(batch []*scriptCall) {
 	}
 	// The pipeline must not die with the first caller's ctx (the others
 	// still wait for it); go-redis's read/write timeouts bound it.
-	ctx := context.WithoutCancel(live[0].ctx)
+	ctx := direct(context.WithoutCancel(live[0].ctx))
 	cmds := make([]*redis.Cmd, len(live))
 	pipe := b.rdb.Pipeline()
 	for i, c := range live {
@@ -359,7 +359,7 @@ func (b *acceptBatcher) exec(batch []*acceptCall) {
 	}
 	// The call must not die with the first caller's ctx (the others still
 	// wait for it); go-redis's read/write timeouts bound it.
-	ctx := context.WithoutCancel(live[0].ctx)
+	ctx := direct(context.WithoutCancel(live[0].ctx))
 	reply, err := acceptScript.EvalSha(ctx, b.rdb, keys, args...).Slice()
 	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
 		// A restarted or flushed Redis: the script did not run, so sending

@@ -14,3 +14,18 @@ func IdleFlushers(s *Store) int {
 	defer s.accepts.mu.Unlock()
 	return s.accepts.idle
 }
+
+// QueuedCommands returns how many commands wait for a pipeline of a.
+func QueuedCommands(a *AutoPipeline) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.queue)
+}
+
+// Pipelined reports whether AutoPipeline batches cmd.
+func Pipelined(cmd interface {
+	Name() string
+	Args() []any
+}) bool {
+	return pipelinedName(cmd.Name(), cmd.Args())
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"erpgate/gateway"
+	"erpgate/store"
 	"erpgate/tracking"
 )
 
@@ -35,6 +36,7 @@ type options struct {
 	erpMaxDeliveries   int64
 	erpReclaimIdle     time.Duration
 	trackingCacheMiB   int
+	redisPipelines     int
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -65,6 +67,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.erpBreakerOpen, "erp-breaker-open", 30*time.Second, "how long a target's circuit breaker stays open before it probes the ERP again")
 	fs.DurationVar(&o.erpReclaimIdle, "erp-reclaim-idle", 2*time.Minute, "a message pending this long belongs to a dead worker and is taken over (keep it above --erp-timeout)")
 	fs.IntVar(&o.trackingCacheMiB, "tracking-cache-mib", 32, "memory for cached tracking answers, invalidated by the timeline feed; 0 reads Redis for every tracking request")
+	fs.IntVar(&o.redisPipelines, "redis-pipelines", store.DefaultPipelines, "pipelines of concurrent Redis commands in flight at once (automatic pipelining); 0 sends every command on its own")
 	fs.Int64Var(&o.erpMaxDeliveries, "erp-max-deliveries", 10, "deliveries of one message before it moves to the dead-letter stream")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

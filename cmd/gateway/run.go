@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate/gateway"
+	"erpgate/store"
 	"erpgate/tracking"
 )
 
@@ -76,6 +77,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeRedis()
+	if opt.redisPipelines > 0 {
+		ap, err := store.NewAutoPipeline(rdb, 0, opt.redisPipelines, reg)
+		if err != nil {
+			return err
+		}
+		rdb.AddHook(ap)
+	}
 
 	ln, err := net.Listen("tcp", opt.listen)
 	if err != nil {
