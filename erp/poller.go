@@ -41,6 +41,8 @@ type OpenOrders interface {
 	Reschedule(ctx context.Context, target string, due time.Time, ids ...string) error
 	// Remove takes orders out of the open set.
 	Remove(ctx context.Context, target string, ids ...string) error
+	// Wake makes every order of target due later than now due now.
+	Wake(ctx context.Context, target string, now time.Time) (int, error)
 }
 
 // Poll outcomes (the outcome label of erpgate_tracking_erp_polls_total).
@@ -55,6 +57,15 @@ const (
 
 // PollOutcomes lists every poll outcome.
 var PollOutcomes = []string{PollOpen, PollFinal, PollNotAuthoritative, PollFinished, PollGone, PollError}
+
+// DefaultRecheck is PollerConfig.Recheck's default: how long an open order
+// another target is authoritative for waits before it is looked at again.
+// Long, because such orders are most of the set (every order v1 created
+// while v2 leads) and looking costs a timeline read each; a new plan
+// revision wakes them all at once (PollerConfig.Revision), so the wait only
+// delays closing an order that finished, never polling one that became
+// v1's.
+const DefaultRecheck = 5 * time.Minute
 
 // PollerConfig configures a Poller. Zero durations and counts take the
 // defaults named.
@@ -80,9 +91,14 @@ type PollerConfig struct {
 	// final status for them itself, which it is only asked while
 	// authoritative.
 	Finished func(ctx context.Context, orderID string) (bool, error)
+	// Revision returns the release plan's revision. Optional: with it, a
+	// new revision wakes every open order at once (Open.Wake), so after a
+	// promotion or back-out the orders the target has just become
+	// authoritative for are polled now, not after up to Recheck.
+	Revision func() int64
 
 	Interval    time.Duration // between two polls of one open order; default 2s
-	Recheck     time.Duration // between two looks at an order another target is authoritative for; default 30s
+	Recheck     time.Duration // between two looks at an order another target is authoritative for; default DefaultRecheck
 	Batch       int           // orders claimed at once; default 100
 	Concurrency int           // ERP calls at once; default 8
 	CallTimeout time.Duration // deadline of one poll (both v1 calls); default 10s
@@ -101,7 +117,7 @@ func (c PollerConfig) withDefaults() PollerConfig {
 		c.Interval = 2 * time.Second
 	}
 	if c.Recheck <= 0 {
-		c.Recheck = 30 * time.Second
+		c.Recheck = DefaultRecheck
 	}
 	if c.Batch <= 0 {
 		c.Batch = 100
@@ -130,6 +146,10 @@ func (c PollerConfig) withDefaults() PollerConfig {
 type Poller struct {
 	cfg   PollerConfig
 	polls *prometheus.CounterVec
+
+	mu      sync.Mutex
+	rev     int64 // plan revision at the last PollOnce
+	haveRev bool
 }
 
 // NewPoller returns a poller for cfg with defaults applied, its metrics
@@ -203,6 +223,9 @@ func (p *Poller) Run(ctx context.Context) error {
 // it claimed. Its only error is a failed Claim.
 func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	now := p.cfg.Now()
+	if err := p.wakeOnNewRevision(ctx, now); err != nil {
+		return 0, err
+	}
 	// The lease outlasts the batch: every poll ends within CallTimeout
 	// (batches run Concurrency at a time), and the orders are rescheduled
 	// when it ends.
@@ -253,6 +276,30 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 		}
 	}
 	return len(ids), nil
+}
+
+// wakeOnNewRevision wakes every open order when the plan's revision
+// changed since the last PollOnce (not at the first: a starting poller has
+// nothing to compare with, and the orders' due times are its state).
+func (p *Poller) wakeOnNewRevision(ctx context.Context, now time.Time) error {
+	if p.cfg.Revision == nil {
+		return nil
+	}
+	rev := p.cfg.Revision()
+	p.mu.Lock()
+	changed := p.haveRev && rev != p.rev
+	p.mu.Unlock()
+	if changed {
+		n, err := p.cfg.Open.Wake(ctx, p.cfg.Target, now)
+		if err != nil {
+			return err // the revision is not noted: woken on the next try
+		}
+		p.cfg.Logger.Info("status poller: new release plan revision; open orders woken", "target", p.cfg.Target, "revision", rev, "orders", n)
+	}
+	p.mu.Lock()
+	p.rev, p.haveRev = rev, true
+	p.mu.Unlock()
+	return nil
 }
 
 // poll handles one order and returns the outcome.

@@ -29,6 +29,7 @@ type pollEnv struct {
 	reg     *prometheus.Registry
 	mu      sync.Mutex
 	now     time.Time
+	rev     int64             // plan revision
 	auth    map[string]string // order → authoritative target; missing = NotFound
 	done    map[string]bool   // Finished
 	records map[string][]string
@@ -46,7 +47,8 @@ func newPollEnv(t *testing.T, rdb redis.UniversalClient) *pollEnv {
 	var err error
 	e.poller, err = erp.NewPoller(erp.PollerConfig{
 		Adapter: e.fake, Open: e.open, Registerer: e.reg, Interval: 2 * time.Second, Recheck: 30 * time.Second,
-		Now: func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now },
+		Now:      func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now },
+		Revision: func() int64 { e.mu.Lock(); defer e.mu.Unlock(); return e.rev },
 		Authority: func(_ context.Context, id string) (string, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -206,6 +208,41 @@ func TestPollerFollowsAuthoritativeOrdersToTheEnd(t *testing.T) {
 	}
 	if problems, err := testutil.GatherAndLint(e.reg); err != nil || len(problems) > 0 {
 		t.Errorf("metric lint: %v %v", problems, err)
+	}
+}
+
+// TestPollerWakesParkedOrdersOnANewRevision: an order v1 created while v2
+// led is parked until DefaultRecheck; a back-out (a new plan revision)
+// makes v1 authoritative and wakes it, so its status is polled at once.
+func TestPollerWakesParkedOrdersOnANewRevision(t *testing.T) {
+	rdb, _ := redistest.Mini(t)
+	e := newPollEnv(t, rdb)
+	e.order(t, "o_parked", erp.V2)
+	if err := e.open.Reschedule(context.Background(), erp.V1, pollT0.Add(erp.DefaultRecheck), "o_parked"); err != nil {
+		t.Fatal(err)
+	}
+	e.order(t, "o_leased", erp.V1)
+	if n := e.pollOnce(t); n != 1 {
+		t.Fatalf("first poll claimed %d, want 1 (o_leased; o_parked is not due)", n)
+	}
+	e.advance(time.Second)
+	if n := e.pollOnce(t); n != 0 {
+		t.Fatalf("poll without a new revision claimed %d, want 0", n)
+	}
+
+	e.mu.Lock()
+	e.rev++ // back-out: v1 leads again
+	e.auth["o_parked"] = erp.V1
+	e.mu.Unlock()
+	if n := e.pollOnce(t); n != 2 {
+		t.Fatalf("poll after the new revision claimed %d, want 2 (both woken)", n)
+	}
+	if got := e.recorded("o_parked"); !slices.Equal(got, []string{"confirmed"}) {
+		t.Errorf("o_parked recorded %v, want [confirmed] right after the back-out", got)
+	}
+	e.advance(time.Second)
+	if n := e.pollOnce(t); n != 0 {
+		t.Errorf("the same revision again claimed %d, want 0 (woken once)", n)
 	}
 }
 

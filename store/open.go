@@ -105,6 +105,36 @@ func (o *OpenOrders) Remove(ctx context.Context, target string, ids ...string) e
 	return nil
 }
 
+// wakeScript makes up to ARGV[2] members due after ARGV[1] due at ARGV[1]
+// and returns how many it moved.
+//
+// KEYS: open:<target>; ARGV: now (ms), count.
+var wakeScript = redis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id)
+end
+return #ids
+`)
+
+// Wake makes every order of target's open set that is due after now due
+// now (a lease of an order being polled ends early too: its next poll
+// may come sooner, which is harmless) and returns how many it moved. It
+// works in steps of MaxOpenClaim, each atomic. Errors: Unavailable.
+func (o *OpenOrders) Wake(ctx context.Context, target string, now time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := wakeScript.Run(ctx, o.rdb, []string{OpenKey(target)}, now.UnixMilli(), MaxOpenClaim).Int()
+		if err != nil {
+			return total, unavailable(err)
+		}
+		total += n
+		if n < MaxOpenClaim {
+			return total, nil
+		}
+	}
+}
+
 // Len returns how many orders target's open set holds. Errors: Unavailable.
 func (o *OpenOrders) Len(ctx context.Context, target string) (int64, error) {
 	n, err := o.rdb.ZCard(ctx, OpenKey(target)).Result()

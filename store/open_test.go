@@ -122,3 +122,35 @@ func TestOpenOrdersUnavailable(t *testing.T) {
 		t.Errorf("Claim = %v, want Unavailable", err)
 	}
 }
+
+// TestOpenOrdersWake: every order due after now becomes due now, over more
+// than one step; orders due already keep their time.
+func TestOpenOrdersWake(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		open := store.New(rdb, store.Options{}).OpenOrders()
+		if err := open.Add(ctx, "v1", "early", t0.Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		const parked = store.MaxOpenClaim + 5
+		for i := range parked {
+			if err := open.Add(ctx, "v1", fmt.Sprint("p", i), t0.Add(time.Duration(i+1)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := open.Wake(ctx, "v1", t0)
+		if err != nil || n != parked {
+			t.Fatalf("wake = %d, %v; want %d", n, err, parked)
+		}
+		if due, ok, _ := open.Due(ctx, "v1", fmt.Sprint("p", parked-1)); !ok || !due.Equal(t0) {
+			t.Errorf("last parked order due %v (%v), want %v", due, ok, t0)
+		}
+		ids, err := open.Claim(ctx, "v1", t0, t0.Add(time.Hour), store.MaxOpenClaim)
+		if err != nil || len(ids) != store.MaxOpenClaim || ids[0] != "early" {
+			t.Fatalf("claim after wake: %d ids (first %v), %v; want %d, early first", len(ids), ids[:min(1, len(ids))], err, store.MaxOpenClaim)
+		}
+		if n, err := open.Wake(ctx, "v1", t0.Add(2*time.Hour)); err != nil || n != 0 {
+			t.Errorf("wake after the leases: %d, %v; want 0", n, err)
+		}
+	})
+}

@@ -206,7 +206,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	}
 	poller, err := erp.NewPoller(erp.PollerConfig{
 		Target: erp.V1, Adapter: adapters[erp.V1], Open: open, Authority: authority,
-		Record: pollRecorder(trk), Finished: timelineFinished(trk),
+		Record: pollRecorder(trk), Finished: timelineFinished(trk), Revision: rel.Applied,
 		CallTimeout: opt.erpTimeout, Logger: log, Registerer: reg,
 	})
 	if err != nil {

@@ -56,11 +56,18 @@ func timelineHook(trk *tracking.Store, log *slog.Logger) erp.ResultHook {
 // that the status poller follows it while v1 is (or becomes, after a
 // back-out) its authoritative target. v2 pushes, so it needs no set.
 func openOrdersHook(open *store.OpenOrders, log *slog.Logger) erp.ResultHook {
-	return func(ctx context.Context, target string, o *order.Order, r erp.Result, _ bool) {
+	return func(ctx context.Context, target string, o *order.Order, r erp.Result, authoritative bool) {
 		if target != erp.V1 || r.State != erp.StateCreated {
 			return
 		}
-		if err := open.Add(ctx, target, o.ID, time.Now()); err != nil {
+		// Polled at once while v1 leads; otherwise looked at after the
+		// poller's recheck time, or at once when a new plan revision
+		// (a back-out) wakes the open orders.
+		due := time.Now()
+		if !authoritative {
+			due = due.Add(erp.DefaultRecheck)
+		}
+		if err := open.Add(ctx, target, o.ID, due); err != nil {
 			log.WarnContext(ctx, "order not added to the polled open orders; its v1 status will not be tracked", "order", o.ID, "err", err)
 		}
 	}
