@@ -190,6 +190,15 @@ type WebhooksConfig struct {
 	PollInterval time.Duration
 	// Block bounds one blocking read of the feed; default 2s.
 	Block time.Duration
+	// Coalesce is the pause after a read of the feed that found fewer
+	// entries than it could take, so that the next read carries more of
+	// them: fewer rounds of reads, acknowledgements and enqueue scripts
+	// under load, each entry up to Coalesce later (webhook receivers see
+	// seconds of lag anyway). The read after the pause does not block and
+	// is pipelined with the acknowledgement of the round before. Default
+	// 20ms; negative turns it off (a blocking read at once, each round
+	// acknowledged on its own, as before Coalesce existed).
+	Coalesce time.Duration
 	// ReclaimIdle is how long a feed entry may stay unacknowledged before
 	// any instance takes it over (a crashed consumer, a failed ShopOf);
 	// default 30s.
@@ -202,7 +211,9 @@ type WebhooksConfig struct {
 	// default 100000.
 	DeadLetterMaxLen int64
 	// SubscriptionRefresh is how often the subscription list is re-read
-	// from Redis (changes by other instances); default 2s.
+	// from Redis (changes by other instances); default 2s. While there is
+	// no subscription at all, the feed consumer re-reads it every round
+	// (PollInterval) that finds the feed grown, before skipping the feed.
 	SubscriptionRefresh time.Duration
 }
 
@@ -218,7 +229,11 @@ type WebhooksConfig struct {
 // a due pair with a lease, read the order's timeline after the pair's
 // cursor, and POST event by event, advancing the cursor after each 2xx. The
 // timeline itself is the queue, which is what makes per-order ordering and
-// durability hold without copying events.
+// durability hold without copying events. While there is no subscription
+// at all, the group is moved past the feed without reading it: the news of
+// those events is dropped, as reading and ignoring it did before (an order
+// that has news after a subscription appears is delivered from its first
+// event, as always).
 type Webhooks struct {
 	rdb     redis.UniversalClient
 	shopOf  func(context.Context, string) (string, error)
@@ -233,7 +248,8 @@ type Webhooks struct {
 
 	mu       sync.Mutex
 	cache    map[string]Subscription // id → subscription, static included
-	cachedAt time.Time
+	cachedAt time.Time               // when the read that filled cache began
+	epoch    uint64                  // bumped by invalidate
 }
 
 // NewWebhooks returns Webhooks; start delivery with Run. It validates the
@@ -252,6 +268,9 @@ func NewWebhooks(cfg WebhooksConfig) (*Webhooks, error) {
 	def(&cfg.Timeout, 10*time.Second)
 	def(&cfg.PollInterval, 500*time.Millisecond)
 	def(&cfg.Block, 2*time.Second)
+	if cfg.Coalesce == 0 {
+		cfg.Coalesce = 20 * time.Millisecond
+	}
 	def(&cfg.ReclaimIdle, 30*time.Second)
 	def(&cfg.CursorTTL, 90*24*time.Hour)
 	def(&cfg.SubscriptionRefresh, 2*time.Second)
@@ -409,9 +428,12 @@ func (w *Webhooks) Backlog(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// invalidate drops the cached subscriptions after this instance changed
+// them. A read that began before is not cached when it ends (epoch).
 func (w *Webhooks) invalidate() {
 	w.mu.Lock()
 	w.cachedAt = time.Time{}
+	w.epoch++
 	w.mu.Unlock()
 }
 
@@ -425,6 +447,18 @@ func (w *Webhooks) load(ctx context.Context) (map[string]Subscription, error) {
 		return m, nil
 	}
 	w.mu.Unlock()
+	return w.refresh(ctx)
+}
+
+// refresh reads all subscriptions from Redis, bypassing the cache, and
+// caches them unless a newer read (or an invalidate) came first: the list
+// returned is never older than the call, and the cache never goes back to
+// an older one.
+func (w *Webhooks) refresh(ctx context.Context) (map[string]Subscription, error) {
+	w.mu.Lock()
+	epoch := w.epoch
+	w.mu.Unlock()
+	began := time.Now()
 	raw, err := w.rdb.HGetAll(ctx, whSubsKey).Result()
 	if err != nil {
 		return nil, unavailable(err)
@@ -443,7 +477,9 @@ func (w *Webhooks) load(ctx context.Context) (map[string]Subscription, error) {
 		m[id] = s
 	}
 	w.mu.Lock()
-	w.cache, w.cachedAt = m, time.Now()
+	if epoch == w.epoch && began.After(w.cachedAt) {
+		w.cache, w.cachedAt = m, began
+	}
 	w.mu.Unlock()
 	return m, nil
 }

@@ -22,7 +22,8 @@ import (
 // Run delivers webhooks until ctx is done, then returns nil. It reads the
 // feed through the consumer group (creating it at the feed's end on first
 // use) and runs Workers delivery workers. Several instances may run it
-// against one Redis; they share the work.
+// against one Redis; they share the work. While nobody is subscribed it
+// does not read the feed but moves the group past it every PollInterval.
 func (w *Webhooks) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { w.dispatch(ctx) })
@@ -52,7 +53,21 @@ func (w *Webhooks) ensureGroup(ctx context.Context) error {
 	return nil
 }
 
+// readCount is the most feed entries one read or claim returns.
+const readCount = 500
+
 // dispatch turns feed entries into due (subscription, order) pairs.
+//
+// Each round first takes over entries other consumers left unacknowledged
+// (every ReclaimIdle/2). Then, when nobody is subscribed, it skips the feed
+// instead of reading it (see skipUnsubscribed) and waits PollInterval.
+// Otherwise it reads new entries for the consumer group and enqueues them.
+// With Coalesce, a read that found fewer than readCount entries is followed
+// by a Coalesce pause, so that the next read carries more entries, and that
+// read does not block and travels with the XACK of the round before in one
+// pipeline: one round trip per round instead of two. Only when it finds
+// nothing does a blocking read follow (alone: go-redis gives a pipeline its
+// client's ReadTimeout, not the read's Block).
 func (w *Webhooks) dispatch(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := w.ensureGroup(ctx); err != nil {
@@ -64,7 +79,32 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 		}
 		break
 	}
-	var lastReclaim time.Time
+	var (
+		lastReclaim time.Time
+		ack         []string // entries enqueued, not yet acknowledged (Coalesce)
+		lastRead    int      // entries the last read returned
+		skippedTo   string   // the feed end this loop last skipped to
+	)
+	coalesce := w.cfg.Coalesce > 0
+	// flush acknowledges ack. A failed XACK is only logged: the entries stay
+	// pending and are reclaimed and enqueued again, which repeats a
+	// notification, never an event.
+	flush := func(ctx context.Context) {
+		if len(ack) == 0 {
+			return
+		}
+		if err := w.rdb.XAck(ctx, FeedKey, WebhookGroup, ack...).Err(); err != nil && ctx.Err() == nil {
+			w.log.Warn("tracking webhooks: acknowledging feed entries failed; they will be reclaimed", "err", err)
+		}
+		ack = ack[:0]
+	}
+	defer func() {
+		// Shutting down: acknowledge what was enqueued, so that no other
+		// instance reclaims and enqueues it again.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		flush(rctx)
+		cancel()
+	}()
 	for ctx.Err() == nil {
 		var msgs []redis.XMessage
 		var err error
@@ -74,27 +114,61 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 			// and our own that failed (ShopOf down): take them over.
 			msgs, _, err = w.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
 				Stream: FeedKey, Group: WebhookGroup, Consumer: w.cfg.Consumer,
-				MinIdle: w.cfg.ReclaimIdle, Start: "0-0", Count: 500,
+				MinIdle: w.cfg.ReclaimIdle, Start: "0-0", Count: readCount,
 			}).Result()
 		}
 		if err == nil && len(msgs) == 0 {
-			var res []redis.XStream
-			res, err = w.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			var skipped bool
+			if skipped, err = w.skipUnsubscribed(ctx, &skippedTo); err == nil && skipped {
+				flush(ctx)
+				lastRead = 0
+				sleep(ctx, w.cfg.PollInterval)
+				continue
+			}
+		}
+		if err == nil && len(msgs) == 0 {
+			args := &redis.XReadGroupArgs{
 				Group: WebhookGroup, Consumer: w.cfg.Consumer,
-				Streams: []string{FeedKey, ">"}, Count: 500, Block: w.cfg.Block,
-			}).Result()
+				Streams: []string{FeedKey, ">"}, Count: readCount, Block: w.cfg.Block,
+			}
+			var res []redis.XStream
+			if coalesce && lastRead > 0 {
+				if lastRead < readCount {
+					sleep(ctx, w.cfg.Coalesce)
+				}
+				args.Block = -1 // no BLOCK: answers at once, nil when there is nothing
+				var acked *redis.IntCmd
+				var read *redis.XStreamSliceCmd
+				_, _ = w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+					if len(ack) > 0 {
+						acked = p.XAck(ctx, FeedKey, WebhookGroup, ack...)
+					}
+					read = p.XReadGroup(ctx, args)
+					return nil
+				})
+				if acked != nil && acked.Err() != nil && ctx.Err() == nil {
+					w.log.Warn("tracking webhooks: acknowledging feed entries failed; they will be reclaimed", "err", acked.Err())
+				}
+				ack = ack[:0]
+				res, err = read.Result()
+			} else {
+				flush(ctx)
+				res, err = w.rdb.XReadGroup(ctx, args).Result()
+			}
 			for _, st := range res {
 				msgs = append(msgs, st.Messages...)
 			}
+			lastRead = len(msgs)
 		}
 		if errors.Is(err, redis.Nil) {
 			continue
 		}
 		if err != nil {
+			lastRead = 0
 			if ctx.Err() != nil {
 				return
 			}
-			if strings.HasPrefix(err.Error(), "NOGROUP") {
+			if errors.Is(err, errNoGroup) || strings.HasPrefix(err.Error(), "NOGROUP") {
 				_ = w.ensureGroup(ctx) // the feed was deleted (e.g. flushed): start over
 			} else {
 				w.log.Warn("tracking webhooks: reading feed failed; retrying", "err", err)
@@ -103,7 +177,12 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 			continue
 		}
 		if len(msgs) > 0 {
-			if err := w.enqueue(ctx, msgs); err != nil && ctx.Err() == nil {
+			done, err := w.enqueue(ctx, msgs)
+			ack = append(ack, done...)
+			if !coalesce {
+				flush(ctx)
+			}
+			if err != nil && ctx.Err() == nil {
 				w.log.Warn("tracking webhooks: enqueueing failed; will retry", "err", err)
 				sleep(ctx, w.cfg.PollInterval)
 			}
@@ -125,10 +204,14 @@ end
 return #ARGV - 1
 `)
 
-func (w *Webhooks) enqueue(ctx context.Context, msgs []redis.XMessage) error {
+// enqueue notes the news in msgs for every subscription of the order's
+// shop and returns the ids of the entries it is done with, for the caller to
+// acknowledge: all but those whose shop lookup failed (they stay pending and
+// are reclaimed), or none when the enqueue script failed.
+func (w *Webhooks) enqueue(ctx context.Context, msgs []redis.XMessage) ([]string, error) {
 	subs, err := w.load(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byShop := make(map[string][]string)
 	for _, s := range subs {
@@ -169,7 +252,7 @@ func (w *Webhooks) enqueue(ctx context.Context, msgs []redis.XMessage) error {
 	if len(members) > 0 {
 		args := append([]any{w.now().UnixMilli()}, members...)
 		if err := enqueueScript.Run(ctx, w.rdb, []string{whDueKey, whGenKey}, args...).Err(); err != nil {
-			return err
+			return nil, err
 		}
 		for range min(len(members), cap(w.wake)) {
 			select {
@@ -178,10 +261,129 @@ func (w *Webhooks) enqueue(ctx context.Context, msgs []redis.XMessage) error {
 			}
 		}
 	}
-	if len(ack) > 0 {
-		return w.rdb.XAck(ctx, FeedKey, WebhookGroup, ack...).Err()
+	return ack, nil
+}
+
+// skipScript moves the webhook consumer group of the feed forward to an
+// entry id, never back: another instance may have read, or skipped, further
+// in the meantime, and XGROUP SETID alone cannot compare. With the feed's
+// entries-added counter at that id it keeps the group's entries-read and
+// lag exact.
+//
+// KEYS: feed. ARGV: group, id, entries read or "" (unknown).
+// Returns 1 when the group moved, 0 when it was at or past id already, -1
+// when there is no such group (or feed).
+var skipScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local function field(t, k)
+  if t[k] ~= nil then return t[k] end
+  for i = 1, #t, 2 do
+    if t[i] == k then return t[i + 1] end
+  end
+  return nil
+end
+-- a < b for stream ids, exact for any 64-bit parts (Redis writes no leading zeros)
+local function less(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am then return true end
+  if #am ~= #bm then return #am < #bm end
+  if am ~= bm then return am < bm end
+  if #as ~= #bs then return #as < #bs end
+  return as < bs
+end
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  if field(g, 'name') == ARGV[1] then
+    if not less(field(g, 'last-delivered-id'), ARGV[2]) then return 0 end
+    if ARGV[3] ~= '' then
+      redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], ARGV[2], 'ENTRIESREAD', ARGV[3])
+    else
+      redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], ARGV[2])
+    end
+    return 1
+  end
+end
+return -1
+`)
+
+// errNoGroup reports that the feed or its webhook group is missing (the
+// feed was deleted, e.g. flushed); the caller creates them again.
+var errNoGroup = errors.New("NOGROUP the feed's webhook consumer group is missing")
+
+// feedEnd returns the id of the feed's newest entry and how many entries
+// were ever added up to it ("" when the feed has none; entries 0 when Redis
+// does not say, before 7.0).
+func (w *Webhooks) feedEnd(ctx context.Context) (id string, entries int64, err error) {
+	info, err := w.rdb.XInfoStream(ctx, FeedKey).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") {
+			return "", 0, errNoGroup
+		}
+		return "", 0, err
 	}
-	return nil
+	if info.LastGeneratedID == "" || info.LastGeneratedID == "0-0" {
+		return "", 0, nil
+	}
+	return info.LastGeneratedID, info.EntriesAdded, nil
+}
+
+// skipTo moves the group forward to id (see skipScript) and reports whether
+// it moved.
+func (w *Webhooks) skipTo(ctx context.Context, id string, entries int64) (bool, error) {
+	n := ""
+	if entries > 0 {
+		n = strconv.FormatInt(entries, 10)
+	}
+	moved, err := skipScript.Run(ctx, w.rdb, []string{FeedKey}, WebhookGroup, id, n).Int()
+	if err != nil {
+		return false, err
+	}
+	if moved < 0 {
+		return false, errNoGroup
+	}
+	return moved == 1, nil
+}
+
+// skipUnsubscribed moves the consumer group past the feed's entries without
+// reading them when there is no subscription at all, and reports whether it
+// did (then the caller waits before the next round). *skipped is the feed
+// end this caller last skipped to; while the feed has not grown since,
+// there is nothing to do. This is what keeps an
+// instance without webhook subscriptions from reading and acknowledging
+// every event of every order.
+//
+// The order of the steps is what makes it safe: the feed's end is captured
+// first, the subscriptions are read from Redis after that (not from the
+// cache, and the fresh list refreshes the cache), and the group only moves
+// up to the captured end. A subscription the read did not see was created
+// after the capture, so every event appended after its creation lies beyond
+// the captured end, stays unread, and reaches it through the next rounds as
+// today. The group never moves back (skipScript), whatever other instances
+// read or skip meanwhile, and entries already read but unacknowledged stay
+// in the pending list for XAUTOCLAIM.
+func (w *Webhooks) skipUnsubscribed(ctx context.Context, skipped *string) (bool, error) {
+	if len(w.static) > 0 {
+		return false, nil
+	}
+	if subs, err := w.load(ctx); err != nil || len(subs) > 0 {
+		return false, err // subscribed (as far as the cache knows): read; a failed load fails the read too
+	}
+	end, entries, err := w.feedEnd(ctx)
+	if err != nil || end == "" {
+		return end == "" && err == nil, err
+	}
+	if end == *skipped {
+		return true, nil // nothing appended since our last skip: nothing to decide
+	}
+	subs, err := w.refresh(ctx)
+	if err != nil || len(subs) > 0 {
+		return false, err
+	}
+	if _, err := w.skipTo(ctx, end, entries); err != nil {
+		return false, err
+	}
+	*skipped = end
+	return true, nil
 }
 
 // work claims due pairs and delivers their events until ctx is done.
