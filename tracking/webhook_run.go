@@ -86,17 +86,23 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 		skippedTo   string   // the feed end this loop last skipped to
 	)
 	coalesce := w.cfg.Coalesce > 0
-	// flush acknowledges ack. A failed XACK is only logged: the entries stay
-	// pending and are reclaimed and enqueued again, which repeats a
-	// notification, never an event.
+	// acked notes the outcome of acknowledging ack. Failed, the ids are
+	// kept and sent again with the next acknowledgement (XACK is
+	// idempotent); should that never work, the entries stay pending and are
+	// reclaimed and enqueued again, which repeats a notification, never an
+	// event.
+	acked := func(ctx context.Context, err error) {
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn("tracking webhooks: acknowledging feed entries failed; will retry", "err", err)
+		}
+		if err == nil || strings.HasPrefix(err.Error(), "NOGROUP") || len(ack) > 20*readCount {
+			ack = ack[:0]
+		}
+	}
 	flush := func(ctx context.Context) {
-		if len(ack) == 0 {
-			return
+		if len(ack) > 0 {
+			acked(ctx, w.rdb.XAck(ctx, FeedKey, WebhookGroup, ack...).Err())
 		}
-		if err := w.rdb.XAck(ctx, FeedKey, WebhookGroup, ack...).Err(); err != nil && ctx.Err() == nil {
-			w.log.Warn("tracking webhooks: acknowledging feed entries failed; they will be reclaimed", "err", err)
-		}
-		ack = ack[:0]
 	}
 	defer func() {
 		// Shutting down: acknowledge what was enqueued, so that no other
@@ -137,19 +143,18 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 					sleep(ctx, w.cfg.Coalesce)
 				}
 				args.Block = -1 // no BLOCK: answers at once, nil when there is nothing
-				var acked *redis.IntCmd
+				var xack *redis.IntCmd
 				var read *redis.XStreamSliceCmd
 				_, _ = w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 					if len(ack) > 0 {
-						acked = p.XAck(ctx, FeedKey, WebhookGroup, ack...)
+						xack = p.XAck(ctx, FeedKey, WebhookGroup, ack...)
 					}
 					read = p.XReadGroup(ctx, args)
 					return nil
 				})
-				if acked != nil && acked.Err() != nil && ctx.Err() == nil {
-					w.log.Warn("tracking webhooks: acknowledging feed entries failed; they will be reclaimed", "err", acked.Err())
+				if xack != nil {
+					acked(ctx, xack.Err())
 				}
-				ack = ack[:0]
 				res, err = read.Result()
 			} else {
 				flush(ctx)
