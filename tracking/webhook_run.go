@@ -353,9 +353,8 @@ func (w *Webhooks) skipTo(ctx context.Context, id string, entries int64) (bool, 
 // reading them when there is no subscription at all, and reports whether it
 // did (then the caller waits before the next round). *skipped is the feed
 // end this caller last skipped to; while the feed has not grown since,
-// there is nothing to do. This is what keeps an
-// instance without webhook subscriptions from reading and acknowledging
-// every event of every order.
+// there is nothing to do. This is what keeps an instance without webhook
+// subscriptions from reading and acknowledging every event of every order.
 //
 // The order of the steps is what makes it safe: the feed's end is captured
 // first, the subscriptions are read from Redis after that (not from the
