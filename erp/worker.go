@@ -492,16 +492,18 @@ func (c *consumer) work(ctx context.Context, batch []Message) {
 
 // loaded is an order of a batch loaded before its delivery.
 type loaded struct {
-	o   *order.Order
-	err error
+	o     *order.Order
+	fresh bool // the target has no result for o yet (FreshLoader)
+	err   error
 }
 
 // preload loads the orders of batch's order messages in one round trip when
 // the store can (BatchLoader); it returns nil (each delivery loads its own)
 // when it cannot, and false when the store failed.
 func (c *consumer) preload(ctx context.Context, batch []Message) (map[string]*loaded, bool) {
+	fl, isFresh := c.d.cfg.Orders.(FreshLoader)
 	bl, isBatch := c.d.cfg.Orders.(BatchLoader)
-	if !isBatch {
+	if !isBatch && !isFresh {
 		return nil, true
 	}
 	var ids, entries []string
@@ -511,14 +513,23 @@ func (c *consumer) preload(ctx context.Context, batch []Message) (map[string]*lo
 			entries = append(entries, m.ID)
 		}
 	}
-	if len(ids) < 2 {
+	if len(ids) == 0 || (len(ids) < 2 && !isFresh) {
 		return nil, true
 	}
 	lctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	got, errs, err := bl.LoadOrders(lctx, ids)
-	if err == nil && (len(got) != len(ids) || len(errs) != len(ids)) {
-		err = fmt.Errorf("LoadOrders returned %d orders and %d errors for %d ids", len(got), len(errs), len(ids))
+	var got []*order.Order
+	var fresh []bool
+	var errs []error
+	var err error
+	if isFresh {
+		got, fresh, errs, err = fl.LoadOrdersFor(lctx, c.target, ids)
+	} else {
+		got, errs, err = bl.LoadOrders(lctx, ids)
+		fresh = make([]bool, len(ids))
+	}
+	if err == nil && (len(got) != len(ids) || len(errs) != len(ids) || len(fresh) != len(ids)) {
+		err = fmt.Errorf("loading orders returned %d orders, %d fresh flags and %d errors for %d ids", len(got), len(fresh), len(errs), len(ids))
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -528,7 +539,7 @@ func (c *consumer) preload(ctx context.Context, batch []Message) (map[string]*lo
 	}
 	out := make(map[string]*loaded, len(ids))
 	for i, id := range entries {
-		out[id] = &loaded{o: got[i], err: errs[i]}
+		out[id] = &loaded{o: got[i], fresh: fresh[i], err: errs[i]}
 	}
 	return out, true
 }
@@ -645,6 +656,9 @@ func (c *consumer) deliver(ctx context.Context, m Message, pre *loaded) {
 	auth := cfg.Plan.Authoritative(o) == c.target
 
 	cctx, cancel := context.WithTimeout(octx, cfg.CallTimeout)
+	if pre != nil && pre.fresh && m.Deliveries == 1 && m.Only == "" {
+		cctx = WithFirstDelivery(cctx) // firstdelivery.go
+	}
 	start := time.Now()
 	conf, err := c.adapter.CreateOrder(cctx, o)
 	cancel()

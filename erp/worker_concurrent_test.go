@@ -261,3 +261,10 @@ func (c *countingOrders) LoadOrders(ctx context.Context, ids []string) ([]*order
 	c.mu.Unlock()
 	return c.Store.LoadOrders(ctx, ids)
 }
+
+func (c *countingOrders) LoadOrdersFor(ctx context.Context, target string, ids []string) ([]*order.Order, []bool, []error, error) {
+	c.mu.Lock()
+	c.batched += len(ids)
+	c.mu.Unlock()
+	return c.Store.LoadOrdersFor(ctx, target, ids)
+}

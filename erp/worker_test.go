@@ -33,6 +33,7 @@ type fakeERP struct {
 	mu      sync.Mutex
 	creates map[string]int // ref → create calls that reached the ERP's books
 	calls   map[string]int // ref → create calls received, failed ones included
+	firsts  map[string]int // ref → of those, calls marked erp.FirstDelivery
 	status  int            // OrderStatus calls
 	down    bool
 	failFor map[string]int // ref → transient failures still to give
@@ -42,7 +43,7 @@ type fakeERP struct {
 }
 
 func newFakeERP(target string) *fakeERP {
-	return &fakeERP{target: target, creates: map[string]int{}, calls: map[string]int{}, failFor: map[string]int{}}
+	return &fakeERP{target: target, creates: map[string]int{}, calls: map[string]int{}, firsts: map[string]int{}, failFor: map[string]int{}}
 }
 
 func (f *fakeERP) Target() string { return f.target }
@@ -52,6 +53,9 @@ var errDown = &erp.Error{Kind: erp.KindTransient, Code: "unreachable", Reason: "
 func (f *fakeERP) CreateOrder(ctx context.Context, o *order.Order) (erp.Confirmation, error) {
 	f.mu.Lock()
 	f.calls[o.ID]++
+	if erp.FirstDelivery(ctx) {
+		f.firsts[o.ID]++
+	}
 	gate, started, delay := f.gate, f.started, f.delay
 	f.mu.Unlock()
 	time.Sleep(delay)
@@ -106,6 +110,8 @@ func (f *fakeERP) setDown(v bool) { f.mu.Lock(); f.down = v; f.mu.Unlock() }
 func (f *fakeERP) held() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.creates) }
 
 func (f *fakeERP) callsFor(ref string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls[ref] }
+
+func (f *fakeERP) firstsFor(ref string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.firsts[ref] }
 
 func (f *fakeERP) totalCalls() int {
 	f.mu.Lock()
@@ -322,6 +328,11 @@ func TestDispatcherDeliversEachOrderOnceToEachTarget(t *testing.T) {
 			if got := e.erps[tg].totalCalls(); got != len(ids) {
 				t.Errorf("%s received %d create calls for %d orders, want one each", tg, got, len(ids))
 			}
+			for _, id := range ids {
+				if n := e.erps[tg].firstsFor(id); n != 1 {
+					t.Errorf("%s: %d of the calls for %s marked as first delivery, want its one call", tg, n, id)
+				}
+			}
 		}
 		for _, id := range ids {
 			r := e.record(id)
@@ -472,6 +483,36 @@ func TestDispatcherRetriesWithBackoff(t *testing.T) {
 		if n := v2.callsFor("ord_slow"); n != 3 {
 			t.Errorf("ord_slow called %d times, want 3", n)
 		}
+		// Only the first attempt may skip v1's look-before-create: the
+		// others follow an attempt that may have created it.
+		if n := v2.firstsFor("ord_slow"); n != 1 {
+			t.Errorf("%d of ord_slow's calls marked as first delivery, want 1", n)
+		}
+	})
+}
+
+// TestDispatcherFirstDeliveryNeedsNoResult: an order the target already
+// has a result for (an earlier attempt through another entry) is never
+// delivered as a first delivery, even from a new entry.
+func TestDispatcherFirstDeliveryNeedsNoResult(t *testing.T) {
+	backends(t, func(t *testing.T, rdb *redis.Client) {
+		e := newEnv(t, rdb)
+		e.accept("ord_tried")
+		e.accept("ord_new")
+		if err := e.st.SetResult(context.Background(), "ord_tried", erp.V2, store.TargetResult{State: erp.StatePending, Attempts: 1}, true); err != nil {
+			t.Fatal(err)
+		}
+		cfg := e.config()
+		cfg.Adapters = map[string]erp.Adapter{erp.V2: e.erps[erp.V2]}
+		e.run(cfg)
+		v2 := e.erps[erp.V2]
+		eventually(t, "both delivered", func() bool { return v2.held() == 2 })
+		if n := v2.firstsFor("ord_tried"); n != 0 {
+			t.Errorf("ord_tried (with a result) delivered as first %d times, want 0", n)
+		}
+		if n := v2.firstsFor("ord_new"); n != 1 {
+			t.Errorf("ord_new delivered as first %d times, want 1", n)
+		}
 	})
 }
 
@@ -563,6 +604,9 @@ func TestDispatcherReclaimsFromDeadConsumer(t *testing.T) {
 			eventually(t, id+" recorded", func() bool { return e.record(id).Results[erp.V2].State == erp.StateCreated })
 			if res := e.record(id).Results[erp.V2]; res.Attempts != 2 {
 				t.Errorf("%s result %+v, want attempt 2 (the dead worker's was the first)", id, res)
+			}
+			if n := e.erps[erp.V2].firstsFor(id); n != 0 {
+				t.Errorf("%s: reclaimed delivery marked as first (the dead worker may have created it)", id)
 			}
 		}
 		eventually(t, "acknowledged", func() bool { s := e.stats()[erp.V2]; return s.Pending == 0 })
@@ -673,6 +717,9 @@ erpgate_erp_dead_letters_total{target="v2"} 1
 		}
 		if res := e.record("ord_poison").Results[erp.V2]; res.State != erp.StateCreated || res.Attempts != 1 {
 			t.Errorf("v2 result after replay %+v, want created at its first delivery", res)
+		}
+		if n := v2.firstsFor("ord_poison"); n != 1 {
+			t.Errorf("%d of ord_poison's v2 calls marked as first delivery, want only the very first (not the replay)", n)
 		}
 	})
 }

@@ -26,45 +26,64 @@ import (
 // their own (the batcher of batch.go, separate from the accepts' so that
 // intake never queues behind deliveries).
 
-var _ erp.BatchLoader = (*Store)(nil)
+var (
+	_ erp.BatchLoader = (*Store)(nil)
+	_ erp.FreshLoader = (*Store)(nil)
+)
 
 // LoadOrders returns the canonical orders ids name, in one round trip:
 // orders[i] is that of ids[i], or nil with errs[i] NotFound (or Internal for
 // a record that does not decode). err is Unavailable, and the slices nil,
 // when Redis fails.
 func (s *Store) LoadOrders(ctx context.Context, ids []string) (orders []*order.Order, errs []error, err error) {
+	orders, _, errs, err = s.LoadOrdersFor(ctx, "", ids)
+	return orders, errs, err
+}
+
+// LoadOrdersFor is LoadOrders that also reports, per order, whether target
+// has no result recorded for it (erp.FreshLoader), in the same round trip.
+// With target "" every fresh flag is false.
+func (s *Store) LoadOrdersFor(ctx context.Context, target string, ids []string) (orders []*order.Order, fresh []bool, errs []error, err error) {
 	if len(ids) == 0 {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	cmds := make([]*redis.StringCmd, len(ids))
+	fields := []string{"json"}
+	if target != "" {
+		fields = append(fields, "res:"+target)
+	}
+	cmds := make([]*redis.SliceCmd, len(ids))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGet(ctx, orderKey(id), "json")
+			cmds[i] = p.HMGet(ctx, orderKey(id), fields...)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, unavailable(err)
+		return nil, nil, nil, unavailable(err)
 	}
 	orders = make([]*order.Order, len(ids))
+	fresh = make([]bool, len(ids))
 	errs = make([]error, len(ids))
 	for i, cmd := range cmds {
-		doc, err := cmd.Bytes()
-		switch {
-		case errors.Is(err, redis.Nil):
-			errs[i] = notFound(ids[i])
-		case err != nil:
+		vals, err := cmd.Result()
+		if err != nil {
 			errs[i] = unavailable(err)
-		default:
-			o := new(order.Order)
-			if err := json.Unmarshal(doc, o); err != nil {
-				errs[i] = erpgate.Wrap(erpgate.Internal, fmt.Errorf("order %s: %w", ids[i], err), "internal error")
-				continue
-			}
-			orders[i] = o
+			continue
 		}
+		doc, ok := vals[0].(string)
+		if !ok {
+			errs[i] = notFound(ids[i])
+			continue
+		}
+		o := new(order.Order)
+		if err := json.Unmarshal([]byte(doc), o); err != nil {
+			errs[i] = erpgate.Wrap(erpgate.Internal, fmt.Errorf("order %s: %w", ids[i], err), "internal error")
+			continue
+		}
+		orders[i] = o
+		fresh[i] = target != "" && vals[1] == nil
 	}
-	return orders, errs, nil
+	return orders, fresh, errs, nil
 }
 
 // resultBatcher is the group commit of SetResult: calls that arrive while a

@@ -47,6 +47,41 @@ func TestLoadOrders(t *testing.T) {
 	})
 }
 
+// TestLoadOrdersForTellsFreshOrders: an order is fresh for a target until
+// the target has a result for it, whatever the other target did.
+func TestLoadOrdersForTellsFreshOrders(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		s := newStore(t, rdb)
+		ctx := context.Background()
+		for _, id := range []string{"ord_1", "ord_2"} {
+			if _, err := s.Accept(ctx, intake(id, "shop-a", "EXT-"+id, "fp", "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SetResult(ctx, "ord_1", erp.V2, store.TargetResult{State: erp.StatePending, Attempts: 1}, true); err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{"ord_1", "ord_2", "ord_missing"}
+		for _, c := range []struct {
+			target string
+			want   []bool
+		}{{erp.V2, []bool{false, true, false}}, {erp.V1, []bool{true, true, false}}, {"", []bool{false, false, false}}} {
+			got, fresh, errs, err := s.LoadOrdersFor(ctx, c.target, ids)
+			if err != nil || len(got) != 3 || len(fresh) != 3 || len(errs) != 3 {
+				t.Fatalf("LoadOrdersFor(%q) = %d, %d, %d, %v", c.target, len(got), len(fresh), len(errs), err)
+			}
+			if got[0] == nil || got[0].ID != "ord_1" || got[1] == nil || got[1].ID != "ord_2" || code(errs[2]) != erpgate.NotFound {
+				t.Errorf("LoadOrdersFor(%q) orders %v, errors %v", c.target, got, errs)
+			}
+			for i := range ids {
+				if fresh[i] != c.want[i] {
+					t.Errorf("LoadOrdersFor(%q): %s fresh = %v, want %v", c.target, ids[i], fresh[i], c.want[i])
+				}
+			}
+		}
+	})
+}
+
 func TestLoadOrdersRedisDownIsUnavailable(t *testing.T) {
 	s := store.New(downClient(t), store.Options{})
 	if _, _, err := s.LoadOrders(context.Background(), []string{"ord_1"}); code(err) != erpgate.Unavailable {

@@ -158,6 +158,48 @@ func TestLostCreateReplyIsRecovered(t *testing.T) {
 	}
 }
 
+// TestFirstDeliveryCreatesWithoutLookingFirst: a delivery the workers mark
+// as the order's first (erp.WithFirstDelivery) creates at once — one SOAP
+// call instead of two — and still looks after a lost answer, so the
+// order is neither lost nor doubled.
+func TestFirstDeliveryCreatesWithoutLookingFirst(t *testing.T) {
+	var calls atomic.Int32
+	lose := atomic.Int32{} // the call whose answer is lost (0: none)
+	rnd := func() float64 {
+		if calls.Add(1) == lose.Load() {
+			return 0
+		}
+		return 0.99
+	}
+	e := newEnv(t, erpsim.Config{Rand: rnd, Faults: erpsim.Faults{LostReplyRate: 0.5}}, erpv1.Config{})
+	ctx := erp.WithFirstDelivery(t.Context())
+
+	o := fixture()
+	c, err := e.a.CreateOrder(ctx, o)
+	if err != nil || c.Duplicate || c.ERPOrderNumber != "V1-000001" {
+		t.Fatalf("first delivery = %+v, %v; want V1-000001 created", c, err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("SOAP calls = %d, want 1 (create only)", n)
+	}
+
+	// Calls: create (answer lost), lookup — finds it.
+	calls.Store(0)
+	lose.Store(1)
+	o2 := fixture()
+	o2.ID = "ord_01jqz8x7w6v5t4s3r2q1p0n9m9"
+	c, err = e.a.CreateOrder(ctx, o2)
+	if err != nil || c.ERPOrderNumber != "V1-000002" {
+		t.Fatalf("first delivery with a lost answer = %+v, %v; want V1-000002 found by the follow-up lookup", c, err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("SOAP calls = %d, want 2 (create, lookup)", n)
+	}
+	if got := e.v1Orders(o2.ID); len(got) != 1 {
+		t.Errorf("v1 holds %d orders for %s, want 1", len(got), o2.ID)
+	}
+}
+
 // TestLostRepliesThenRedelivery: v1 creates the order, but both the
 // create's answer and the follow-up lookup's answer are lost, so the
 // delivery fails as transient — the state a worker leaves when it dies

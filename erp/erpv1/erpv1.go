@@ -212,13 +212,17 @@ func (a *Adapter) CreateOrder(ctx context.Context, o *order.Order) (erp.Confirma
 	}
 	defer unlock()
 
-	rec, err := a.find(ctx, o.ID, false)
-	if err != nil {
-		return erp.Confirmation{}, err
-	}
-	if rec != nil {
-		a.log.Debug("erpv1: order already in v1, not created again", "ref", o.ID, "erp_order_number", rec.OrderNumber)
-		return confirmation(o, rec.OrderNumber, rec.Status, rec.OrderTotal, rec.LineCount, true), nil
+	// v1 cannot create idempotently: look first — unless the workers know
+	// no earlier attempt can have reached v1 (erp.FirstDelivery).
+	if !erp.FirstDelivery(ctx) {
+		rec, err := a.find(ctx, o.ID, false)
+		if err != nil {
+			return erp.Confirmation{}, err
+		}
+		if rec != nil {
+			a.log.Debug("erpv1: order already in v1, not created again", "ref", o.ID, "erp_order_number", rec.OrderNumber)
+			return confirmation(o, rec.OrderNumber, rec.Status, rec.OrderTotal, rec.LineCount, true), nil
+		}
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, a.timeout)
