@@ -173,7 +173,10 @@ func openRedis(ctx context.Context, opt *options, log *slog.Logger) (redis.Unive
 		rdb.Close()
 		return nil, nil, fmt.Errorf("redis %s unreachable: %w", redactURL(opt.redisURL), err)
 	}
-	if err := checkAOF(pctx, rdb); err != nil {
+	if err := checkAOF(pctx, rdb); errors.Is(err, errClusterNode) {
+		rdb.Close()
+		return nil, nil, err
+	} else if err != nil {
 		if !opt.allowVolatileRedis {
 			rdb.Close()
 			return nil, nil, fmt.Errorf("%w; refusing to start because a 202 must mean durable (enable appendonly, or pass --allow-volatile-redis)", err)
@@ -184,9 +187,15 @@ func openRedis(ctx context.Context, opt *options, log *slog.Logger) (redis.Unive
 	return rdb, func() { rdb.Close() }, nil
 }
 
-// newRedisClient understands redis:// and rediss:// for a single node,
-// redis+cluster://h1:p1,h2:p2 for Redis Cluster and
-// redis+sentinel://h1:p1,h2:p2/mastername for Sentinel.
+// errNoCluster explains why Redis Cluster is refused.
+const errNoCluster = "Redis Cluster is not supported: an order's accept is one atomic step over " +
+	"its record, its idempotency records, its timeline and the shared outbox and feed, and those " +
+	"keys cannot share one hash slot without putting everything on one node; use one Redis " +
+	"(with a replica and Sentinel for failover, redis+sentinel://)"
+
+// newRedisClient understands redis:// and rediss:// for a single node and
+// redis+sentinel://h1:p1,h2:p2/mastername for Sentinel; it refuses
+// redis+cluster:// (errNoCluster).
 func newRedisClient(raw string) (redis.UniversalClient, error) {
 	switch {
 	case strings.HasPrefix(raw, "redis://"), strings.HasPrefix(raw, "rediss://"), strings.HasPrefix(raw, "unix://"):
@@ -196,8 +205,7 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 		}
 		return redis.NewClient(o), nil
 	case strings.HasPrefix(raw, "redis+cluster://"):
-		addrs := strings.Split(strings.TrimPrefix(raw, "redis+cluster://"), ",")
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}), nil
+		return nil, errors.New("--redis-url: " + errNoCluster)
 	case strings.HasPrefix(raw, "redis+sentinel://"):
 		rest := strings.TrimPrefix(raw, "redis+sentinel://")
 		hosts, master, ok := strings.Cut(rest, "/")
@@ -206,19 +214,26 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 		}
 		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: strings.Split(hosts, ",")}), nil
 	}
-	return nil, fmt.Errorf("--redis-url: unsupported scheme in %q (redis://, rediss://, unix://, redis+cluster://, redis+sentinel://)", redactURL(raw))
+	return nil, fmt.Errorf("--redis-url: unsupported scheme in %q (redis://, rediss://, unix://, redis+sentinel://)", redactURL(raw))
 }
 
 func checkAOF(ctx context.Context, rdb redis.UniversalClient) error {
-	info, err := rdb.Info(ctx, "persistence").Result()
+	info, err := rdb.Info(ctx, "persistence", "cluster").Result()
 	if err != nil {
 		return fmt.Errorf("cannot read redis persistence settings: %w", err)
+	}
+	if strings.Contains(info, "cluster_enabled:1") {
+		return errClusterNode
 	}
 	if !strings.Contains(info, "aof_enabled:1") {
 		return errors.New("redis has no AOF persistence (appendonly no)")
 	}
 	return nil
 }
+
+// errClusterNode is checkAOF's answer for a node of a Redis Cluster: it is
+// refused even with --allow-volatile-redis.
+var errClusterNode = errors.New("redis is a Redis Cluster node. " + errNoCluster)
 
 // redactURL hides a password in a Redis URL for logs and errors.
 func redactURL(raw string) string {

@@ -322,3 +322,46 @@ func TestMetricsPassPromtool(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+
+// TestRedisClusterIsRefused: a redis+cluster:// URL, and a redis:// URL
+// naming a node of a Redis Cluster, are refused at start with the reason —
+// also with --allow-volatile-redis — rather than failing every accept with
+// CROSSSLOT later.
+func TestRedisClusterIsRefused(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(t.Context(), []string{"gateway", "--redis-url", "redis+cluster://127.0.0.1:7000,127.0.0.1:7001", "--listen", "127.0.0.1:0"},
+		func(string) string { return "" }, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "Redis Cluster is not supported") {
+		t.Errorf("redis+cluster:// = %v, want refused as unsupported", err)
+	}
+
+	server, lerr := exec.LookPath("redis-server")
+	if lerr != nil {
+		if os.Getenv("ERPGATE_REQUIRE_TOOLS") == "1" {
+			t.Fatal("redis-server not found but ERPGATE_REQUIRE_TOOLS=1")
+		}
+		t.Skip("redis-server not installed: the cluster-node check is not run")
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	_, port, _ := strings.Cut(addr, ":")
+	cmd := exec.Command(server, "--port", port, "--bind", "127.0.0.1", "--dir", dir, "--save", "",
+		"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "yes")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	url := "redis://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err = run(t.Context(), []string{"gateway", "--redis-url", url, "--allow-volatile-redis", "--listen", "127.0.0.1:0"},
+			func(string) string { return "" }, io.Discard, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "unreachable") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // the server is still starting
+	}
+	if err == nil || !strings.Contains(err.Error(), "Redis Cluster node") {
+		t.Errorf("a cluster node = %v, want refused as a Redis Cluster node", err)
+	}
+}
