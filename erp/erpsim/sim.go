@@ -128,6 +128,8 @@ type Sim struct {
 	life      *lifecycle
 	push      *pusher
 	advanceMu sync.Mutex
+	// strictOnly turns the fast path off (fast.go): tests compare.
+	strictOnly bool
 }
 
 // New returns a simulator configured by cfg. It panics if cfg is invalid
@@ -222,6 +224,10 @@ type version struct {
 	// generated response type) or an error, which is a *soap.Fault. It runs
 	// after fault injection has let the request through.
 	serve func(ctx context.Context, req *soap.Request) (any, error)
+	// ns is the namespace of the version's operations; fast holds the
+	// operations the fast path reads (fast.go), by local name.
+	ns   string
+	fast map[string]fastOp
 	// serverFault builds a transient Server fault in the version's own
 	// detail format; code is codeServiceBusy or codeServiceUnavailable.
 	serverFault func(code, msg string) *soap.Fault
@@ -252,26 +258,46 @@ func (s *Sim) handleSOAP(v *version) http.HandlerFunc {
 		if !s.inject(w, r, v, f) {
 			return
 		}
-		req, err := soap.ReadRequest(r, requestLimits())
-		if err != nil {
-			soap.WriteFault(w, soap.VersionOf(r), soap.FaultFromError(err))
-			return
+		var (
+			ver  soap.Version
+			op   string
+			body any
+			err  error
+		)
+		if c, ok := s.readFast(r, v); ok {
+			ver, op = soap.V11, c.op
+			body, err = c.serve(c.in)
+		} else {
+			req, rerr := soap.ReadRequest(r, requestLimits())
+			if rerr != nil {
+				soap.WriteFault(w, soap.VersionOf(r), soap.FaultFromError(rerr))
+				return
+			}
+			ver, op = req.Version, req.Operation.Local
+			body, err = v.serve(r.Context(), req)
 		}
-		body, err := v.serve(r.Context(), req)
 		if f.LostReplyRate > 0 && s.rand() < f.LostReplyRate {
 			// The ERP did the work but the answer never arrives: the
 			// connection is cut. This is the case idempotent delivery is for.
-			s.log.Debug("erpsim: injected lost reply", "version", v.name, "operation", req.Operation.Local)
+			s.log.Debug("erpsim: injected lost reply", "version", v.name, "operation", op)
 			panic(http.ErrAbortHandler)
 		}
 		if err != nil {
-			soap.WriteFault(w, req.Version, soap.FaultFromError(err))
+			soap.WriteFault(w, ver, soap.FaultFromError(err))
 			return
 		}
-		if err := soap.WriteResponse(w, req.Version, body); err != nil {
-			s.log.Error("erpsim: writing response", "version", v.name, "operation", req.Operation.Local, "err", err)
+		if err := soap.WriteResponse(w, ver, body); err != nil {
+			s.log.Error("erpsim: writing response", "version", v.name, "operation", op, "err", err)
 		}
 	}
+}
+
+// readFast reads r by the fast path (fast.go) unless it is off.
+func (s *Sim) readFast(r *http.Request, v *version) (fastCall, bool) {
+	if s.strictOnly {
+		return fastCall{}, false
+	}
+	return v.readFast(r, requestLimits())
 }
 
 // inject applies the fault injection f to a SOAP call. It reports whether

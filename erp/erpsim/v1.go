@@ -42,9 +42,14 @@ type v1Handler struct {
 }
 
 func newV1(s *Sim) *version {
-	v := &version{path: "/erp/v1", wsdl: erpv1ws.WSDL, numberPrefix: "V1-"}
+	v := &version{path: "/erp/v1", wsdl: erpv1ws.WSDL, numberPrefix: "V1-", ns: erpv1ws.Namespace}
 	h := &v1Handler{sim: s, v: v}
 	v.serve = h.serve
+	v.fast = map[string]fastOp{
+		"CreateOrder":          fastOpOf(readV1Create, h.createOrder),
+		"FindOrderByReference": fastOpOf(readV1Find, h.findOrders),
+		"GetOrderStatus":       fastOpOf(readV1Status, h.orderStatus),
+	}
 	v.serverFault = func(code, msg string) *soap.Fault {
 		return v1Fault(soap.FaultServer, erpv1ws.ErrorCode(code), msg)
 	}
@@ -73,6 +78,11 @@ func (h *v1Handler) create(req *soap.Request) (any, error) {
 	if err := req.Decode(&in); err != nil {
 		return nil, v1Fault(soap.FaultClient, erpv1ws.ErrorCodeINVALID_REQUEST, "CreateOrder does not match the schema")
 	}
+	return h.createOrder(&in)
+}
+
+// createOrder answers a CreateOrder read by Decode or by the fast path.
+func (h *v1Handler) createOrder(in *erpv1ws.CreateOrder) (any, error) {
 	o := in.Order
 	total, f := h.check(o)
 	if f != nil {
@@ -113,6 +123,11 @@ func (h *v1Handler) find(req *soap.Request) (any, error) {
 	if err := req.Decode(&in); err != nil {
 		return nil, v1Fault(soap.FaultClient, erpv1ws.ErrorCodeINVALID_REQUEST, "FindOrderByReference does not match the schema")
 	}
+	return h.findOrders(&in)
+}
+
+// findOrders answers a FindOrderByReference.
+func (h *v1Handler) findOrders(in *erpv1ws.FindOrderByReference) (any, error) {
 	if in.Reference == "" {
 		return nil, v1Fault(soap.FaultClient, erpv1ws.ErrorCodeINVALID_REQUEST, "Reference is required")
 	}
@@ -140,6 +155,11 @@ func (h *v1Handler) status(req *soap.Request) (any, error) {
 	if err := req.Decode(&in); err != nil {
 		return nil, v1Fault(soap.FaultClient, erpv1ws.ErrorCodeINVALID_REQUEST, "GetOrderStatus does not match the schema")
 	}
+	return h.orderStatus(&in)
+}
+
+// orderStatus answers a GetOrderStatus.
+func (h *v1Handler) orderStatus(in *erpv1ws.GetOrderStatus) (any, error) {
 	if in.OrderNumber == "" {
 		return nil, v1Fault(soap.FaultClient, erpv1ws.ErrorCodeINVALID_REQUEST, "OrderNumber is required")
 	}

@@ -38,9 +38,14 @@ type v2Handler struct {
 }
 
 func newV2(s *Sim) *version {
-	v := &version{path: "/erp/v2", wsdl: erpv2ws.WSDL, numberPrefix: "SO-2V-"}
+	v := &version{path: "/erp/v2", wsdl: erpv2ws.WSDL, numberPrefix: "SO-2V-", ns: erpv2ws.Namespace}
 	h := &v2Handler{sim: s, v: v}
 	v.serve = h.serve
+	v.fast = map[string]fastOp{
+		"CreateSalesOrder":    fastOpOf(readV2Create, h.createSalesOrder),
+		"GetSalesOrder":       fastOpOf(readV2Get, h.getSalesOrder),
+		"GetSalesOrderStatus": fastOpOf(readV2Status, h.salesOrderStatus),
+	}
 	v.serverFault = func(code, msg string) *soap.Fault {
 		return v2Fault(soap.FaultServer, erpv2ws.ErrorCode(code), msg)
 	}
@@ -73,6 +78,12 @@ func (h *v2Handler) create(req *soap.Request) (any, error) {
 	if err := req.Decode(&in); err != nil {
 		return nil, v2Fault(soap.FaultClient, erpv2ws.ErrorCodeINVALID_REQUEST, "CreateSalesOrder does not match the schema")
 	}
+	return h.createSalesOrder(&in)
+}
+
+// createSalesOrder answers a CreateSalesOrder read by Decode or by the
+// fast path.
+func (h *v2Handler) createSalesOrder(in *erpv2ws.CreateSalesOrder) (any, error) {
 	so := in.SalesOrder
 	total, f := h.check(so)
 	if f != nil {
@@ -110,6 +121,11 @@ func (h *v2Handler) get(req *soap.Request) (any, error) {
 	if err := req.Decode(&in); err != nil {
 		return nil, v2Fault(soap.FaultClient, erpv2ws.ErrorCodeINVALID_REQUEST, "GetSalesOrder does not match the schema")
 	}
+	return h.getSalesOrder(&in)
+}
+
+// getSalesOrder answers a GetSalesOrder.
+func (h *v2Handler) getSalesOrder(in *erpv2ws.GetSalesOrder) (any, error) {
 	rec, f := h.lookup(in.ExternalReference)
 	if f != nil {
 		return nil, f
@@ -129,6 +145,11 @@ func (h *v2Handler) status(req *soap.Request) (any, error) {
 	if err := req.Decode(&in); err != nil {
 		return nil, v2Fault(soap.FaultClient, erpv2ws.ErrorCodeINVALID_REQUEST, "GetSalesOrderStatus does not match the schema")
 	}
+	return h.salesOrderStatus(&in)
+}
+
+// salesOrderStatus answers a GetSalesOrderStatus.
+func (h *v2Handler) salesOrderStatus(in *erpv2ws.GetSalesOrderStatus) (any, error) {
 	rec, f := h.lookup(in.ExternalReference)
 	if f != nil {
 		return nil, f
