@@ -75,7 +75,7 @@ type SupplyStore interface {
 	AcceptSupplierDocument(ctx context.Context, in store.DocumentIntake) (store.AcceptedDocument, error)
 	SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*store.SupplierDocument, error)
 	SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*store.SupplierDocument, int, error)
-	PendingDocuments(ctx context.Context, po string) ([]*store.SupplierDocument, error)
+	PendingState(ctx context.Context, po string) ([]*store.SupplierDocument, []string, error)
 	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
 	CacheSet(ctx context.Context, key string, val []byte, ttl time.Duration) error
 	CacheGenerations(ctx context.Context, scopes ...string) ([]int64, error)
@@ -322,7 +322,7 @@ func (s *SupplierService) PurchaseOrder(ctx context.Context, supplier, number st
 	if err != nil {
 		return nil, err
 	}
-	pending, err := s.cfg.Store.PendingDocuments(ctx, number)
+	pending, _, err := s.cfg.Store.PendingState(ctx, number)
 	if err != nil {
 		return nil, err
 	}
@@ -467,36 +467,57 @@ func (s *SupplierService) submit(ctx context.Context, supplier string, doc *stor
 	}
 	// A repeat skips the checks: its purchase order has moved on since.
 	if prev, err := s.cfg.Store.SupplierDocumentByNumber(ctx, supplier, doc.Kind, doc.DocumentID); err == nil {
-		return s.accept(ctx, prev.PONumber, prev, fp, nil)
+		return s.accept(ctx, prev, fp, nil, nil)
 	} else if erpgate.ErrorCode(err) != erpgate.NotFound {
 		return s.outcome(doc.Kind, DocReceipt{}, err)
 	}
-	var po *supply.PurchaseOrder
-	if apply != nil {
+	if apply == nil {
+		if err := s.checkStockSKUs(ctx, doc.StockAdvice); err != nil {
+			return s.outcome(doc.Kind, DocReceipt{}, err)
+		}
+		doc.ID = newDocID(now)
+		doc.AcceptedAt = now.Truncate(time.Millisecond)
+		doc.DocumentDelivery = erp.DocumentDelivery{State: erp.DocPending}
+		return s.accept(ctx, doc, fp, nil, nil)
+	}
+	// The check and the accept are one optimistic step: the accept goes
+	// through only if the purchase order's pending documents are still
+	// the ones checked against, so two documents checked at once (two
+	// shipping notices for the last units) cannot both pass; the loser is
+	// checked again against the winner.
+	for attempt := 1; ; attempt++ {
 		base, _, err := s.purchaseOrder(ctx, supplier, doc.PONumber)
 		if err != nil {
 			return s.outcome(doc.Kind, DocReceipt{}, err)
 		}
-		projected, err := s.project(ctx, base, now)
+		projected, seen, err := s.project(ctx, base, now)
 		if err != nil {
 			return s.outcome(doc.Kind, DocReceipt{}, err)
 		}
-		if po, err = apply(projected, now); err != nil {
+		po, err := apply(projected, now)
+		if err != nil {
 			return s.outcome(doc.Kind, DocReceipt{}, err)
 		}
-	} else if err := s.checkStockSKUs(ctx, doc.StockAdvice); err != nil {
-		return s.outcome(doc.Kind, DocReceipt{}, err)
+		doc.ID = newDocID(now)
+		doc.AcceptedAt = now.Truncate(time.Millisecond)
+		doc.DocumentDelivery = erp.DocumentDelivery{State: erp.DocPending}
+		r, err := s.accept(ctx, doc, fp, po, seen)
+		if !errors.Is(err, store.ErrPendingChanged) || attempt == maxCheckAttempts {
+			return r, err
+		}
 	}
-	doc.ID = newDocID(now)
-	doc.AcceptedAt = now.Truncate(time.Millisecond)
-	doc.DocumentDelivery = erp.DocumentDelivery{State: erp.DocPending}
-	return s.accept(ctx, doc.PONumber, doc, fp, po)
 }
 
+// maxCheckAttempts bounds how often a supplier document is checked again
+// because the purchase order's pending documents changed meanwhile; then
+// the supplier gets a Conflict to send it again.
+const maxCheckAttempts = 3
+
 // accept stores doc durably and does what follows: po is the purchase
-// order with doc applied (nil for a repeat or a stock advice).
-func (s *SupplierService) accept(ctx context.Context, number string, doc *store.SupplierDocument, fp string, po *supply.PurchaseOrder) (DocReceipt, error) {
-	acc, err := s.cfg.Store.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: doc, Fingerprint: fp})
+// order with doc applied (nil for a repeat or a stock advice) and seen the
+// pending documents it was checked against (nil: no check).
+func (s *SupplierService) accept(ctx context.Context, doc *store.SupplierDocument, fp string, po *supply.PurchaseOrder, seen []string) (DocReceipt, error) {
+	acc, err := s.cfg.Store.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: doc, Fingerprint: fp, CheckedAgainst: seen})
 	if err != nil {
 		return s.outcome(doc.Kind, DocReceipt{}, err)
 	}
@@ -524,10 +545,10 @@ func (s *SupplierService) accept(ctx context.Context, number string, doc *store.
 // are accepted but not yet delivered applied on top, in accept order. A
 // document the ERP already holds (its record not updated yet) is skipped,
 // as is one that no longer applies (the ERP will reject it too).
-func (s *SupplierService) project(ctx context.Context, po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
-	pending, err := s.cfg.Store.PendingDocuments(ctx, po.Number)
+func (s *SupplierService) project(ctx context.Context, po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, []string, error) {
+	pending, seen, err := s.cfg.Store.PendingState(ctx, po.Number)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, d := range pending {
 		var next *supply.PurchaseOrder
@@ -546,7 +567,7 @@ func (s *SupplierService) project(ctx context.Context, po *supply.PurchaseOrder,
 			po = next
 		}
 	}
-	return po, nil
+	return po, seen, nil
 }
 
 // validateDocument runs the document's own checks.

@@ -79,6 +79,7 @@ type supEnv struct {
 type supOpts struct {
 	requireSignature bool
 	noWorkers        bool
+	wrapStore        func(SupplyStore) SupplyStore // wraps the supplier services' store
 }
 
 func newSupEnv(t *testing.T, opts ...supOpts) *supEnv {
@@ -116,10 +117,14 @@ func newSupEnv(t *testing.T, opts ...supOpts) *supEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var supplyStore SupplyStore = e.st
+	if o.wrapStore != nil {
+		supplyStore = o.wrapStore(e.st)
+	}
 	e.gw, err = New(Config{
 		PublicURL: "https://gw.example", Store: e.st, Keyring: keys, Now: e.clk.Now,
 		Registerer: e.reg, Gatherer: e.reg, Timelines: trk, Live: nopLive{},
-		Supplier: SupplierConfig{ERP: chain, Store: e.st, Timelines: trk, RequireSignature: o.requireSignature},
+		Supplier: SupplierConfig{ERP: chain, Store: supplyStore, Timelines: trk, RequireSignature: o.requireSignature},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -526,6 +531,68 @@ func TestSupplierBusinessChecksREST(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(e.gw.Supplier().docs.WithLabelValues(erp.KindAcknowledgement, "invalid")); got != 6 {
 		t.Errorf("erpgate_supplier_documents_total{acknowledgement,invalid} = %v, want 6", got)
+	}
+}
+
+// pausingStore holds the first PendingState call after arm until
+// released, so a test can run another request in between.
+type pausingStore struct {
+	SupplyStore
+	mu      sync.Mutex
+	armed   bool
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (p *pausingStore) arm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed, p.reached, p.release = true, make(chan struct{}), make(chan struct{})
+}
+
+func (p *pausingStore) PendingState(ctx context.Context, po string) ([]*store.SupplierDocument, []string, error) {
+	docs, ids, err := p.SupplyStore.PendingState(ctx, po)
+	p.mu.Lock()
+	armed, reached, release := p.armed, p.reached, p.release
+	p.armed = false
+	p.mu.Unlock()
+	if armed {
+		close(reached)
+		<-release
+	}
+	return docs, ids, err
+}
+
+// TestSupplierConcurrentDocumentsCannotBothPass: two shipping notices for
+// the same three confirmed units, checked at the same moment against the
+// same state, cannot both be accepted: the one whose check began first but
+// was accepted second is checked again and refused.
+func TestSupplierConcurrentDocumentsCannotBothPass(t *testing.T) {
+	ps := &pausingStore{}
+	e := newSupEnv(t, supOpts{noWorkers: true, wrapStore: func(s SupplyStore) SupplyStore { ps.SupplyStore = s; return ps }})
+	num := e.issuedPO("ord_race")
+	path := "/v1/supplier/purchase-orders/" + num
+	if r := e.call(http.MethodPost, path+"/acknowledgements", sup2Key, ackBody("ACK-1", "2026-03-06", 3)); r.status != http.StatusAccepted {
+		t.Fatalf("ack: %d %s", r.status, r.raw)
+	}
+	before := e.outboxLen()
+
+	ps.arm()
+	first := make(chan supResp, 1)
+	go func() { first <- e.call(http.MethodPost, path+"/shipping-notices", sup2Key, asnBody("ASN-A", "2026-03-02", "2026-03-04", 3)) }()
+	<-ps.reached // ASN-A has read the pending documents and waits
+	second := e.call(http.MethodPost, path+"/shipping-notices", sup2Key, asnBody("ASN-B", "2026-03-02", "2026-03-04", 3))
+	close(ps.release)
+	a := <-first
+
+	if second.status != http.StatusAccepted {
+		t.Errorf("ASN-B (checked and accepted alone): %d %s, want 202", second.status, second.raw)
+	}
+	if a.status != http.StatusConflict {
+		t.Errorf("ASN-A (checked against the state before ASN-B): %d %s, want 409: nothing left to ship", a.status, a.raw)
+	}
+	if got := e.outboxLen() - before; got != 1 {
+		t.Errorf("outbox grew by %d, want 1 (one shipping notice)", got)
 	}
 }
 

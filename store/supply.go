@@ -50,7 +50,20 @@ type DocumentIntake struct {
 	// Fingerprint is the hex SHA-256 of the document's content; a repeat
 	// with the same document number and another fingerprint is refused.
 	Fingerprint string
+	// CheckedAgainst, when not nil, is the purchase order's pending
+	// documents (ids, accept order) the caller checked Doc against: the
+	// accept goes through only if they are still exactly those, else it
+	// fails with ErrPendingChanged and nothing is written (two documents
+	// checked at once against the same state must not both pass).
+	CheckedAgainst []string
 }
+
+// ErrPendingChanged is AcceptSupplierDocument's answer when the purchase
+// order's pending documents changed since the caller checked against them
+// (DocumentIntake.CheckedAgainst): check again and retry. Its code is
+// Conflict.
+var ErrPendingChanged = &erpgate.Error{Code: erpgate.Conflict,
+	Message: "the purchase order changed while the document was being checked; send it again"}
 
 // AcceptedDocument is the outcome of AcceptSupplierDocument.
 type AcceptedDocument struct {
@@ -82,9 +95,14 @@ func (s *Store) AcceptSupplierDocument(ctx context.Context, in DocumentIntake) (
 	if d.PONumber != "" {
 		keys = append(keys, docPendingKey(d.PONumber))
 	}
-	res, err := acceptDocScript.Run(ctx, s.rdb, keys,
-		d.ID, in.Fingerprint, doc, d.SupplierID, d.Kind, d.DocumentID, d.PONumber, ms, erp.MessageType(d.Kind),
-	).StringSlice()
+	args := []any{d.ID, in.Fingerprint, doc, d.SupplierID, d.Kind, d.DocumentID, d.PONumber, ms, erp.MessageType(d.Kind), 0}
+	if in.CheckedAgainst != nil && d.PONumber != "" {
+		args[9] = 1
+		for _, id := range in.CheckedAgainst {
+			args = append(args, id)
+		}
+	}
+	res, err := acceptDocScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 	if err != nil {
 		return AcceptedDocument{}, unavailable(err)
 	}
@@ -96,6 +114,8 @@ func (s *Store) AcceptSupplierDocument(ctx context.Context, in DocumentIntake) (
 		return AcceptedDocument{ID: d.ID}, nil
 	case "replay":
 		return AcceptedDocument{ID: res[1], Replayed: true}, nil
+	case "stale":
+		return AcceptedDocument{}, ErrPendingChanged
 	case "mismatch":
 		return AcceptedDocument{}, &erpgate.Error{Code: erpgate.IdempotencyMismatch,
 			Message: fmt.Sprintf("the %s %q was already accepted with different content", strings.ReplaceAll(d.Kind, "_", " "), d.DocumentID),
@@ -319,14 +339,29 @@ func (s *Store) PendingBefore(ctx context.Context, doc *SupplierDocument) ([]str
 // the gateway lays over the ERP's view of the order to check a new document
 // against.
 func (s *Store) PendingDocuments(ctx context.Context, po string) ([]*SupplierDocument, error) {
+	docs, _, err := s.PendingState(ctx, po)
+	return docs, err
+}
+
+// PendingState is PendingDocuments with the ids of the purchase order's
+// pending list as they were read (not nil; a document whose record is gone
+// has an id but no document): what DocumentIntake.CheckedAgainst wants.
+func (s *Store) PendingState(ctx context.Context, po string) ([]*SupplierDocument, []string, error) {
 	if !keyPart(po) {
-		return nil, nil
+		return nil, []string{}, nil
 	}
 	ids, err := s.rdb.LRange(ctx, docPendingKey(po), 0, -1).Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, nil, unavailable(err)
 	}
-	return s.documents(ctx, ids)
+	if ids == nil {
+		ids = []string{}
+	}
+	docs, err := s.documents(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	return docs, ids, nil
 }
 
 func docKey(id string) string { return "sdoc:" + id }
@@ -340,8 +375,9 @@ func docNotFound(id string) *erpgate.Error {
 }
 
 // acceptDocScript: KEYS doc, idem, list, outbox[, pending]
-// ARGV id, fp, json, supplier, kind, docid, po, createdms, type
-// Returns {"ok", id} | {"replay", id} | {"mismatch", id} | {"exists", id}.
+// ARGV id, fp, json, supplier, kind, docid, po, createdms, type, check(0|1), checked pending id...
+// Returns {"ok", id} | {"replay", id} | {"mismatch", id} | {"exists", id} |
+// {"stale", ""} (check 1 and the pending list is not the checked one).
 var acceptDocScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[2])
 if v then
@@ -349,6 +385,13 @@ if v then
   local id, fp = string.sub(v, 1, sp - 1), string.sub(v, sp + 1)
   if fp ~= ARGV[2] then return {'mismatch', id} end
   return {'replay', id}
+end
+if ARGV[10] == '1' and #KEYS == 5 then
+  local cur = redis.call('LRANGE', KEYS[5], 0, -1)
+  if #cur ~= #ARGV - 10 then return {'stale', ''} end
+  for i = 1, #cur do
+    if cur[i] ~= ARGV[10 + i] then return {'stale', ''} end
+  end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ARGV[1]} end
 redis.call('HSET', KEYS[1], 'json', ARGV[3], 'supplier', ARGV[4], 'kind', ARGV[5], 'docid', ARGV[6],

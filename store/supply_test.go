@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -150,6 +151,45 @@ func TestSupplyCacheAndSignatures(t *testing.T) {
 			if first, err := s.FirstUse(ctx, "client|sig", time.Minute); err != nil || first != want {
 				t.Errorf("FirstUse #%d = %v, %v; want %v", i+1, first, err, want)
 			}
+		}
+	})
+}
+
+// TestAcceptSupplierDocumentCheckedAgainst: a document checked against the
+// purchase order's pending documents is accepted only while they are still
+// those; after another document joined them it is refused with
+// ErrPendingChanged and nothing is written.
+func TestAcceptSupplierDocumentCheckedAgainst(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		s := newStore(t, rdb)
+		ctx := context.Background()
+		_, seen, err := s.PendingState(ctx, "PO-000001")
+		if err != nil || seen == nil || len(seen) != 0 {
+			t.Fatalf("pending state of a fresh order: %v, %v; want an empty, non-nil list", seen, err)
+		}
+		// Two documents checked against the same (empty) state.
+		if _, err := s.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: ackDoc("sd_1", "SUP-1", "ACK-1", "PO-000001"), Fingerprint: "f1", CheckedAgainst: seen}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: ackDoc("sd_2", "SUP-1", "ACK-2", "PO-000001"), Fingerprint: "f2", CheckedAgainst: seen})
+		if !errors.Is(err, store.ErrPendingChanged) || code(err) != erpgate.Conflict {
+			t.Fatalf("second document checked against the old state: %v, want ErrPendingChanged (Conflict)", err)
+		}
+		if _, err := s.SupplierDocument(ctx, "sd_2"); code(err) != erpgate.NotFound {
+			t.Errorf("refused document stored: %v", err)
+		}
+		// Checked again against the new state: accepted.
+		_, seen, err = s.PendingState(ctx, "PO-000001")
+		if err != nil || len(seen) != 1 || seen[0] != "sd_1" {
+			t.Fatalf("pending state = %v, %v; want [sd_1]", seen, err)
+		}
+		if _, err := s.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: ackDoc("sd_2", "SUP-1", "ACK-2", "PO-000001"), Fingerprint: "f2", CheckedAgainst: seen}); err != nil {
+			t.Fatalf("after checking again: %v", err)
+		}
+		// A repeat is answered as a replay whatever the state.
+		acc, err := s.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: ackDoc("sd_9", "SUP-1", "ACK-1", "PO-000001"), Fingerprint: "f1", CheckedAgainst: []string{}})
+		if err != nil || !acc.Replayed || acc.ID != "sd_1" {
+			t.Errorf("repeat = %+v, %v; want a replay of sd_1", acc, err)
 		}
 	})
 }
