@@ -579,7 +579,9 @@ func TestSupplierConcurrentDocumentsCannotBothPass(t *testing.T) {
 
 	ps.arm()
 	first := make(chan supResp, 1)
-	go func() { first <- e.call(http.MethodPost, path+"/shipping-notices", sup2Key, asnBody("ASN-A", "2026-03-02", "2026-03-04", 3)) }()
+	go func() {
+		first <- e.call(http.MethodPost, path+"/shipping-notices", sup2Key, asnBody("ASN-A", "2026-03-02", "2026-03-04", 3))
+	}()
 	<-ps.reached // ASN-A has read the pending documents and waits
 	second := e.call(http.MethodPost, path+"/shipping-notices", sup2Key, asnBody("ASN-B", "2026-03-02", "2026-03-04", 3))
 	close(ps.release)
