@@ -191,6 +191,9 @@ func charRef(raw string) (rune, int, bool) {
 			return 0, 0, false
 		}
 		n = n*rune(base) + d
+		if n > 0x10FFFF {
+			return 0, 0, false // beyond Unicode (and before a rune could overflow)
+		}
 	}
 	// XML's Char production, without the surrogates.
 	if !(n == 0x09 || n == 0x0A || n == 0x0D || n >= 0x20 && n <= 0xD7FF ||

@@ -144,26 +144,24 @@ func (f *Fields) Int32() (int32, bool) {
 	if !ok {
 		return 0, false
 	}
-	s = strings.TrimSpace(s)
 	if s == "" {
-		return 0, true
+		return 0, true // empty is 0; blank is an error, as in encoding/xml
 	}
-	n, err := strconv.ParseInt(s, 10, 32)
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
 	return int32(n), err == nil
 }
 
 // Bool reads an xsd:boolean element as encoding/xml does (strconv's
-// words, surrounding space trimmed, empty is false).
+// words, surrounding space trimmed, empty is false, blank is not read).
 func (f *Fields) Bool() (bool, bool) {
 	s, ok := f.String()
 	if !ok {
 		return false, false
 	}
-	s = strings.TrimSpace(s)
 	if s == "" {
-		return false, true
+		return false, true // empty is false; blank is an error, as in encoding/xml
 	}
-	b, err := strconv.ParseBool(s)
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
 	return b, err == nil
 }
 

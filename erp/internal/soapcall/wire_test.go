@@ -1,6 +1,7 @@
 package soapcall_test
 
 import (
+	"encoding/xml"
 	"errors"
 	"io"
 	"net/http"
@@ -57,5 +58,54 @@ func TestDecodeFault(t *testing.T) {
 	var sf *gowsdl.SOAPFault
 	if !errors.As(err, &sf) || sf.String != "busy" {
 		t.Errorf("Decode = %v, want the fault", err)
+	}
+}
+
+// TestScanResponseReadsAsEncodingXML: answers the fast reader must not
+// take because encoding/xml would refuse them (so the gowsdl fallback
+// answers, as it always did): a character reference beyond Unicode that
+// would wrap to "A" in 32 bits, and a blank (not empty) number or boolean.
+func TestScanResponseReadsAsEncodingXML(t *testing.T) {
+	const ns = "urn:erpgate:test"
+	answer := func(inner string) []byte {
+		return []byte(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><R xmlns="` + ns + `">` +
+			inner + `</R></soap:Body></soap:Envelope>`)
+	}
+	read := func(inner string) (string, int32, bool, bool) {
+		var s string
+		var n int32
+		var b bool
+		ok := soapcall.ScanResponse(answer(inner), xml.Name{Space: ns, Local: "R"}, func(f *soapcall.Fields, local string) bool {
+			var ok bool
+			switch local {
+			case "S":
+				s, ok = f.String()
+			case "N":
+				n, ok = f.Int32()
+			case "B":
+				b, ok = f.Bool()
+			}
+			return ok
+		})
+		return s, n, b, ok
+	}
+	if s, n, b, ok := read(`<S>O&#39;Brien</S><N> 42 </N><B>true</B>`); !ok || s != "O'Brien" || n != 42 || !b {
+		t.Fatalf("plain answer = %q %d %v %v; want O'Brien 42 true", s, n, b, ok)
+	}
+	if _, n, b, ok := read(`<N></N><B/>`); !ok || n != 0 || b {
+		t.Errorf("empty number and boolean = %d %v %v; want 0 false (as encoding/xml)", n, b, ok)
+	}
+	for _, inner := range []string{`<S>&#x100000041;</S>`, `<S>&#4294967361;</S>`, `<S>&#x110000;</S>`, `<N> </N>`, `<B>` + "\t" + `</B>`} {
+		var v struct {
+			S string `xml:"S"`
+			N int32  `xml:"N"`
+			B bool   `xml:"B"`
+		}
+		if xml.Unmarshal([]byte(`<R>`+inner+`</R>`), &v) == nil {
+			t.Fatalf("encoding/xml takes %s; the case proves nothing", inner)
+		}
+		if s, n, b, ok := read(inner); ok {
+			t.Errorf("fast reader took %s as %q %d %v; encoding/xml refuses it", inner, s, n, b)
+		}
 	}
 }
