@@ -58,8 +58,8 @@ import (
 
 // Limits on what Accept stores.
 const (
-	MaxIdempotencyKey = 255    // bytes of an Idempotency-Key
-	feedMaxLen        = 100000 // approximate length cap of trk:feed (a notification stream)
+	MaxIdempotencyKey = 255                        // bytes of an Idempotency-Key
+	feedMaxLen        = tracking.DefaultFeedMaxLen // approximate length cap of trk:feed (a notification stream)
 )
 
 // Order statuses kept in the record. They are the tracking event types of

@@ -30,10 +30,12 @@ const (
 	MaxTimeline = 5000
 )
 
-// DefaultFeedMaxLen is the approximate length trk:feed is trimmed to, the same
-// as the store's accept script uses. The feed only announces events; the
-// timelines themselves are never trimmed.
-const DefaultFeedMaxLen = 100000
+// DefaultFeedMaxLen is the approximate length appends cap trk:feed at, the
+// same as the store's accept script uses: a memory bound (≈80 bytes an
+// entry), not the trim policy — the webhook trim loop keeps the feed to what
+// is still needed ("Trimming the feed" in webhook_run.go). The feed only
+// announces events; the timelines themselves are never trimmed.
+const DefaultFeedMaxLen = 1000000
 
 // StoreConfig configures a Store.
 type StoreConfig struct {

@@ -210,6 +210,11 @@ type WebhooksConfig struct {
 	// DeadLetterMaxLen caps the dead-letter stream (approximately);
 	// default 100000.
 	DeadLetterMaxLen int64
+	// FeedKeep is how much of the feed (by age) is kept whatever the webhook
+	// group needs, for the hubs; default 1m. TrimEvery is how often the
+	// feed is trimmed; default 10s. See "Trimming the feed".
+	FeedKeep  time.Duration
+	TrimEvery time.Duration
 	// SubscriptionRefresh is how often the subscription list is re-read
 	// from Redis (changes by other instances); default 2s. While there is
 	// no subscription at all, the feed consumer re-reads it every round
@@ -272,6 +277,8 @@ func NewWebhooks(cfg WebhooksConfig) (*Webhooks, error) {
 		cfg.Coalesce = 20 * time.Millisecond
 	}
 	def(&cfg.ReclaimIdle, 30*time.Second)
+	def(&cfg.FeedKeep, time.Minute)
+	def(&cfg.TrimEvery, 10*time.Second)
 	def(&cfg.CursorTTL, 90*24*time.Hour)
 	def(&cfg.SubscriptionRefresh, 2*time.Second)
 	if cfg.Workers <= 0 {

@@ -27,6 +27,7 @@ import (
 func (w *Webhooks) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { w.dispatch(ctx) })
+	wg.Go(func() { w.trimLoop(ctx) })
 	for range w.cfg.Workers {
 		wg.Go(func() { w.work(ctx) })
 	}
@@ -280,23 +281,7 @@ func (w *Webhooks) enqueue(ctx context.Context, msgs []redis.XMessage) ([]string
 // when there is no such group (or feed).
 var skipScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local function field(t, k)
-  if t[k] ~= nil then return t[k] end
-  for i = 1, #t, 2 do
-    if t[i] == k then return t[i + 1] end
-  end
-  return nil
-end
--- a < b for stream ids, exact for any 64-bit parts (Redis writes no leading zeros)
-local function less(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  if not am then return true end
-  if #am ~= #bm then return #am < #bm end
-  if am ~= bm then return am < bm end
-  if #as ~= #bs then return #as < #bs end
-  return as < bs
-end
+` + streamLua + `
 for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   if field(g, 'name') == ARGV[1] then
     if not less(field(g, 'last-delivered-id'), ARGV[2]) then return 0 end
@@ -310,6 +295,88 @@ for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
 end
 return -1
 `)
+
+// streamLua are the Lua helpers of the feed scripts: field reads a field of
+// an XINFO reply (a flat list from Redis, a table keyed by name from
+// miniredis); less compares stream ids, exactly for any 64-bit parts
+// (Redis writes no leading zeros).
+const streamLua = `
+local function field(t, k)
+  if t[k] ~= nil then return t[k] end
+  for i = 1, #t, 2 do
+    if t[i] == k then return t[i + 1] end
+  end
+  return nil
+end
+local function less(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am then return true end
+  if #am ~= #bm then return #am < #bm end
+  if am ~= bm then return am < bm end
+  if #as ~= #bs then return #as < #bs end
+  return as < bs
+end
+`
+
+// Trimming the feed.
+//
+// The feed announces events; the timelines are the record. Its readers
+// are the hubs (each instance's live streams and read cache, which need
+// the last seconds) and the webhook group (which may lag: a receiver
+// down, an instance restarting under load). Appends cap it only at
+// FeedMaxLen (a memory bound, DefaultFeedMaxLen); below that the trim loop
+// keeps what the webhook group still needs — from its oldest pending
+// entry, or its last delivered one — and, whatever the group, the last
+// FeedKeep of entries. A fixed length cap alone would drop the news a
+// lagging group has not read within seconds at peak load.
+
+// feedTrimScript: KEYS feed; ARGV group, keepFrom (an id: entries from it on
+// are kept anyway). Trims the feed below the older of keepFrom and the
+// group's oldest needed entry, in one step; returns the number trimmed.
+var feedTrimScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+` + streamLua + `
+local minid = ARGV[2]
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  if field(g, 'name') == ARGV[1] then
+    local need = field(g, 'last-delivered-id')
+    if tonumber(field(g, 'pending')) > 0 then
+      local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1)
+      if #p > 0 then need = p[1][1] end
+    end
+    if less(need, minid) then minid = need end
+  end
+end
+return redis.call('XTRIM', KEYS[1], 'MINID', minid)
+`)
+
+// trimLoop trims the feed every TrimEvery until ctx is done.
+func (w *Webhooks) trimLoop(ctx context.Context) {
+	t := time.NewTicker(w.cfg.TrimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := w.TrimFeed(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("tracking webhooks: trimming the feed failed; retrying", "err", err)
+		}
+	}
+}
+
+// TrimFeed trims the feed once (see "Trimming the feed") and returns how
+// many entries it removed. Errors: Unavailable.
+func (w *Webhooks) TrimFeed(ctx context.Context) (int64, error) {
+	keepFrom := fmt.Sprintf("%d-0", w.now().Add(-w.cfg.FeedKeep).UnixMilli())
+	n, err := feedTrimScript.Run(ctx, w.rdb, []string{FeedKey}, WebhookGroup, keepFrom).Int64()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return n, nil
+}
 
 // errNoGroup reports that the feed or its webhook group is missing (the
 // feed was deleted, e.g. flushed); the caller creates them again.

@@ -1,0 +1,90 @@
+package tracking
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"erpgate/internal/redistest"
+)
+
+// TestTrimFeedKeepsWhatTheWebhookGroupNeeds: the feed is trimmed below the
+// older of "the last FeedKeep" and the webhook group's oldest needed entry
+// (its oldest pending one, else its last delivered one) — so a lagging
+// group loses nothing however old its entries — and, without the group,
+// to the last FeedKeep alone.
+func TestTrimFeedKeepsWhatTheWebhookGroupNeeds(t *testing.T) {
+	rdb := redistest.Real(t)
+	ctx := context.Background()
+	now := time.UnixMilli(100_000 + time.Minute.Milliseconds()) // keep from 100000-0
+	w, err := NewWebhooks(WebhooksConfig{Client: rdb, ShopOf: func(context.Context, string) (string, error) { return "", nil },
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(ms int) {
+		t.Helper()
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: FeedKey, ID: fmt.Sprintf("%d-0", ms), Values: []any{"o", "ord", "e", "1-0"}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := func() string {
+		t.Helper()
+		m, err := rdb.XRangeN(ctx, FeedKey, "-", "+", 1).Result()
+		if err != nil || len(m) == 0 {
+			t.Fatalf("feed empty: %v", err)
+		}
+		return m[0].ID
+	}
+	for ms := 10_000; ms <= 150_000; ms += 10_000 {
+		add(ms) // 15 entries, 10 of them older than the FeedKeep window
+	}
+
+	// No webhook group: only the window is kept.
+	if n, err := w.TrimFeed(ctx); err != nil || n != 9 || first() != "100000-0" {
+		t.Fatalf("trim without a group = %d, %v, first %s; want 9 trimmed, first 100000-0", n, err, first())
+	}
+
+	// A group that has read up to 30000 and holds 20000 unacknowledged:
+	// nothing it needs goes, however old.
+	rdb.Del(ctx, FeedKey)
+	for ms := 10_000; ms <= 150_000; ms += 10_000 {
+		add(ms)
+	}
+	if err := rdb.XGroupCreate(ctx, FeedKey, WebhookGroup, "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "c", Streams: []string{FeedKey, ">"}, Count: 3}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.XAck(ctx, FeedKey, WebhookGroup, "10000-0", "30000-0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.TrimFeed(ctx); err != nil || n != 1 || first() != "20000-0" {
+		t.Fatalf("trim with 20000 pending = %d, %v, first %s; want 1 trimmed, first 20000-0", n, err, first())
+	}
+	// Acknowledged: the group needs its last delivered entry on.
+	if err := rdb.XAck(ctx, FeedKey, WebhookGroup, "20000-0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.TrimFeed(ctx); err != nil || n != 1 || first() != "30000-0" {
+		t.Fatalf("trim after the ack = %d, %v, first %s; want 1 trimmed, first 30000-0", n, err, first())
+	}
+	// The group caught up past the window: the window rules.
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "c", Streams: []string{FeedKey, ">"}, Count: 100}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 0)
+	for ms := 40_000; ms <= 150_000; ms += 10_000 {
+		ids = append(ids, fmt.Sprintf("%d-0", ms))
+	}
+	if err := rdb.XAck(ctx, FeedKey, WebhookGroup, ids...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.TrimFeed(ctx); err != nil || n != 7 || first() != "100000-0" {
+		t.Fatalf("trim after catching up = %d, %v, first %s; want 7 trimmed, first 100000-0", n, err, first())
+	}
+}
