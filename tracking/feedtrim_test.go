@@ -3,9 +3,12 @@ package tracking
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"erpgate/internal/redistest"
@@ -86,5 +89,44 @@ func TestTrimFeedKeepsWhatTheWebhookGroupNeeds(t *testing.T) {
 	}
 	if n, err := w.TrimFeed(ctx); err != nil || n != 7 || first() != "100000-0" {
 		t.Fatalf("trim after catching up = %d, %v, first %s; want 7 trimmed, first 100000-0", n, err, first())
+	}
+}
+
+// TestFeedGaugesShowTheWebhookGroupBehind: the scrape reports the feed's
+// length and how many entries the webhook group has not read or not
+// acknowledged — what ErpgateWebhookFeedBacklog alerts on.
+func TestFeedGaugesShowTheWebhookGroupBehind(t *testing.T) {
+	rdb := redistest.Real(t)
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	w, err := NewWebhooks(WebhooksConfig{Client: rdb, Registerer: reg, ShopOf: func(context.Context, string) (string, error) { return "", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 7 {
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: FeedKey, Values: []any{"o", "ord", "e", "1-0"}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "c", Streams: []string{FeedKey, ">"}, Count: 2}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP erpgate_tracking_feed_entries Entries in the tracking event feed (trk:feed), shared by all instances.
+# TYPE erpgate_tracking_feed_entries gauge
+erpgate_tracking_feed_entries 7
+# HELP erpgate_tracking_webhook_feed_pending Feed entries the webhook consumer group has read but not acknowledged.
+# TYPE erpgate_tracking_webhook_feed_pending gauge
+erpgate_tracking_webhook_feed_pending 2
+# HELP erpgate_tracking_webhook_feed_unread Feed entries the webhook consumer group has not read yet.
+# TYPE erpgate_tracking_webhook_feed_unread gauge
+erpgate_tracking_webhook_feed_unread 5
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "erpgate_tracking_feed_entries",
+		"erpgate_tracking_webhook_feed_pending", "erpgate_tracking_webhook_feed_unread"); err != nil {
+		t.Error(err)
 	}
 }

@@ -164,8 +164,9 @@ type WebhooksConfig struct {
 	// HTTPClient posts the webhooks; default: Timeout, no redirects followed.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
-	// Registerer receives erpgate_tracking_webhook_deliveries_total and
-	// erpgate_tracking_webhook_lag_seconds; nil registers nothing.
+	// Registerer receives erpgate_tracking_webhook_deliveries_total,
+	// erpgate_tracking_webhook_lag_seconds and the feed gauges
+	// (feedmetrics.go); nil registers nothing.
 	Registerer prometheus.Registerer
 	// Now is the wall clock for signatures, schedules and lag; default
 	// time.Now. It must advance: retries fall due by it.
@@ -337,6 +338,9 @@ func NewWebhooks(cfg WebhooksConfig) (*Webhooks, error) {
 	}
 	for _, o := range []string{"ok", "retry", "dead"} {
 		outcome.WithLabelValues(o) // export zeros so alerts see the series
+	}
+	if _, err := register(cfg.Registerer, newFeedCollector(cfg.Client)); err != nil {
+		return nil, err
 	}
 	return &Webhooks{
 		rdb: cfg.Client, shopOf: cfg.ShopOf, client: cfg.HTTPClient, log: cfg.Logger,
