@@ -124,7 +124,11 @@ func (s *Store) Releases(opt ReleaseOptions) *Releases {
 		log = s.log
 	}
 	r := &Releases{s: s, opt: opt, log: log, jobs: make(chan []string, 16)}
-	r.view.Store(erp.NewPlanView(erp.DefaultReleasePlan()))
+	v := erp.NewPlanView(erp.DefaultReleasePlan())
+	r.view.Store(v)
+	// The gauges show the built-in plan until a stored one is loaded (on a
+	// fresh Redis there is none, and no change would set them).
+	opt.Metrics.Observe(v)
 	return r
 }
 

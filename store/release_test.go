@@ -212,6 +212,16 @@ func TestReleaseBackoutAndPromote(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, r := relReleases(t, rdb, store.ReleaseOptions{Metrics: m})
+		// Before any change the gauges show the built-in plan (v2 leads).
+		fresh := `
+# HELP erpgate_release_authoritative 1 for the authoritative ERP target of each cohort of the release plan (cohort "default": everyone else), 0 for the others.
+# TYPE erpgate_release_authoritative gauge
+erpgate_release_authoritative{cohort="default",target="v1"} 0
+erpgate_release_authoritative{cohort="default",target="v2"} 1
+`
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(fresh), "erpgate_release_authoritative"); err != nil {
+			t.Errorf("before any change: %v", err)
+		}
 		p, changed, err := r.Backout(ctx, relChange("v2 misbehaves"))
 		if err != nil || !changed {
 			t.Fatalf("backout: got changed %v err %v", changed, err)
