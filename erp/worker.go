@@ -875,4 +875,6 @@ func (m *metrics) init(target string) {
 	}
 	m.dead.WithLabelValues(target)
 	m.breaker.WithLabelValues(target)
+	m.call.WithLabelValues(target, "create_order")
+	m.lag.WithLabelValues(target)
 }
