@@ -147,9 +147,10 @@ type Poller struct {
 	cfg   PollerConfig
 	polls *prometheus.CounterVec
 
-	mu      sync.Mutex
-	rev     int64 // plan revision at the last PollOnce
-	haveRev bool
+	mu       sync.Mutex
+	rev      int64 // plan revision at the last PollOnce
+	haveRev  bool
+	rewakeAt time.Time // a second wake after a new revision (zero: none due)
 }
 
 // NewPoller returns a poller for cfg with defaults applied, its metrics
@@ -280,7 +281,9 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 
 // wakeOnNewRevision wakes every open order when the plan's revision
 // changed since the last PollOnce (not at the first: a starting poller has
-// nothing to compare with, and the orders' due times are its state).
+// nothing to compare with, and the orders' due times are its state) — and
+// once more CallTimeout + Interval later, for the orders whose delivery
+// began under the old plan and added them, parked, after the first wake.
 func (p *Poller) wakeOnNewRevision(ctx context.Context, now time.Time) error {
 	if p.cfg.Revision == nil {
 		return nil
@@ -288,15 +291,24 @@ func (p *Poller) wakeOnNewRevision(ctx context.Context, now time.Time) error {
 	rev := p.cfg.Revision()
 	p.mu.Lock()
 	changed := p.haveRev && rev != p.rev
+	rewake := !p.rewakeAt.IsZero() && !now.Before(p.rewakeAt)
 	p.mu.Unlock()
-	if changed {
+	if changed || rewake {
 		n, err := p.cfg.Open.Wake(ctx, p.cfg.Target, now)
 		if err != nil {
-			return err // the revision is not noted: woken on the next try
+			return err // nothing is noted: woken on the next try
 		}
-		p.cfg.Logger.Info("status poller: new release plan revision; open orders woken", "target", p.cfg.Target, "revision", rev, "orders", n)
+		if changed {
+			p.cfg.Logger.Info("status poller: new release plan revision; open orders woken", "target", p.cfg.Target, "revision", rev, "orders", n)
+		}
 	}
 	p.mu.Lock()
+	switch {
+	case changed:
+		p.rewakeAt = now.Add(p.cfg.CallTimeout + p.cfg.Interval)
+	case rewake:
+		p.rewakeAt = time.Time{}
+	}
 	p.rev, p.haveRev = rev, true
 	p.mu.Unlock()
 	return nil

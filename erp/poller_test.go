@@ -244,6 +244,28 @@ func TestPollerWakesParkedOrdersOnANewRevision(t *testing.T) {
 	if n := e.pollOnce(t); n != 0 {
 		t.Errorf("the same revision again claimed %d, want 0 (woken once)", n)
 	}
+
+	// A delivery that began under the old plan adds its order parked after
+	// the wake; the second wake (CallTimeout + Interval later) takes it.
+	e.order(t, "o_late", erp.V1)
+	if err := e.open.Reschedule(context.Background(), erp.V1, e.now.Add(erp.DefaultRecheck), "o_late"); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(10*time.Second + 2*time.Second) // the env's CallTimeout is the default 10s
+	e.pollOnce(t)
+	if got := e.recorded("o_late"); !slices.Equal(got, []string{"confirmed"}) {
+		t.Errorf("o_late recorded %v, want [confirmed] after the second wake", got)
+	}
+	// No third wake: an order parked now stays parked.
+	e.order(t, "o_parked_later", erp.V2)
+	if err := e.open.Reschedule(context.Background(), erp.V1, e.now.Add(erp.DefaultRecheck), "o_parked_later"); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(15 * time.Second)
+	e.pollOnce(t)
+	if due, ok, _ := e.open.Due(context.Background(), erp.V1, "o_parked_later"); !ok || due.Before(e.now) {
+		t.Errorf("o_parked_later due %v (%v) at %v: woken a third time", due, ok, e.now)
+	}
 }
 
 func (e *pollEnv) polls(t *testing.T, outcome string) float64 {
