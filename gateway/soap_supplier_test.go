@@ -329,3 +329,45 @@ func TestSupplierZeep(t *testing.T) {
 		t.Errorf("zeep script did not check isolation:\n%s", out)
 	}
 }
+
+// TestSupplierSOAPGolden keeps the SupplierService answers byte for byte
+// (a change of the wire form is a decision, made with -update-soap), and
+// TestWSDLCheck validates these files against the published WSDL's schema:
+// a purchase order, an accepted acknowledgement, a business fault naming
+// the element, and a page of the list.
+func TestSupplierSOAPGolden(t *testing.T) {
+	e := newSupEnv(t, supOpts{noWorkers: true})
+	num := e.issuedPO("ord_golden")
+	auth := bearerHdr(sup2Key)
+
+	r := e.soapSupplier(&supplierws.GetPurchaseOrder{PurchaseOrderNumber: num}, auth...)
+	if r.status != http.StatusOK {
+		t.Fatalf("GetPurchaseOrder: %d %s", r.status, r.body)
+	}
+	soapGolden(t, "supplier_get_purchase_order_response.xml", r.body)
+
+	req, _, ok := soapRequestFor(t, checkCase{path: "purchase-orders/{po}/acknowledgements", body: ackBody("ACK-1", "2026-03-06", 3)}, num)
+	if !ok {
+		t.Fatal("no SOAP form of the acknowledgement")
+	}
+	r = e.soapSupplier(req, auth...)
+	var ack supplierws.AcknowledgePurchaseOrderResponse
+	r.ok(t, &ack)
+	if ack.Document == nil || ack.Document.Id != "ACK-1" {
+		t.Fatalf("acknowledgement answer without the document: %s", r.body)
+	}
+	soapGolden(t, "supplier_acknowledge_response.xml", r.body)
+
+	req, _, _ = soapRequestFor(t, checkCase{path: "purchase-orders/{po}/shipping-notices", body: asnBody("ASN-X", "2026-03-02", "2026-03-04", 4)}, num)
+	r = e.soapSupplier(req, auth...)
+	if f := r.fault(t, http.StatusInternalServerError, soap.FaultClient); f.Detail.Code != "unprocessable" {
+		t.Fatalf("shipping more than confirmed: %s", r.body)
+	}
+	soapGolden(t, "supplier_unprocessable_fault.xml", r.body)
+
+	r = e.soapSupplier(&supplierws.ListPurchaseOrders{Limit: 5}, auth...)
+	if r.status != http.StatusOK {
+		t.Fatalf("ListPurchaseOrders: %d %s", r.status, r.body)
+	}
+	soapGolden(t, "supplier_list_purchase_orders_response.xml", r.body)
+}
