@@ -13,17 +13,23 @@ import (
 	"erpgate/store"
 )
 
+// acceptOrders accepts an order of shop-a for each id (external id EXT-id).
+func acceptOrders(t *testing.T, s *store.Store, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if _, err := s.Accept(context.Background(), intake(id, "shop-a", "EXT-"+id, "fp", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestLoadOrders: a batch's orders come back index by index; a missing one
 // is NotFound without failing the others.
 func TestLoadOrders(t *testing.T) {
 	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
 		s := newStore(t, rdb)
 		ctx := context.Background()
-		for _, id := range []string{"ord_1", "ord_2"} {
-			if _, err := s.Accept(ctx, intake(id, "shop-a", "EXT-"+id, "fp", "")); err != nil {
-				t.Fatal(err)
-			}
-		}
+		acceptOrders(t, s, "ord_1", "ord_2")
 		ids := []string{"ord_2", "ord_missing", "ord_1"}
 		got, errs, err := s.LoadOrders(ctx, ids)
 		if err != nil || len(got) != 3 || len(errs) != 3 {
@@ -53,11 +59,7 @@ func TestLoadOrdersForTellsFreshOrders(t *testing.T) {
 	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
 		s := newStore(t, rdb)
 		ctx := context.Background()
-		for _, id := range []string{"ord_1", "ord_2"} {
-			if _, err := s.Accept(ctx, intake(id, "shop-a", "EXT-"+id, "fp", "")); err != nil {
-				t.Fatal(err)
-			}
-		}
+		acceptOrders(t, s, "ord_1", "ord_2")
 		if err := s.SetResult(ctx, "ord_1", erp.V2, store.TargetResult{State: erp.StatePending, Attempts: 1}, true); err != nil {
 			t.Fatal(err)
 		}

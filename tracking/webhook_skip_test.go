@@ -15,20 +15,7 @@ import (
 // startHooked is whEnv.start with hook on the instance's own client.
 func (e *whEnv) startHooked(t *testing.T, cfg WebhooksConfig, hook redis.Hook) *Webhooks {
 	t.Helper()
-	own := redis.NewClient(e.rdb.Options())
-	own.AddHook(hook)
-	cfg.Client = own
-	w, err := NewWebhooks(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Setup(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; own.Close() })
+	w, _ := e.startWith(t, cfg, hook)
 	return w
 }
 

@@ -131,7 +131,16 @@ func (e *whEnv) config(static ...Subscription) WebhooksConfig {
 // func cancels it and waits for Run to return.
 func (e *whEnv) start(t *testing.T, cfg WebhooksConfig) (*Webhooks, func()) {
 	t.Helper()
+	return e.startWith(t, cfg, nil)
+}
+
+// startWith is start with hook (if not nil) on the instance's own client.
+func (e *whEnv) startWith(t *testing.T, cfg WebhooksConfig, hook redis.Hook) (*Webhooks, func()) {
+	t.Helper()
 	own := redis.NewClient(e.rdb.Options())
+	if hook != nil {
+		own.AddHook(hook)
+	}
 	cfg.Client = own
 	w, err := NewWebhooks(cfg)
 	if err != nil {
