@@ -195,9 +195,7 @@ func charRef(raw string) (rune, int, bool) {
 			return 0, 0, false // beyond Unicode (and before a rune could overflow)
 		}
 	}
-	// XML's Char production, without the surrogates.
-	if !(n == 0x09 || n == 0x0A || n == 0x0D || n >= 0x20 && n <= 0xD7FF ||
-		n >= 0xE000 && n <= 0xFFFD || n >= 0x10000 && n <= 0x10FFFF) {
+	if !IsXMLChar(n) {
 		return 0, 0, false
 	}
 	return n, end + 1, true
@@ -383,4 +381,14 @@ func (sc *Scanner) closeElement() (ScanKind, bool) {
 		sc.done = true
 	}
 	return ScanEnd, true
+}
+
+// IsXMLChar reports whether r is in XML 1.0's Char production (no
+// surrogates, no U+FFFE/U+FFFF, only tab, newline and carriage return below
+// space): the characters encoding/xml accepts in text.
+func IsXMLChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
 }

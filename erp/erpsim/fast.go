@@ -205,7 +205,7 @@ func plainContent(s []byte) bool {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, w := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && w == 1 || !xmlChar(r) {
+			if r == utf8.RuneError && w == 1 || !soap.IsXMLChar(r) {
 				return false
 			}
 			i += w
@@ -224,12 +224,6 @@ func plainContent(s []byte) bool {
 		i++
 	}
 	return true
-}
-
-// xmlChar is XML's Char production, as encoding/xml checks it.
-func xmlChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
 // fields reads the content of an operation element with a soap.Scanner,

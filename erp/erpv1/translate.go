@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"erpgate/order"
+	"erpgate/soap"
 	"erpgate/soap/erpv1ws"
 )
 
@@ -327,7 +328,7 @@ func v1Text(s string, max int) string {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if !xmlChar(r) || (r == utf8.RuneError && size == 1) {
+		if !soap.IsXMLChar(r) || (r == utf8.RuneError && size == 1) {
 			clean = false
 			break
 		}
@@ -351,22 +352,13 @@ func v1Text(s string, max int) string {
 		switch {
 		case r == '\n' || r == '\t' || r == '\r':
 			r = ' '
-		case !xmlChar(r):
+		case !soap.IsXMLChar(r):
 			r = utf8.RuneError
 		}
 		b.WriteRune(r)
 		n++
 	}
 	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
-}
-
-// xmlChar reports whether r is a character XML 1.0 allows (the Char
-// production), the same test encoding/xml applies when it escapes text.
-func xmlChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD ||
-		r >= 0x10000 && r <= 0x10FFFF
 }
 
 // checkUTF8 refuses text that is not valid UTF-8: JSON (the canonical

@@ -15,6 +15,7 @@ import (
 
 	"erpgate/order"
 	"erpgate/order/ordertest"
+	"erpgate/soap"
 	"erpgate/soap/erpv1ws"
 )
 
@@ -80,7 +81,7 @@ func checkSchema(t *testing.T, v *erpv1ws.Order) {
 			t.Errorf("%s has %d characters, v1 allows %d", field, n, max)
 		}
 		for _, r := range s {
-			if !xmlChar(r) {
+			if !soap.IsXMLChar(r) {
 				t.Errorf("%s contains %U, not an XML character", field, r)
 			}
 		}

@@ -82,7 +82,7 @@ func plainChars(s []byte) bool {
 			continue
 		}
 		r, w := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && w == 1 || !inCharacterRange(r) {
+		if r == utf8.RuneError && w == 1 || !soap.IsXMLChar(r) {
 			return false
 		}
 		i += w

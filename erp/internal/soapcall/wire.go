@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	gowsdl "github.com/hooklift/gowsdl/soap"
+
+	"erpgate/soap"
 )
 
 // The delivery path's own SOAP call.
@@ -143,7 +145,7 @@ func appendEscaped(b []byte, s string) []byte {
 		case '\r':
 			esc = "&#xD;"
 		default:
-			if !inCharacterRange(r) || (r == utf8.RuneError && width == 1) {
+			if !soap.IsXMLChar(r) || (r == utf8.RuneError && width == 1) {
 				esc = "\uFFFD"
 				break
 			}
@@ -163,16 +165,6 @@ var plainASCII = func() (t [256]bool) {
 	}
 	return t
 }()
-
-// inCharacterRange is XML's Char production, as encoding/xml checks it.
-func inCharacterRange(r rune) bool {
-	return r == 0x09 ||
-		r == 0x0A ||
-		r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD ||
-		r >= 0x10000 && r <= 0x10FFFF
-}
 
 // Client posts prepared envelopes to one endpoint the way gowsdl's client
 // does.
