@@ -34,7 +34,7 @@ type Entry struct {
 	Question map[string]string `json:"question"`
 	Answer   map[string]string `json:"answer"`
 
-	Actor     string    `json:"actor,omitempty"`      // set by the gateway
+	Actor     string    `json:"actor,omitempty"`     // set by the gateway
 	UpdatedAt time.Time `json:"updated_at,omitzero"` // set by the gateway
 }
 

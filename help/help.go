@@ -65,14 +65,16 @@ var (
 	manualDE string
 	//go:embed pages/faq.html
 	faqHTML string
+	//go:embed pages/note.html
+	noteHTML string
 	//go:embed pages/help.css
 	pageCSS string
 
-	tmpl = template.Must(template.Must(template.Must(template.Must(
+	tmpl = template.Must(template.Must(template.Must(template.Must(template.Must(
 		template.New("layout").Funcs(template.FuncMap{"paragraphs": paragraphs}).Parse(layoutHTML)).
 		New("manual-en").Parse(manualEN)).
 		New("manual-de").Parse(manualDE)).
-		New("faq").Parse(faqHTML))
+		New("faq").Parse(faqHTML)).New("note").Parse(noteHTML))
 
 	csp = "default-src 'none'; style-src '" + cspHash(pageCSS) + "'; img-src 'self'; " +
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -101,7 +103,7 @@ func paragraphs(s string) []string {
 // text holds the words of the page frame per language.
 type text struct {
 	Skip, NavLabel, Manual, FAQ, LangLabel, Other, OtherName, Footer string
-	ManualTitle, ManualDesc, FAQTitle, FAQDesc, FAQIntro, FAQEmpty    string
+	ManualTitle, ManualDesc, FAQTitle, FAQDesc, FAQIntro, FAQEmpty   string
 }
 
 var texts = map[string]text{
@@ -139,6 +141,8 @@ type page struct {
 	CSS              template.CSS
 	FAQ              []faqItem
 	Updated          string
+	NoIndex          bool
+	Note             *noteView
 }
 
 type faqItem struct {
@@ -257,4 +261,46 @@ func xmlEscape(s string) string {
 	var b bytes.Buffer
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
+}
+
+// Note is the small page that answers the tracking page's feedback form.
+type Note struct {
+	Lang string
+	// OK: the feedback was stored; else Reason (and Problems) say why not.
+	OK       bool
+	Reason   string
+	Problems []string
+	// BackURL leads back to the tracking page ("" when the order is not
+	// known).
+	BackURL string
+}
+
+var noteTexts = map[string]struct{ OKTitle, OKText, FailTitle, Back string }{
+	"en": {"Thank you", "We have your message and will look into it. You can close this page.",
+		"Your message was not sent", "Back to your order"},
+	"de": {"Vielen Dank", "Wir haben Ihre Nachricht erhalten und kümmern uns darum. Sie können diese Seite schließen.",
+		"Ihre Nachricht wurde nicht gesendet", "Zurück zu Ihrer Bestellung"},
+}
+
+// RenderNote writes the feedback confirmation or refusal page (noindex).
+// Everything it shows is escaped.
+func RenderNote(w io.Writer, n Note) error {
+	p := newPage(n.Lang, "", "")
+	t := noteTexts[p.Lang]
+	p.Body, p.NoIndex = "note", true
+	p.Note = &noteView{OK: n.OK, Reason: n.Reason, Problems: n.Problems, BackURL: n.BackURL, Back: t.Back}
+	if n.OK {
+		p.Title, p.Note.Heading, p.Note.Text = t.OKTitle, t.OKTitle, t.OKText
+	} else {
+		p.Title, p.Note.Heading = t.FailTitle, t.FailTitle
+	}
+	return render(w, p)
+}
+
+type noteView struct {
+	OK            bool
+	Heading, Text string
+	Reason        string
+	Problems      []string
+	BackURL, Back string
 }
