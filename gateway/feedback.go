@@ -178,7 +178,7 @@ func (s *Server) handleCustomerFeedback() echo.HandlerFunc {
 		}
 		noStore(c)
 		if form {
-			return s.feedbackPage(c, http.StatusCreated, lang, back, nil)
+			return s.feedbackPage(c, http.StatusOK, lang, back, nil)
 		}
 		// The customer sees what they sent, not the plan details.
 		return c.JSON(http.StatusCreated, map[string]any{"id": f.ID, "topic": f.Topic, "time": f.Time})

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"net/http"
 	"slices"
@@ -63,18 +64,58 @@ func pageLang(c echo.Context) (string, error) {
 }
 
 func (s *Server) handleHelpManual() echo.HandlerFunc {
+	// The manual depends only on the language (and the public URL): render
+	// and compress it once.
+	pages := map[string]compressedPage{}
+	for _, l := range help.Languages {
+		var buf bytes.Buffer
+		if err := help.RenderManual(&buf, l, s.publicURL); err != nil {
+			panic(err) // the embedded templates are tested; cannot happen
+		}
+		pages[l] = newCompressedPage(buf.Bytes())
+	}
 	return func(c echo.Context) error {
 		lang, err := pageLang(c)
 		if err != nil {
 			return err
 		}
-		var buf bytes.Buffer
-		if err := help.RenderManual(&buf, lang, s.publicURL); err != nil {
-			return erpgate.Wrap(erpgate.Internal, err, "internal error")
-		}
 		pageHeaders(c, "public, max-age=300")
-		return c.HTMLBlob(http.StatusOK, buf.Bytes())
+		return pages[lang].write(c, http.StatusOK)
 	}
+}
+
+// compressedPage is an HTML page as is and gzipped.
+type compressedPage struct{ raw, gz []byte }
+
+func newCompressedPage(raw []byte) compressedPage {
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	w.Write(raw)
+	w.Close()
+	return compressedPage{raw: raw, gz: gz.Bytes()}
+}
+
+// write sends the page, gzipped when the client accepts it.
+func (p compressedPage) write(c echo.Context, status int) error {
+	h := c.Response().Header()
+	h.Add("Vary", "Accept-Encoding")
+	if acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		return c.Blob(status, "text/html; charset=utf-8", p.gz)
+	}
+	return c.Blob(status, "text/html; charset=utf-8", p.raw)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip.
+func acceptsGzip(ae string) bool {
+	for _, part := range strings.Split(ae, ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 func (s *Server) handleHelpFAQ() echo.HandlerFunc {
@@ -99,7 +140,7 @@ func (s *Server) handleHelpFAQ() echo.HandlerFunc {
 			return erpgate.Wrap(erpgate.Internal, err, "internal error")
 		}
 		pageHeaders(c, "public, max-age=60")
-		return c.HTMLBlob(http.StatusOK, buf.Bytes())
+		return newCompressedPage(buf.Bytes()).write(c, http.StatusOK)
 	}
 }
 

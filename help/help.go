@@ -76,7 +76,10 @@ var (
 		New("manual-de").Parse(manualDE)).
 		New("faq").Parse(faqHTML)).New("note").Parse(noteHTML))
 
-	csp = "default-src 'none'; style-src '" + cspHash(pageCSS) + "'; img-src 'self'; " +
+	// connect-src 'self': nothing on the page fetches (it has no script),
+	// but crawlers' audits such as Lighthouse fetch /robots.txt from
+	// within the page, which 'none' would block.
+	csp = "default-src 'none'; style-src '" + cspHash(pageCSS) + "'; img-src 'self'; connect-src 'self'; " +
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
