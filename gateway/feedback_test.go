@@ -126,7 +126,7 @@ func TestShopFeedbackAndTopics(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		`{"order_id":"a","external_id":"b","message":"both"}`: "invalid:order_id",
-		`{"message":"x","extra":1}`:                           "invalid:",
+		`{"message":"x","extra":1}`:                           "invalid:extra",
 		`{"message":"hello","token":"abc"}`:                   "invalid:token",
 	} {
 		if got := e.do(t, http.MethodPost, "/v1/feedback", "demo-shop-key", body).problemFields(t); got != want {
