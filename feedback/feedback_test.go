@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"erpgate"
 	"erpgate/order"
@@ -118,4 +120,27 @@ func TestRank(t *testing.T) {
 	if r2 := Rank(cs, 2); len(r2) != 2 || r2[0].Topic != "delivery-date" || r2[0].Count != 4 || r2[1].Topic != "invoice" {
 		t.Errorf("Rank(rev 2) = %+v", r2)
 	}
+}
+
+// FuzzNormalize: whatever a sender types, a topic that passes is a listed
+// one or a short slug and normalizes to itself; a message that passes is
+// valid UTF-8 without control characters, within the limits.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"", "Delivery date", "<script>", "a\x00b", "größe", strings.Repeat("x", 50)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if topic, err := NormalizeTopic(in); err == nil {
+			again, err := NormalizeTopic(topic)
+			if err != nil || again != topic || len(topic) > MaxTopicLen || strings.Trim(topic, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+				t.Errorf("NormalizeTopic(%q) = %q, again %q %v", in, topic, again, err)
+			}
+		}
+		if m, err := checkMessage(in); err == nil {
+			if !utf8.ValidString(m) || utf8.RuneCountInString(m) > MaxMessageLen || utf8.RuneCountInString(m) < MinMessageLen ||
+				strings.ContainsFunc(m, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
+				t.Errorf("checkMessage(%q) passed %q", in, m)
+			}
+		}
+	})
 }

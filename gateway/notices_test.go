@@ -30,6 +30,7 @@ import (
 // real store (the real test Redis when configured, miniredis otherwise), on
 // a clock the test moves.
 type noticeEnv struct {
+	gw    *Server
 	srv   *httptest.Server
 	clock atomic.Int64 // unix nanoseconds
 	reg   *prometheus.Registry
@@ -74,7 +75,7 @@ func newNoticeEnv(t *testing.T) *noticeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(s)
+	e.gw, e.srv = s, httptest.NewServer(s)
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -208,6 +209,15 @@ func TestNoticeLifecycle(t *testing.T) {
 	}
 	if r = e.do(t, http.MethodGet, "/v1/notices?audience=suppliers", "", ""); len(r.json(t)["notices"].([]any)) != 0 {
 		t.Errorf("suppliers see a notice not meant for them: %s", r.body)
+	}
+
+	// The tracking page's banner: from the lead time (48 h by default) on.
+	if b, ok := e.gw.NoticeBanner(context.Background(), e.now(), "de"); !ok || b.ID != "erp-upgrade" || b.Active ||
+		b.Message != "ERP-Update am Samstag" || !b.IntakePaused {
+		t.Errorf("banner = %+v, %v", b, ok)
+	}
+	if _, ok := e.gw.NoticeBanner(context.Background(), start.Add(-49*time.Hour), "en"); ok {
+		t.Error("a banner 49 hours before the window, beyond the lead time")
 	}
 
 	// In the window, intake paused.
