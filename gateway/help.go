@@ -183,13 +183,7 @@ func (s *Server) handlePutFAQ() echo.HandlerFunc {
 			return err
 		}
 		s.log.InfoContext(c.Request().Context(), "faq entry published", "entry", id, "topic", e.Topic, "actor", e.Actor)
-		noStore(c)
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-			c.Response().Header().Set(echo.HeaderLocation, "/admin/faq/"+id)
-		}
-		return c.JSON(status, e)
+		return putAnswer(c, created, "/admin/faq/"+id, e)
 	}
 }
 

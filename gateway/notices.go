@@ -162,14 +162,19 @@ func (s *Server) handlePutNotice() echo.HandlerFunc {
 		}
 		s.log.InfoContext(c.Request().Context(), "notice set", "notice", id, "revision", stored.Revision,
 			"start", stored.Start, "end", stored.End, "intake_paused", stored.IntakePaused, "actor", stored.Actor)
-		noStore(c)
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-			c.Response().Header().Set(echo.HeaderLocation, "/admin/notices/"+id)
-		}
-		return c.JSON(status, stored)
+		return putAnswer(c, created, "/admin/notices/"+id, stored)
 	}
+}
+
+// putAnswer answers a PUT that creates or replaces a resource: 201 with
+// Location when it is new, else 200; never cached.
+func putAnswer(c echo.Context, created bool, location string, v any) error {
+	noStore(c)
+	if created {
+		c.Response().Header().Set(echo.HeaderLocation, location)
+		return c.JSON(http.StatusCreated, v)
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 func parseTime(field, v string, ps []erpgate.Problem) (time.Time, []erpgate.Problem) {

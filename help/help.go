@@ -67,14 +67,16 @@ var (
 	faqHTML string
 	//go:embed pages/note.html
 	noteHTML string
+	//go:embed pages/examples.html
+	examplesHTML string
 	//go:embed pages/help.css
 	pageCSS string
 
-	tmpl = template.Must(template.Must(template.Must(template.Must(template.Must(
+	tmpl = template.Must(template.Must(template.Must(template.Must(template.Must(template.Must(
 		template.New("layout").Funcs(template.FuncMap{"paragraphs": paragraphs}).Parse(layoutHTML)).
 		New("manual-en").Parse(manualEN)).
 		New("manual-de").Parse(manualDE)).
-		New("faq").Parse(faqHTML)).New("note").Parse(noteHTML))
+		New("faq").Parse(faqHTML)).New("note").Parse(noteHTML)).New("examples").Parse(examplesHTML))
 
 	// connect-src 'self': nothing on the page fetches (it has no script),
 	// but crawlers' audits such as Lighthouse fetch /robots.txt from

@@ -63,8 +63,9 @@ func TestRenderFAQ(t *testing.T) {
 		t.Fatalf("%d JSON-LD blocks, want 1 (a </script> in an answer must not end it)", len(m))
 	}
 	var ld struct {
-		Context, Type string `json:"@context"`
-		Main          []struct {
+		Context string `json:"@context"`
+		Type    string `json:"@type"`
+		Main    []struct {
 			Type, Name string
 			Answer     struct{ Text string } `json:"acceptedAnswer"`
 		} `json:"mainEntity"`
@@ -72,7 +73,7 @@ func TestRenderFAQ(t *testing.T) {
 	if err := json.Unmarshal([]byte(m[0][1]), &ld); err != nil {
 		t.Fatalf("JSON-LD: %v\n%s", err, m[0][1])
 	}
-	if !strings.Contains(m[0][1], `"@type":"FAQPage"`) || len(ld.Main) != 2 || ld.Main[0].Name != "When <i>arrives</i> it?" ||
+	if ld.Type != "FAQPage" || ld.Context != "https://schema.org" || len(ld.Main) != 2 || ld.Main[0].Name != "When <i>arrives</i> it?" ||
 		!strings.Contains(ld.Main[0].Answer.Text, "</script>") {
 		t.Errorf("JSON-LD = %+v", ld)
 	}
