@@ -60,7 +60,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestVisibleActivePausedBanner(t *testing.T) {
-	soon := valid("soon", now.Add(time.Hour), time.Hour)     // customers, shops
+	soon := valid("soon", now.Add(time.Hour), time.Hour)      // customers, shops
 	later := valid("later", now.Add(72*time.Hour), time.Hour) // beyond a 48h lead
 	sup := valid("suppliers", now.Add(-time.Hour), 3*time.Hour)
 	sup.Audiences, sup.IntakePaused = []string{AudienceSuppliers}, true
