@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -47,7 +48,7 @@ const problemTypeBase = "https://erpgate.dev/problems/"
 // wrapped error into a bare 500. It maps *erpgate.Error codes through
 // statusOf, echo's own HTTP errors (404 route, 405 method, 413 body limit)
 // to the matching code, and logs only internal errors.
-func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+func errorHandler(log *slog.Logger, now func() time.Time) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -80,6 +81,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			RequestID: rid,
 			Errors:    erpgate.ErrorProblems(err),
 		}
+		retryAfterHeader(c, err, now()) // an intake pause, a rate limit (notices.go)
 		writeProblem(c, p)
 	}
 }

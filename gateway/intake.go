@@ -37,6 +37,9 @@ type Intake struct {
 	// accepted, if set, observes the first tracking event of every newly
 	// accepted order (the store writes it inside the accept step).
 	accepted func(tracking.Event)
+	// gate, if set, refuses intake while a maintenance notice pauses it
+	// (notices.go): Unavailable wrapping *notice.IntakePausedError.
+	gate func(ctx context.Context) error
 }
 
 // NewIntake returns the intake service.
@@ -54,8 +57,14 @@ const MaxIdempotencyKey = 255
 // accepts it durably for shop. It returns the accepted identity; a repeat of
 // an earlier submission with the same content returns that order with
 // Replayed set. Errors: Invalid/Unprocessable (validation),
-// IdempotencyMismatch (same key, different content), Unavailable (store).
+// IdempotencyMismatch (same key, different content), Unavailable (store;
+// or a maintenance notice pausing intake).
 func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempotencyKey string) (store.Accepted, error) {
+	if s.gate != nil {
+		if err := s.gate(ctx); err != nil {
+			return store.Accepted{}, err
+		}
+	}
 	if err := checkIdempotencyKey(idempotencyKey); err != nil {
 		return store.Accepted{}, err
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"erpgate"
+	"erpgate/notice"
 	"erpgate/order"
 	"erpgate/store"
 )
@@ -282,6 +284,10 @@ func hasProblem(ps []erpgate.Problem, field string) bool {
 }
 
 func intakeOutcome(err error) string {
+	var paused *notice.IntakePausedError
+	if errors.As(err, &paused) {
+		return "paused" // a maintenance notice pauses intake (notices.go)
+	}
 	switch erpgate.ErrorCode(err) {
 	case erpgate.Invalid, erpgate.Unprocessable, erpgate.TooLarge, erpgate.UnsupportedMedia:
 		return "invalid"

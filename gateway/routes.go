@@ -12,6 +12,9 @@ import (
 // routes lists the whole API in one place.
 func (s *Server) routes() {
 	s.e.Use(requestID(), s.observe(), recoverPanics())
+	if s.notices != nil {
+		s.e.Use(s.noticeHeader()) // Erpgate-Notice during a window (notices.go)
+	}
 
 	shop := requireKind(s.keys, KindShop)
 
@@ -66,6 +69,34 @@ func (s *Server) routes() {
 		s.e.DELETE("/admin/webhooks/:id", s.handleDeleteWebhook(), admin)
 	}
 	// --- end ERP callbacks and webhook admin ---
+
+	// --- notices, feedback, help (notices.go, feedback.go, help.go) ---
+	s.e.GET("/help", s.handleHelpManual())
+	s.e.GET("/robots.txt", s.handleRobots())
+	s.e.GET("/sitemap.xml", s.handleSitemap())
+	if s.faq != nil {
+		admin := requireKind(s.keys, KindAdmin)
+		s.e.GET("/help/faq", s.handleHelpFAQ())
+		s.e.GET("/admin/faq", s.handleListFAQ(), admin)
+		s.e.PUT("/admin/faq/:id", s.handlePutFAQ(), admin)
+		s.e.DELETE("/admin/faq/:id", s.handleDeleteFAQ(), admin)
+	}
+	if s.notices != nil {
+		admin := requireKind(s.keys, KindAdmin)
+		s.e.GET("/v1/notices", s.handlePublicNotices())
+		s.e.GET("/admin/notices", s.handleListNotices(), admin)
+		s.e.PUT("/admin/notices/:id", s.handlePutNotice(), admin)
+		s.e.DELETE("/admin/notices/:id", s.handleDeleteNotice(), admin)
+	}
+	if s.feedback != nil {
+		admin := requireKind(s.keys, KindAdmin)
+		s.e.POST("/v1/feedback", s.handleShopFeedback(), shop)
+		// The customer's form: the order's tracking token proves access.
+		s.e.POST("/v1/tracking/:id/feedback", s.handleCustomerFeedback())
+		s.e.GET("/admin/feedback", s.handleListFeedback(), admin)
+		s.e.GET("/admin/feedback/topics", s.handleFeedbackTopics(), admin)
+	}
+	// --- end notices, feedback, help ---
 
 	// --- supplier services and catalog (supplier.go, catalog.go, soap_supplier.go) ---
 	s.supplierRoutes() // /v1/supplier/..., /v1/catalog/items, /soap/supplier

@@ -16,6 +16,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"erpgate/notice"
 )
 
 // Config holds the gateway's dependencies and settings.
@@ -59,6 +61,15 @@ type Config struct {
 	Authority Authority
 	Events    TimelineAppender
 	Webhooks  WebhookAdmin
+
+	// Maintenance notices, pilot feedback and the help pages (notices.go,
+	// feedback.go, help.go). Notices enables the notice routes, the
+	// Erpgate-Notice header and the intake pause; Feedback the feedback
+	// routes; the help pages are always served, the FAQ admin and page
+	// only with FAQ.
+	Notices  *notice.Service
+	Feedback FeedbackService
+	FAQ      FAQStore
 }
 
 // Server is the gateway's HTTP handler.
@@ -84,6 +95,12 @@ type Server struct {
 	events    TimelineAppender
 	webhooks  WebhookAdmin
 	pushes    *prometheus.CounterVec // erpgate_tracking_erp_pushes_total
+
+	// Notices, feedback, help (notices.go, feedback.go, help.go).
+	notices       *notice.Service
+	feedback      FeedbackService
+	feedbackTotal *prometheus.CounterVec // erpgate_feedback_received_total
+	faq           FAQStore
 }
 
 // New returns the gateway handler with every route registered.
@@ -110,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	e.HTTPErrorHandler = errorHandler(cfg.Logger, cfg.Now)
 	s := &Server{
 		e: e, log: cfg.Logger, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
@@ -127,6 +144,13 @@ func New(cfg Config) (*Server, error) {
 	if err := s.initERPCallbacks(cfg); err != nil { // erp_callback.go
 		return nil, err
 	}
+	if err := s.initNotices(cfg.Notices, cfg.Registerer); err != nil { // notices.go
+		return nil, err
+	}
+	if err := s.initFeedback(cfg.Feedback, cfg.Registerer); err != nil { // feedback.go
+		return nil, err
+	}
+	s.faq = cfg.FAQ
 	s.routes()
 	return s, nil
 }

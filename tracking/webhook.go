@@ -97,7 +97,7 @@ func (s *Subscription) validate(generate bool) error {
 		add("secret", "16 to 256 bytes")
 	}
 	for i, t := range s.Types {
-		if !slices.Contains(Types, t) {
+		if !slices.Contains(Types, t) && !isNoticeType(t) {
 			add(fmt.Sprintf("types[%d]", i), "unknown event type")
 		}
 	}
@@ -128,13 +128,16 @@ func randomHex(n int) string {
 
 // WebhookPayload is the JSON body of every webhook POST.
 type WebhookPayload struct {
-	ID      string            `json:"id"` // event id, unique within the order
-	OrderID string            `json:"order_id"`
-	Type    string            `json:"type"`
-	Time    time.Time         `json:"time"`
-	Source  string            `json:"source"`
-	Summary string            `json:"summary"`
-	Details map[string]string `json:"details,omitempty"`
+	ID      string `json:"id"` // event id, unique within the order
+	OrderID string `json:"order_id,omitempty"`
+	// NoticeID names the maintenance notice of a notice.* event (which has
+	// no order_id); see webhook_notice.go.
+	NoticeID string            `json:"notice_id,omitempty"`
+	Type     string            `json:"type"`
+	Time     time.Time         `json:"time"`
+	Source   string            `json:"source"`
+	Summary  string            `json:"summary"`
+	Details  map[string]string `json:"details,omitempty"`
 }
 
 // DeadLetter is an event a subscription gave up on after MaxAttempts.
@@ -342,8 +345,16 @@ func NewWebhooks(cfg WebhooksConfig) (*Webhooks, error) {
 	if _, err := register(cfg.Registerer, newFeedCollector(cfg.Client)); err != nil {
 		return nil, err
 	}
+	shopOf := cfg.ShopOf
 	return &Webhooks{
-		rdb: cfg.Client, shopOf: cfg.ShopOf, client: cfg.HTTPClient, log: cfg.Logger,
+		rdb: cfg.Client,
+		// Notice timelines name their shop (webhook_notice.go).
+		shopOf: func(ctx context.Context, id string) (string, error) {
+			if shop, ok := noticeShop(id); ok {
+				return shop, nil
+			}
+			return shopOf(ctx, id)
+		}, client: cfg.HTTPClient, log: cfg.Logger,
 		now: cfg.Now, cfg: cfg, wake: make(chan struct{}, cfg.Workers), static: static,
 		outcome: outcome, lag: lag,
 	}, nil

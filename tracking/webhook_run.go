@@ -732,9 +732,7 @@ func (w *Webhooks) backoff(n int) time.Duration {
 
 // post sends one event to sub and reports whether the receiver took it (2xx).
 func (w *Webhooks) post(ctx context.Context, sub Subscription, orderID string, e Event) error {
-	body, err := json.Marshal(WebhookPayload{
-		ID: e.ID, OrderID: orderID, Type: e.Type, Time: e.Time, Source: e.Source, Summary: e.Summary, Details: e.Details,
-	})
+	body, err := json.Marshal(payloadFor(orderID, e)) // webhook_notice.go
 	if err != nil {
 		return err
 	}

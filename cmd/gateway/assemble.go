@@ -229,6 +229,10 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		return st.Outbox().RunTrimmer(ctx, 10*time.Second)
 	})
 
+	// Maintenance notices, pilot feedback, the FAQ (notices.go in
+	// cmd/gateway): global records in Redis, read through the notice board.
+	nf := newNoticesAndFeedback(st, rel, wh, opt.noticeLeadTime, log)
+
 	srv, err := gateway.New(gateway.Config{
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
 		Store: st, Keyring: keys, Timelines: trk, Live: hub, TrackingCache: cache, Release: rel,
@@ -242,7 +246,8 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 			}
 			return nil
 		},
-		Supplier: supplyW.config, // supplier services (supply.go)
+		Supplier: supplyW.config,                                 // supplier services (supply.go)
+		Notices:  nf.notices, Feedback: nf.feedback, FAQ: nf.faq, // notices.go
 	})
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"erpgate/gateway"
+	"erpgate/notice"
 	"erpgate/store"
 	"erpgate/tracking"
 )
@@ -37,6 +38,7 @@ type options struct {
 	erpReclaimIdle     time.Duration
 	trackingCacheMiB   int
 	redisPipelines     int
+	noticeLeadTime     time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -69,6 +71,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.trackingCacheMiB, "tracking-cache-mib", 32, "memory for cached tracking answers, invalidated by the timeline feed; 0 reads Redis for every tracking request")
 	fs.IntVar(&o.redisPipelines, "redis-pipelines", store.DefaultPipelines, "pipelines of concurrent Redis commands in flight at once (automatic pipelining); 0 sends every command on its own")
 	fs.Int64Var(&o.erpMaxDeliveries, "erp-max-deliveries", 10, "deliveries of one message before it moves to the dead-letter stream")
+	fs.DurationVar(&o.noticeLeadTime, "notice-lead-time", notice.DefaultLeadTime, "how long before its window a maintenance notice for customers shows as a banner on tracking pages")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, flagHelp
@@ -86,6 +89,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if o.trackingCacheMiB < 0 || o.trackingCacheMiB > 4096 {
 		return nil, errors.New("--tracking-cache-mib must be between 0 and 4096")
+	}
+	if o.noticeLeadTime <= 0 || o.noticeLeadTime > notice.MaxAhead {
+		return nil, errors.New("--notice-lead-time must be above 0 and at most a year (8784h)")
 	}
 	return o, nil
 }
