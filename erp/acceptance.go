@@ -251,4 +251,3 @@ func CheckApprovals(cur, next ReleasePlan, approvals []Approval) error {
 			strings.Join(gates, ", "), cur.Revision, len(ps)),
 		Problems: ps}
 }
-
