@@ -54,6 +54,12 @@ func (s *Server) routes() {
 		s.e.GET("/admin/release/manifests/:version", s.handleGetManifest(), admin)
 	}
 
+	// --- CMDB export (admin_cmdb.go) ---
+	if s.cmdb != nil {
+		s.e.GET("/admin/cmdb", s.handleCMDB(s.cmdb), requireKind(s.keys, KindAdmin))
+	}
+	// --- end CMDB export ---
+
 	// --- pprof (pprof.go): runtime profiles behind the admin token ---
 	s.pprofRoutes()
 	// --- end pprof ---

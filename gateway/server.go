@@ -46,6 +46,8 @@ type Config struct {
 	// Release serves the release plan admin API (admin_release.go); the
 	// routes exist only when it is set.
 	Release ReleaseAdmin
+	// CMDB, if set, serves GET /admin/cmdb (admin_cmdb.go).
+	CMDB CMDB
 	// ManifestKey, if set, is the only ed25519 key the release library
 	// accepts manifests signed by; nil accepts any manifest whose signature
 	// holds under the key it names (admin_release_gates.go).
@@ -84,6 +86,7 @@ type Server struct {
 	release    ReleaseAdmin
 	// manifestKey: see Config.ManifestKey.
 	manifestKey ed25519.PublicKey
+	cmdb        CMDB             // admin_cmdb.go; nil when not configured
 	supplier    *SupplierService // supplier.go; nil when not configured
 
 	// ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go).
@@ -123,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
-		release: cfg.Release, manifestKey: cfg.ManifestKey,
+		release: cfg.Release, manifestKey: cfg.ManifestKey, cmdb: cfg.CMDB,
 	}
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count
