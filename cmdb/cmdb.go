@@ -175,9 +175,13 @@ func Collect(ctx context.Context, src Sources) (Snapshot, error) {
 
 	var backends []string // what every instance depends on
 	if src.Redis != nil {
-		if r, err := src.Redis(ctx); err != nil {
+		r, err := src.Redis(ctx)
+		if err != nil {
 			fail("redis", err)
-		} else {
+		}
+		// What is known of a Redis that could not be asked (its address)
+		// is still an item.
+		if err == nil || r.Address != "" {
 			backends = append(backends, s.add(Item{Class: ClassRedis, ID: "redis:" + r.Address, Name: "Redis " + r.Address,
 				Values: map[string]string{"name": "Redis " + r.Address, "version": r.Version, "u_mode": r.Mode, "u_role": r.Role,
 					"u_aof": r.AOF, "u_appendfsync": r.Fsync, "u_replicas": strconv.Itoa(r.Replicas), "u_address": r.Address}}))

@@ -111,7 +111,7 @@ func TestServiceNowShape(t *testing.T) {
 
 func TestNoSecretsAndFailingSources(t *testing.T) {
 	src := sources()
-	src.Redis = func(context.Context) (Redis, error) { return Redis{}, errors.New("connection refused") }
+	src.Redis = func(context.Context) (Redis, error) { return Redis{Address: "r:6379"}, errors.New("connection refused") }
 	s, err := Collect(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +124,9 @@ func TestNoSecretsAndFailingSources(t *testing.T) {
 	}
 	if len(s.Errors) != 1 || !strings.HasPrefix(s.Errors[0], "redis:") {
 		t.Errorf("errors: got %v, want the redis source named", s.Errors)
+	}
+	if !strings.Contains(string(b), `"name":"Redis r:6379"`) {
+		t.Errorf("the Redis that could not be asked is missing: %s", b)
 	}
 	if !strings.Contains(string(b), `"url":"https://backoffice.example/hooks"`) {
 		t.Errorf("webhook URL not reduced to scheme, host and path: %s", b)

@@ -169,10 +169,10 @@ func (w cmdbWiring) redis(ctx context.Context) (cmdb.Redis, error) {
 	if w.opt.redisURL == "" {
 		return cmdb.Redis{Address: "embedded", Mode: "embedded", Version: "miniredis (in-memory)", Role: "master", AOF: "off"}, nil
 	}
-	r := cmdb.Redis{Address: cmdb.RedactURL(w.opt.redisURL), AOF: "unknown"}
+	r := cmdb.Redis{Address: cmdb.RedactURL(w.opt.redisURL), AOF: "unknown", Mode: "unknown", Version: "unknown"}
 	info, err := w.rdb.Info(ctx, "server", "persistence", "replication").Result()
 	if err != nil {
-		return r, erpgate.Wrap(erpgate.Unavailable, err, "redis INFO failed")
+		return r, fmt.Errorf("INFO failed: %w", err)
 	}
 	for _, line := range strings.Split(info, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
