@@ -111,7 +111,9 @@ func TestServiceNowShape(t *testing.T) {
 
 func TestNoSecretsAndFailingSources(t *testing.T) {
 	src := sources()
-	src.Redis = func(context.Context) (Redis, error) { return Redis{Address: "r:6379"}, errors.New("connection refused") }
+	src.Redis = func(context.Context) (Redis, error) {
+		return Redis{Address: "r:6379"}, errors.New("connection refused")
+	}
 	s, err := Collect(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)

@@ -224,7 +224,9 @@ func TestReleaseLibraryAndCMDBThroughRun(t *testing.T) {
 	}
 	export := filepath.Join(dir, "cmdb.json")
 	var stdout, stderr strings.Builder
-	env := func(k string) string { return map[string]string{"ERPGATE_URL": gw, "ERPGATE_ADMIN_TOKEN": testAdminToken}[k] }
+	env := func(k string) string {
+		return map[string]string{"ERPGATE_URL": gw, "ERPGATE_ADMIN_TOKEN": testAdminToken}[k]
+	}
 	if err := run(t.Context(), []string{"gateway", "cmdb", "export", "--out", export}, env, &stdout, &stderr); err != nil {
 		t.Fatalf("cmdb export: %v %s", err, stderr.String())
 	}
