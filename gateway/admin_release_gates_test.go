@@ -204,3 +204,26 @@ func TestReleaseAdminManifestLibrary(t *testing.T) {
 		t.Errorf("backout with version: got %d", r.status)
 	}
 }
+
+// TestReleaseAdminManifestTrustedKey: with a ManifestKey configured, a
+// manifest whose signature holds under another key is refused.
+func TestReleaseAdminManifestTrustedKey(t *testing.T) {
+	e := newReleaseEnv(t)
+	trusted, tpriv, _ := ed25519.GenerateKey(rand.Reader)
+	_, opriv, _ := ed25519.GenerateKey(rand.Reader)
+	keys, _ := NewKeyring(DemoClients())
+	s, err := New(Config{Store: nullStore{}, Keyring: keys, Release: e.rel, ManifestKey: trusted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Config.Handler = s
+	for _, c := range []struct {
+		priv ed25519.PrivateKey
+		want int
+	}{{opriv, 422}, {tpriv, 201}} {
+		b, _ := signedTestManifest(t, "2.0.0", c.priv).Marshal()
+		if r := e.do(t, http.MethodPut, "/admin/release/manifests", adminToken, string(b)); r.status != c.want {
+			t.Errorf("got %d %v, want %d", r.status, r.body, c.want)
+		}
+	}
+}

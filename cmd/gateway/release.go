@@ -571,6 +571,20 @@ func printPlan(w io.Writer, p planView) {
 	}
 	fmt.Fprintf(w, "auto back-out  %s: failure ratio ≥ %.2f (min sample %d) or %d mismatches, over the last %d\n",
 		state, a.FailureRatio, a.MinSample, a.Mismatches, a.Window)
+	if g := p.Acceptance; g.Stage2 > 0 || g.Widening > 0 || len(g.Roles) > 0 || g.RequireManifest {
+		fmt.Fprintf(w, "gates          stage 2 needs %d approval(s), widening %d; roles %v; manifest required %v\n",
+			g.Stage2, g.Widening, g.Roles, g.RequireManifest)
+	}
+	if p.Live != "" || p.BackoutTarget != "" {
+		fmt.Fprintf(w, "release        %s live, back-out target %s\n", orNone(p.Live), orNone(p.BackoutTarget))
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 // planSummary is a one-line summary for the history.
