@@ -361,14 +361,9 @@ func runCMDB(ctx context.Context, args []string, getenv func(string) string, std
 	if cli.out == "" {
 		return errors.New("cmdb export: --out FILE is required")
 	}
-	if cli.token == "" {
-		cli.token = "demo-admin-token"
-		fmt.Fprintln(stderr, "warning: no --token or ERPGATE_ADMIN_TOKEN: using the demo admin token")
+	if err := cli.connect("cmdb"); err != nil {
+		return err
 	}
-	if _, err := url.ParseRequestURI(cli.url); err != nil || !strings.HasPrefix(cli.url, "http") {
-		return fmt.Errorf("cmdb: --url %q is not an http(s) URL", cli.url)
-	}
-	cli.url = strings.TrimRight(cli.url, "/")
 	q := url.Values{"format": {format}}
 	if format == "servicenow" {
 		q.Set("source", source)

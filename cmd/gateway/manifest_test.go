@@ -11,6 +11,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"erpgate/cmdb"
 	"erpgate/gateway"
 )
 
@@ -231,17 +232,7 @@ func TestReleaseLibraryAndCMDBThroughRun(t *testing.T) {
 		t.Fatalf("cmdb export: %v %s", err, stderr.String())
 	}
 	file, _ := os.ReadFile(export)
-	var ire struct {
-		Items []struct {
-			ClassName string            `json:"className"`
-			Values    map[string]string `json:"values"`
-			Source    map[string]string `json:"sys_object_source_info"`
-		} `json:"items"`
-		Relations []struct {
-			Parent, Child int
-			Type          string
-		} `json:"relations"`
-	}
+	var ire cmdb.IRE // its JSON shape is checked in the cmdb package
 	if err := json.Unmarshal(file, &ire); err != nil || len(ire.Items) != len(snap.Items) || len(ire.Relations) != len(snap.Relations) {
 		t.Fatalf("export: %v, %d items %d relations, want %d and %d", err, len(ire.Items), len(ire.Relations), len(snap.Items), len(snap.Relations))
 	}
@@ -250,7 +241,7 @@ func TestReleaseLibraryAndCMDBThroughRun(t *testing.T) {
 			t.Errorf("relation %+v", r)
 		}
 	}
-	if ire.Items[0].ClassName != "cmdb_ci_service" || ire.Items[0].Source["source_native_key"] != "service:erpgate" {
+	if ire.Items[0].ClassName != "cmdb_ci_service" || ire.Items[0].SourceInfo.SourceNativeKey != "service:erpgate" {
 		t.Errorf("first item: %+v", ire.Items[0])
 	}
 	if s := secretsIn(string(file)); s != nil {

@@ -160,14 +160,9 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 			return cli.verify(ctx, cmdArgs[0])
 		}
 	}
-	if cli.token == "" {
-		cli.token = "demo-admin-token"
-		fmt.Fprintln(stderr, "warning: no --token or ERPGATE_ADMIN_TOKEN: using the demo admin token")
+	if err := cli.connect("release"); err != nil {
+		return err
 	}
-	if _, err := url.ParseRequestURI(cli.url); err != nil || !strings.HasPrefix(cli.url, "http") {
-		return fmt.Errorf("release: --url %q is not an http(s) URL", cli.url)
-	}
-	cli.url = strings.TrimRight(cli.url, "/")
 	switch cmd {
 	case "verify":
 		return cli.verify(ctx, cmdArgs[0])
@@ -192,6 +187,20 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 	default:
 		return cli.shadow(ctx)
 	}
+}
+
+// connect checks --url and fills in the demo token when none is given
+// (with a warning), before the first call of the admin API.
+func (c *releaseCLI) connect(cmd string) error {
+	if c.token == "" {
+		c.token = "demo-admin-token"
+		fmt.Fprintln(c.stderr, "warning: no --token or ERPGATE_ADMIN_TOKEN: using the demo admin token")
+	}
+	if _, err := url.ParseRequestURI(c.url); err != nil || !strings.HasPrefix(c.url, "http") {
+		return fmt.Errorf("%s: --url %q is not an http(s) URL", cmd, c.url)
+	}
+	c.url = strings.TrimRight(c.url, "/")
+	return nil
 }
 
 // planView is GET /admin/release's answer.
