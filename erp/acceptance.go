@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"erpgate"
 )
@@ -121,15 +120,8 @@ func (a Approval) Validate() error {
 	if !ValidRole(a.Role) {
 		v.invalid("role", fmt.Sprintf("required: 1–%d of a-z, 0-9, _ and - (e.g. business, ops, pilot-user)", MaxRoleLen))
 	}
-	switch {
-	case strings.TrimSpace(a.Comment) == "":
-		v.invalid("comment", "required: say what was tested and why you approve")
-	case len(a.Comment) > MaxCommentLen || !utf8.ValidString(a.Comment):
-		v.invalid("comment", fmt.Sprintf("at most %d bytes of UTF-8", MaxCommentLen))
-	}
-	if strings.TrimSpace(a.Actor) == "" || len(a.Actor) > MaxActorLen || !utf8.ValidString(a.Actor) {
-		v.invalid("actor", fmt.Sprintf("1–%d bytes of UTF-8", MaxActorLen))
-	}
+	v.text("comment", a.Comment, MaxCommentLen, "required: say what was tested and why you approve")
+	v.actor(a.Actor)
 	if a.Revision < 0 {
 		v.invalid("revision", "must not be negative")
 	}

@@ -355,6 +355,23 @@ func (v *planProblems) invalid(field, msg string) {
 	v.problems = append(v.problems, erpgate.Problem{Field: field, Message: msg})
 }
 
+// text checks a required free text of at most n bytes of UTF-8.
+func (v *planProblems) text(field, s string, n int, required string) {
+	switch {
+	case strings.TrimSpace(s) == "":
+		v.invalid(field, required)
+	case len(s) > n || !utf8.ValidString(s):
+		v.invalid(field, fmt.Sprintf("at most %d bytes of UTF-8", n))
+	}
+}
+
+// actor checks who makes a change or an approval.
+func (v *planProblems) actor(s string) {
+	if strings.TrimSpace(s) == "" || len(s) > MaxActorLen || !utf8.ValidString(s) {
+		v.invalid("actor", fmt.Sprintf("1–%d bytes of UTF-8", MaxActorLen))
+	}
+}
+
 func (v *planProblems) unprocessable(field, msg string) {
 	v.problems = append(v.problems, erpgate.Problem{Field: field, Message: msg})
 }
@@ -381,15 +398,8 @@ type Change struct {
 // (erpgate.Invalid, fields "reason" and "actor").
 func (c Change) Validate() error {
 	var v planProblems
-	switch {
-	case strings.TrimSpace(c.Reason) == "":
-		v.invalid("reason", "required: say why the release plan changes")
-	case len(c.Reason) > MaxReasonLen || !utf8.ValidString(c.Reason):
-		v.invalid("reason", fmt.Sprintf("at most %d bytes of UTF-8", MaxReasonLen))
-	}
-	if strings.TrimSpace(c.Actor) == "" || len(c.Actor) > MaxActorLen || !utf8.ValidString(c.Actor) {
-		v.invalid("actor", fmt.Sprintf("1–%d bytes of UTF-8", MaxActorLen))
-	}
+	v.text("reason", c.Reason, MaxReasonLen, "required: say why the release plan changes")
+	v.actor(c.Actor)
 	if len(v.problems) == 0 {
 		return nil
 	}

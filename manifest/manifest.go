@@ -366,34 +366,27 @@ func GenerateKey(rand io.Reader) (privPEM, pubPEM []byte, err error) {
 
 // ParsePrivateKey reads a PEM PKCS #8 ed25519 private key.
 func ParsePrivateKey(b []byte) (ed25519.PrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, errors.New("not a PEM \"PRIVATE KEY\" block")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("a %T, not an ed25519 key", k)
-	}
-	return priv, nil
+	return parsePEM[ed25519.PrivateKey](b, "PRIVATE KEY", x509.ParsePKCS8PrivateKey)
 }
 
 // ParsePublicKey reads a PEM PKIX ed25519 public key.
 func ParsePublicKey(b []byte) (ed25519.PublicKey, error) {
+	return parsePEM[ed25519.PublicKey](b, "PUBLIC KEY", x509.ParsePKIXPublicKey)
+}
+
+func parsePEM[K any](b []byte, typ string, parse func([]byte) (any, error)) (K, error) {
+	var zero K
 	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PUBLIC KEY" {
-		return nil, errors.New("not a PEM \"PUBLIC KEY\" block")
+	if blk == nil || blk.Type != typ {
+		return zero, fmt.Errorf("not a PEM %q block", typ)
 	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	k, err := parse(blk.Bytes)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	pub, ok := k.(ed25519.PublicKey)
+	key, ok := k.(K)
 	if !ok {
-		return nil, fmt.Errorf("a %T, not an ed25519 key", k)
+		return zero, fmt.Errorf("a %T, not an ed25519 key", k)
 	}
-	return pub, nil
+	return key, nil
 }
