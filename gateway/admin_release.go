@@ -27,19 +27,20 @@ import (
 //	POST /admin/release/backout  v1 authoritative for everyone, v2 paused; body optional {"reason"}
 //	POST /admin/release/promote  v2 active and authoritative for everyone (stage 2); body optional
 //	                             {"reason", "skip_delivered_by_v1": true, "version": "1.4.0"}
+//	GET  /admin/release/history  the change record, newest first (?limit=, ?before=<revision>)
+//	GET  /admin/release/shadow   the kept sample of shadow mismatches, newest first (?limit=)
 //
 // A change that widens v2's audience is refused (409 approval_required)
 // until the approvals its acceptance gates need are recorded
 // (admin_release_gates.go); a new live version under
 // acceptance.require_manifest needs its stored manifest (409
 // manifest_required).
-//	GET  /admin/release/history  the change record, newest first (?limit=, ?before=<revision>)
-//	GET  /admin/release/shadow   the kept sample of shadow mismatches, newest first (?limit=)
 
 // ReleaseAdmin is what the release admin API needs; *store.Releases
 // implements it. Errors are *erpgate.Error: Invalid and Unprocessable with
 // field problems for a bad plan or change record, Conflict for a stale
-// expected revision, Unavailable when Redis fails.
+// expected revision, ApprovalRequired and ManifestRequired for a change its
+// acceptance gates refuse (Set, Promote), Unavailable when Redis fails.
 type ReleaseAdmin interface {
 	// Current returns the stored plan.
 	Current(ctx context.Context) (erp.ReleasePlan, error)

@@ -365,7 +365,9 @@ func releaseConflict(current, expected int64) error {
 
 // Set stores p as the next revision. With expected set, the change is made
 // only if the current revision is *expected. Errors: Invalid/Unprocessable
-// (plan or change record, with field problems), Conflict, Unavailable.
+// (plan or change record, with field problems), Conflict, ApprovalRequired
+// and ManifestRequired (the gates of the plan in force, release_gates.go),
+// Unavailable.
 func (r *Releases) Set(ctx context.Context, p erp.ReleasePlan, expected *int64, ch erp.Change) (erp.ReleasePlan, error) {
 	next, _, err := r.change(ctx, erp.ActionSet, ch, expected, func(erp.ReleasePlan) (erp.ReleasePlan, error) {
 		return p.Clone(), nil
@@ -432,7 +434,8 @@ type PromoteResult struct {
 // Promote makes v2 active and authoritative for everyone in stage 2 (see
 // erp.ReleasePlan.Promoted). With SkipDeliveredByV1 it first acknowledges in
 // v2's group the entries of orders v1 already created (SkipDelivered), while
-// v2 is still paused.
+// v2 is still paused. With Version, that version goes live (Live) and the
+// one live before becomes the back-out target. Errors as Set's.
 func (r *Releases) Promote(ctx context.Context, ch erp.Change, opt PromoteOptions) (PromoteResult, error) {
 	if err := ch.Validate(); err != nil {
 		return PromoteResult{}, err
