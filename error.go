@@ -27,6 +27,11 @@ const (
 	RateLimited         = "rate_limited"         // over a rate limit (429)
 	Unavailable         = "unavailable"          // a dependency is down; retry later (503)
 	Internal            = "internal"             // a bug or an unexpected failure (500)
+
+	// Release gates (issue 15): a change of the release plan refused until
+	// what it needs is recorded (409).
+	ApprovalRequired = "approval_required" // approvals of the current plan revision are missing
+	ManifestRequired = "manifest_required" // no stored signed manifest of the version to go live
 )
 
 // Problem is one field-level finding, addressed by a JSON-pointer-like path

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"erpgate"
+	"erpgate/manifest"
 	"erpgate/order"
 )
 
@@ -88,6 +89,13 @@ type ReleasePlan struct {
 	Shadow bool `json:"shadow"`
 	// AutoBackout is the rule that backs out to v1 by itself.
 	AutoBackout AutoBackout `json:"auto_backout"`
+	// Acceptance are the approval gates of widening changes (acceptance.go).
+	Acceptance Acceptance `json:"acceptance"`
+	// Live is the gateway release version in force ("" when not tracked),
+	// and BackoutTarget the version to go back to; both name manifests of
+	// the library of releases (store.Manifests).
+	Live          string `json:"live,omitempty"`
+	BackoutTarget string `json:"backout_target,omitempty"`
 
 	// Who changed the plan to this revision, why and when. Set by the store
 	// on every change; read-only for clients.
@@ -161,6 +169,7 @@ func (p ReleasePlan) Clone() ReleasePlan {
 		}
 		c.Cohorts[i] = co
 	}
+	c.Acceptance.Roles = slices.Clone(p.Acceptance.Roles)
 	return c
 }
 
@@ -312,6 +321,12 @@ func (p ReleasePlan) Validate() error {
 	if a.Enabled && a.FailureRatio == 0 && a.Mismatches == 0 {
 		v.unprocessable("auto_backout", "enabled but neither failure_ratio nor mismatches is set")
 	}
+	p.Acceptance.validate(&v)
+	for _, f := range []struct{ field, version string }{{"live", p.Live}, {"backout_target", p.BackoutTarget}} {
+		if f.version != "" && !manifest.ValidVersion(f.version) {
+			v.invalid(f.field, fmt.Sprintf("a release version is 1–%d of A-Z, a-z, 0-9, '.', '_', '+' and '-'", manifest.MaxVersionLen))
+		}
+	}
 	return v.err()
 }
 
@@ -340,6 +355,23 @@ func (v *planProblems) invalid(field, msg string) {
 	v.problems = append(v.problems, erpgate.Problem{Field: field, Message: msg})
 }
 
+// text checks a required free text of at most n bytes of UTF-8.
+func (v *planProblems) text(field, s string, n int, required string) {
+	switch {
+	case strings.TrimSpace(s) == "":
+		v.invalid(field, required)
+	case len(s) > n || !utf8.ValidString(s):
+		v.invalid(field, fmt.Sprintf("at most %d bytes of UTF-8", n))
+	}
+}
+
+// actor checks who makes a change or an approval.
+func (v *planProblems) actor(s string) {
+	if strings.TrimSpace(s) == "" || len(s) > MaxActorLen || !utf8.ValidString(s) {
+		v.invalid("actor", fmt.Sprintf("1–%d bytes of UTF-8", MaxActorLen))
+	}
+}
+
 func (v *planProblems) unprocessable(field, msg string) {
 	v.problems = append(v.problems, erpgate.Problem{Field: field, Message: msg})
 }
@@ -366,15 +398,8 @@ type Change struct {
 // (erpgate.Invalid, fields "reason" and "actor").
 func (c Change) Validate() error {
 	var v planProblems
-	switch {
-	case strings.TrimSpace(c.Reason) == "":
-		v.invalid("reason", "required: say why the release plan changes")
-	case len(c.Reason) > MaxReasonLen || !utf8.ValidString(c.Reason):
-		v.invalid("reason", fmt.Sprintf("at most %d bytes of UTF-8", MaxReasonLen))
-	}
-	if strings.TrimSpace(c.Actor) == "" || len(c.Actor) > MaxActorLen || !utf8.ValidString(c.Actor) {
-		v.invalid("actor", fmt.Sprintf("1–%d bytes of UTF-8", MaxActorLen))
-	}
+	v.text("reason", c.Reason, MaxReasonLen, "required: say why the release plan changes")
+	v.actor(c.Actor)
 	if len(v.problems) == 0 {
 		return nil
 	}
@@ -386,6 +411,7 @@ const (
 	ActionSet     = "set"     // PUT of a whole plan
 	ActionBackout = "backout" // v1 authoritative, v2 paused (manual or automatic)
 	ActionPromote = "promote" // v2 authoritative and active, stage 2
+	ActionApprove = "approve" // an approval of the revision (the plan is unchanged)
 )
 
 // ReleaseChange is one entry of the change history: the plan as it became
@@ -397,6 +423,11 @@ type ReleaseChange struct {
 	Reason   string      `json:"reason"`
 	At       time.Time   `json:"at"`
 	Plan     ReleasePlan `json:"plan"`
+	// Approval is the approval an "approve" entry records (Revision is
+	// then the revision approved, Plan the plan at it).
+	Approval *Approval `json:"approval,omitempty"`
+	// Approvals are those a gated change relied on.
+	Approvals []Approval `json:"approvals,omitempty"`
 }
 
 // PlanView is a compiled, immutable release plan: what the delivery workers
@@ -545,7 +576,13 @@ type ReleaseMetrics struct {
 	authoritative *prometheus.GaugeVec
 	mismatches    *prometheus.CounterVec
 	backouts      *prometheus.CounterVec
+	approvals     prometheus.Counter
+	refusals      *prometheus.CounterVec
 }
+
+// GateManifest is the gate label of a change refused for want of a stored
+// manifest (erpgate_release_gate_refusals_total).
+const GateManifest = "manifest"
 
 // Shadow comparison fields (the field label of
 // erpgate_release_shadow_mismatches_total).
@@ -591,12 +628,23 @@ func NewReleaseMetrics() *ReleaseMetrics {
 	}
 	m.backouts.WithLabelValues(TriggerManual)
 	m.backouts.WithLabelValues(TriggerAuto)
+	m.approvals = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "erpgate_release_approvals_total",
+		Help: "Approvals of release plan revisions recorded through this instance.",
+	})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "erpgate_release_gate_refusals_total",
+		Help: "Release plan changes refused by this instance for want of approvals or a manifest, by gate (stage2, widening, manifest).",
+	}, []string{"gate"})
+	for _, g := range []string{GateStage2, GateWidening, GateManifest} {
+		m.refusals.WithLabelValues(g)
+	}
 	return m
 }
 
 // Register registers every release metric with reg (all or none).
 func (m *ReleaseMetrics) Register(reg prometheus.Registerer) error {
-	cs := []prometheus.Collector{m.revision, m.authoritative, m.mismatches, m.backouts}
+	cs := []prometheus.Collector{m.revision, m.authoritative, m.mismatches, m.backouts, m.approvals, m.refusals}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, r := range cs[:i] {
@@ -646,4 +694,21 @@ func (m *ReleaseMetrics) Backout(trigger string) {
 		return
 	}
 	m.backouts.WithLabelValues(trigger).Inc()
+}
+
+// Approved counts one recorded approval.
+func (m *ReleaseMetrics) Approved() {
+	if m == nil {
+		return
+	}
+	m.approvals.Inc()
+}
+
+// GateRefused counts one change refused at gate (GateStage2, GateWidening,
+// GateManifest).
+func (m *ReleaseMetrics) GateRefused(gate string) {
+	if m == nil {
+		return
+	}
+	m.refusals.WithLabelValues(gate).Inc()
 }

@@ -14,6 +14,7 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/manifest"
 	"erpgate/store"
 )
 
@@ -25,14 +26,21 @@ import (
 //	                             revision of a plan read before) makes it compare-and-set
 //	POST /admin/release/backout  v1 authoritative for everyone, v2 paused; body optional {"reason"}
 //	POST /admin/release/promote  v2 active and authoritative for everyone (stage 2); body optional
-//	                             {"reason", "skip_delivered_by_v1": true}
+//	                             {"reason", "skip_delivered_by_v1": true, "version": "1.4.0"}
 //	GET  /admin/release/history  the change record, newest first (?limit=, ?before=<revision>)
 //	GET  /admin/release/shadow   the kept sample of shadow mismatches, newest first (?limit=)
+//
+// A change that widens v2's audience is refused (409 approval_required)
+// until the approvals its acceptance gates need are recorded
+// (admin_release_gates.go); a new live version under
+// acceptance.require_manifest needs its stored manifest (409
+// manifest_required).
 
 // ReleaseAdmin is what the release admin API needs; *store.Releases
 // implements it. Errors are *erpgate.Error: Invalid and Unprocessable with
 // field problems for a bad plan or change record, Conflict for a stale
-// expected revision, Unavailable when Redis fails.
+// expected revision, ApprovalRequired and ManifestRequired for a change its
+// acceptance gates refuse (Set, Promote), Unavailable when Redis fails.
 type ReleaseAdmin interface {
 	// Current returns the stored plan.
 	Current(ctx context.Context) (erp.ReleasePlan, error)
@@ -48,6 +56,18 @@ type ReleaseAdmin interface {
 	// History returns up to limit changes below revision before (0: all),
 	// newest first.
 	History(ctx context.Context, before int64, limit int) ([]erp.ReleaseChange, error)
+	// Approve records an approval of the revision in force (*expected,
+	// when given, must be it). Errors: Invalid, Conflict, Unavailable.
+	Approve(ctx context.Context, a erp.Approval, expected *int64) (erp.Approval, error)
+	// Approvals returns the approvals of revision rev, oldest first.
+	Approvals(ctx context.Context, rev int64) ([]erp.Approval, error)
+	// PutManifest stores a verified manifest in the library; false when
+	// the same one was there. Errors: Conflict, Unavailable.
+	PutManifest(ctx context.Context, m manifest.Manifest, actor string) (store.StoredManifest, bool, error)
+	// Manifest returns the stored manifest of version. Errors: NotFound.
+	Manifest(ctx context.Context, version string) (store.StoredManifest, error)
+	// Manifests returns the library, oldest stored first.
+	Manifests(ctx context.Context) ([]store.StoredManifest, error)
 	// Mismatches returns up to limit kept shadow mismatches, newest first.
 	Mismatches(ctx context.Context, limit int) ([]erp.ShadowMismatch, error)
 }
@@ -73,6 +93,9 @@ type releasePut struct {
 	Cohorts          []erp.Cohort      `json:"cohorts"`
 	Shadow           *bool             `json:"shadow"`
 	AutoBackout      *erp.AutoBackout  `json:"auto_backout"`
+	Acceptance       *erp.Acceptance   `json:"acceptance"`
+	Live             *string           `json:"live"`
+	BackoutTarget    *string           `json:"backout_target"`
 	Reason           string            `json:"reason"`
 	ExpectedRevision *int64            `json:"expected_revision"`
 
@@ -87,6 +110,7 @@ type releasePut struct {
 type releaseAction struct {
 	Reason            string `json:"reason"`
 	SkipDeliveredByV1 bool   `json:"skip_delivered_by_v1"`
+	Version           string `json:"version"` // promote: the release version that goes live
 }
 
 type releaseActionResponse struct {
@@ -163,6 +187,31 @@ func (s *Server) handlePutRelease() echo.HandlerFunc {
 		if expected == nil {
 			expected = req.Revision
 		}
+		// Omitted acceptance gates and release versions keep what the plan
+		// in force has (a client unaware of them must not drop the gates);
+		// the change is then made against that very revision.
+		if req.Acceptance == nil || req.Live == nil || req.BackoutTarget == nil {
+			cur, err := s.release.Current(c.Request().Context())
+			if err != nil {
+				return err
+			}
+			if expected == nil {
+				expected = &cur.Revision
+			}
+			p.Acceptance, p.Live, p.BackoutTarget = cur.Acceptance, cur.Live, cur.BackoutTarget
+		}
+		if req.Acceptance != nil {
+			p.Acceptance = *req.Acceptance
+		}
+		if req.Live != nil {
+			p.Live = *req.Live
+		}
+		if req.BackoutTarget != nil {
+			p.BackoutTarget = *req.BackoutTarget
+		}
+		if err := p.Validate(); err != nil {
+			return err
+		}
 		next, err := s.release.Set(c.Request().Context(), p, expected, ch)
 		if err != nil {
 			return err
@@ -220,9 +269,10 @@ func (s *Server) handleReleaseBackout() echo.HandlerFunc {
 		if err := decodeOptional(c, &req); err != nil {
 			return err
 		}
-		if req.SkipDeliveredByV1 {
-			return &erpgate.Error{Code: erpgate.Invalid, Message: "skip_delivered_by_v1 belongs to promote",
-				Problems: []erpgate.Problem{{Field: "skip_delivered_by_v1", Message: "not an option of backout"}}}
+		if req.SkipDeliveredByV1 || req.Version != "" {
+			return &erpgate.Error{Code: erpgate.Invalid, Message: "skip_delivered_by_v1 and version belong to promote",
+				Problems: []erpgate.Problem{{Field: "skip_delivered_by_v1", Message: "not an option of backout"},
+					{Field: "version", Message: "not an option of backout"}}}
 		}
 		if strings.TrimSpace(req.Reason) == "" {
 			req.Reason = "back-out to v1 (no reason given)"
@@ -248,7 +298,7 @@ func (s *Server) handleReleasePromote() echo.HandlerFunc {
 			req.Reason = "promote v2 (no reason given)"
 		}
 		ch := erp.Change{Actor: s.releaseActor(c), Reason: req.Reason}
-		res, err := s.release.Promote(c.Request().Context(), ch, store.PromoteOptions{SkipDeliveredByV1: req.SkipDeliveredByV1})
+		res, err := s.release.Promote(c.Request().Context(), ch, store.PromoteOptions{SkipDeliveredByV1: req.SkipDeliveredByV1, Version: req.Version})
 		if err != nil {
 			return err
 		}

@@ -77,6 +77,17 @@ func NewKeyring(clients []Client) (*Keyring, error) {
 	return k, nil
 }
 
+// Clients returns every client of the keyring, in no particular order
+// (with their key hashes and secrets: callers that show them anywhere must
+// drop those).
+func (k *Keyring) Clients() []Client {
+	out := make([]Client, 0, len(k.byHash))
+	for _, c := range k.byHash {
+		out = append(out, c)
+	}
+	return out
+}
+
 // Lookup returns the client whose key is key.
 func (k *Keyring) Lookup(key string) (Client, bool) {
 	h := sha256.Sum256([]byte(key))

@@ -26,6 +26,8 @@ var statusOf = map[string]int{
 	erpgate.RateLimited:         http.StatusTooManyRequests,
 	erpgate.Unavailable:         http.StatusServiceUnavailable,
 	erpgate.Internal:            http.StatusInternalServerError,
+	erpgate.ApprovalRequired:    http.StatusConflict,
+	erpgate.ManifestRequired:    http.StatusConflict,
 }
 
 // problem is an RFC 9457 problem details object with erpgate's extensions.

@@ -49,7 +49,19 @@ func (s *Server) routes() {
 		s.e.POST("/admin/release/promote", s.handleReleasePromote(), admin)
 		s.e.GET("/admin/release/history", s.handleReleaseHistory(), admin)
 		s.e.GET("/admin/release/shadow", s.handleReleaseShadow(), admin)
+		// Acceptance and the library of releases (admin_release_gates.go).
+		s.e.POST("/admin/release/approvals", s.handleApprove(), admin)
+		s.e.GET("/admin/release/approvals", s.handleListApprovals(), admin)
+		s.e.PUT("/admin/release/manifests", s.handlePutManifest(), admin)
+		s.e.GET("/admin/release/manifests", s.handleListManifests(), admin)
+		s.e.GET("/admin/release/manifests/:version", s.handleGetManifest(), admin)
 	}
+
+	// --- CMDB export (admin_cmdb.go) ---
+	if s.cmdb != nil {
+		s.e.GET("/admin/cmdb", s.handleCMDB(s.cmdb), requireKind(s.keys, KindAdmin))
+	}
+	// --- end CMDB export ---
 
 	// --- pprof (pprof.go): runtime profiles behind the admin token ---
 	s.pprofRoutes()

@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -47,6 +48,12 @@ type Config struct {
 	// Release serves the release plan admin API (admin_release.go); the
 	// routes exist only when it is set.
 	Release ReleaseAdmin
+	// CMDB, if set, serves GET /admin/cmdb (admin_cmdb.go).
+	CMDB CMDB
+	// ManifestKey, if set, is the only ed25519 key the release library
+	// accepts manifests signed by; nil accepts any manifest whose signature
+	// holds under the key it names (admin_release_gates.go).
+	ManifestKey ed25519.PublicKey
 
 	// Supplier services and catalog (supplier.go, soap_supplier.go,
 	// catalog.go): the ERP's supply chain, the supplier document store and
@@ -88,7 +95,10 @@ type Server struct {
 	live       LiveStreams
 	trackCache *TrackingCache
 	release    ReleaseAdmin
-	supplier   *SupplierService // supplier.go; nil when not configured
+	// manifestKey: see Config.ManifestKey.
+	manifestKey ed25519.PublicKey
+	cmdb        CMDB             // admin_cmdb.go; nil when not configured
+	supplier    *SupplierService // supplier.go; nil when not configured
 
 	// ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go).
 	authority Authority
@@ -133,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
-		release: cfg.Release,
+		release: cfg.Release, manifestKey: cfg.ManifestKey, cmdb: cfg.CMDB,
 	}
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count

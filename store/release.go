@@ -43,6 +43,7 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/manifest"
 	"erpgate/order"
 )
 
@@ -258,7 +259,8 @@ func (r *Releases) Current(ctx context.Context) (erp.ReleasePlan, error) {
 	return p, nil
 }
 
-// setPlanScript: KEYS plan, rev, history; ARGV base, newrev, json, action, actor, reason, atms, maxlen
+// setPlanScript: KEYS plan, rev, history; ARGV base, newrev, json, action, actor, reason, atms, maxlen,
+// approvals (JSON array of the approvals a gated change relied on, or "")
 // Returns {"ok", newrev} or {"conflict", currentrev}.
 var setPlanScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[2]) or '0'
@@ -266,7 +268,7 @@ if cur ~= ARGV[1] then return {'conflict', cur} end
 redis.call('SET', KEYS[1], ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'rev', ARGV[2], 'action', ARGV[4],
-  'actor', ARGV[5], 'reason', ARGV[6], 'at', ARGV[7], 'plan', ARGV[3])
+  'actor', ARGV[5], 'reason', ARGV[6], 'at', ARGV[7], 'plan', ARGV[3], 'approvals', ARGV[9])
 return {'ok', ARGV[2]}
 `)
 
@@ -321,12 +323,21 @@ func (r *Releases) change(ctx context.Context, action string, ch erp.Change, exp
 		if err := next.Validate(); err != nil {
 			return cur, false, err
 		}
+		used, err := r.checkGates(ctx, cur, next)
+		if err != nil {
+			return cur, false, err
+		}
+		approvals := ""
+		if len(used) > 0 {
+			b, _ := json.Marshal(used)
+			approvals = string(b)
+		}
 		doc, err := json.Marshal(next)
 		if err != nil {
 			return cur, false, erpgate.Wrap(erpgate.Internal, err, "internal error")
 		}
 		res, err := setPlanScript.Run(ctx, r.s.rdb, []string{releasePlanKey, releaseRevKey, releaseHistoryKey},
-			cur.Revision, next.Revision, doc, action, ch.Actor, ch.Reason, ch.At.UnixMilli(), releaseHistoryMax).StringSlice()
+			cur.Revision, next.Revision, doc, action, ch.Actor, ch.Reason, ch.At.UnixMilli(), releaseHistoryMax, approvals).StringSlice()
 		if err != nil {
 			return cur, false, unavailable(err)
 		}
@@ -354,7 +365,9 @@ func releaseConflict(current, expected int64) error {
 
 // Set stores p as the next revision. With expected set, the change is made
 // only if the current revision is *expected. Errors: Invalid/Unprocessable
-// (plan or change record, with field problems), Conflict, Unavailable.
+// (plan or change record, with field problems), Conflict, ApprovalRequired
+// and ManifestRequired (the gates of the plan in force, release_gates.go),
+// Unavailable.
 func (r *Releases) Set(ctx context.Context, p erp.ReleasePlan, expected *int64, ch erp.Change) (erp.ReleasePlan, error) {
 	next, _, err := r.change(ctx, erp.ActionSet, ch, expected, func(erp.ReleasePlan) (erp.ReleasePlan, error) {
 		return p.Clone(), nil
@@ -404,6 +417,11 @@ type PromoteOptions struct {
 	// while v2 was paused (they are acknowledged in v2's group unseen).
 	// Default: v2 catches up from where it stopped.
 	SkipDeliveredByV1 bool
+	// Version, when set, is the gateway release version that goes live
+	// with the promotion: the plan's Live becomes Version and its
+	// BackoutTarget the version live before. With the plan's
+	// acceptance.require_manifest, Version must have a stored manifest.
+	Version string
 }
 
 // PromoteResult says what Promote did.
@@ -416,12 +434,17 @@ type PromoteResult struct {
 // Promote makes v2 active and authoritative for everyone in stage 2 (see
 // erp.ReleasePlan.Promoted). With SkipDeliveredByV1 it first acknowledges in
 // v2's group the entries of orders v1 already created (SkipDelivered), while
-// v2 is still paused.
+// v2 is still paused. With Version, that version goes live (Live) and the
+// one live before becomes the back-out target. Errors as Set's.
 func (r *Releases) Promote(ctx context.Context, ch erp.Change, opt PromoteOptions) (PromoteResult, error) {
 	if err := ch.Validate(); err != nil {
 		return PromoteResult{}, err
 	}
 	var res PromoteResult
+	if opt.Version != "" && !manifest.ValidVersion(opt.Version) {
+		return res, &erpgate.Error{Code: erpgate.Invalid, Message: "invalid release version",
+			Problems: []erpgate.Problem{{Field: "version", Message: fmt.Sprintf("1–%d of A-Z, a-z, 0-9, '.', '_', '+' and '-'", manifest.MaxVersionLen)}}}
+	}
 	if opt.SkipDeliveredByV1 {
 		rep, err := r.SkipDelivered(ctx, erp.V2, erp.V1)
 		if err != nil {
@@ -430,10 +453,14 @@ func (r *Releases) Promote(ctx context.Context, ch erp.Change, opt PromoteOption
 		res.Skip = &rep
 	}
 	p, changed, err := r.change(ctx, erp.ActionPromote, ch, nil, func(cur erp.ReleasePlan) (erp.ReleasePlan, error) {
-		if cur.IsPromoted() {
+		if cur.IsPromoted() && (opt.Version == "" || opt.Version == cur.Live) {
 			return cur, errRelUnchanged
 		}
-		return cur.Promoted(), nil
+		next := cur.Promoted()
+		if opt.Version != "" && opt.Version != cur.Live {
+			next.Live, next.BackoutTarget = opt.Version, cur.Live
+		}
+		return next, nil
 	})
 	res.Plan, res.Changed = p, changed
 	return res, err
@@ -871,6 +898,17 @@ func historyEntry(x redis.XMessage) (erp.ReleaseChange, error) {
 	c := erp.ReleaseChange{Revision: rev, Action: f("action"), Actor: f("actor"), Reason: f("reason"), At: msTime(f("at")).UTC()}
 	if err := json.Unmarshal([]byte(f("plan")), &c.Plan); err != nil {
 		return c, erpgate.Wrap(erpgate.Internal, fmt.Errorf("release history %s: %w", x.ID, err), "internal error")
+	}
+	if doc := f("approval"); doc != "" {
+		c.Approval = new(erp.Approval)
+		if err := json.Unmarshal([]byte(doc), c.Approval); err != nil {
+			return c, erpgate.Wrap(erpgate.Internal, fmt.Errorf("release history %s: %w", x.ID, err), "internal error")
+		}
+	}
+	if doc := f("approvals"); doc != "" {
+		if err := json.Unmarshal([]byte(doc), &c.Approvals); err != nil {
+			return c, erpgate.Wrap(erpgate.Internal, fmt.Errorf("release history %s: %w", x.ID, err), "internal error")
+		}
 	}
 	return c, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"erpgate/cmdb"
 	"erpgate/erp"
 	"erpgate/erp/erpsim"
 	"erpgate/erp/erpv2"
@@ -232,6 +233,38 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	// Maintenance notices, pilot feedback, the FAQ (notices.go in
 	// cmd/gateway): global records in Redis, read through the notice board.
 	nf := newNoticesAndFeedback(st, rel, wh, opt.noticeLeadTime, log)
+	// --- release management (issue 15): instance registry, CMDB, release library key ---
+	ownManifest, err := checkOwnManifest(opt)
+	if err != nil {
+		return nil, err
+	}
+	var manifestKey []byte
+	if opt.releasePublicKey != "" {
+		if manifestKey, err = readPublicKey(opt.releasePublicKey); err != nil {
+			return nil, err
+		}
+	}
+	registry := newInstanceRegistry(rdb, 3*opt.heartbeat)
+	beats := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "erpgate_instance_heartbeats_total",
+		Help: "Heartbeats of this instance in the instance registry (the CMDB's gateway instances), by outcome (ok, error).",
+	}, []string{"outcome"})
+	beats.WithLabelValues("ok")
+	beats.WithLabelValues("error")
+	if err := reg.Register(beats); err != nil {
+		return nil, err
+	}
+	b := buildInfo()
+	self := cmdb.Instance{ID: opt.instanceID, Version: b.Version, Commit: b.Commit, ManifestDigest: ownManifest,
+		Address: opt.boundAddr, Started: time.Now()}
+	if self.ID == "" {
+		self.ID = defaultInstanceID()
+	}
+	sys.background(bgCtx, &wg, "instance heartbeat", func(ctx context.Context) error {
+		return cmdb.Heartbeat(ctx, countingRegistrar{registry, beats}, self, opt.heartbeat, nil, log)
+	})
+	cmdbW := cmdbWiring{opt: opt, rdb: rdb, registry: registry, rel: rel, disp: disp, keys: keys, webhooks: wh, v1URL: v1URL, v2URL: v2URL}
+	// --- end release management ---
 
 	srv, err := gateway.New(gateway.Config{
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
@@ -248,6 +281,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		},
 		Supplier: supplyW.config,                                 // supplier services (supply.go)
 		Notices:  nf.notices, Feedback: nf.feedback, FAQ: nf.faq, // notices.go
+		CMDB: gateway.CMDBFunc(cmdbW.snapshot), ManifestKey: manifestKey, // release management (cmdb.go)
 	})
 	if err != nil {
 		return nil, err

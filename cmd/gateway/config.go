@@ -39,6 +39,16 @@ type options struct {
 	trackingCacheMiB   int
 	redisPipelines     int
 	noticeLeadTime     time.Duration
+
+	// Release management (issue 15): --version, this instance's identity
+	// in the instance registry, the manifest of this build, the key the
+	// release library trusts.
+	showVersion      bool
+	instanceID       string
+	heartbeat        time.Duration
+	manifestFile     string
+	releasePublicKey string
+	boundAddr        string // the address the gateway listens on (set by run, not a flag)
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -72,6 +82,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.redisPipelines, "redis-pipelines", store.DefaultPipelines, "pipelines of concurrent Redis commands in flight at once (automatic pipelining); 0 sends every command on its own")
 	fs.Int64Var(&o.erpMaxDeliveries, "erp-max-deliveries", 10, "deliveries of one message before it moves to the dead-letter stream")
 	fs.DurationVar(&o.noticeLeadTime, "notice-lead-time", notice.DefaultLeadTime, "how long before its window a maintenance notice for customers shows as a banner on tracking pages")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and commit and exit")
+	fs.StringVar(&o.instanceID, "instance-id", env("ERPGATE_INSTANCE_ID", ""), "this instance's id in the instance registry and the CMDB (default <hostname>-<pid>) [ERPGATE_INSTANCE_ID]")
+	fs.DurationVar(&o.heartbeat, "heartbeat", 5*time.Second, "how often this instance renews its entry in the instance registry")
+	fs.StringVar(&o.manifestFile, "manifest", env("ERPGATE_MANIFEST", ""), "the signed release manifest of this build; checked at start, its digest is registered with the instance [ERPGATE_MANIFEST]")
+	fs.StringVar(&o.releasePublicKey, "release-public-key", env("ERPGATE_RELEASE_PUBLIC_KEY", ""), "PEM ed25519 public key: the release library accepts only manifests signed by it (default: any valid signature) [ERPGATE_RELEASE_PUBLIC_KEY]")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, flagHelp
@@ -79,13 +94,19 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (subcommands: release)", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (subcommands: release, cmdb)", fs.Arg(0))
 	}
 	if o.consumers < 1 || o.consumers > 256 {
 		return nil, errors.New("--consumers must be between 1 and 256")
 	}
 	if o.erpInFlight < 1 || o.erpInFlight > 256 {
 		return nil, errors.New("--erp-in-flight must be between 1 and 256")
+	}
+	if o.heartbeat < 100*time.Millisecond || o.heartbeat > time.Minute {
+		return nil, errors.New("--heartbeat must be between 100ms and 1m")
+	}
+	if o.instanceID != "" && !validInstanceID(o.instanceID) {
+		return nil, errors.New("--instance-id: 1–64 of letters, digits, '.', '_', ':' and '-'")
 	}
 	if o.trackingCacheMiB < 0 || o.trackingCacheMiB > 4096 {
 		return nil, errors.New("--tracking-cache-mib must be between 0 and 4096")

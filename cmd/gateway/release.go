@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"erpgate"
 	"erpgate/erp"
 	"erpgate/store"
 )
@@ -29,8 +30,23 @@ Commands (over the admin API of a running gateway):
                                    v2 catches up from where it stopped, unless told to
                                    skip what v1 already holds
   backout                          v1 authoritative for everyone, v2 paused
-  history [--limit N]              the change record, newest first
+  history [--limit N]              the change record (changes and approvals), newest first
   shadow [--limit N]               recent orders whose v1 and v2 answers differ
+  approve --role R --comment TEXT  approve the plan revision in force (--revision N: the one
+                                   you tested, refused if it is no longer in force)
+  approvals [--revision N]         the approvals of a revision and what a promotion still lacks
+  publish MANIFEST                 store a signed manifest in the release library
+  library                          the library: every stored version, live, back-out target
+
+Commands on this host (no gateway needed):
+  keygen --out FILE                a new ed25519 signing key (FILE) and its public key (FILE.pub)
+  manifest --signing-key FILE      the signed manifest of this build (to --out FILE or stdout):
+                                   version, commit, Go version and the SHA-256 of the binary,
+                                   every WSDL, the dashboards and alert rules (--ops-dir) and
+                                   the configuration without secrets (--config)
+  verify MANIFEST                  check the signature (--public-key FILE) and every digest
+                                   against this binary and the files here; --running also
+                                   checks the instances registered at --url; names each mismatch
 
 Flags (before or after the command):
 `
@@ -43,6 +59,15 @@ type releaseCLI struct {
 	limit                     int
 	client                    *http.Client
 	stdout, stderr            io.Writer
+
+	// Acceptance and the master copy (issue 15).
+	role, comment, version string
+	revision               int64
+	signingKey, publicKey  string
+	out, opsDir            string
+	configFile, binary     string
+	allowUnknown, running  bool
+	now                    func() time.Time
 }
 
 // runRelease is the release-plan CLI: `gateway release status|set FILE|
@@ -50,7 +75,7 @@ type releaseCLI struct {
 // running gateway's admin API; a refusal returns an error with the server's
 // problem detail (and field problems), so the process exits non-zero.
 func runRelease(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cli := &releaseCLI{stdout: stdout, stderr: stderr, client: &http.Client{Timeout: 60 * time.Second}}
+	cli := &releaseCLI{stdout: stdout, stderr: stderr, client: &http.Client{Timeout: 60 * time.Second}, now: time.Now}
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -71,6 +96,18 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 	fs.BoolVar(&cli.jsonOut, "json", false, "print the server's JSON instead of a summary")
 	fs.BoolVar(&cli.skip, "skip-delivered-by-v1", false, "promote: v2 skips the orders v1 already created while v2 was paused")
 	fs.IntVar(&cli.limit, "limit", 20, "history, shadow: how many entries")
+	fs.StringVar(&cli.role, "role", "", "approve: the role you approve in (e.g. business, ops, pilot-user)")
+	fs.StringVar(&cli.comment, "comment", "", "approve: what was tested and why you approve")
+	fs.Int64Var(&cli.revision, "revision", -1, "approve: the plan revision you tested; approvals: the revision to list (default: the one in force)")
+	fs.StringVar(&cli.version, "version", "", "promote: the release version that goes live with the promotion")
+	fs.StringVar(&cli.signingKey, "signing-key", getenv("ERPGATE_SIGNING_KEY"), "manifest: PEM ed25519 private key to sign with [ERPGATE_SIGNING_KEY]")
+	fs.StringVar(&cli.publicKey, "public-key", getenv("ERPGATE_RELEASE_PUBLIC_KEY"), "verify: the PEM ed25519 public key the manifest must be signed by [ERPGATE_RELEASE_PUBLIC_KEY]")
+	fs.StringVar(&cli.out, "out", "", "keygen: the private key file to write; manifest: the file to write (default stdout)")
+	fs.StringVar(&cli.opsDir, "ops-dir", "ops", "manifest, verify: the directory with grafana/*.json and prometheus/*.yml")
+	fs.StringVar(&cli.configFile, "config", getenv("ERPGATE_CONFIG"), "manifest, verify: the gateway's config file (default: the demo configuration) [ERPGATE_CONFIG]")
+	fs.StringVar(&cli.binary, "binary", "", "manifest, verify: the gateway binary (default: this executable)")
+	fs.BoolVar(&cli.allowUnknown, "allow-unknown-commit", false, "manifest: sign a build that does not know its commit or has uncommitted changes")
+	fs.BoolVar(&cli.running, "running", false, "verify: also compare the instances registered at --url")
 
 	// Flags may come before and after the command.
 	if err := fs.Parse(args[1:]); err != nil {
@@ -95,17 +132,9 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 		fs.Usage()
 		return errors.New("release: a command is required")
 	}
-	if cli.token == "" {
-		cli.token = "demo-admin-token"
-		fmt.Fprintln(stderr, "warning: no --token or ERPGATE_ADMIN_TOKEN: using the demo admin token")
-	}
-	if _, err := url.ParseRequestURI(cli.url); err != nil || !strings.HasPrefix(cli.url, "http") {
-		return fmt.Errorf("release: --url %q is not an http(s) URL", cli.url)
-	}
-	cli.url = strings.TrimRight(cli.url, "/")
-
 	cmd, cmdArgs := pos[0], pos[1:]
-	wantArgs := map[string]int{"status": 0, "set": 1, "promote": 0, "backout": 0, "history": 0, "shadow": 0}
+	wantArgs := map[string]int{"status": 0, "set": 1, "promote": 0, "backout": 0, "history": 0, "shadow": 0,
+		"approve": 0, "approvals": 0, "publish": 1, "library": 0, "keygen": 0, "manifest": 0, "verify": 1}
 	n, known := wantArgs[cmd]
 	if !known {
 		fs.Usage()
@@ -117,13 +146,40 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 	if cli.skip && cmd != "promote" {
 		return errors.New("release: --skip-delivered-by-v1 belongs to promote")
 	}
+	if cli.version != "" && cmd != "promote" {
+		return errors.New("release: --version belongs to promote (the build's own version: gateway --version)")
+	}
+	// Local commands need no gateway.
 	switch cmd {
+	case "keygen":
+		return cli.keygen()
+	case "manifest":
+		return cli.makeManifest()
+	case "verify":
+		if !cli.running {
+			return cli.verify(ctx, cmdArgs[0])
+		}
+	}
+	if err := cli.connect("release"); err != nil {
+		return err
+	}
+	switch cmd {
+	case "verify":
+		return cli.verify(ctx, cmdArgs[0])
+	case "approve":
+		return cli.approve(ctx)
+	case "approvals":
+		return cli.approvals(ctx)
+	case "publish":
+		return cli.publish(ctx, cmdArgs[0])
+	case "library":
+		return cli.library(ctx)
 	case "status":
 		return cli.status(ctx)
 	case "set":
 		return cli.set(ctx, cmdArgs[0])
 	case "promote":
-		return cli.action(ctx, "promote", map[string]any{"reason": cli.reason, "skip_delivered_by_v1": cli.skip})
+		return cli.action(ctx, "promote", map[string]any{"reason": cli.reason, "skip_delivered_by_v1": cli.skip, "version": cli.version})
 	case "backout":
 		return cli.action(ctx, "backout", map[string]any{"reason": cli.reason})
 	case "history":
@@ -131,6 +187,20 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 	default:
 		return cli.shadow(ctx)
 	}
+}
+
+// connect checks --url and fills in the demo token when none is given
+// (with a warning), before the first call of the admin API.
+func (c *releaseCLI) connect(cmd string) error {
+	if c.token == "" {
+		c.token = "demo-admin-token"
+		fmt.Fprintln(c.stderr, "warning: no --token or ERPGATE_ADMIN_TOKEN: using the demo admin token")
+	}
+	if _, err := url.ParseRequestURI(c.url); err != nil || !strings.HasPrefix(c.url, "http") {
+		return fmt.Errorf("%s: --url %q is not an http(s) URL", cmd, c.url)
+	}
+	c.url = strings.TrimRight(c.url, "/")
+	return nil
 }
 
 // planView is GET /admin/release's answer.
@@ -226,8 +296,20 @@ func (c *releaseCLI) history(ctx context.Context) error {
 		return nil
 	}
 	for _, ch := range res.Changes {
+		if ch.Action == erp.ActionApprove && ch.Approval != nil {
+			fmt.Fprintf(c.stdout, "rev %-4d %s  %-8s by %s as %s: %s\n", ch.Revision, ch.At.Format(time.RFC3339),
+				ch.Action, ch.Actor, ch.Approval.Role, ch.Reason)
+			continue
+		}
 		fmt.Fprintf(c.stdout, "rev %-4d %s  %-8s by %s: %s\n         → %s\n", ch.Revision, ch.At.Format(time.RFC3339),
 			ch.Action, ch.Actor, ch.Reason, planSummary(ch.Plan))
+		if len(ch.Approvals) > 0 {
+			var who []string
+			for _, a := range ch.Approvals {
+				who = append(who, a.Actor+" ("+a.Role+")")
+			}
+			fmt.Fprintf(c.stdout, "         approved by %s\n", strings.Join(who, ", "))
+		}
 	}
 	return nil
 }
@@ -346,6 +428,115 @@ func problemError(status int, b []byte) error {
 	return errors.New(msg)
 }
 
+// problemLines renders the field problems of an *erpgate.Error, one per line.
+func problemLines(err error) string {
+	var s string
+	for _, p := range erpgate.ErrorProblems(err) {
+		s += fmt.Sprintf("\n  %s: %s", p.Field, p.Message)
+	}
+	return s
+}
+
+func (c *releaseCLI) approve(ctx context.Context) error {
+	req := map[string]any{"role": c.role, "comment": c.comment}
+	if c.revision >= 0 {
+		req["revision"] = c.revision
+	}
+	body, _ := json.Marshal(req)
+	var a erp.Approval
+	raw, err := c.do(ctx, http.MethodPost, "/admin/release/approvals", body, &a)
+	if err != nil {
+		return err
+	}
+	if c.jsonOut {
+		return c.raw(raw)
+	}
+	fmt.Fprintf(c.stdout, "approved revision %d as %s by %s at %s\n", a.Revision, a.Role, a.Actor, a.At.Format(time.RFC3339))
+	return c.approvals(ctx)
+}
+
+func (c *releaseCLI) approvals(ctx context.Context) error {
+	path := "/admin/release/approvals"
+	if c.revision >= 0 {
+		path += "?revision=" + strconv.FormatInt(c.revision, 10)
+	}
+	var v struct {
+		Revision       int64             `json:"revision"`
+		Current        bool              `json:"current"`
+		Acceptance     erp.Acceptance    `json:"acceptance"`
+		Approvals      []erp.Approval    `json:"approvals"`
+		PromoteMissing []erpgate.Problem `json:"promote_missing"`
+	}
+	raw, err := c.do(ctx, http.MethodGet, path, nil, &v)
+	if err != nil {
+		return err
+	}
+	if c.jsonOut {
+		return c.raw(raw)
+	}
+	a := v.Acceptance
+	roles := "none"
+	if len(a.Roles) > 0 {
+		roles = strings.Join(a.Roles, ", ")
+	}
+	fmt.Fprintf(c.stdout, "gates          stage 2: %d approval(s), widening: %d, roles: %s, manifest required: %v\n",
+		a.Stage2, a.Widening, roles, a.RequireManifest)
+	fmt.Fprintf(c.stdout, "revision %d has %d approval(s)\n", v.Revision, len(v.Approvals))
+	for _, ap := range v.Approvals {
+		fmt.Fprintf(c.stdout, "  %s  %s as %s: %s\n", ap.At.Format(time.RFC3339), ap.Actor, ap.Role, ap.Comment)
+	}
+	switch {
+	case !v.Current:
+		fmt.Fprintln(c.stdout, "(not the revision in force: these approvals no longer count)")
+	case len(v.PromoteMissing) == 0:
+		fmt.Fprintln(c.stdout, "a promotion from this revision passes its gates")
+	default:
+		fmt.Fprintln(c.stdout, "a promotion from this revision still needs:")
+		for _, p := range v.PromoteMissing {
+			fmt.Fprintf(c.stdout, "  %s: %s\n", p.Field, p.Message)
+		}
+	}
+	return nil
+}
+
+func (c *releaseCLI) library(ctx context.Context) error {
+	var v struct {
+		Live          string `json:"live"`
+		BackoutTarget string `json:"backout_target"`
+		Releases      []struct {
+			Version       string    `json:"version"`
+			Commit        string    `json:"commit"`
+			Digest        string    `json:"digest"`
+			StoredBy      string    `json:"stored_by"`
+			StoredAt      time.Time `json:"stored_at"`
+			Live          bool      `json:"live"`
+			BackoutTarget bool      `json:"backout_target"`
+		} `json:"releases"`
+	}
+	raw, err := c.do(ctx, http.MethodGet, "/admin/release/manifests", nil, &v)
+	if err != nil {
+		return err
+	}
+	if c.jsonOut {
+		return c.raw(raw)
+	}
+	if len(v.Releases) == 0 {
+		fmt.Fprintln(c.stdout, "the release library is empty: publish a manifest with `release publish MANIFEST`")
+	}
+	for _, r := range v.Releases {
+		mark := ""
+		switch {
+		case r.Live:
+			mark = "  LIVE"
+		case r.BackoutTarget:
+			mark = "  BACK-OUT TARGET"
+		}
+		fmt.Fprintf(c.stdout, "%-16s commit %.12s  digest %.16s  stored %s by %s%s\n", r.Version, r.Commit, r.Digest,
+			r.StoredAt.Format(time.RFC3339), r.StoredBy, mark)
+	}
+	return nil
+}
+
 // printPlan writes a readable summary of p.
 func printPlan(w io.Writer, p planView) {
 	fmt.Fprintf(w, "revision       %d", p.Revision)
@@ -389,6 +580,20 @@ func printPlan(w io.Writer, p planView) {
 	}
 	fmt.Fprintf(w, "auto back-out  %s: failure ratio ≥ %.2f (min sample %d) or %d mismatches, over the last %d\n",
 		state, a.FailureRatio, a.MinSample, a.Mismatches, a.Window)
+	if g := p.Acceptance; g.Stage2 > 0 || g.Widening > 0 || len(g.Roles) > 0 || g.RequireManifest {
+		fmt.Fprintf(w, "gates          stage 2 needs %d approval(s), widening %d; roles %v; manifest required %v\n",
+			g.Stage2, g.Widening, g.Roles, g.RequireManifest)
+	}
+	if p.Live != "" || p.BackoutTarget != "" {
+		fmt.Fprintf(w, "release        %s live, back-out target %s\n", orNone(p.Live), orNone(p.BackoutTarget))
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 // planSummary is a one-line summary for the history.

@@ -117,3 +117,44 @@ func TestReleaseCLI(t *testing.T) {
 		t.Error("warned about the demo token although a token was given")
 	}
 }
+
+// TestReleaseCLIApprovals: a gated promotion through the CLI fails naming
+// what is missing; `release approve` records approvals (who from the
+// token and --actor); then the promotion passes and the history shows them.
+func TestReleaseCLIApprovals(t *testing.T) {
+	gw, _, _ := startRun(t)
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "stage1.json")
+	os.WriteFile(plan, []byte(`{"stage":1,"targets":{"v1":"active","v2":"paused"},"authoritative":"v1","cohorts":[],
+	 "shadow":true,"auto_backout":{"enabled":false,"window":100,"min_sample":20,"failure_ratio":0.5,"mismatches":5},
+	 "acceptance":{"stage2":1,"roles":["business"]}}`), 0o600)
+	if _, _, err := runCLI(t, "set", plan, "--url", gw, "--reason", "stage 1, gated"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runCLI(t, "promote", "--url", gw, "--reason", "go")
+	if err == nil || !strings.Contains(err.Error(), "409 approval_required") || !strings.Contains(err.Error(), "approvals.stage2: 0 of 1") ||
+		!strings.Contains(err.Error(), "approvals.roles.business") {
+		t.Fatalf("gated promote: got %v", err)
+	}
+	if _, _, err := runCLI(t, "approve", "--url", gw, "--role", "business"); err == nil || !strings.Contains(err.Error(), "comment: required") {
+		t.Errorf("approve without comment: got %v", err)
+	}
+	if _, _, err := runCLI(t, "approve", "--url", gw, "--role", "business", "--comment", "x", "--revision", "0"); err == nil || !strings.Contains(err.Error(), "409 conflict") {
+		t.Errorf("approve of a stale revision: got %v", err)
+	}
+	out, _, err := runCLI(t, "approve", "--url", gw, "--role", "business", "--comment", "pilot shops happy", "--actor", "carol", "--revision", "1")
+	if err != nil || !strings.Contains(out, "approved revision 1 as business by demo-admin/carol") || !strings.Contains(out, "passes its gates") {
+		t.Fatalf("approve: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, "promote", "--url", gw, "--reason", "approved", "--version", "1.4.0")
+	if err != nil || !strings.Contains(out, "release        1.4.0 live, back-out target (none)") || !strings.Contains(out, "gates          stage 2 needs 1") {
+		t.Fatalf("approved promote: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, "history", "--url", gw, "--limit", "3")
+	if err != nil || !strings.Contains(out, "approve  by demo-admin/carol as business: pilot shops happy") || !strings.Contains(out, "approved by demo-admin/carol (business)") {
+		t.Errorf("history: %v\n%s", err, out)
+	}
+	if _, _, err := runCLI(t, "status", "--version", "1.0", "--url", gw); err == nil || !strings.Contains(err.Error(), "--version belongs to promote") {
+		t.Errorf("--version on status: got %v", err)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -22,17 +21,16 @@ import (
 	"erpgate/tracking"
 )
 
-// Build information, set with -ldflags "-X main.version=… -X main.commit=…".
-var (
-	version = "dev"
-	commit  = ""
-)
-
 // run is the whole program; main only calls it. It returns when ctx is
 // cancelled (SIGINT/SIGTERM) after a graceful shutdown, or on a fatal error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 1 && args[1] == "release" {
-		return runRelease(ctx, args[1:], getenv, stdout, stderr)
+	if len(args) > 1 {
+		switch args[1] {
+		case "release":
+			return runRelease(ctx, args[1:], getenv, stdout, stderr)
+		case "cmdb":
+			return runCMDB(ctx, args[1:], getenv, stdout, stderr)
+		}
 	}
 	opt, err := parseFlags(args, getenv, stderr)
 	if err != nil {
@@ -40,6 +38,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return nil
 		}
 		return err
+	}
+	if opt.showVersion {
+		return printVersion(stdout)
 	}
 	log, err := newLogger(opt, stderr)
 	if err != nil {
@@ -91,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
+	opt.boundAddr = addr
 	publicURL := opt.publicURL
 	if publicURL == "" {
 		publicURL = "http://" + addr
@@ -111,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("gateway listening", "addr", addr, "url", "http://"+addr, "version", version)
+	log.Info("gateway listening", "addr", addr, "url", "http://"+addr, "version", buildInfo().Version, "commit", buildInfo().Commit)
 
 	select {
 	case err := <-serveErr:
@@ -245,22 +247,4 @@ func redactURL(raw string) string {
 		rest = "***@" + rest[at+1:]
 	}
 	return scheme + "://" + rest
-}
-
-func registerBuildInfo(reg prometheus.Registerer) {
-	goVersion, rev := "", commit
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && rev == "" {
-				rev = s.Value
-			}
-		}
-	}
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "erpgate_build_info",
-		Help: "Build information; always 1.",
-	}, []string{"version", "commit", "goversion"})
-	g.WithLabelValues(version, rev, goVersion).Set(1)
-	reg.MustRegister(g)
 }
