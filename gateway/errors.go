@@ -39,15 +39,16 @@ type problem struct {
 	Errors    []erpgate.Problem `json:"errors,omitempty"`
 }
 
-// problemTypeBase prefixes the problem "type" URI; each code has its own
-// documented anchor in the README.
-const problemTypeBase = "https://erpgate.dev/problems/"
+// problemTypePath prefixes the path of a problem "type" URI: the gateway
+// serves a page per code there (problems.go), so the URI resolves.
+const problemTypePath = "/problems/"
 
 // errorHandler replaces echo's default handler, which would turn every
 // wrapped error into a bare 500. It maps *erpgate.Error codes through
 // statusOf, echo's own HTTP errors (404 route, 405 method, 413 body limit)
-// to the matching code, and logs only internal errors.
-func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+// to the matching code, and logs only internal errors. publicURL (the
+// gateway's base URL, may be empty) makes the problem type URIs absolute.
+func errorHandler(log *slog.Logger, publicURL string) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -71,7 +72,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				"method", c.Request().Method, "route", c.Path())
 		}
 		p := problem{
-			Type:      problemTypeBase + code,
+			Type:      publicURL + problemTypePath + code,
 			Title:     http.StatusText(status),
 			Status:    status,
 			Detail:    erpgate.ErrorMessage(err),

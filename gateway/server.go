@@ -110,9 +110,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	publicURL := strings.TrimRight(cfg.PublicURL, "/")
+	e.HTTPErrorHandler = errorHandler(cfg.Logger, publicURL)
 	s := &Server{
-		e: e, log: cfg.Logger, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		e: e, log: cfg.Logger, publicURL: publicURL,
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
