@@ -45,6 +45,9 @@ type Config struct {
 	// Release serves the release plan admin API (admin_release.go); the
 	// routes exist only when it is set.
 	Release ReleaseAdmin
+	// Plan, when set, lets the order answers say which ERP target is
+	// authoritative for an order and which targets are paused.
+	Plan OrderPlan
 
 	// Supplier services and catalog (supplier.go, soap_supplier.go,
 	// catalog.go): the ERP's supply chain, the supplier document store and
@@ -77,6 +80,7 @@ type Server struct {
 	live       LiveStreams
 	trackCache *TrackingCache
 	release    ReleaseAdmin
+	plan       OrderPlan
 	supplier   *SupplierService // supplier.go; nil when not configured
 
 	// ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go).
@@ -117,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
-		release: cfg.Release,
+		release: cfg.Release, plan: cfg.Plan,
 	}
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count
