@@ -169,3 +169,22 @@ func (s *Server) handleOpenAPI() echo.HandlerFunc {
 		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
 	}
 }
+
+// Route is one registered route: method and echo path ("/v1/orders/:id").
+type Route struct {
+	Method, Path string
+}
+
+// Routes returns every route the server registered (for the contract
+// tests: each must be in the OpenAPI description or excluded with a reason).
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.e.Routes() {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+			http.MethodDelete, http.MethodOptions:
+			out = append(out, Route{Method: r.Method, Path: r.Path})
+		}
+	}
+	return out
+}
