@@ -275,7 +275,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "GET", path: "/v1/catalog/items/SKU-1011", key: sup1, want: 403})
 
 	// Suppliers: the stand mixer's purchase order reaches SUP-2.
-	po := e.waitPO(t, sup2)
+	po := e.waitPO(t, sup2, id2, acc2.body["tracking"].(map[string]any)["token"].(string))
 	number, _ := po["number"].(string)
 	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders?status=issued&limit=5", key: sup2, want: 200})
 	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders?limit=0", key: sup2, want: 400, invalid: true})
@@ -430,17 +430,32 @@ func (e *contractEnv) stream(t *testing.T, path string) {
 	}
 }
 
-// waitPO waits for the first purchase order of the supplier with key.
-func (e *contractEnv) waitPO(t *testing.T, key string) map[string]any {
+// waitPO waits until the order is backordered (the simulated ERP then
+// issues a purchase order), then for the first purchase order of the
+// supplier with key. Each look asks for another page size: a list read is
+// cached for 30 s, and an empty one must not hide the new order.
+func (e *contractEnv) waitPO(t *testing.T, key, orderID, token string) map[string]any {
 	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		a := e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders", key: key, want: 200})
+	deadline := time.Now().Add(60 * time.Second)
+	for ; ; time.Sleep(50 * time.Millisecond) {
+		a := e.do(t, req{method: "GET", path: "/v1/tracking/" + orderID + "?token=" + token, want: 200})
+		if strings.Contains(a.raw, `"type":"`+tracking.TypeBackorder+`"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not backordered within 60s: %s", orderID, a.raw)
+		}
+	}
+	for limit := 100; ; limit-- {
+		a := e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders?limit=" + strconv.Itoa(limit), key: key, want: 200})
 		if pos, _ := a.body["purchase_orders"].([]any); len(pos) > 0 {
 			return pos[0].(map[string]any)
 		}
+		if limit == 1 || time.Now().After(deadline) {
+			t.Fatalf("no purchase order for the supplier: %s", a.raw)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("no purchase order within 60s")
-	return nil
 }
 
 // exampleBody returns the JSON of the first example of an operation's
