@@ -274,14 +274,29 @@ func (c *Checker) checkProblemType(r *http.Request, rec *recorder) {
 	}
 }
 
+// isExcludedRequest reports whether a request path falls on an excluded
+// route (":name" matches one path segment).
 func isExcludedRequest(path string) bool {
 	for k := range Excluded {
-		_, p, _ := strings.Cut(k, " ")
-		if p == path || strings.HasPrefix(p, "/debug/pprof") && strings.HasPrefix(path, "/debug/pprof") || strings.HasPrefix(path, "/track/") {
+		_, pattern, _ := strings.Cut(k, " ")
+		if matchEchoPath(pattern, path) {
 			return true
 		}
 	}
 	return false
+}
+
+func matchEchoPath(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if ps[i] != xs[i] && !(strings.HasPrefix(ps[i], ":") && xs[i] != "") {
+			return false
+		}
+	}
+	return true
 }
 
 // checkCredentials accepts a security requirement when the request carries

@@ -48,3 +48,14 @@ func TestCheckRoutes(t *testing.T) {
 		t.Errorf("CheckRoutes = %q, want the route both described and excluded", bad)
 	}
 }
+
+func TestIsExcludedRequest(t *testing.T) {
+	for path, want := range map[string]bool{
+		"/track/ord_1": true, "/soap/orders": true, "/debug/pprof/heap": true,
+		"/track/": false, "/track/a/b": false, "/v1/orders": false,
+	} {
+		if got := isExcludedRequest(path); got != want {
+			t.Errorf("isExcludedRequest(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
