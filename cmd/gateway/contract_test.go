@@ -137,6 +137,15 @@ func (e *contractEnv) do(t *testing.T, r req) answer {
 	return a
 }
 
+// refused checks the two refusals of an authenticated operation: no
+// credentials (401; the description rejects the request too) and the key
+// of a client of the wrong kind (403).
+func (e *contractEnv) refused(t *testing.T, method, path, wrongKey, body string) {
+	t.Helper()
+	e.do(t, req{method: method, path: path, body: body, want: http.StatusUnauthorized, invalid: true})
+	e.do(t, req{method: method, path: path, key: wrongKey, body: body, want: http.StatusForbidden})
+}
+
 func clipText(s string) string {
 	if len(s) > 400 {
 		return s[:400] + "…"
@@ -240,8 +249,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: stand, hdr: map[string]string{"Idempotency-Key": "contract-1"}, want: 422})
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: strings.Replace(stand, `"unit_price":"349.00"`, `"unit_price":"349.00","discount":"999.00"`, 1), want: 422})
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: `{"external_id":"X","customer":{"name":"A"}}`, want: 400, invalid: true})
-	e.do(t, req{method: "POST", path: "/v1/orders", body: stand, want: 401, invalid: true})
-	e.do(t, req{method: "POST", path: "/v1/orders", key: sup1, body: stand, want: 403})
+	e.refused(t, "POST", "/v1/orders", sup1, stand)
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: stand, ctype: "text/plain", want: 415, invalid: true})
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: `{"notes":"` + strings.Repeat("x", 2<<20) + `"}`, want: 413, invalid: true})
 	acc2 := e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: stand, want: 202})
@@ -250,12 +258,10 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "GET", path: "/v1/orders?external_id=WEB-1001", key: shop, want: 200})
 	e.do(t, req{method: "GET", path: "/v1/orders?external_id=NOPE", key: shop, want: 404})
 	e.do(t, req{method: "GET", path: "/v1/orders", key: shop, want: 400, invalid: true})
-	e.do(t, req{method: "GET", path: "/v1/orders?external_id=WEB-1001", want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/v1/orders?external_id=WEB-1001", key: admin, want: 403})
+	e.refused(t, "GET", "/v1/orders?external_id=WEB-1001", admin, "")
 	e.do(t, req{method: "GET", path: "/v1/orders/" + id, key: shop, want: 200})
 	e.do(t, req{method: "GET", path: "/v1/orders/ord_NOPE", key: shop, want: 404})
-	e.do(t, req{method: "GET", path: "/v1/orders/" + id, want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/v1/orders/" + id, key: sup2, want: 403})
+	e.refused(t, "GET", "/v1/orders/"+id, sup2, "")
 
 	// Tracking, and its live stream.
 	e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "?token=" + token, want: 200})
@@ -267,24 +273,20 @@ func TestContractTraffic(t *testing.T) {
 	// Catalog.
 	e.do(t, req{method: "GET", path: "/v1/catalog/items?limit=5", key: shop, want: 200})
 	e.do(t, req{method: "GET", path: "/v1/catalog/items?limit=x", key: shop, want: 400, invalid: true})
-	e.do(t, req{method: "GET", path: "/v1/catalog/items", want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/v1/catalog/items", key: sup1, want: 403})
+	e.refused(t, "GET", "/v1/catalog/items", sup1, "")
 	e.do(t, req{method: "GET", path: "/v1/catalog/items/SKU-1011", key: shop, want: 200})
 	e.do(t, req{method: "GET", path: "/v1/catalog/items/SKU-NOPE", key: shop, want: 404})
-	e.do(t, req{method: "GET", path: "/v1/catalog/items/SKU-1011", want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/v1/catalog/items/SKU-1011", key: sup1, want: 403})
+	e.refused(t, "GET", "/v1/catalog/items/SKU-1011", sup1, "")
 
 	// Suppliers: the stand mixer's purchase order reaches SUP-2.
 	po := e.waitPO(t, sup2, id2, acc2.body["tracking"].(map[string]any)["token"].(string))
 	number, _ := po["number"].(string)
 	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders?status=issued&limit=5", key: sup2, want: 200})
 	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders?limit=0", key: sup2, want: 400, invalid: true})
-	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders", want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders", key: shop, want: 403})
+	e.refused(t, "GET", "/v1/supplier/purchase-orders", shop, "")
 	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders/" + number, key: sup2, want: 200})
 	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders/" + number, key: sup1, want: 404})
-	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders/" + number, want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders/" + number, key: shop, want: 403})
+	e.refused(t, "GET", "/v1/supplier/purchase-orders/"+number, shop, "")
 	// The same with an HMAC signature instead of the key.
 	p := "/v1/supplier/purchase-orders/" + number
 	ts := time.Now().Unix()
@@ -307,8 +309,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "POST", path: p + "/acknowledgements", key: sup2, body: strings.Replace(ack, `"accepted","promised_date"`, `"rejected","reason"`, 1), want: 422})
 	e.do(t, req{method: "POST", path: p + "/acknowledgements", key: sup2, body: `{"id":"ACK-C2","bogus":1}`, want: 400, invalid: true})
 	e.do(t, req{method: "POST", path: p + "/acknowledgements", key: sup1, body: strings.Replace(ack, "ACK-C1", "ACK-C3", 1), want: 404})
-	e.do(t, req{method: "POST", path: p + "/acknowledgements", body: ack, want: 401, invalid: true})
-	e.do(t, req{method: "POST", path: p + "/acknowledgements", key: shop, body: ack, want: 403})
+	e.refused(t, "POST", p+"/acknowledgements", shop, ack)
 	e.do(t, req{method: "POST", path: p + "/acknowledgements", key: sup2, body: ack, ctype: "text/plain", want: 415, invalid: true})
 	asn := fmt.Sprintf(`{"id":"ASN-C1","ship_date":%q,"expected_delivery":%q,"carrier":"DHL","tracking_number":"00340434161234567890","lines":[{"line_number":1,"quantity":%d}]}`, today, today, qty)
 	e.do(t, req{method: "POST", path: p + "/shipping-notices", key: sup2, body: asn, want: 202})
@@ -326,18 +327,15 @@ func TestContractTraffic(t *testing.T) {
 		base := "/v1/supplier/" + kind
 		e.do(t, req{method: "GET", path: base + "?limit=10", key: sup2, want: 200})
 		e.do(t, req{method: "GET", path: base + "?offset=-1", key: sup2, want: 400, invalid: true})
-		e.do(t, req{method: "GET", path: base, want: 401, invalid: true})
-		e.do(t, req{method: "GET", path: base, key: shop, want: 403})
+		e.refused(t, "GET", base, shop, "")
 		e.do(t, req{method: "GET", path: base + "/" + docID, key: sup2, want: 200})
 		e.do(t, req{method: "GET", path: base + "/" + docID, key: sup1, want: 404})
-		e.do(t, req{method: "GET", path: base + "/" + docID, want: 401, invalid: true})
-		e.do(t, req{method: "GET", path: base + "/" + docID, key: shop, want: 403})
+		e.refused(t, "GET", base+"/"+docID, shop, "")
 	}
 
 	// The release plan.
 	plan := e.do(t, req{method: "GET", path: "/admin/release", key: admin, want: 200})
-	e.do(t, req{method: "GET", path: "/admin/release", want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/admin/release", key: shop, want: 403})
+	e.refused(t, "GET", "/admin/release", shop, "")
 	put := exampleBody(t, e.checker, "/admin/release", "put")
 	e.do(t, req{method: "PUT", path: "/admin/release", key: admin, body: put, hdr: map[string]string{"Erpgate-Actor": "jane"}, want: 200})
 	rev := fmt.Sprint(plan.body["revision"])
@@ -349,21 +347,17 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "PUT", path: "/admin/release", key: shop, body: put, want: 403})
 	e.do(t, req{method: "POST", path: "/admin/release/backout", key: admin, body: `{"reason":"contract test"}`, want: 200})
 	e.do(t, req{method: "POST", path: "/admin/release/backout", key: admin, body: `{"skip_delivered_by_v1":true}`, want: 400})
-	e.do(t, req{method: "POST", path: "/admin/release/backout", want: 401, invalid: true})
-	e.do(t, req{method: "POST", path: "/admin/release/backout", key: shop, want: 403})
+	e.refused(t, "POST", "/admin/release/backout", shop, "")
 	e.do(t, req{method: "POST", path: "/admin/release/promote", key: admin, body: `{"reason":"contract test","skip_delivered_by_v1":true}`, want: 200})
 	e.do(t, req{method: "POST", path: "/admin/release/promote", key: admin, body: `{"reason":1}`, want: 400, invalid: true})
 	e.do(t, req{method: "POST", path: "/admin/release/promote", key: admin, body: `{}`, ctype: "text/plain", want: 415, invalid: true})
-	e.do(t, req{method: "POST", path: "/admin/release/promote", want: 401, invalid: true})
-	e.do(t, req{method: "POST", path: "/admin/release/promote", key: shop, want: 403})
+	e.refused(t, "POST", "/admin/release/promote", shop, "")
 	e.do(t, req{method: "GET", path: "/admin/release/history?limit=5", key: admin, want: 200})
 	e.do(t, req{method: "GET", path: "/admin/release/history?limit=0", key: admin, want: 400, invalid: true})
-	e.do(t, req{method: "GET", path: "/admin/release/history", want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/admin/release/history", key: shop, want: 403})
+	e.refused(t, "GET", "/admin/release/history", shop, "")
 	e.do(t, req{method: "GET", path: "/admin/release/shadow", key: admin, want: 200})
 	e.do(t, req{method: "GET", path: "/admin/release/shadow?limit=1000", key: admin, want: 400, invalid: true})
-	e.do(t, req{method: "GET", path: "/admin/release/shadow", want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/admin/release/shadow", key: shop, want: 403})
+	e.refused(t, "GET", "/admin/release/shadow", shop, "")
 
 	// Webhooks.
 	sub := exampleBody(t, e.checker, "/admin/webhooks", "post")
@@ -374,20 +368,16 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "POST", path: "/admin/webhooks", key: admin, body: strings.Replace(sub, `{`, `{"id":"contract-hook",`, 1), want: 409})
 	e.do(t, req{method: "POST", path: "/admin/webhooks", key: admin, body: `{"shop_id":"demo-shop","url":"ftp://x"}`, want: 400})
 	e.do(t, req{method: "POST", path: "/admin/webhooks", key: admin, body: `{"url":1}`, want: 400, invalid: true})
-	e.do(t, req{method: "POST", path: "/admin/webhooks", body: sub, want: 401, invalid: true})
-	e.do(t, req{method: "POST", path: "/admin/webhooks", key: shop, body: sub, want: 403})
+	e.refused(t, "POST", "/admin/webhooks", shop, sub)
 	e.do(t, req{method: "GET", path: "/admin/webhooks", key: admin, want: 200})
-	e.do(t, req{method: "GET", path: "/admin/webhooks", want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/admin/webhooks", key: shop, want: 403})
+	e.refused(t, "GET", "/admin/webhooks", shop, "")
 	e.do(t, req{method: "GET", path: "/admin/webhooks/dead-letters?limit=10", key: admin, want: 200})
 	e.do(t, req{method: "GET", path: "/admin/webhooks/dead-letters?limit=0", key: admin, want: 400, invalid: true})
-	e.do(t, req{method: "GET", path: "/admin/webhooks/dead-letters", want: 401, invalid: true})
-	e.do(t, req{method: "GET", path: "/admin/webhooks/dead-letters", key: shop, want: 403})
+	e.refused(t, "GET", "/admin/webhooks/dead-letters", shop, "")
 	e.do(t, req{method: "DELETE", path: "/admin/webhooks/contract-hook", key: admin, want: 204})
 	e.do(t, req{method: "DELETE", path: "/admin/webhooks/contract-hook", key: admin, want: 404})
 	e.do(t, req{method: "DELETE", path: "/admin/webhooks/from-config", key: admin, want: 403})
-	e.do(t, req{method: "DELETE", path: "/admin/webhooks/x", want: 401, invalid: true})
-	e.do(t, req{method: "DELETE", path: "/admin/webhooks/x", key: shop, want: 403})
+	e.refused(t, "DELETE", "/admin/webhooks/x", shop, "")
 
 	// The stand mixer's order after all that: still a valid answer.
 	e.do(t, req{method: "GET", path: "/v1/orders/" + id2, key: shop, want: 200})
