@@ -23,6 +23,7 @@ var httpMethods = []string{"get", "put", "post", "delete", "patch", "head", "opt
 
 type docOp struct {
 	Method, Path, ID, Summary string
+	Webhook                   bool // sent by the gateway to a subscriber
 	Description               template.HTML
 	Security                  []string
 	Params                    []docParam
@@ -99,14 +100,27 @@ var renderAPIDocs = sync.OnceValues(func() ([]byte, error) {
 		page.Tags = append(page.Tags, docTag{Name: tm.str("name"), Description: r.text(tm.str("description"))})
 	}
 	paths := doc.sub("paths")
-	for _, p := range paths.keys {
+	hooks := doc.sub("webhooks")
+	var names []string
+	if paths != nil {
+		names = append(names, paths.keys...)
+	}
+	if hooks != nil {
+		names = append(names, hooks.keys...)
+	}
+	for i, p := range names {
+		webhook := paths == nil || i >= len(paths.keys)
 		item := paths.sub(p)
+		if webhook {
+			item = hooks.sub(p)
+		}
 		for _, m := range item.keys { // in the order written
 			op := item.sub(m)
 			if op == nil || !slices.Contains(httpMethods, m) {
 				continue
 			}
 			d := r.op(p, m, item, op)
+			d.Webhook = webhook
 			tag := "other"
 			if tags := list(op.get("tags")); len(tags) > 0 {
 				tag, _ = tags[0].(string)
@@ -385,7 +399,7 @@ td p,dd p{margin:0}.req{color:#c53030;font-size:12px}h2{text-transform:capitaliz
 </style></head><body>
 <nav><strong>{{.Title}}</strong> v{{.Version}}
 <a href="#intro">Introduction</a><a href="#security">Authentication</a>
-{{range .Tags}}<h3>{{.Name}}</h3>{{range .Ops}}<a href="#op-{{.ID}}"><code>{{.Method}}</code> {{.Path}}</a>{{end}}{{end}}
+{{range .Tags}}<h3>{{.Name}}</h3>{{range .Ops}}<a href="#op-{{.ID}}"><code>{{.Method}}</code> {{if .Webhook}}webhook {{end}}{{.Path}}</a>{{end}}{{end}}
 <h3>Schemas</h3>{{range .Schemas}}<a href="#schema-{{.Name}}">{{.Name}}</a>{{end}}
 </nav>
 <main>
@@ -397,7 +411,7 @@ td p,dd p{margin:0}.req{color:#c53030;font-size:12px}h2{text-transform:capitaliz
 {{range .Schemes}}<tr><td><code>{{.Name}}</code></td><td>{{.Kind}}</td><td>{{.Description}}</td></tr>{{end}}</table>
 {{range .Tags}}<h2 id="tag-{{.Name}}">{{.Name}}</h2>{{.Description}}
 {{range .Ops}}<section class="op" id="op-{{.ID}}">
-<h3><span class="m {{.Method}}">{{.Method}}</span> <code>{{.Path}}</code> — {{.Summary}}</h3>
+<h3><span class="m {{.Method}}">{{.Method}}</span> {{if .Webhook}}to the subscriber's URL: webhook <code>{{.Path}}</code>{{else}}<code>{{.Path}}</code>{{end}} — {{.Summary}}</h3>
 {{.Description}}
 <p>Authentication: {{range $i, $s := .Security}}{{if $i}} or {{end}}<code>{{$s}}</code>{{else}}none{{end}}</p>
 {{if .Params}}<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>type</th><th></th></tr>

@@ -175,6 +175,9 @@ func TestAPIDocsPage(t *testing.T) {
 			t.Errorf("schema %s is not on the page", name)
 		}
 	}
+	if !strings.Contains(page, `id="op-receiveOrderEvent"`) {
+		t.Error("the webhook the gateway sends is not on the page")
+	}
 	if ops < 30 {
 		t.Errorf("%d operations in the description, want them all (30+)", ops)
 	}

@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,6 +234,14 @@ func TestContractTraffic(t *testing.T) {
 		e.do(t, r)
 	}
 
+	// A subscriber that checks every delivery against the description's
+	// webhook and its signature.
+	hooks := &hookReceiver{checker: e.checker, secret: "whsec_contract_0123456789abcdef"}
+	receiver := httptest.NewServer(hooks)
+	t.Cleanup(receiver.Close)
+	e.do(t, req{method: "POST", path: "/admin/webhooks", key: admin, want: 201,
+		body: fmt.Sprintf(`{"id":"contract-receiver","shop_id":"demo-shop","url":%q,"secret":%q}`, receiver.URL, hooks.secret)})
+
 	// Orders. The first is the description's own example (it must work
 	// against the demo); the second waits for stock, so a purchase order
 	// goes to SUP-2.
@@ -381,12 +391,64 @@ func TestContractTraffic(t *testing.T) {
 	// The stand mixer's order after all that: still a valid answer.
 	e.do(t, req{method: "GET", path: "/v1/orders/" + id2, key: shop, want: 200})
 
+	hooks.wait(t, id, 2) // accepted, erp_received at least
+
 	for _, f := range e.checker.Failures() {
 		t.Error(f)
 	}
 	for _, k := range e.checker.Uncovered() {
 		if !allowedUncovered(k) {
 			t.Errorf("%s: the description lists it, no request produced it (exercise it, or say why not in notExercised)", k)
+		}
+	}
+}
+
+// hookReceiver is a webhook subscriber that validates what it receives.
+type hookReceiver struct {
+	checker *openapitest.Checker
+	secret  string
+	mu      sync.Mutex
+	byOrder map[string]int
+	bad     []string
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var ev struct {
+		OrderID string `json:"order_id"`
+	}
+	json.Unmarshal(body, &ev)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.checker.CheckWebhook("orderEvent", r, body); err != nil {
+		h.bad = append(h.bad, fmt.Sprintf("delivery %s: %v", r.Header.Get("Webhook-Id"), err))
+	}
+	if err := tracking.VerifySignature(h.secret, r.Header, body, time.Now(), 5*time.Minute); err != nil {
+		h.bad = append(h.bad, fmt.Sprintf("delivery %s: %v", r.Header.Get("Webhook-Id"), err))
+	}
+	if h.byOrder == nil {
+		h.byOrder = map[string]int{}
+	}
+	h.byOrder[ev.OrderID]++
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// wait waits for at least n deliveries for the order and reports every
+// delivery that did not match the description.
+func (h *hookReceiver) wait(t *testing.T, orderID string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		h.mu.Lock()
+		got, bad := h.byOrder[orderID], slices.Clone(h.bad)
+		h.mu.Unlock()
+		if got >= n || time.Now().After(deadline) {
+			if got < n {
+				t.Errorf("webhook: %d deliveries for %s within 30s, want at least %d", got, orderID, n)
+			}
+			for _, b := range bad {
+				t.Error(b)
+			}
+			return
 		}
 	}
 }

@@ -258,6 +258,46 @@ func (c *Checker) Handler(next http.Handler) http.Handler {
 	})
 }
 
+// CheckWebhook validates a request the gateway sent to a webhook receiver
+// against the description's webhook name (its header parameters and its
+// body).
+func (c *Checker) CheckWebhook(name string, r *http.Request, body []byte) error {
+	item := c.doc.Webhooks[name]
+	if item == nil || item.Post == nil {
+		return fmt.Errorf("the description has no webhook %q", name)
+	}
+	op := item.Post
+	var errs []error
+	for _, pr := range op.Parameters {
+		p := pr.Value
+		if p.In != openapi3.ParameterInHeader {
+			continue
+		}
+		v := r.Header.Get(p.Name)
+		if v == "" {
+			if p.Required {
+				errs = append(errs, fmt.Errorf("header %s missing", p.Name))
+			}
+			continue
+		}
+		if err := p.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+			errs = append(errs, fmt.Errorf("header %s: %w", p.Name, err))
+		}
+	}
+	mt := op.RequestBody.Value.Content.Get(r.Header.Get("Content-Type"))
+	if mt == nil {
+		errs = append(errs, fmt.Errorf("content type %q not described", r.Header.Get("Content-Type")))
+	} else {
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			errs = append(errs, fmt.Errorf("body: %w", err))
+		} else if err := mt.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+			errs = append(errs, fmt.Errorf("body: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // checkProblemType checks that a problem's type is the gateway's page for
 // its code.
 func (c *Checker) checkProblemType(r *http.Request, rec *recorder) {
