@@ -48,6 +48,8 @@ var Excluded = map[string]string{
 	"* /soap/supplier":       "SOAP SupplierService: described by its WSDL (GET /soap/supplier?wsdl)",
 	"* /erp/v2/callback":     "SOAP status callback for ERP v2: described by its WSDL (GET /erp/v2/callback?wsdl)",
 	"GET /track/:id":         "the customer's tracking web page (HTML for browsers; its data is GET /v1/tracking/{id})",
+	"GET /help":              "the help web page for people (HTML), not an API",
+	"GET /favicon.ico":       "the browser's tab icon",
 	"* /debug/pprof":         "Go runtime profiles (net/http/pprof) for operators, admin token; not an API",
 	"* /debug/pprof/":        "Go runtime profiles (net/http/pprof)",
 	"* /debug/pprof/:name":   "Go runtime profiles (net/http/pprof)",
