@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"erpgate"
+	"erpgate/store"
 )
 
 // TestProblemTypePages: every code of the status table has a problem type
@@ -183,5 +186,37 @@ func TestAPIDocsPage(t *testing.T) {
 	}
 	if !strings.Contains(page, "demo-shop-key") || !strings.Contains(page, "WEB-1001") {
 		t.Error("the page lacks the description's text or examples")
+	}
+}
+
+// downStore fails every read as a dead Redis would.
+type downStore struct{ nullStore }
+
+func (downStore) Order(context.Context, string) (*store.Record, error) {
+	return nil, erpgate.Errorf(erpgate.Unavailable, "store unavailable")
+}
+
+// TestUnavailableSaysWhenToRetry: a 503 carries Retry-After (the
+// description requires it).
+func TestUnavailableSaysWhenToRetry(t *testing.T) {
+	keys, err := NewKeyring(DemoClients())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Store: downStore{}, Keyring: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/orders/ord_1", nil)
+	req.Header.Set("Authorization", "Bearer demo-shop-key")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != unavailableRetryAfter {
+		t.Errorf("status %d, Retry-After %q; want 503 and %s", resp.StatusCode, resp.Header.Get("Retry-After"), unavailableRetryAfter)
 	}
 }

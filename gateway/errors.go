@@ -85,12 +85,20 @@ func errorHandler(log *slog.Logger, publicURL string) echo.HTTPErrorHandler {
 	}
 }
 
+// unavailableRetryAfter is the Retry-After of a 503, in seconds.
+const unavailableRetryAfter = "1"
+
 func writeProblem(c echo.Context, p problem) {
 	b, _ := json.Marshal(p)
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "application/problem+json")
-	if p.Status == http.StatusUnauthorized {
+	switch p.Status {
+	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="erpgate"`)
+	case http.StatusServiceUnavailable:
+		// A dependency is down: nothing was done, and a retry (with the same
+		// Idempotency-Key) is safe. Say when, so clients do not hammer.
+		h.Set("Retry-After", unavailableRetryAfter)
 	}
 	if c.Request().Method == http.MethodHead {
 		c.Response().WriteHeader(p.Status)
