@@ -195,6 +195,7 @@ func TestContractTraffic(t *testing.T) {
 	e := newContractEnv(t)
 	putJSON(t, e.sim+"/sim/lifecycle", `{"step":"100ms","auto_restock":"0s"}`)
 	const shop, admin, sup1, sup2 = "demo-shop-key", "demo-admin-token", "demo-supplier-key-1", "demo-supplier-key-2"
+	huge := `{"notes":"` + strings.Repeat("x", gateway.MaxBodyBytes) + `"}` // just over the limit
 
 	// Operations.
 	for _, r := range []req{
@@ -237,7 +238,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: `{"external_id":"X","customer":{"name":"A"}}`, want: 400, invalid: true})
 	e.refused(t, "POST", "/v1/orders", sup1, stand)
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: stand, ctype: "text/plain", want: 415, invalid: true})
-	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: `{"notes":"` + strings.Repeat("x", 2<<20) + `"}`, want: 413, invalid: true})
+	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: huge, want: 413, invalid: true})
 	acc2 := e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: stand, want: 202})
 	id2, _ := acc2.body["id"].(string)
 
@@ -311,7 +312,6 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "POST", path: "/v1/supplier/stock-advices", key: sup2, body: `{"id":1}`, want: 400, invalid: true})
 	// The refusals every document shares, and a changed document under a
 	// known id.
-	huge := `{"notes":"` + strings.Repeat("x", 2<<20) + `"}`
 	for _, d := range []struct{ path, body, changed string }{
 		{p + "/acknowledgements", ack, ""},
 		{p + "/shipping-notices", asn, strings.Replace(asn, "DHL", "UPS", 1)},
