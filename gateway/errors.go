@@ -97,8 +97,11 @@ func writeProblem(c echo.Context, p problem) {
 		h.Set("WWW-Authenticate", `Bearer realm="erpgate"`)
 	case http.StatusServiceUnavailable:
 		// A dependency is down: nothing was done, and a retry (with the same
-		// Idempotency-Key) is safe. Say when, so clients do not hammer.
-		h.Set("Retry-After", unavailableRetryAfter)
+		// Idempotency-Key) is safe. Say when, so clients do not hammer —
+		// unless the cause already said (a pause with a known end).
+		if h.Get("Retry-After") == "" {
+			h.Set("Retry-After", unavailableRetryAfter)
+		}
 	}
 	if c.Request().Method == http.MethodHead {
 		c.Response().WriteHeader(p.Status)
