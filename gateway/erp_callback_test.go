@@ -24,6 +24,7 @@ import (
 	"erpgate"
 	"erpgate/erp"
 	"erpgate/internal/redistest"
+	"erpgate/order"
 	"erpgate/soap"
 	"erpgate/soap/erpv2cb"
 	"erpgate/store"
@@ -37,8 +38,33 @@ type trackEnv struct {
 	reg  *prometheus.Registry
 	trk  *tracking.Store
 	wh   *tracking.Webhooks
+	st   *store.Store
 	mu   sync.Mutex
 	auth string // the authoritative target; "" = Authority fails
+	// paused targets, as the release plan says (the order answers show them).
+	paused map[string]bool
+}
+
+// trackPlan is the release plan as the order answers see it: e.auth
+// authoritative for every order, e.paused paused.
+type trackPlan struct{ e *trackEnv }
+
+func (p trackPlan) Authoritative(*order.Order) string {
+	p.e.mu.Lock()
+	defer p.e.mu.Unlock()
+	return p.e.auth
+}
+
+func (p trackPlan) Active(target string) bool {
+	p.e.mu.Lock()
+	defer p.e.mu.Unlock()
+	return !p.e.paused[target]
+}
+
+func (e *trackEnv) setPaused(target string, paused bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.paused[target] = paused
 }
 
 func newTrackEnv(t testing.TB) *trackEnv {
@@ -73,7 +99,7 @@ func newTrackEnv(t testing.TB) *trackEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &trackEnv{reg: reg, trk: trk, wh: wh, auth: erp.V2}
+	e := &trackEnv{reg: reg, trk: trk, wh: wh, st: st, auth: erp.V2, paused: map[string]bool{}}
 	s, err := New(Config{
 		PublicURL: "https://gw.example", Store: st, Keyring: keys, Now: func() time.Time { return restNow },
 		Registerer: reg, Gatherer: reg, Timelines: trk, Live: hub,
@@ -88,7 +114,7 @@ func newTrackEnv(t testing.TB) *trackEnv {
 			}
 			return e.auth, nil
 		},
-		Events: trk, Webhooks: wh,
+		Events: trk, Webhooks: wh, Plan: trackPlan{e},
 	})
 	if err != nil {
 		t.Fatal(err)

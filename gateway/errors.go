@@ -42,15 +42,16 @@ type problem struct {
 	Errors    []erpgate.Problem `json:"errors,omitempty"`
 }
 
-// problemTypeBase prefixes the problem "type" URI; each code has its own
-// documented anchor in the README.
-const problemTypeBase = "https://erpgate.dev/problems/"
+// problemTypePath prefixes the path of a problem "type" URI: the gateway
+// serves a page per code there (problems.go), so the URI resolves.
+const problemTypePath = "/problems/"
 
 // errorHandler replaces echo's default handler, which would turn every
 // wrapped error into a bare 500. It maps *erpgate.Error codes through
 // statusOf, echo's own HTTP errors (404 route, 405 method, 413 body limit)
-// to the matching code, and logs only internal errors.
-func errorHandler(log *slog.Logger, now func() time.Time) echo.HTTPErrorHandler {
+// to the matching code, and logs only internal errors. publicURL (the
+// gateway's base URL, may be empty) makes the problem type URIs absolute.
+func errorHandler(log *slog.Logger, now func() time.Time, publicURL string) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -74,7 +75,7 @@ func errorHandler(log *slog.Logger, now func() time.Time) echo.HTTPErrorHandler 
 				"method", c.Request().Method, "route", c.Path())
 		}
 		p := problem{
-			Type:      problemTypeBase + code,
+			Type:      publicURL + problemTypePath + code,
 			Title:     http.StatusText(status),
 			Status:    status,
 			Detail:    erpgate.ErrorMessage(err),
@@ -88,12 +89,23 @@ func errorHandler(log *slog.Logger, now func() time.Time) echo.HTTPErrorHandler 
 	}
 }
 
+// unavailableRetryAfter is the Retry-After of a 503, in seconds.
+const unavailableRetryAfter = "1"
+
 func writeProblem(c echo.Context, p problem) {
 	b, _ := json.Marshal(p)
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "application/problem+json")
-	if p.Status == http.StatusUnauthorized {
+	switch p.Status {
+	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="erpgate"`)
+	case http.StatusServiceUnavailable:
+		// A dependency is down: nothing was done, and a retry (with the same
+		// Idempotency-Key) is safe. Say when, so clients do not hammer —
+		// unless the cause already said (a pause with a known end).
+		if h.Get("Retry-After") == "" {
+			h.Set("Retry-After", unavailableRetryAfter)
+		}
 	}
 	if c.Request().Method == http.MethodHead {
 		c.Response().WriteHeader(p.Status)

@@ -1,19 +1,23 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"erpgate"
+	"erpgate/erp"
 	"erpgate/notice"
 	"erpgate/order"
 	"erpgate/store"
+	"erpgate/tracking"
 )
 
 // orderRequest is the body of POST /v1/orders: the canonical order without
@@ -127,14 +131,45 @@ type acceptedResponse struct {
 }
 
 type orderResponse struct {
-	ID           string                        `json:"id"`
-	ExternalID   string                        `json:"external_id"`
-	Status       string                        `json:"status"`
-	StatusReason string                        `json:"status_reason,omitempty"`
-	Order        order.Order                   `json:"order"`
-	ERP          map[string]store.TargetResult `json:"erp"`
-	Tracking     trackingLink                  `json:"tracking"`
+	ID           string `json:"id"`
+	ExternalID   string `json:"external_id"`
+	Status       string `json:"status"`
+	StatusReason string `json:"status_reason,omitempty"`
+	// ERPAuthoritative is the target whose answers count for the order
+	// under the release plan now; ERPOrderNumber is that target's number.
+	ERPAuthoritative string                `json:"erp_authoritative,omitempty"`
+	ERPOrderNumber   string                `json:"erp_order_number,omitempty"`
+	Order            order.Order           `json:"order"`
+	ERP              map[string]targetView `json:"erp"`
+	Tracking         trackingLink          `json:"tracking"`
 }
+
+// targetView is what one ERP target answered for an order, as the shop
+// sees it: every known target is listed (pending until it answers, also
+// while the release plan pauses it), and the ERP status follows the order's
+// timeline rather than staying at the first answer.
+type targetView struct {
+	State          string     `json:"state"`
+	Authoritative  bool       `json:"authoritative"`
+	Paused         bool       `json:"paused,omitempty"`
+	ERPOrderNumber string     `json:"erp_order_number,omitempty"`
+	ERPStatus      string     `json:"erp_status,omitempty"`
+	Duplicate      bool       `json:"duplicate,omitempty"`
+	Reason         string     `json:"reason,omitempty"`
+	Attempts       int        `json:"attempts"`
+	UpdatedAt      *time.Time `json:"updated_at,omitempty"`
+}
+
+// OrderPlan is what the order answers need of the release plan;
+// *store.Releases implements it.
+type OrderPlan interface {
+	// Authoritative returns the target whose answers count for o now.
+	Authoritative(o *order.Order) string
+	// Active reports whether target's deliveries run now (false: paused).
+	Active(target string) bool
+}
+
+var _ OrderPlan = (*store.Releases)(nil)
 
 // trackingURL is the customer's tracking page for an order.
 func (s *Server) trackingURL(id, token string) string {
@@ -308,7 +343,11 @@ func (s *Server) handleGetOrder() echo.HandlerFunc {
 			// Someone else's order is indistinguishable from no order.
 			return erpgate.Errorf(erpgate.NotFound, "no such order")
 		}
-		return c.JSON(http.StatusOK, s.orderView(rec))
+		v, err := s.orderView(c.Request().Context(), rec)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, v)
 	}
 }
 
@@ -323,18 +362,94 @@ func (s *Server) handleFindOrder() echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, s.orderView(rec))
+		v, err := s.orderView(c.Request().Context(), rec)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, v)
 	}
 }
 
-func (s *Server) orderView(rec *store.Record) orderResponse {
-	res := rec.Results
-	if res == nil {
-		res = map[string]store.TargetResult{}
+func (s *Server) orderView(ctx context.Context, rec *store.Record) (orderResponse, error) {
+	targets, auth, err := s.targetViews(ctx, rec)
+	if err != nil {
+		return orderResponse{}, err
 	}
 	return orderResponse{
 		ID: rec.Order.ID, ExternalID: rec.Order.ExternalID, Status: rec.Status, StatusReason: rec.Reason,
-		Order: rec.Order, ERP: res,
+		ERPAuthoritative: auth, ERPOrderNumber: targets[auth].ERPOrderNumber,
+		Order: rec.Order, ERP: targets,
 		Tracking: trackingLink{URL: s.trackingURL(rec.Order.ID, rec.Token), Token: rec.Token},
+	}, nil
+}
+
+// erpStatusWords maps timeline event types back to ERP status words.
+var erpStatusWords = func() map[string]string {
+	m := make(map[string]string, len(erpEventTypes))
+	for word, typ := range erpEventTypes {
+		m[typ] = word
 	}
+	return m
+}()
+
+// targetViews returns every ERP target's view of the order (the known
+// targets and any other that answered) and the authoritative target ("" when
+// the gateway has no release plan). A target's ERP status is the latest
+// status its events put on the order's timeline, else its first answer.
+func (s *Server) targetViews(ctx context.Context, rec *store.Record) (map[string]targetView, string, error) {
+	auth := ""
+	if s.plan != nil {
+		auth = s.plan.Authoritative(&rec.Order)
+	}
+	latest := map[string]string{}
+	if s.timelines != nil {
+		evs, err := s.orderEvents(ctx, rec.Order.ID)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, ev := range evs {
+			if word, ok := erpStatusWords[ev.Type]; ok && ev.Source == tracking.SourceERP && ev.Details["target"] != "" {
+				latest[ev.Details["target"]] = word
+			}
+		}
+	}
+	out := make(map[string]targetView, len(erp.KnownTargets))
+	add := func(t string) {
+		if _, done := out[t]; done {
+			return
+		}
+		v := targetView{State: erp.StatePending, Authoritative: t == auth, Paused: s.plan != nil && !s.plan.Active(t)}
+		if r, ok := rec.Results[t]; ok {
+			v.State, v.ERPOrderNumber, v.ERPStatus, v.Duplicate, v.Reason, v.Attempts =
+				r.State, r.ERPOrderNumber, r.ERPStatus, r.Duplicate, r.Reason, r.Attempts
+			if !r.UpdatedAt.IsZero() {
+				at := r.UpdatedAt
+				v.UpdatedAt = &at
+			}
+		}
+		if word := latest[t]; word != "" {
+			v.ERPStatus = word
+		}
+		out[t] = v
+	}
+	for _, t := range erp.KnownTargets {
+		add(t)
+	}
+	for t := range rec.Results {
+		add(t)
+	}
+	return out, auth, nil
+}
+
+// orderEvents returns the order's timeline, from the tracking cache when
+// there is one.
+func (s *Server) orderEvents(ctx context.Context, id string) ([]tracking.Event, error) {
+	if s.trackCache != nil {
+		v, err := s.trackingView(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return v.events, nil
+	}
+	return s.timelines.Timeline(ctx, id)
 }

@@ -22,6 +22,13 @@ func (s *Server) routes() {
 	s.e.GET("/readyz", s.handleReadyz())
 	s.e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
 
+	// The contract (openapi.go, apidocs.go, problems.go): the OpenAPI
+	// description, its rendered reference, and a page per problem type.
+	s.e.GET("/openapi.json", s.handleOpenAPI())
+	s.e.GET("/docs/api", s.handleAPIDocs())
+	s.e.GET("/problems", s.handleProblemTypes())
+	s.e.GET("/problems/:code", s.handleProblemType())
+
 	s.e.POST("/v1/orders", s.handleCreateOrder(), shop)
 	s.e.GET("/v1/orders", s.handleFindOrder(), shop)
 	s.e.GET("/v1/orders/:id", s.handleGetOrder(), shop)

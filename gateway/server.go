@@ -54,6 +54,9 @@ type Config struct {
 	// accepts manifests signed by; nil accepts any manifest whose signature
 	// holds under the key it names (admin_release_gates.go).
 	ManifestKey ed25519.PublicKey
+	// Plan, when set, lets the order answers say which ERP target is
+	// authoritative for an order and which targets are paused.
+	Plan OrderPlan
 
 	// Supplier services and catalog (supplier.go, soap_supplier.go,
 	// catalog.go): the ERP's supply chain, the supplier document store and
@@ -99,6 +102,7 @@ type Server struct {
 	manifestKey ed25519.PublicKey
 	cmdb        CMDB             // admin_cmdb.go; nil when not configured
 	supplier    *SupplierService // supplier.go; nil when not configured
+	plan        OrderPlan
 
 	// ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go).
 	authority Authority
@@ -137,13 +141,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = errorHandler(cfg.Logger, cfg.Now)
+	publicURL := strings.TrimRight(cfg.PublicURL, "/")
+	e.HTTPErrorHandler = errorHandler(cfg.Logger, cfg.Now, publicURL)
 	s := &Server{
-		e: e, log: cfg.Logger, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		e: e, log: cfg.Logger, publicURL: publicURL,
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
-		release: cfg.Release, manifestKey: cfg.ManifestKey, cmdb: cfg.CMDB,
+		release: cfg.Release, manifestKey: cfg.ManifestKey, cmdb: cfg.CMDB, plan: cfg.Plan,
 	}
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count

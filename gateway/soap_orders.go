@@ -281,8 +281,12 @@ func (s *Server) soapGetOrder(ctx context.Context, req *soap.Request, shop strin
 		ts := orderws.Timestamp(rec.Order.CreatedAt.UTC().Format(soapTimestamp))
 		out.CreatedAt = &ts
 	}
-	for _, target := range slices.Sorted(maps.Keys(rec.Results)) {
-		out.ErpResult = append(out.ErpResult, wireResult(target, rec.Results[target]))
+	targets, _, err := s.targetViews(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	for _, target := range slices.Sorted(maps.Keys(targets)) {
+		out.ErpResult = append(out.ErpResult, wireResult(target, targets[target]))
 	}
 	return out, nil
 }
@@ -534,9 +538,10 @@ func wireAddress(a *order.Address) *orderws.Address {
 		PostalCode: a.PostalCode, Region: a.Region, Country: a.Country}
 }
 
-func wireResult(target string, r store.TargetResult) *orderws.ErpResult {
-	out := &orderws.ErpResult{Target: target, State: r.State, ErpOrderNumber: r.ERPOrderNumber, ErpStatus: r.ERPStatus, Reason: r.Reason}
-	if !r.UpdatedAt.IsZero() {
+func wireResult(target string, r targetView) *orderws.ErpResult {
+	out := &orderws.ErpResult{Target: target, State: r.State, ErpOrderNumber: r.ERPOrderNumber, ErpStatus: r.ERPStatus,
+		Reason: r.Reason, Authoritative: r.Authoritative, Paused: r.Paused}
+	if r.UpdatedAt != nil {
 		ts := orderws.Timestamp(r.UpdatedAt.UTC().Format(soapTimestamp))
 		out.UpdatedAt = &ts
 	}

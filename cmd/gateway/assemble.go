@@ -268,7 +268,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 
 	srv, err := gateway.New(gateway.Config{
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
-		Store: st, Keyring: keys, Timelines: trk, Live: hub, TrackingCache: cache, Release: rel,
+		Store: st, Keyring: keys, Timelines: trk, Live: hub, TrackingCache: cache, Release: rel, Plan: rel,
 		Authority: authority, Events: trk, Webhooks: wh, // ERP callbacks and webhook admin
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {

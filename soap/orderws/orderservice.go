@@ -211,19 +211,25 @@ type TrackingLink struct {
 type ErpResult struct {
 	Target string `xml:"Target,omitempty" json:"Target,omitempty"`
 
-	// pending (delivery in progress or being retried), created (the ERP holds the order), rejected (the ERP refused it), dead (delivery given up; operators are alerted and may replay it).
+	// pending (not answered yet: delivery in progress or being retried, or the target is paused), created (the ERP holds the order), rejected (the ERP refused it), dead (delivery given up; operators are alerted and may replay it).
 	State string `xml:"State,omitempty" json:"State,omitempty"`
 
 	// The ERP's own number for the order, once it holds it.
 	ErpOrderNumber string `xml:"ErpOrderNumber,omitempty" json:"ErpOrderNumber,omitempty"`
 
-	// The ERP's own status word for the order, e.g. "confirmed".
+	// The ERP's status word for the order, following the order's timeline (confirmed, backordered, allocated, picked, shipped, delivered, cancelled, rejected); the ERP's first answer until the timeline says more.
 	ErpStatus string `xml:"ErpStatus,omitempty" json:"ErpStatus,omitempty"`
 
 	// Why the ERP refused the order, in words fit for the shop.
 	Reason string `xml:"Reason,omitempty" json:"Reason,omitempty"`
 
 	UpdatedAt *Timestamp `xml:"UpdatedAt,omitempty" json:"UpdatedAt,omitempty"`
+
+	// true for the target whose answers (ERP order number, status) count for this order under the release plan now.
+	Authoritative bool `xml:"Authoritative,omitempty" json:"Authoritative,omitempty"`
+
+	// true while the release plan pauses this target: its messages wait until it is active again.
+	Paused bool `xml:"Paused,omitempty" json:"Paused,omitempty"`
 }
 
 type OrderService interface {
