@@ -59,6 +59,10 @@ type Config struct {
 	Authority Authority
 	Events    TimelineAppender
 	Webhooks  WebhookAdmin
+
+	// Outbox enables /admin/outbox and its dead-letter actions
+	// (admin_outbox.go).
+	Outbox OutboxAdmin
 }
 
 // Server is the gateway's HTTP handler.
@@ -84,6 +88,8 @@ type Server struct {
 	events    TimelineAppender
 	webhooks  WebhookAdmin
 	pushes    *prometheus.CounterVec // erpgate_tracking_erp_pushes_total
+
+	outbox OutboxAdmin // admin_outbox.go
 }
 
 // New returns the gateway handler with every route registered.
@@ -116,7 +122,7 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
-		release: cfg.Release,
+		release: cfg.Release, outbox: cfg.Outbox,
 	}
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -37,12 +35,10 @@ Flags (before or after the command):
 
 // releaseCLI is one invocation of the release command.
 type releaseCLI struct {
-	url, token, reason, actor string
-	jsonOut                   bool
-	skip                      bool
-	limit                     int
-	client                    *http.Client
-	stdout, stderr            io.Writer
+	adminClient
+	reason string
+	skip   bool
+	limit  int
 }
 
 // runRelease is the release-plan CLI: `gateway release status|set FILE|
@@ -50,59 +46,15 @@ type releaseCLI struct {
 // running gateway's admin API; a refusal returns an error with the server's
 // problem detail (and field problems), so the process exits non-zero.
 func runRelease(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cli := &releaseCLI{stdout: stdout, stderr: stderr, client: &http.Client{Timeout: 60 * time.Second}}
+	cli := &releaseCLI{adminClient: adminClient{name: "release", stdout: stdout, stderr: stderr}}
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, releaseUsage)
-		fs.PrintDefaults()
-	}
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	defaultActor := getenv("USER")
-	fs.StringVar(&cli.url, "url", env("ERPGATE_URL", "http://127.0.0.1:8080"), "base URL of the gateway [ERPGATE_URL]")
-	fs.StringVar(&cli.token, "token", getenv("ERPGATE_ADMIN_TOKEN"), "admin token [ERPGATE_ADMIN_TOKEN] (default: the demo token demo-admin-token)")
 	fs.StringVar(&cli.reason, "reason", "", "why the plan changes (set, promote, backout); recorded in the history")
-	fs.StringVar(&cli.actor, "actor", defaultActor, "who you are, recorded with the admin client's id [USER]")
-	fs.BoolVar(&cli.jsonOut, "json", false, "print the server's JSON instead of a summary")
 	fs.BoolVar(&cli.skip, "skip-delivered-by-v1", false, "promote: v2 skips the orders v1 already created while v2 was paused")
 	fs.IntVar(&cli.limit, "limit", 20, "history, shadow: how many entries")
-
-	// Flags may come before and after the command.
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	pos, err := cli.parse(fs, releaseUsage, args, getenv)
+	if err != nil || pos == nil {
 		return err
 	}
-	var pos []string
-	rest := fs.Args()
-	for len(rest) > 0 {
-		pos = append(pos, rest[0])
-		if err := fs.Parse(rest[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
-		}
-		rest = fs.Args()
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return errors.New("release: a command is required")
-	}
-	if cli.token == "" {
-		cli.token = "demo-admin-token"
-		fmt.Fprintln(stderr, "warning: no --token or ERPGATE_ADMIN_TOKEN: using the demo admin token")
-	}
-	if _, err := url.ParseRequestURI(cli.url); err != nil || !strings.HasPrefix(cli.url, "http") {
-		return fmt.Errorf("release: --url %q is not an http(s) URL", cli.url)
-	}
-	cli.url = strings.TrimRight(cli.url, "/")
 
 	cmd, cmdArgs := pos[0], pos[1:]
 	wantArgs := map[string]int{"status": 0, "set": 1, "promote": 0, "backout": 0, "history": 0, "shadow": 0}
@@ -276,74 +228,6 @@ func answerSummary(a erp.ShadowAnswer) string {
 		s += " reason=" + strconv.Quote(a.Reason)
 	}
 	return s
-}
-
-func (c *releaseCLI) raw(b []byte) error {
-	var buf bytes.Buffer
-	if json.Indent(&buf, b, "", "  ") != nil {
-		buf.Reset()
-		buf.Write(b)
-	}
-	buf.WriteByte('\n')
-	_, err := c.stdout.Write(buf.Bytes())
-	return err
-}
-
-// do calls the admin API and decodes a 2xx answer into v. Any other answer
-// becomes an error carrying the problem's detail and field problems.
-func (c *releaseCLI) do(ctx context.Context, method, path string, body []byte, v any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.actor != "" {
-		req.Header.Set("Erpgate-Actor", c.actor)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("release: %s %s: %w", method, c.url+path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, fmt.Errorf("release: reading the answer: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, problemError(resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("release: unexpected answer from %s: %w", c.url, err)
-	}
-	return b, nil
-}
-
-func problemError(status int, b []byte) error {
-	var p struct {
-		Title  string `json:"title"`
-		Detail string `json:"detail"`
-		Code   string `json:"code"`
-		Errors []struct {
-			Field   string `json:"field"`
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	if json.Unmarshal(b, &p) != nil || p.Detail == "" {
-		return fmt.Errorf("release: the gateway answered %d %s", status, strings.TrimSpace(string(b[:min(len(b), 300)])))
-	}
-	msg := fmt.Sprintf("release: %d %s: %s", status, p.Code, p.Detail)
-	for _, e := range p.Errors {
-		msg += fmt.Sprintf("\n  %s: %s", e.Field, e.Message)
-	}
-	return errors.New(msg)
 }
 
 // printPlan writes a readable summary of p.

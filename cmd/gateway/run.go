@@ -34,6 +34,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 1 && args[1] == "release" {
 		return runRelease(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 1 && args[1] == "deadletters" {
+		return runDeadLetters(ctx, args[1:], getenv, stdout, stderr)
+	}
 	opt, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		if errors.Is(err, flagHelp) {
