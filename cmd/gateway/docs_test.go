@@ -9,12 +9,14 @@ package main
 //	                     "# → 202" must answer that HTTP status
 //	```json expect       the answer of the last "# →" command before it must match:
 //	                     every key shown has the value shown ("…" matches anything,
-//	                     "abc…" any string starting with abc); arrays match in full
+//	                     within a string any text: "ord_…"); arrays match in full
 //	```go verify         a webhook signature check (also python, js): run against
 //	                     signatures made by the gateway's own signer
 //	```json plan         a release plan: decoded into erp.ReleasePlan and validated,
 //	                     and checked against docs/release-plan.schema.json
 //	```json config       a config file: read by loadConfig
+//	file=NAME            (with any marker) the block is also written to NAME in the
+//	                     directory the run blocks run in
 //	```<lang> static     shown, not run (diagrams, formats, commands for a real host)
 //
 // The reader docs must mark every block; a block without a marker fails.
@@ -38,6 +40,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"erpgate/erp"
+	"erpgate/gateway"
 	"erpgate/tracking"
 )
 
@@ -190,6 +197,18 @@ func runDocBlocks(t *testing.T, doc string, blocks []docBlock) {
 	gw, logs, _ := startRun(t)
 	sim := logs.wait(t, "EMBEDDED ERP SIMULATOR")
 	dir := t.TempDir()
+	for _, b := range blocks { // ```json plan file=plan.json: the block is that file for the run blocks
+		for _, m := range b.markers {
+			if name, ok := strings.CutPrefix(m, "file="); ok {
+				if name != filepath.Base(name) {
+					t.Fatalf("%s: file=%s: a plain file name, please", b.where(), name)
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(b.text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 	var script strings.Builder
 	script.WriteString(docShellPrelude)
 	answers := 0
@@ -262,16 +281,20 @@ func tail(s string, n int) string {
 
 // jsonMatch reports where have does not match the documented want: every
 // key of a documented object must match (extra keys are allowed), arrays
-// match element by element in full, "…" matches any value and "abc…" any
-// string starting with "abc".
+// match element by element in full, "…" matches any value, and within a
+// string any text ("http://…/track/ord_…").
 func jsonMatch(path string, want, have any) string {
-	if s, ok := want.(string); ok && strings.HasSuffix(s, "…") {
+	if s, ok := want.(string); ok && strings.Contains(s, "…") {
 		if s == "…" {
 			return ""
 		}
+		parts := strings.Split(s, "…")
+		for i, p := range parts {
+			parts[i] = regexp.QuoteMeta(p)
+		}
 		h, ok := have.(string)
-		if !ok || !strings.HasPrefix(h, strings.TrimSuffix(s, "…")) {
-			return fmt.Sprintf("%s: got %v, want a string starting %q", path, have, strings.TrimSuffix(s, "…"))
+		if !ok || !regexp.MustCompile("^"+strings.Join(parts, ".*")+"$").MatchString(h) {
+			return fmt.Sprintf("%s: got %v, want a string like %q", path, have, s)
 		}
 		return ""
 	}
@@ -317,16 +340,17 @@ func jsonMatch(path string, want, have any) string {
 
 func TestJSONMatch(t *testing.T) {
 	var want, have any
-	json.Unmarshal([]byte(`{"id":"ord_…","n":1,"any":"…","l":[{"a":"x"}]}`), &want)
-	json.Unmarshal([]byte(`{"id":"ord_123","n":1,"any":{"z":1},"l":[{"a":"x","b":2}],"extra":true}`), &have)
+	json.Unmarshal([]byte(`{"id":"ord_…","u":"http://…/t/…?x","n":1,"any":"…","l":[{"a":"x"}]}`), &want)
+	json.Unmarshal([]byte(`{"id":"ord_123","u":"http://h:1/t/ord_1?x","n":1,"any":{"z":1},"l":[{"a":"x","b":2}],"extra":true}`), &have)
 	if d := jsonMatch("$", want, have); d != "" {
 		t.Errorf("match: %s", d)
 	}
 	for _, bad := range []string{
-		`{"id":"xyz","n":1,"any":1,"l":[{"a":"x"}]}`,
-		`{"id":"ord_1","n":2,"any":1,"l":[{"a":"x"}]}`,
-		`{"id":"ord_1","n":1,"any":1,"l":[{"a":"x"},{"a":"x"}]}`,
-		`{"id":"ord_1","n":1,"l":[{"a":"x"}]}`,
+		`{"id":"xyz","u":"http://h:1/t/ord_1?x","n":1,"any":1,"l":[{"a":"x"}]}`,
+		`{"id":"ord_1","u":"http://h:1/t/ord_1?x","n":2,"any":1,"l":[{"a":"x"}]}`,
+		`{"id":"ord_1","u":"http://h:1/t/ord_1?x","n":1,"any":1,"l":[{"a":"x"},{"a":"x"}]}`,
+		`{"id":"ord_1","u":"http://h:1/t/ord_1?x","n":1,"l":[{"a":"x"}]}`,
+		`{"id":"ord_1","u":"http://h:1/t/ord_1?y","n":1,"any":1,"l":[{"a":"x"}]}`,
 	} {
 		json.Unmarshal([]byte(bad), &have)
 		if jsonMatch("$", want, have) == "" {
@@ -451,3 +475,162 @@ const jsVerifyHarness = `
   console.log(verify(process.env.SECRET, process.env.TS, process.env.SIG, body, Date.now() / 1000) ? "true" : "false");
 }
 `
+
+// TestDocsConfigExamples: every config file shown in the docs is one the
+// gateway loads.
+func TestDocsConfigExamples(t *testing.T) {
+	n := 0
+	for _, doc := range readerDocs {
+		for _, b := range docBlocks(t, doc) {
+			if !b.has("config") {
+				continue
+			}
+			n++
+			path := filepath.Join(t.TempDir(), "erpgate.json")
+			os.WriteFile(path, []byte(b.text), 0o600)
+			fc, err := loadConfig(path)
+			if err != nil {
+				t.Errorf("%s: %v", b.where(), err)
+				continue
+			}
+			if _, err := gateway.NewKeyring(fc.Clients); err != nil {
+				t.Errorf("%s: clients: %v", b.where(), err)
+			}
+			// The subscriptions are checked as at start (no Redis call is made).
+			rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+			_, err = tracking.NewWebhooks(tracking.WebhooksConfig{Client: rdb, Static: fc.Webhooks,
+				ShopOf: func(context.Context, string) (string, error) { return "", nil }})
+			rdb.Close()
+			if err != nil {
+				t.Errorf("%s: webhooks: %v", b.where(), err)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no config example in the docs")
+	}
+}
+
+// TestReleasePlanSchema holds docs/release-plan.schema.json to the real plan
+// type: the gateway's JSON of the default plan and of a plan with every
+// field validates, every plan.json in the docs validates and is a valid
+// plan, broken plans do not validate, and the schema's properties are the
+// type's JSON fields (plus the write-only ones the admin API takes).
+func TestReleasePlanSchema(t *testing.T) {
+	c := jsonschema.NewCompiler()
+	raw, err := os.ReadFile("../../docs/release-plan.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddResource("release-plan.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	c.AssertFormat()
+	sch, err := c.Compile("release-plan.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	validate := func(b []byte) error {
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
+		if err != nil {
+			return err
+		}
+		return sch.Validate(v)
+	}
+
+	pct := 10
+	full := erp.DefaultReleasePlan()
+	full.Revision, full.Actor, full.ChangedAt = 7, "ops/ann", time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	full.Authoritative = erp.V1
+	full.Cohorts = []erp.Cohort{{Name: "pilot", Customers: []string{"C-42"}, Authoritative: erp.V2},
+		{Name: "canary-10", Percent: &pct, Authoritative: erp.V2}}
+	full.AutoBackout.Enabled = true
+	for name, p := range map[string]erp.ReleasePlan{"default": erp.DefaultReleasePlan(), "full": full} {
+		if err := p.Validate(); err != nil {
+			t.Fatalf("%s plan invalid: %v", name, err)
+		}
+		b, _ := json.Marshal(struct {
+			erp.ReleasePlan
+			AppliedRevision int64 `json:"applied_revision"`
+		}{p, 3})
+		if err := validate(b); err != nil {
+			t.Errorf("the gateway's JSON of the %s plan does not match the schema: %v\n%s", name, err, b)
+		}
+	}
+
+	plans := 0
+	for _, d := range readerDocs {
+		for _, b := range docBlocks(t, d) {
+			if !b.has("plan") {
+				continue
+			}
+			plans++
+			if err := validate([]byte(b.text)); err != nil {
+				t.Errorf("%s: not valid by the schema: %v", b.where(), err)
+			}
+			dec := json.NewDecoder(strings.NewReader(b.text))
+			dec.DisallowUnknownFields()
+			var p erp.ReleasePlan
+			if err := dec.Decode(&p); err != nil {
+				t.Errorf("%s: not a release plan: %v", b.where(), err)
+			} else if err := p.Validate(); err != nil {
+				t.Errorf("%s: the gateway refuses this plan: %v", b.where(), err)
+			}
+		}
+	}
+	if plans == 0 {
+		t.Error("no plan example in the docs")
+	}
+
+	for _, bad := range []string{
+		`{"stage": 3, "targets": {"v1": "active", "v2": "active"}, "authoritative": "v2"}`,
+		`{"stage": 2, "targets": {"v1": "active", "v3": "active"}, "authoritative": "v2"}`,
+		`{"stage": 2, "targets": {"v1": "active", "v2": "on"}, "authoritative": "v2"}`,
+		`{"stage": 2, "targets": {"v1": "active", "v2": "active"}, "authoritative": "v2", "cohorts": [{"name": "x", "percent": 5, "customers": ["C-1"], "authoritative": "v2"}]}`,
+		`{"stage": 2, "targets": {"v1": "active", "v2": "active"}, "authoritative": "v2", "cohorts": [{"name": "Default!", "percent": 5, "authoritative": "v2"}]}`,
+		`{"stage": 2, "targets": {"v1": "active", "v2": "active"}, "authoritative": "v2", "shadow": "yes"}`,
+		`{"stage": 2, "targets": {"v1": "active", "v2": "active"}, "authoritative": "v2", "colour": "blue"}`,
+	} {
+		if validate([]byte(bad)) == nil {
+			t.Errorf("the schema accepts %s", bad)
+		}
+	}
+
+	// The schema's properties are the plan type's JSON fields.
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Defs       map[string]struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"$defs"`
+	}
+	json.Unmarshal(raw, &s)
+	for _, c := range []struct {
+		props map[string]json.RawMessage
+		typ   reflect.Type
+		extra []string
+	}{
+		{s.Properties, reflect.TypeFor[erp.ReleasePlan](), []string{"expected_revision", "applied_revision"}},
+		{s.Defs["cohort"].Properties, reflect.TypeFor[erp.Cohort](), nil},
+		{s.Defs["autoBackout"].Properties, reflect.TypeFor[erp.AutoBackout](), nil},
+	} {
+		var fields []string
+		for f := range c.typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			fields = append(fields, name)
+		}
+		fields = append(fields, c.extra...)
+		var props []string
+		for k := range c.props {
+			props = append(props, k)
+		}
+		slices.Sort(fields)
+		slices.Sort(props)
+		if !slices.Equal(fields, props) {
+			t.Errorf("%s: schema properties %v, JSON fields %v", c.typ, props, fields)
+		}
+	}
+}
