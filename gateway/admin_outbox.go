@@ -23,6 +23,7 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -198,45 +199,50 @@ func (s *Server) handleOutboxDeadLetter() echo.HandlerFunc {
 	}
 }
 
-func (s *Server) handleOutboxReplay() echo.HandlerFunc {
+// deadLetterAct is one replay or discard: it acts on the dead letter id
+// for actor and returns the recorded action.
+type deadLetterAct func(ctx context.Context, id string, in deadLetterActionRequest, actor string) (any, error)
+
+// handleDeadLetterAction reads the request, acts, logs what was done (a
+// discard as a warning: something will never be delivered) and answers the
+// recorded action.
+func (s *Server) handleDeadLetterAction(what string, warn bool, act deadLetterAct) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
 		in, err := readActionRequest(c)
 		if err != nil {
 			return err
 		}
-		if in.Target == "" {
-			d, err := s.outbox.DeadLetterByID(ctx, c.Param("id"))
-			if err != nil {
-				return err
-			}
-			in.Target = d.Target
-		}
-		a, err := s.outbox.ReplayDeadLetter(ctx, c.Param("id"), in.Target, s.releaseActor(c), in.Reason)
+		a, err := act(ctx, c.Param("id"), in, s.releaseActor(c))
 		if err != nil {
 			return err
 		}
-		s.log.InfoContext(ctx, "dead letter replayed", "dead_letter", a.DeadLetterID, "order", a.OrderID,
-			"from", a.From, "target", a.Target, "actor", a.Actor, "reason", a.Reason)
+		level := slog.LevelInfo
+		if warn {
+			level = slog.LevelWarn
+		}
+		s.log.Log(ctx, level, what, "action", a)
 		return c.JSON(http.StatusOK, a)
 	}
 }
 
+func (s *Server) handleOutboxReplay() echo.HandlerFunc {
+	return s.handleDeadLetterAction("dead letter replayed", false, func(ctx context.Context, id string, in deadLetterActionRequest, actor string) (any, error) {
+		if in.Target == "" {
+			d, err := s.outbox.DeadLetterByID(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			in.Target = d.Target
+		}
+		return s.outbox.ReplayDeadLetter(ctx, id, in.Target, actor, in.Reason)
+	})
+}
+
 func (s *Server) handleOutboxDiscard() echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		in, err := readActionRequest(c)
-		if err != nil {
-			return err
-		}
-		a, err := s.outbox.DiscardDeadLetter(ctx, c.Param("id"), s.releaseActor(c), in.Reason)
-		if err != nil {
-			return err
-		}
-		s.log.WarnContext(ctx, "dead letter discarded", "dead_letter", a.DeadLetterID, "order", a.OrderID,
-			"from", a.From, "actor", a.Actor, "reason", a.Reason)
-		return c.JSON(http.StatusOK, a)
-	}
+	return s.handleDeadLetterAction("dead letter discarded", true, func(ctx context.Context, id string, in deadLetterActionRequest, actor string) (any, error) {
+		return s.outbox.DiscardDeadLetter(ctx, id, actor, in.Reason)
+	})
 }
 
 func (s *Server) handleOutboxDeadLetterActions() echo.HandlerFunc {
@@ -266,41 +272,19 @@ func (s *Server) handleWebhookDeadLetter() echo.HandlerFunc {
 }
 
 func (s *Server) handleWebhookReplay() echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		in, err := readActionRequest(c)
-		if err != nil {
-			return err
-		}
+	return s.handleDeadLetterAction("webhook dead letter replayed", false, func(ctx context.Context, id string, in deadLetterActionRequest, actor string) (any, error) {
 		if in.Target != "" {
-			return &erpgate.Error{Code: erpgate.Invalid, Message: "a webhook dead letter goes back to its own subscription",
+			return nil, &erpgate.Error{Code: erpgate.Invalid, Message: "a webhook dead letter goes back to its own subscription",
 				Problems: []erpgate.Problem{{Field: "target", Message: "not allowed here"}}}
 		}
-		a, err := s.webhooks.ReplayDeadLetter(ctx, c.Param("id"), s.releaseActor(c), in.Reason)
-		if err != nil {
-			return err
-		}
-		s.log.InfoContext(ctx, "webhook dead letter replayed", "dead_letter", a.DeadLetterID, "subscription", a.SubscriptionID,
-			"order", a.OrderID, "event", a.EventID, "actor", a.Actor, "reason", a.Reason)
-		return c.JSON(http.StatusOK, a)
-	}
+		return s.webhooks.ReplayDeadLetter(ctx, id, actor, in.Reason)
+	})
 }
 
 func (s *Server) handleWebhookDiscard() echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		in, err := readActionRequest(c)
-		if err != nil {
-			return err
-		}
-		a, err := s.webhooks.DiscardDeadLetter(ctx, c.Param("id"), s.releaseActor(c), in.Reason)
-		if err != nil {
-			return err
-		}
-		s.log.WarnContext(ctx, "webhook dead letter discarded", "dead_letter", a.DeadLetterID, "subscription", a.SubscriptionID,
-			"order", a.OrderID, "event", a.EventID, "actor", a.Actor, "reason", a.Reason)
-		return c.JSON(http.StatusOK, a)
-	}
+	return s.handleDeadLetterAction("webhook dead letter discarded", true, func(ctx context.Context, id string, in deadLetterActionRequest, actor string) (any, error) {
+		return s.webhooks.DiscardDeadLetter(ctx, id, actor, in.Reason)
+	})
 }
 
 func (s *Server) handleWebhookDeadLetterActions() echo.HandlerFunc {

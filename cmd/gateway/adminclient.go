@@ -75,6 +75,21 @@ func (c *adminClient) parse(fs *flag.FlagSet, usage string, args []string, geten
 	return pos, nil
 }
 
+// command splits the positional arguments into a command of want (its name
+// → how many arguments it takes) and its arguments.
+func (c *adminClient) command(fs *flag.FlagSet, pos []string, want map[string]int) (string, []string, error) {
+	cmd, args := pos[0], pos[1:]
+	n, known := want[cmd]
+	if !known {
+		fs.Usage()
+		return "", nil, fmt.Errorf("%s: unknown command %q", c.name, cmd)
+	}
+	if len(args) != n {
+		return "", nil, fmt.Errorf("%s %s: got %d arguments, want %d", c.name, cmd, len(args), n)
+	}
+	return cmd, args, nil
+}
+
 // raw prints the server's JSON, indented.
 func (c *adminClient) raw(b []byte) error {
 	var buf bytes.Buffer

@@ -54,15 +54,9 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil || pos == nil {
 		return err
 	}
-	cmd, cmdArgs := pos[0], pos[1:]
-	wantArgs := map[string]int{"summary": 0, "list": 0, "show": 1, "replay": 1, "discard": 1, "actions": 0}
-	n, known := wantArgs[cmd]
-	if !known {
-		fs.Usage()
-		return fmt.Errorf("deadletters: unknown command %q", cmd)
-	}
-	if len(cmdArgs) != n {
-		return fmt.Errorf("deadletters %s: got %d arguments, want %d", cmd, len(cmdArgs), n)
+	cmd, cmdArgs, err := cli.command(fs, pos, map[string]int{"summary": 0, "list": 0, "show": 1, "replay": 1, "discard": 1, "actions": 0})
+	if err != nil {
+		return err
 	}
 	if cli.target != "" && (cmd != "replay" || cli.webhooks) {
 		return fmt.Errorf("deadletters: --target belongs to replay of outbox dead letters")

@@ -144,3 +144,25 @@ func TestDeadLettersReplayIsIdempotent(t *testing.T) {
 		t.Errorf("GET unknown dead letter = %d, want 404", code)
 	}
 }
+
+func TestDeadLettersCLIUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "a command is required"},
+		{[]string{"resurrect"}, `unknown command "resurrect"`},
+		{[]string{"show"}, "deadletters show: got 0 arguments, want 1"},
+		{[]string{"list", "x"}, "deadletters list: got 1 arguments, want 0"},
+		{[]string{"discard", "1-0", "--target", "v1"}, "--target belongs to replay"},
+		{[]string{"replay", "1-0", "--webhooks", "--target", "v1"}, "--target belongs to replay of outbox dead letters"},
+		{[]string{"summary", "--webhooks"}, "summary is the outbox's"},
+		{[]string{"list", "--url", "ftp://x"}, "is not an http(s) URL"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"gateway", "deadletters"}, c.args...), func(string) string { return "" }, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("deadletters %v: error %v, want %q", c.args, err, c.want)
+		}
+	}
+}

@@ -64,7 +64,21 @@ type docBlock struct {
 }
 
 func (b docBlock) has(m string) bool { return slices.Contains(b.markers, m) }
-func (b docBlock) where() string     { return fmt.Sprintf("%s:%d", b.file, b.line) }
+
+// markedBlocks returns the reader docs' blocks with marker m.
+func markedBlocks(t *testing.T, m string) []docBlock {
+	t.Helper()
+	var out []docBlock
+	for _, doc := range readerDocs {
+		for _, b := range docBlocks(t, doc) {
+			if b.has(m) {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
+func (b docBlock) where() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
 
 var fenceRe = regexp.MustCompile("^(\\s*)(```+)(.*)$")
 
@@ -365,14 +379,7 @@ func TestJSONMatch(t *testing.T) {
 // a genuine delivery passes; a changed body, a stale timestamp and a wrong
 // secret fail; of several signatures one matching is enough.
 func TestDocsWebhookVerifiers(t *testing.T) {
-	var verifiers []docBlock
-	for _, doc := range readerDocs {
-		for _, b := range docBlocks(t, doc) {
-			if b.has("verify") {
-				verifiers = append(verifiers, b)
-			}
-		}
-	}
+	verifiers := markedBlocks(t, "verify")
 	langs := map[string]bool{}
 	for _, b := range verifiers {
 		langs[b.lang] = true
@@ -480,34 +487,28 @@ const jsVerifyHarness = `
 // TestDocsConfigExamples: every config file shown in the docs is one the
 // gateway loads.
 func TestDocsConfigExamples(t *testing.T) {
-	n := 0
-	for _, doc := range readerDocs {
-		for _, b := range docBlocks(t, doc) {
-			if !b.has("config") {
-				continue
-			}
-			n++
-			path := filepath.Join(t.TempDir(), "erpgate.json")
-			os.WriteFile(path, []byte(b.text), 0o600)
-			fc, err := loadConfig(path)
-			if err != nil {
-				t.Errorf("%s: %v", b.where(), err)
-				continue
-			}
-			if _, err := gateway.NewKeyring(fc.Clients); err != nil {
-				t.Errorf("%s: clients: %v", b.where(), err)
-			}
-			// The subscriptions are checked as at start (no Redis call is made).
-			rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-			_, err = tracking.NewWebhooks(tracking.WebhooksConfig{Client: rdb, Static: fc.Webhooks,
-				ShopOf: func(context.Context, string) (string, error) { return "", nil }})
-			rdb.Close()
-			if err != nil {
-				t.Errorf("%s: webhooks: %v", b.where(), err)
-			}
+	blocks := markedBlocks(t, "config")
+	for _, b := range blocks {
+		path := filepath.Join(t.TempDir(), "erpgate.json")
+		os.WriteFile(path, []byte(b.text), 0o600)
+		fc, err := loadConfig(path)
+		if err != nil {
+			t.Errorf("%s: %v", b.where(), err)
+			continue
+		}
+		if _, err := gateway.NewKeyring(fc.Clients); err != nil {
+			t.Errorf("%s: clients: %v", b.where(), err)
+		}
+		// The subscriptions are checked as at start (no Redis call is made).
+		rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+		_, err = tracking.NewWebhooks(tracking.WebhooksConfig{Client: rdb, Static: fc.Webhooks,
+			ShopOf: func(context.Context, string) (string, error) { return "", nil }})
+		rdb.Close()
+		if err != nil {
+			t.Errorf("%s: webhooks: %v", b.where(), err)
 		}
 	}
-	if n == 0 {
+	if len(blocks) == 0 {
 		t.Error("no config example in the docs")
 	}
 }
@@ -563,27 +564,21 @@ func TestReleasePlanSchema(t *testing.T) {
 		}
 	}
 
-	plans := 0
-	for _, d := range readerDocs {
-		for _, b := range docBlocks(t, d) {
-			if !b.has("plan") {
-				continue
-			}
-			plans++
-			if err := validate([]byte(b.text)); err != nil {
-				t.Errorf("%s: not valid by the schema: %v", b.where(), err)
-			}
-			dec := json.NewDecoder(strings.NewReader(b.text))
-			dec.DisallowUnknownFields()
-			var p erp.ReleasePlan
-			if err := dec.Decode(&p); err != nil {
-				t.Errorf("%s: not a release plan: %v", b.where(), err)
-			} else if err := p.Validate(); err != nil {
-				t.Errorf("%s: the gateway refuses this plan: %v", b.where(), err)
-			}
+	plans := markedBlocks(t, "plan")
+	for _, b := range plans {
+		if err := validate([]byte(b.text)); err != nil {
+			t.Errorf("%s: not valid by the schema: %v", b.where(), err)
+		}
+		dec := json.NewDecoder(strings.NewReader(b.text))
+		dec.DisallowUnknownFields()
+		var p erp.ReleasePlan
+		if err := dec.Decode(&p); err != nil {
+			t.Errorf("%s: not a release plan: %v", b.where(), err)
+		} else if err := p.Validate(); err != nil {
+			t.Errorf("%s: the gateway refuses this plan: %v", b.where(), err)
 		}
 	}
-	if plans == 0 {
+	if len(plans) == 0 {
 		t.Error("no plan example in the docs")
 	}
 

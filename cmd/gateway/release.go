@@ -56,15 +56,9 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 
-	cmd, cmdArgs := pos[0], pos[1:]
-	wantArgs := map[string]int{"status": 0, "set": 1, "promote": 0, "backout": 0, "history": 0, "shadow": 0}
-	n, known := wantArgs[cmd]
-	if !known {
-		fs.Usage()
-		return fmt.Errorf("release: unknown command %q", cmd)
-	}
-	if len(cmdArgs) != n {
-		return fmt.Errorf("release %s: got %d arguments, want %d", cmd, len(cmdArgs), n)
+	cmd, cmdArgs, err := cli.command(fs, pos, map[string]int{"status": 0, "set": 1, "promote": 0, "backout": 0, "history": 0, "shadow": 0})
+	if err != nil {
+		return err
 	}
 	if cli.skip && cmd != "promote" {
 		return errors.New("release: --skip-delivered-by-v1 belongs to promote")
