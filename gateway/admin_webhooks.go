@@ -7,6 +7,8 @@ package gateway
 //	DELETE /admin/webhooks/{id}               unsubscribe (not the config file's)
 //	GET    /admin/webhooks/dead-letters       events given up on, newest first (?limit=)
 //
+// Replaying and discarding them: admin_outbox.go.
+//
 // Subscriptions from the config file are listed too (static: true) but can
 // only be changed in the file.
 
@@ -14,7 +16,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,7 +31,15 @@ type WebhookAdmin interface {
 	Delete(ctx context.Context, id string) error
 	DeadLetters(ctx context.Context, n int) ([]tracking.DeadLetter, error)
 	Backlog(ctx context.Context) (int64, error)
+	// Dead-letter actions (admin_outbox.go). Errors: NotFound, Conflict
+	// (subscription gone), Unavailable (Redis, or the receiver on replay).
+	DeadLetter(ctx context.Context, id string) (tracking.DeadLetter, error)
+	ReplayDeadLetter(ctx context.Context, id, actor, reason string) (tracking.DeadLetterAction, error)
+	DiscardDeadLetter(ctx context.Context, id, actor, reason string) (tracking.DeadLetterAction, error)
+	DeadLetterActions(ctx context.Context, n int) ([]tracking.DeadLetterAction, error)
 }
+
+var _ WebhookAdmin = (*tracking.Webhooks)(nil)
 
 // maxDeadLetterList bounds GET /admin/webhooks/dead-letters.
 const maxDeadLetterList = 1000
@@ -108,13 +117,9 @@ func (s *Server) handleDeleteWebhook() echo.HandlerFunc {
 
 func (s *Server) handleWebhookDeadLetters() echo.HandlerFunc {
 	return func(c echo.Context) error {
-		n := 100
-		if v := c.QueryParam("limit"); v != "" {
-			var err error
-			if n, err = strconv.Atoi(v); err != nil || n < 1 || n > maxDeadLetterList {
-				return &erpgate.Error{Code: erpgate.Invalid, Message: "limit must be a number from 1 to " + strconv.Itoa(maxDeadLetterList),
-					Problems: []erpgate.Problem{{Field: "limit", Message: "must be 1.." + strconv.Itoa(maxDeadLetterList)}}}
-			}
+		n, err := queryLimit(c, 100)
+		if err != nil {
+			return err
 		}
 		dl, err := s.webhooks.DeadLetters(c.Request().Context(), n)
 		if err != nil {

@@ -73,6 +73,26 @@ func TestWebhookAdminAPI(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(r.raw, `"dead_letters":[]`) {
 		t.Errorf("dead letters = %d %s, want an empty list", r.status, r.raw)
 	}
+	r = e.do(t, http.MethodGet, "/admin/webhooks/dead-letters/actions", admin, "", "")
+	if r.status != http.StatusOK || !strings.Contains(r.raw, `"actions":[]`) {
+		t.Errorf("dead-letter actions = %d %s, want an empty list", r.status, r.raw)
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodGet, "/admin/webhooks/dead-letters/1-0", ""},
+		{http.MethodPost, "/admin/webhooks/dead-letters/1-0/replay", `{"reason":"receiver fixed"}`},
+		{http.MethodDelete, "/admin/webhooks/dead-letters/1-0?reason=gone", ""},
+	} {
+		ct := ""
+		if c.body != "" {
+			ct = "application/json"
+		}
+		if r := e.do(t, c.method, c.path, admin, ct, c.body); r.status != http.StatusNotFound || r.body["code"] != "not_found" {
+			t.Errorf("%s %s = %d %s, want 404 not_found", c.method, c.path, r.status, r.raw)
+		}
+	}
+	if r := e.do(t, http.MethodPost, "/admin/webhooks/dead-letters/1-0/replay", admin, "application/json", `{"target":"v1"}`); r.status != http.StatusBadRequest {
+		t.Errorf("webhook replay with a target = %d %s, want 400", r.status, r.raw)
+	}
 }
 
 func TestWebhookAdminRefusals(t *testing.T) {

@@ -85,6 +85,10 @@ func (s *Server) routes() {
 		s.e.GET("/admin/webhooks", s.handleListWebhooks(), admin)
 		s.e.POST("/admin/webhooks", s.handleCreateWebhook(), admin)
 		s.e.GET("/admin/webhooks/dead-letters", s.handleWebhookDeadLetters(), admin)
+		s.e.GET("/admin/webhooks/dead-letters/actions", s.handleWebhookDeadLetterActions(), admin)
+		s.e.GET("/admin/webhooks/dead-letters/:id", s.handleWebhookDeadLetter(), admin)
+		s.e.POST("/admin/webhooks/dead-letters/:id/replay", s.handleWebhookReplay(), admin)
+		s.e.DELETE("/admin/webhooks/dead-letters/:id", s.handleWebhookDiscard(), admin)
 		s.e.DELETE("/admin/webhooks/:id", s.handleDeleteWebhook(), admin)
 	}
 	// --- end ERP callbacks and webhook admin ---
@@ -116,6 +120,16 @@ func (s *Server) routes() {
 		s.e.GET("/admin/feedback/topics", s.handleFeedbackTopics(), admin)
 	}
 	// --- end notices, feedback, help ---
+	// Outbox state and dead letters (admin_outbox.go).
+	if s.outbox != nil {
+		admin := requireKind(s.keys, KindAdmin)
+		s.e.GET("/admin/outbox", s.handleOutboxSummary(), admin)
+		s.e.GET("/admin/outbox/dead-letters", s.handleOutboxDeadLetters(), admin)
+		s.e.GET("/admin/outbox/dead-letters/actions", s.handleOutboxDeadLetterActions(), admin)
+		s.e.GET("/admin/outbox/dead-letters/:id", s.handleOutboxDeadLetter(), admin)
+		s.e.POST("/admin/outbox/dead-letters/:id/replay", s.handleOutboxReplay(), admin)
+		s.e.DELETE("/admin/outbox/dead-letters/:id", s.handleOutboxDiscard(), admin)
+	}
 
 	// --- supplier services and catalog (supplier.go, catalog.go, soap_supplier.go) ---
 	s.supplierRoutes() // /v1/supplier/..., /v1/catalog/items, /soap/supplier

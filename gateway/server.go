@@ -80,6 +80,9 @@ type Config struct {
 	Notices  *notice.Service
 	Feedback FeedbackService
 	FAQ      FAQStore
+	// Outbox enables /admin/outbox and its dead-letter actions
+	// (admin_outbox.go).
+	Outbox OutboxAdmin
 }
 
 // Server is the gateway's HTTP handler.
@@ -115,6 +118,7 @@ type Server struct {
 	feedback      FeedbackService
 	feedbackTotal *prometheus.CounterVec // erpgate_feedback_received_total
 	faq           FAQStore
+	outbox        OutboxAdmin // admin_outbox.go
 }
 
 // New returns the gateway handler with every route registered.
@@ -148,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
-		release: cfg.Release, manifestKey: cfg.ManifestKey, cmdb: cfg.CMDB, plan: cfg.Plan,
+		release: cfg.Release, manifestKey: cfg.ManifestKey, cmdb: cfg.CMDB, plan: cfg.Plan, outbox: cfg.Outbox,
 	}
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count

@@ -6,8 +6,8 @@
 #      ids, and every PromQL expression in it parses (promtool, via a
 #      throw-away rule file)
 #   4. every metric name used by the dashboards and the alerts is in the
-#      catalogue ops/metrics.txt, and every alert's runbook anchor exists in
-#      ops/README.md
+#      catalogue ops/metrics.txt, and every alert's runbook_url points to a
+#      heading of docs/operators.md
 #   5. with --scrape URL: `promtool check metrics` on a live /metrics scrape,
 #      and the catalogue's erpgate_ names that scrape lacks (an error with
 #      --strict, else a note: some metrics appear only after first use)
@@ -117,11 +117,19 @@ with open(f"{tmp}/dashboard_where.txt", "w") as f:
 text = open("ops/prometheus/alerts.yml", encoding="utf-8").read()
 for m in re.finditer(r"^\s*expr:\s*(\|\s*\n((?:\s{10,}.*\n)+)|(.*))", text, re.M):
     use("ops/prometheus/alerts.yml", m.group(2) or m.group(3))
-readme = open("ops/README.md", encoding="utf-8").read() if glob.glob("ops/README.md") else ""
-anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+\s+(.*)$", readme, re.M)}
-for a in re.findall(r'runbook:\s*"ops/README\.md#([^"]+)"', text):
-    if a not in anchors:
-        fail.append(f"alerts.yml: runbook anchor #{a} has no heading in ops/README.md")
+# Every alert links its runbook (runbook_url) to a heading of docs/operators.md.
+runbooks = open("docs/operators.md", encoding="utf-8").read() if glob.glob("docs/operators.md") else ""
+anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+\s+(.*)$", runbooks, re.M)}
+# Each alert's own runbook: runbook_url "docs/operators.md#<alert name in lower case>".
+rules = re.split(r"^\s*-\s*alert:\s*", text, flags=re.M)[1:]
+for rule in rules:
+    name = rule.split()[0]
+    links = re.findall(r'runbook_url:\s*"([^"]*)"', rule)
+    want = "docs/operators.md#" + name.lower()
+    if links != [want]:
+        fail.append(f"alerts.yml: {name}: runbook_url {links}, want [{want!r}]")
+    elif name.lower() not in anchors:
+        fail.append(f"alerts.yml: {name}: no heading {name} in docs/operators.md")
 
 for n, where in sorted(used.items()):
     if n not in catalogue:

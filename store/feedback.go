@@ -137,14 +137,6 @@ func (f *Feedback) List(ctx context.Context, flt feedback.Filter) ([]feedback.Fe
 	}
 }
 
-// validStreamID reports whether s is a stream id "<ms>-<seq>".
-func validStreamID(s string) bool {
-	a, b, ok := strings.Cut(s, "-")
-	_, err1 := strconv.ParseUint(a, 10, 64)
-	_, err2 := strconv.ParseUint(b, 10, 64)
-	return ok && err1 == nil && err2 == nil
-}
-
 // Counts implements feedback.Store.
 func (f *Feedback) Counts(ctx context.Context) ([]feedback.Count, error) {
 	m, err := f.s.rdb.HGetAll(ctx, feedbackCountKey).Result()

@@ -208,14 +208,19 @@ func (b *Outbox) DeadLetters(ctx context.Context, after string, count int64) ([]
 	}
 	out := make([]DeadLetter, 0, len(xs))
 	for _, x := range xs {
-		f := func(k string) string { s, _ := x.Values[k].(string); return s }
-		n, _ := strconv.ParseInt(f("deliveries"), 10, 64)
-		out = append(out, DeadLetter{
-			ID: x.ID, Type: f("type"), OrderID: f("id"), Target: f("target"), Reason: f("reason"),
-			Deliveries: n, Entry: f("entry"), At: msTime(f("at")), DeadAt: msTime(f("dead_at")),
-		})
+		out = append(out, deadLetterOf(x))
 	}
 	return out, nil
+}
+
+// deadLetterOf decodes an entry of the dead-letter stream.
+func deadLetterOf(x redis.XMessage) DeadLetter {
+	f := func(k string) string { s, _ := x.Values[k].(string); return s }
+	n, _ := strconv.ParseInt(f("deliveries"), 10, 64)
+	return DeadLetter{
+		ID: x.ID, Type: f("type"), OrderID: f("id"), Target: f("target"), Reason: f("reason"),
+		Deliveries: n, Entry: f("entry"), At: msTime(f("at")), DeadAt: msTime(f("dead_at")),
+	}
 }
 
 // DeadLetterCount returns the length of the dead-letter stream.

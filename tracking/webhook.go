@@ -431,11 +431,7 @@ func (w *Webhooks) DeadLetters(ctx context.Context, n int) ([]DeadLetter, error)
 	}
 	out := make([]DeadLetter, 0, len(msgs))
 	for _, m := range msgs {
-		str := func(k string) string { v, _ := m.Values[k].(string); return v }
-		d := DeadLetter{ID: m.ID, SubscriptionID: str("sub"), OrderID: str("order"), EventID: str("event"), Error: str("error")}
-		fmt.Sscan(str("attempts"), &d.Attempts)
-		d.Time, _ = time.Parse(time.RFC3339Nano, str("time"))
-		out = append(out, d)
+		out = append(out, deadLetterOf(m))
 	}
 	return out, nil
 }

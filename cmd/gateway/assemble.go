@@ -270,6 +270,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
 		Store: st, Keyring: keys, Timelines: trk, Live: hub, TrackingCache: cache, Release: rel, Plan: rel,
 		Authority: authority, Events: trk, Webhooks: wh, // ERP callbacks and webhook admin
+		Outbox: st.Outbox(), // outbox and dead-letter admin
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return errors.New("redis unreachable")

@@ -286,6 +286,9 @@ func TestTrackingPageInChromium(t *testing.T) {
 	out := t.TempDir()
 	if dir := os.Getenv("ERPGATE_SCREENSHOT_DIR"); dir != "" {
 		out = dir
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	path := filepath.Join(out, "tracking-phone.png")
 	if err := os.WriteFile(path, raw, 0o644); err != nil {

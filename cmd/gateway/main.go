@@ -2,7 +2,7 @@
 // shop, its customers, its suppliers and the ERP.
 //
 // With no flags it is a complete demo system: an embedded in-memory Redis and
-// the ERP simulator run in-process on loopback ports. See the README for the
+// the ERP simulator run in-process on loopback ports. See docs/operators.md for the
 // production flags.
 package main
 

@@ -32,6 +32,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runCMDB(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
+	if len(args) > 1 && args[1] == "deadletters" {
+		return runDeadLetters(ctx, args[1:], getenv, stdout, stderr)
+	}
 	opt, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		if errors.Is(err, flagHelp) {
@@ -196,7 +199,7 @@ const errNoCluster = "Redis Cluster is not supported: an order's accept is one a
 	"(with a replica and Sentinel for failover, redis+sentinel://)"
 
 // newRedisClient understands redis:// and rediss:// for a single node and
-// redis+sentinel://h1:p1,h2:p2/mastername for Sentinel; it refuses
+// redis+sentinel://[:password@]h1:p1,h2:p2/mastername for Sentinel; it refuses
 // redis+cluster:// (errNoCluster).
 func newRedisClient(raw string) (redis.UniversalClient, error) {
 	switch {
@@ -210,11 +213,17 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 		return nil, errors.New("--redis-url: " + errNoCluster)
 	case strings.HasPrefix(raw, "redis+sentinel://"):
 		rest := strings.TrimPrefix(raw, "redis+sentinel://")
-		hosts, master, ok := strings.Cut(rest, "/")
-		if !ok || master == "" {
-			return nil, errors.New("--redis-url: redis+sentinel://h1:p1,h2:p2/<master name>")
+		password := ""
+		if auth, hosts, ok := strings.Cut(rest, "@"); ok {
+			// [:password@]: the same password for the master and the Sentinels.
+			password, rest = strings.TrimPrefix(auth, ":"), hosts
 		}
-		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: strings.Split(hosts, ",")}), nil
+		hosts, master, ok := strings.Cut(rest, "/")
+		if !ok || master == "" || hosts == "" {
+			return nil, errors.New("--redis-url: redis+sentinel://[:password@]h1:p1,h2:p2/<master name>")
+		}
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: strings.Split(hosts, ","),
+			Password: password, SentinelPassword: password}), nil
 	}
 	return nil, fmt.Errorf("--redis-url: unsupported scheme in %q (redis://, rediss://, unix://, redis+sentinel://)", redactURL(raw))
 }
