@@ -236,6 +236,10 @@ func (s *Server) feedbackAnswer(c echo.Context, form bool, lang, back string, er
 	if !ok {
 		status = http.StatusInternalServerError
 	}
+	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		// As on every 503 (writeProblem): say when to retry.
+		c.Response().Header().Set("Retry-After", unavailableRetryAfter)
+	}
 	if code == erpgate.Internal {
 		s.log.ErrorContext(c.Request().Context(), "internal error", "err", err, "route", c.Path())
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 
 	"erpgate/gateway"
 	"erpgate/gateway/openapitest"
+	"erpgate/manifest"
 	"erpgate/tracking"
 )
 
@@ -178,11 +181,22 @@ func TestContractRoutes(t *testing.T) {
 var notExercised = map[string]string{
 	"POST /v1/orders 409":                                             "the same Idempotency-Key in flight twice at once (gateway tests cover it)",
 	"POST /admin/release/backout 409":                                 "two plan changes at the same instant",
-	"POST /admin/release/promote 409":                                 "two plan changes at the same instant",
 	"POST /v1/supplier/purchase-orders/{number}/acknowledgements 409": "the same document id in flight twice at once",
 	"POST /v1/supplier/purchase-orders/{number}/shipping-notices 409": "the same document id in flight twice at once",
 	"POST /v1/supplier/purchase-orders/{number}/invoices 409":         "the same document id in flight twice at once",
 	"POST /v1/supplier/stock-advices 409":                             "the same document id in flight twice at once",
+	"GET /v1/notices 503":                                             "only before the instance's first read of the notices; then the last copy is served while Redis is down",
+	"GET /admin/notices 503":                                          "as GET /v1/notices",
+	"GET /admin/cmdb 503":                                             "a failing source (Redis, the ERP) is named in the snapshot's errors; the snapshot itself cannot fail in the demo",
+	"PUT /admin/notices/{id} 422":                                     "needs 200 notices stored at once (notice.MaxNotices; store tests cover it)",
+	"PUT /admin/faq/{id} 422":                                         "needs the store's maximum of FAQ entries (store tests cover it)",
+	"GET /admin/outbox/dead-letters/{id} 200":                         "needs a message the ERP gave up on after --erp-max-deliveries (10) deliveries; gateway/admin_outbox_test.go covers it",
+	"POST /admin/outbox/dead-letters/{id}/replay 200":                 "needs an outbox dead letter (as above)",
+	"DELETE /admin/outbox/dead-letters/{id} 200":                      "needs an outbox dead letter (as above)",
+	"GET /admin/webhooks/dead-letters/{id} 200":                       "needs a webhook event given up on after 12 attempts with backoff (minutes); tracking tests cover it",
+	"POST /admin/webhooks/dead-letters/{id}/replay 200":               "needs a webhook dead letter (as above)",
+	"POST /admin/webhooks/dead-letters/{id}/replay 409":               "needs a webhook dead letter of a deleted subscription",
+	"DELETE /admin/webhooks/dead-letters/{id} 200":                    "needs a webhook dead letter (as above)",
 }
 
 func allowedUncovered(k string) bool { return notExercised[k] != "" }
@@ -388,6 +402,191 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "DELETE", path: "/admin/webhooks/from-config", key: admin, want: 403})
 	e.refused(t, "DELETE", "/admin/webhooks/x", shop, "")
 
+	// Release management: the acceptance gates, approvals and the library
+	// of releases (the description's manifest example is stored and goes
+	// live).
+	e.do(t, req{method: "POST", path: "/admin/release/backout", key: admin, body: `{"reason":"before the gates"}`, want: 200})
+	gated := `{"stage":2,"targets":{"v1":"active","v2":"paused"},"authoritative":"v1","cohorts":[],"shadow":true,` +
+		`"auto_backout":{"enabled":false,"window":100,"min_sample":20,"failure_ratio":0.5,"mismatches":5},` +
+		`"acceptance":{"stage2":1,"widening":1,"roles":["business"],"require_manifest":true},"reason":"gate the rollout"}`
+	gplan := e.do(t, req{method: "PUT", path: "/admin/release", key: admin, body: gated, want: 200})
+	if a := e.do(t, req{method: "GET", path: "/admin/release/approvals", key: admin, want: 200}); a.body["current"] != true || len(a.body["promote_missing"].([]any)) == 0 {
+		t.Errorf("approvals of the gated plan: %s, want current with what a promotion lacks", clipText(a.raw))
+	}
+	e.do(t, req{method: "GET", path: "/admin/release/approvals?revision=x", key: admin, want: 400, invalid: true})
+	e.refused(t, "GET", "/admin/release/approvals", shop, "")
+	if a := e.do(t, req{method: "POST", path: "/admin/release/promote", key: admin, body: `{"reason":"too early"}`, want: 409}); a.body["code"] != "approval_required" {
+		t.Errorf("promote without approvals: %s, want approval_required", clipText(a.raw))
+	}
+	approve := exampleBody(t, e.checker, "/admin/release/approvals", "post")
+	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: approve, hdr: map[string]string{"Erpgate-Actor": "jane"}, want: 201})
+	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: `{"role":"business","comment":"stale","revision":` + fmt.Sprint(gplan.body["revision"].(float64)-1) + `}`, want: 409})
+	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: approve, hdr: map[string]string{"Erpgate-Actor": "jane"}, want: 409}) // once per approver
+	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: `{"role":"Business!"}`, want: 400, invalid: true})
+	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: approve, ctype: "text/plain", want: 415, invalid: true})
+	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: huge, want: 413, invalid: true})
+	e.refused(t, "POST", "/admin/release/approvals", shop, approve)
+	if a := e.do(t, req{method: "POST", path: "/admin/release/promote", key: admin, body: `{"version":"9.9.9"}`, want: 409}); a.body["code"] != "manifest_required" {
+		t.Errorf("promote to a version without a manifest: %s, want manifest_required", clipText(a.raw))
+	}
+	man := exampleBody(t, e.checker, "/admin/release/manifests", "put")
+	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: man, want: 201})
+	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: man, want: 200})
+	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: resignedManifest(t, man), want: 409})
+	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: strings.Replace(man, `"go1.24.4"`, `"go1.99.0"`, 1), want: 422})
+	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: `{"schema":1}`, want: 400, invalid: true})
+	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: man, ctype: "text/plain", want: 415, invalid: true})
+	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: huge, want: 413, invalid: true})
+	e.refused(t, "PUT", "/admin/release/manifests", shop, man)
+	e.do(t, req{method: "POST", path: "/admin/release/promote", key: admin, body: `{"reason":"accepted","version":"1.4.0"}`, want: 200})
+	if a := e.do(t, req{method: "GET", path: "/admin/release/manifests", key: admin, want: 200}); a.body["live"] != "1.4.0" {
+		t.Errorf("library after the promotion: %s, want 1.4.0 live", clipText(a.raw))
+	}
+	e.refused(t, "GET", "/admin/release/manifests", shop, "")
+	e.do(t, req{method: "GET", path: "/admin/release/manifests/1.4.0", key: admin, want: 200})
+	e.do(t, req{method: "GET", path: "/admin/release/manifests/0.0.1", key: admin, want: 404})
+	e.do(t, req{method: "GET", path: "/admin/release/manifests/bad~version", key: admin, want: 400})
+	e.refused(t, "GET", "/admin/release/manifests/1.4.0", shop, "")
+	e.do(t, req{method: "GET", path: "/admin/release/history?limit=3", key: admin, want: 200}) // with the approvals relied on
+
+	// The CMDB export.
+	e.do(t, req{method: "GET", path: "/admin/cmdb", key: admin, want: 200})
+	e.do(t, req{method: "GET", path: "/admin/cmdb?format=servicenow&source=contract", key: admin, want: 200})
+	e.do(t, req{method: "GET", path: "/admin/cmdb?source=contract", key: admin, want: 400})
+	e.do(t, req{method: "GET", path: "/admin/cmdb?format=xml", key: admin, want: 400, invalid: true})
+	e.refused(t, "GET", "/admin/cmdb", shop, "")
+
+	// Maintenance notices. The example's window is moved to next week (a
+	// window that has ended cannot be stored).
+	week := time.Now().UTC().Add(7 * 24 * time.Hour).Truncate(time.Hour)
+	note := exampleBody(t, e.checker, "/admin/notices/{id}", "put")
+	note = strings.Replace(strings.Replace(note, "2027-01-09T22:00:00Z", week.Format(time.RFC3339), 1),
+		"2027-01-10T02:00:00Z", week.Add(4*time.Hour).Format(time.RFC3339), 1)
+	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: note, want: 201})
+	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: note, hdr: map[string]string{"Erpgate-Actor": "jane"}, want: 200})
+	e.do(t, req{method: "PUT", path: "/admin/notices/bad.id", key: admin, body: note, want: 400})
+	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: strings.Replace(note, `"intake_paused":false`, `"intake_paused":"no"`, 1), want: 400, invalid: true})
+	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: strings.Replace(note, `{`, `{"id":"another",`, 1), want: 400})
+	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: note, ctype: "text/plain", want: 415, invalid: true})
+	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: huge, want: 413, invalid: true})
+	e.refused(t, "PUT", "/admin/notices/erp-upgrade", shop, note)
+	e.do(t, req{method: "GET", path: "/admin/notices", key: admin, want: 200})
+	e.refused(t, "GET", "/admin/notices", shop, "")
+	e.do(t, req{method: "GET", path: "/v1/notices?audience=shops&lang=de", want: 200})
+	e.do(t, req{method: "GET", path: "/v1/notices?lang=deu", want: 400, invalid: true})
+	// A window in force now that pauses intake: orders are refused with
+	// Retry-After, and every answer names the notice.
+	now := time.Now().UTC()
+	pause := fmt.Sprintf(`{"start":%q,"end":%q,"messages":{"en":"Intake paused for the ERP upgrade.","de":"Bestellannahme wegen ERP-Update pausiert."},"audiences":["shops"],"intake_paused":true}`,
+		now.Add(-time.Minute).Format(time.RFC3339), now.Add(10*time.Minute).Format(time.RFC3339))
+	e.do(t, req{method: "PUT", path: "/admin/notices/intake-pause", key: admin, body: pause, want: 201})
+	for i := 0; ; i++ {
+		a := e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: strings.Replace(stand, "WEB-C-2", "WEB-C-P", 1)})
+		if a.status == http.StatusServiceUnavailable {
+			if a.header.Get("Retry-After") == "" || a.header.Get(gateway.HeaderNotice) != "intake-pause" {
+				t.Errorf("intake paused: Retry-After %q, %s %q", a.header.Get("Retry-After"), gateway.HeaderNotice, a.header.Get(gateway.HeaderNotice))
+			}
+			break
+		}
+		if i == 50 {
+			t.Fatalf("intake not paused within 5s: %d %s", a.status, clipText(a.raw))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if a := e.do(t, req{method: "GET", path: "/v1/notices", want: 200}); a.header.Get(gateway.HeaderNotice) != "intake-pause" {
+		t.Errorf("GET /v1/notices during the window: %s %q", gateway.HeaderNotice, a.header.Get(gateway.HeaderNotice))
+	}
+	e.do(t, req{method: "DELETE", path: "/admin/notices/intake-pause", key: admin, want: 204})
+	e.do(t, req{method: "DELETE", path: "/admin/notices/intake-pause", key: admin, want: 404})
+	e.do(t, req{method: "DELETE", path: "/admin/notices/bad.id", key: admin, want: 400})
+	e.refused(t, "DELETE", "/admin/notices/erp-upgrade", shop, "")
+
+	// Pilot feedback: the shop's, the customer's (JSON and the tracking
+	// page's form, answered in HTML), the rate limit per order, the admin's
+	// lists.
+	fb := exampleBody(t, e.checker, "/v1/feedback", "post")
+	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: fb, want: 201})
+	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: `{"order_id":"ord_NOPE","topic":"api","message":"about nothing"}`, want: 404})
+	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: `{"order_id":"ord_X","external_id":"WEB-1001","topic":"api","message":"both"}`, want: 400})
+	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: `{"topic":1}`, want: 400, invalid: true})
+	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: fb, ctype: "text/plain", want: 415, invalid: true})
+	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: huge, want: 413, invalid: true})
+	e.refused(t, "POST", "/v1/feedback", sup1, fb)
+	token2 := acc2.body["tracking"].(map[string]any)["token"].(string)
+	cfb := "/v1/tracking/" + id2 + "/feedback"
+	form := "application/x-www-form-urlencoded"
+	cjson := fmt.Sprintf(`{"token":%q,"topic":"tracking-page","message":"Show the carrier earlier, please."}`, token2)
+	e.do(t, req{method: "POST", path: cfb, body: cjson, want: 201})
+	e.do(t, req{method: "POST", path: cfb + "?token=" + token2, body: "topic=delivery-date&message=When+does+it+come%3F&lang=de", ctype: form, want: 200})
+	e.do(t, req{method: "POST", path: cfb, body: "token=wrong&topic=api&message=hello", ctype: form, want: 404})
+	e.do(t, req{method: "POST", path: cfb, body: strings.Replace(cjson, token2, "wrong", 1), want: 404})
+	e.do(t, req{method: "POST", path: cfb, body: "token=" + token2 + "&bogus=1", ctype: form, want: 400, invalid: true})
+	e.do(t, req{method: "POST", path: cfb, body: `{"topic":1}`, want: 400, invalid: true})
+	e.do(t, req{method: "POST", path: cfb, body: "token=" + token2 + "&topic=api&message=" + strings.Repeat("x", 40<<10), ctype: form, want: 413})
+	e.do(t, req{method: "POST", path: cfb, body: cjson, ctype: "text/plain", want: 415, invalid: true})
+	for i := 0; ; i++ { // at most 5 an hour per order
+		if a := e.do(t, req{method: "POST", path: cfb, body: cjson}); a.status == http.StatusTooManyRequests {
+			if a.header.Get("Retry-After") == "" {
+				t.Error("feedback 429 without Retry-After")
+			}
+			break
+		} else if i == 10 {
+			t.Fatalf("no 429 after %d customer feedback messages: %d", i, a.status)
+		}
+	}
+	e.do(t, req{method: "POST", path: cfb, body: "token=" + token2 + "&topic=api&message=once+more", ctype: form, want: 429})
+	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: fmt.Sprintf(`{"order_id":%q,"topic":"api","message":"over the limit"}`, id2), want: 429})
+	e.do(t, req{method: "GET", path: "/admin/feedback?limit=10&topic=api", key: admin, want: 200})
+	e.do(t, req{method: "GET", path: "/admin/feedback?limit=0", key: admin, want: 400, invalid: true})
+	e.refused(t, "GET", "/admin/feedback", shop, "")
+	e.do(t, req{method: "GET", path: "/admin/feedback/topics?revision=1", key: admin, want: 200})
+	e.do(t, req{method: "GET", path: "/admin/feedback/topics?revision=x", key: admin, want: 400, invalid: true})
+	e.refused(t, "GET", "/admin/feedback/topics", shop, "")
+
+	// The FAQ.
+	faq := exampleBody(t, e.checker, "/admin/faq/{id}", "put")
+	e.do(t, req{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: faq, want: 201})
+	e.do(t, req{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: faq, want: 200})
+	e.do(t, req{method: "PUT", path: "/admin/faq/Bad_ID", key: admin, body: faq, want: 400})
+	e.do(t, req{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: `{"topic":"api"}`, want: 400, invalid: true})
+	e.do(t, req{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: faq, ctype: "text/plain", want: 415, invalid: true})
+	e.do(t, req{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: huge, want: 413, invalid: true})
+	e.refused(t, "PUT", "/admin/faq/when-is-my-delivery", shop, faq)
+	e.do(t, req{method: "GET", path: "/admin/faq", key: admin, want: 200})
+	e.refused(t, "GET", "/admin/faq", shop, "")
+	e.do(t, req{method: "DELETE", path: "/admin/faq/when-is-my-delivery", key: admin, want: 204})
+	e.do(t, req{method: "DELETE", path: "/admin/faq/when-is-my-delivery", key: admin, want: 404})
+	e.do(t, req{method: "DELETE", path: "/admin/faq/Bad_ID", key: admin, want: 400})
+	e.refused(t, "DELETE", "/admin/faq/x", shop, "")
+
+	// The outbox and the dead letters of the outbox and of webhooks (the
+	// demo gives up on nothing in this test: see notExercised).
+	e.do(t, req{method: "GET", path: "/admin/outbox", key: admin, want: 200})
+	e.refused(t, "GET", "/admin/outbox", shop, "")
+	for _, base := range []string{"/admin/outbox/dead-letters", "/admin/webhooks/dead-letters"} {
+		if base == "/admin/outbox/dead-letters" {
+			e.do(t, req{method: "GET", path: base + "?limit=10", key: admin, want: 200})
+			e.do(t, req{method: "GET", path: base + "?limit=0", key: admin, want: 400, invalid: true})
+			e.refused(t, "GET", base, shop, "")
+		}
+		e.do(t, req{method: "GET", path: base + "/actions?limit=10", key: admin, want: 200})
+		e.do(t, req{method: "GET", path: base + "/actions?limit=0", key: admin, want: 400, invalid: true})
+		e.refused(t, "GET", base+"/actions", shop, "")
+		e.do(t, req{method: "GET", path: base + "/1-0", key: admin, want: 404})
+		e.refused(t, "GET", base+"/1-0", shop, "")
+		e.do(t, req{method: "POST", path: base + "/1-0/replay", key: admin, body: `{"reason":"contract test"}`, want: 404})
+		e.do(t, req{method: "POST", path: base + "/1-0/replay", key: admin, body: `{"reason":1}`, want: 400, invalid: true})
+		e.do(t, req{method: "POST", path: base + "/1-0/replay", key: admin, body: `{}`, ctype: "text/plain", want: 415, invalid: true})
+		e.do(t, req{method: "POST", path: base + "/1-0/replay", key: admin, body: huge, want: 413, invalid: true})
+		e.refused(t, "POST", base+"/1-0/replay", shop, "")
+		e.do(t, req{method: "DELETE", path: base + "/1-0?reason=contract+test", key: admin, want: 404})
+		e.do(t, req{method: "DELETE", path: base + "/1-0?reason=" + strings.Repeat("x", 501), key: admin, want: 400, invalid: true})
+		e.refused(t, "DELETE", base+"/1-0", shop, "")
+	}
+
+	hooks.wait(t, "notice:erp-upgrade", 2)  // notice.scheduled, notice.updated
+	hooks.wait(t, "notice:intake-pause", 2) // notice.scheduled, notice.cancelled
+
 	// ERP v2 down: what must ask it and has no copy answers 503 with
 	// Retry-After (the description requires the header).
 	putJSON(t, e.sim+"/sim/faults?version=v2", `{"down":true}`)
@@ -438,12 +637,39 @@ func TestContractTraffic(t *testing.T) {
 		{method: "POST", path: "/admin/webhooks", key: admin, body: sub},
 		{method: "GET", path: "/admin/webhooks/dead-letters", key: admin},
 		{method: "DELETE", path: "/admin/webhooks/contract-receiver", key: admin},
+		{method: "GET", path: "/admin/release/approvals", key: admin},
+		{method: "POST", path: "/admin/release/approvals", key: admin, body: approve},
+		{method: "GET", path: "/admin/release/manifests", key: admin},
+		{method: "PUT", path: "/admin/release/manifests", key: admin, body: man},
+		{method: "GET", path: "/admin/release/manifests/1.4.0", key: admin},
+		{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: note},
+		{method: "DELETE", path: "/admin/notices/erp-upgrade", key: admin},
+		{method: "POST", path: "/v1/feedback", key: shop, body: fb},
+		{method: "POST", path: cfb, body: cjson},
+		{method: "GET", path: "/admin/feedback", key: admin},
+		{method: "GET", path: "/admin/feedback/topics", key: admin},
+		{method: "GET", path: "/admin/faq", key: admin},
+		{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: faq},
+		{method: "DELETE", path: "/admin/faq/when-is-my-delivery", key: admin},
+		{method: "GET", path: "/admin/outbox", key: admin},
+		{method: "GET", path: "/admin/outbox/dead-letters", key: admin},
+		{method: "GET", path: "/admin/outbox/dead-letters/actions", key: admin},
+		{method: "GET", path: "/admin/outbox/dead-letters/1-0", key: admin},
+		{method: "POST", path: "/admin/outbox/dead-letters/1-0/replay", key: admin},
+		{method: "DELETE", path: "/admin/outbox/dead-letters/1-0", key: admin},
+		{method: "GET", path: "/admin/webhooks/dead-letters/actions", key: admin},
+		{method: "GET", path: "/admin/webhooks/dead-letters/1-0", key: admin},
+		{method: "POST", path: "/admin/webhooks/dead-letters/1-0/replay", key: admin},
+		{method: "DELETE", path: "/admin/webhooks/dead-letters/1-0", key: admin},
 	} {
 		r.want = http.StatusServiceUnavailable
 		if a := e.do(t, r); a.status == http.StatusServiceUnavailable && r.path != "/readyz" && a.header.Get("Retry-After") == "" {
 			t.Errorf("%s %s: 503 without Retry-After", r.method, r.path)
 		}
 	}
+
+	e.do(t, req{method: "POST", path: cfb, body: "token=" + token2 + "&topic=api&message=down", ctype: form, want: 503})
+	e.do(t, req{method: "GET", path: "/admin/cmdb", key: admin, want: 200}) // Redis down is named in errors, not a 503
 
 	hooks.wait(t, id, 2) // accepted, erp_received at least
 
@@ -475,12 +701,18 @@ type hookReceiver struct {
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	var ev struct {
-		OrderID string `json:"order_id"`
+		OrderID  string `json:"order_id"`
+		NoticeID string `json:"notice_id"`
+		Type     string `json:"type"`
 	}
 	json.Unmarshal(body, &ev)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.checker.CheckWebhook("orderEvent", r, body); err != nil {
+	kind := "orderEvent"
+	if strings.HasPrefix(ev.Type, "notice.") {
+		kind = "noticeEvent"
+	}
+	if err := h.checker.CheckWebhook(kind, r, body); err != nil {
 		h.bad = append(h.bad, fmt.Sprintf("delivery %s: %v", r.Header.Get("Webhook-Id"), err))
 	}
 	if err := tracking.VerifySignature(h.secret, r.Header, body, time.Now(), 5*time.Minute); err != nil {
@@ -488,6 +720,9 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.byOrder == nil {
 		h.byOrder = map[string]int{}
+	}
+	if ev.NoticeID != "" {
+		ev.OrderID = "notice:" + ev.NoticeID // a notice event has no order
 	}
 	h.byOrder[ev.OrderID]++
 	w.WriteHeader(http.StatusNoContent)
@@ -587,6 +822,29 @@ func exampleBody(t *testing.T, c *openapitest.Checker, path, method string) stri
 		t.Fatalf("%s %s has no request example", method, path)
 	}
 	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// resignedManifest returns the manifest JSON m with another commit, signed
+// by a new key: another manifest under the same version.
+func resignedManifest(t *testing.T, m string) string {
+	t.Helper()
+	mf, err := manifest.Parse([]byte(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf.Commit = "0000000000000000000000000000000000000000"
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mf.Sign(priv); err != nil {
+		t.Fatal(err)
+	}
+	b, err := mf.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
