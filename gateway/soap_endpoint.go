@@ -200,7 +200,9 @@ func (s *Server) soapFault(c echo.Context, v soap.Version, err error) {
 		s.log.ErrorContext(c.Request().Context(), "internal error", "err", err,
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", c.Path())
 	}
-	soap.WriteFault(c.Response(), v, soap.FaultFromError(err))
+	f = soap.FaultFromError(err)
+	setRetryAfter(c.Response().Header(), statusOf[erpgate.ErrorCode(err)], err)
+	soap.WriteFault(c.Response(), v, f)
 }
 
 // writeChallengeFault writes f without logging it; a 401 (an
