@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,11 +38,18 @@ func decodeJSON(c echo.Context, v any) error {
 func decodeJSONWith(c echo.Context, v any, fast func(body []byte) bool) error {
 	req := c.Request()
 	// "application/json" is what nearly every client sends; only other
-	// values need the (allocating) media type parser.
-	if ct := req.Header.Get(echo.HeaderContentType); ct != "" && ct != echo.MIMEApplicationJSON {
-		mt, _, err := mime.ParseMediaType(ct)
+	// values need the (allocating) media type parser. A body without a
+	// Content-Type is refused like any other: it may be anything.
+	if ct := req.Header.Get(echo.HeaderContentType); ct != echo.MIMEApplicationJSON {
+		if ct == "" {
+			return erpgate.Errorf(erpgate.UnsupportedMedia, "the request has no Content-Type: send the body as application/json")
+		}
+		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return erpgate.Errorf(erpgate.UnsupportedMedia, "send the body as application/json")
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return erpgate.Errorf(erpgate.UnsupportedMedia, "send the body as application/json in UTF-8 (charset=utf-8)")
 		}
 	}
 	if req.ContentLength > MaxBodyBytes {
@@ -88,7 +96,12 @@ func putBodyBuffer(buf *bytes.Buffer) {
 	}
 }
 
+// unmarshalStrict decodes body into v with encoding/json after the strict
+// rules of checkStrictJSON (UTF-8, no duplicate keys, exact key case).
 func unmarshalStrict(body []byte, v any) error {
+	if err := checkStrictJSON(body, reflect.TypeOf(v)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -156,9 +169,11 @@ func jsonKind(goKind string) string {
 // valid UTF-8; amounts as strings; quantities as integers; no nulls —
 // straight into an orderRequest, with all its strings sharing one copy of
 // the body. Anything else (a case-folded key, an escape, a null, a syntax
-// or type error, an unknown field) makes it give up, and encoding/json
-// decodes the body as before: with the same result for the forms both
-// accept (FuzzDecodeOrderFast checks that) and with its exact errors.
+// or type error, an unknown field) makes it give up, and the strict path
+// (checkStrictJSON, then encoding/json) decodes the body: with the same
+// result for the forms both accept (FuzzDecodeOrderFast) and refusing
+// duplicate keys, keys in the wrong case and invalid UTF-8 as the fast
+// decoder does (FuzzStrictDecode holds both to a tokenizer reference).
 func decodeOrderFast(body []byte, r *orderRequest) bool {
 	d := fastJSON{s: string(body)}
 	d.space()
@@ -204,7 +219,7 @@ func decodeOrderFast(body []byte, r *orderRequest) bool {
 }
 
 // once marks bit in seen and reports whether it was clear: a key given
-// twice is left to encoding/json (which keeps the last).
+// twice is left to the strict path, which refuses it.
 func once(seen *uint16, bit uint16) bool {
 	if *seen&bit != 0 {
 		return false
