@@ -137,6 +137,7 @@ func requireKind(k *Keyring, kinds ...string) echo.MiddlewareFunc {
 				return erpgate.Errorf(erpgate.Forbidden, "this key may not call this API")
 			}
 			c.Set(principalKey, Principal{ClientID: cl.ID, Kind: cl.Kind, SupplierID: cl.SupplierID})
+			authenticated(c)
 			return next(c)
 		}
 	}

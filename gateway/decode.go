@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -58,11 +60,7 @@ func decodeJSONWith(c echo.Context, v any, fast func(body []byte) bool) error {
 	buf := getBodyBuffer(req.ContentLength)
 	defer putBodyBuffer(buf)
 	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Response(), req.Body, MaxBodyBytes)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return erpgate.Errorf(erpgate.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
-		}
-		return erpgate.Wrap(erpgate.Invalid, err, "could not read the request body")
+		return bodyReadError(err, MaxBodyBytes)
 	}
 	// Neither path keeps a reference to the buffer: both copy what they keep.
 	if fast != nil && fast(buf.Bytes()) {
@@ -79,15 +77,40 @@ var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooledBody = 64 << 10
 
+// getBodyBuffer returns an empty pooled buffer with room for a body of
+// contentLength bytes, but never more than initialBodyBuffer: the length
+// is only announced, so the buffer grows with the bytes that arrive.
 func getBodyBuffer(contentLength int64) *bytes.Buffer {
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	if contentLength > 0 {
 		// ReadFrom wants MinRead bytes of room even after the last byte,
 		// before it sees EOF.
-		buf.Grow(int(contentLength) + bytes.MinRead)
+		buf.Grow(int(min(contentLength, initialBodyBuffer)) + bytes.MinRead)
 	}
 	return buf
+}
+
+// initialBodyBuffer bounds the room reserved for a body before its bytes
+// arrive (see getBodyBuffer).
+const initialBodyBuffer = 16 << 10
+
+// bodyReadError is the error of a failed body read: TooLarge beyond limit,
+// Timeout when the server's read deadline passed (408), the reader's own
+// *erpgate.Error (the instance's body budget: Overloaded), else Invalid.
+func bodyReadError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	var e *erpgate.Error
+	switch {
+	case errors.As(err, &mbe):
+		return erpgate.Errorf(erpgate.TooLarge, "request body is larger than %d bytes", limit)
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
+		return erpgate.Wrap(erpgate.Timeout, err, "the request body did not arrive in time")
+	case errors.As(err, &e):
+		return e
+	}
+	return erpgate.Wrap(erpgate.Invalid, err, "could not read the request body")
 }
 
 func putBodyBuffer(buf *bytes.Buffer) {

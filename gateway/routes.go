@@ -11,7 +11,7 @@ import (
 
 // routes lists the whole API in one place.
 func (s *Server) routes() {
-	s.e.Use(requestID(), s.observe(), recoverPanics())
+	s.e.Use(requestID(), s.observe(), recoverPanics(), s.admission.middleware())
 
 	shop := requireKind(s.keys, KindShop)
 

@@ -59,6 +59,10 @@ type Config struct {
 	Authority Authority
 	Events    TimelineAppender
 	Webhooks  WebhookAdmin
+
+	// Limits are the admission limits (admission.go); zero fields take
+	// DefaultLimits.
+	Limits Limits
 }
 
 // Server is the gateway's HTTP handler.
@@ -84,6 +88,8 @@ type Server struct {
 	events    TimelineAppender
 	webhooks  WebhookAdmin
 	pushes    *prometheus.CounterVec // erpgate_tracking_erp_pushes_total
+
+	admission *admission // admission.go
 }
 
 // New returns the gateway handler with every route registered.
@@ -120,6 +126,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count
+	}
+	if s.admission, err = newAdmission(cfg.Limits, cfg.Registerer); err != nil {
+		return nil, err
 	}
 	if err := s.initSupplier(cfg.Supplier, cfg.Registerer); err != nil { // supplier.go
 		return nil, err

@@ -201,7 +201,7 @@ func (s *Server) soapFault(c echo.Context, v soap.Version, err error) {
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", c.Path())
 	}
 	f = soap.FaultFromError(err)
-	setRetryAfter(c.Response().Header(), statusOf[erpgate.ErrorCode(err)], err)
+	setRetryAfter(c.Response().Header(), statusOf[f.Detail.Code], err)
 	soap.WriteFault(c.Response(), v, f)
 }
 

@@ -65,7 +65,7 @@ func (s *strictScanner) space() {
 func (s *strictScanner) field() string {
 	var b strings.Builder
 	for _, p := range s.path {
-		if b.Len() > 0 && p[0] != '[' {
+		if b.Len() > 0 && !strings.HasPrefix(p, "[") {
 			b.WriteByte('.')
 		}
 		b.WriteString(p)
