@@ -187,31 +187,9 @@ func TestShedBeyondMaxInFlight(t *testing.T) {
 	}
 	close(st.release)
 	wg.Wait()
-	if got := counterValue(t, reg, "erpgate_http_shed_requests_total", "in_flight"); got != 1 {
+	if got := counterValueLabels(t, reg, "erpgate_http_shed_requests_total", "in_flight"); got != 1 {
 		t.Errorf("shed counter = %v, want 1", got)
 	}
-}
-
-// counterValue reads one labelled series of a counter from reg.
-func counterValue(t *testing.T, reg prometheus.Gatherer, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == label {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return -1
 }
 
 // TestLimitListener: beyond the connection limit a connection is answered

@@ -6,22 +6,23 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // routes lists the whole API in one place.
 func (s *Server) routes() {
 	s.e.Use(requestID(), s.observe(), recoverPanics(), s.admission.middleware())
 
-	shop := requireKind(s.keys, KindShop)
+	shop := []echo.MiddlewareFunc{requireKind(s.keys, KindShop), s.rateLimited()}
 
 	s.e.GET("/healthz", s.handleHealthz())
 	s.e.GET("/readyz", s.handleReadyz())
-	s.e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+	if s.metricsOn {
+		s.e.GET("/metrics", echo.WrapHandler(MetricsHandler(s.gatherer, s.metricsTk)))
+	}
 
-	s.e.POST("/v1/orders", s.handleCreateOrder(), shop)
-	s.e.GET("/v1/orders", s.handleFindOrder(), shop)
-	s.e.GET("/v1/orders/:id", s.handleGetOrder(), shop)
+	s.e.POST("/v1/orders", s.handleCreateOrder(), shop...)
+	s.e.GET("/v1/orders", s.handleFindOrder(), shop...)
+	s.e.GET("/v1/orders/:id", s.handleGetOrder(), shop...)
 
 	// Customer tracking: the order's token (?token= or Bearer) or the owning
 	// shop's key; anything else is 404.

@@ -63,6 +63,16 @@ type Config struct {
 	// Limits are the admission limits (admission.go); zero fields take
 	// DefaultLimits.
 	Limits Limits
+	// RateLimiter, if set, enforces per-client rate limits
+	// (ratelimit.go): a client's own from Keyring, else DefaultRateLimit.
+	RateLimiter      RateLimiter
+	DefaultRateLimit RateLimit
+
+	// MetricsToken, if set, is the bearer token /metrics requires
+	// (MetricsHandler). NoMetricsRoute leaves /metrics out of this handler
+	// (cmd/gateway serves it on a separate address).
+	MetricsToken   string
+	NoMetricsRoute bool
 }
 
 // Server is the gateway's HTTP handler.
@@ -89,7 +99,10 @@ type Server struct {
 	webhooks  WebhookAdmin
 	pushes    *prometheus.CounterVec // erpgate_tracking_erp_pushes_total
 
-	admission *admission // admission.go
+	admission *admission  // admission.go
+	rates     *rateLimits // ratelimit.go; nil without a RateLimiter
+	metricsOn bool
+	metricsTk string
 }
 
 // New returns the gateway handler with every route registered.
@@ -129,6 +142,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.admission, err = newAdmission(cfg.Limits, cfg.Registerer); err != nil {
 		return nil, err
+	}
+	s.metricsOn, s.metricsTk = !cfg.NoMetricsRoute, cfg.MetricsToken
+	if cfg.RateLimiter != nil {
+		if s.rates, err = newRateLimits(cfg.RateLimiter, cfg.DefaultRateLimit, cfg.Keyring, cfg.Now, cfg.Registerer); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.initSupplier(cfg.Supplier, cfg.Registerer); err != nil { // supplier.go
 		return nil, err

@@ -165,6 +165,12 @@ func (s *Server) serveSOAP(svc soapService) echo.HandlerFunc {
 		if !ok {
 			return nil
 		}
+		if p := principal(c); p.ClientID != "" {
+			if err := s.rates.admit(c, p.ClientID); err != nil {
+				x.fail(err)
+				return nil
+			}
+		}
 		if req.Operation.Space != svc.namespace {
 			x.fail(svc.unknownOperation(req.Operation))
 			return nil

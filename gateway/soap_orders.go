@@ -86,6 +86,7 @@ func (s *Server) soapShop(x *soapExchange) (*soap.Request, string, bool) {
 		return nil, "", false
 	}
 	authenticated(x.c)
+	x.c.Set(principalKey, Principal{ClientID: shop, Kind: KindShop})
 	return req, shop, true
 }
 

@@ -93,6 +93,7 @@ func (s *Server) soapSupplier(x *soapExchange) (*soap.Request, string, bool) {
 		x.refuse(f)
 		return nil, "", false
 	}
+	x.c.Set(principalKey, p)
 	return req, p.SupplierID, true
 }
 
