@@ -15,8 +15,10 @@ package gateway
 //   - Connections: LimitListener caps open connections (cmd/gateway).
 
 import (
+	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -111,6 +113,9 @@ var exempt = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true
 func (a *admission) middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			if lc, ok := c.Request().Context().Value(connKey{}).(*limitConn); ok {
+				lc.headerDone.Store(true)
+			}
 			if exempt[c.Path()] {
 				return next(c)
 			}
@@ -227,12 +232,15 @@ func (b *budgetBody) release() {
 }
 
 // LimitListener returns a listener that keeps at most max connections
-// open. A connection beyond is answered at once with 503 (Retry-After: 1,
-// a problem+json body) and closed, without reading its request. rejected,
-// if not nil, counts those. max ≤ 0 returns ln unchanged.
+// open (max ≤ 0: no limit). A connection beyond is answered at once with
+// 503 (Retry-After: 1, a problem+json body) and closed, without reading
+// its request. Its connections also answer a request whose header did not
+// arrive before the server's read deadline with 408 (net/http would close
+// them without a word); give the server ConnContext so that a request in a
+// handler is told apart (its body timeout is the handler's to answer).
 func LimitListener(ln net.Listener, max int, reg prometheus.Registerer) (net.Listener, error) {
 	if max <= 0 {
-		return ln, nil
+		max = math.MaxInt64
 	}
 	l := &limitListener{Listener: ln, max: int64(max)}
 	l.rejected = prometheus.NewCounter(prometheus.CounterOpts{
@@ -292,6 +300,52 @@ type limitConn struct {
 	net.Conn
 	l    *limitListener
 	once sync.Once
+	// pending: bytes of a request arrived since the last response was
+	// written; headerDone: that request's header was read (a handler got
+	// it), so a timeout now is the body's, answered by the handler.
+	pending    atomic.Bool
+	headerDone atomic.Bool
+}
+
+// headerTimeout answers a request whose header did not arrive in time.
+var headerTimeout = func() []byte {
+	body := `{"type":"https://erpgate.dev/problems/timeout","title":"Request Timeout","status":408,` +
+		`"detail":"the request header did not arrive in time","code":"timeout"}`
+	return []byte("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\n" +
+		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}()
+
+func (c *limitConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.pending.Store(true)
+	}
+	if err != nil && c.pending.Load() && !c.headerDone.Load() {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			// Part of a request header, then silence until the deadline.
+			c.pending.Store(false)
+			c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Conn.Write(headerTimeout)
+		}
+	}
+	return n, err
+}
+
+func (c *limitConn) Write(p []byte) (int, error) {
+	c.pending.Store(false)
+	c.headerDone.Store(false)
+	return c.Conn.Write(p)
+}
+
+type connKey struct{}
+
+// ConnContext is for http.Server.ConnContext: it lets the gateway's
+// middleware find the connection of a request (see LimitListener).
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if lc, ok := c.(*limitConn); ok {
+		return context.WithValue(ctx, connKey{}, lc)
+	}
+	return ctx
 }
 
 // SyscallConn hands out the raw connection (the live streams' hang-up

@@ -238,3 +238,55 @@ func TestLimitListener(t *testing.T) {
 		return get(c).StatusCode == 200
 	})
 }
+
+// TestReadTimeoutsAre408: a request whose header stops arriving gets 408
+// (net/http alone closes without a word), one whose body stops arriving
+// gets 408 timeout too (a problem for REST, a fault for SOAP) — not 400.
+func TestReadTimeoutsAre408(t *testing.T) {
+	keys, _ := NewKeyring(DemoClients())
+	s, err := New(Config{Store: nullStore{}, Keyring: keys, Now: func() time.Time { return restNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := LimitListener(raw, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 400 * time.Millisecond, ConnContext: ConnContext}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for _, tc := range []struct{ name, send, want string }{
+		{"header", "POST /v1/orders HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer demo-shop-key\r\nContent-Ty", `"code":"timeout"`},
+		{"rest body", "POST /v1/orders HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer demo-shop-key\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"ext", `"code":"timeout"`},
+		{"soap body", "POST /soap/orders HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer demo-shop-key\r\nContent-Type: text/xml\r\nContent-Length: 100\r\n\r\n<soap", `<e:code>timeout</e:code>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", raw.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tc.send)
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(b), tc.want) {
+				t.Errorf("got %d %s, want 408 with %s", resp.StatusCode, b, tc.want)
+			}
+		})
+	}
+	// An idle keep-alive connection that times out is closed silently.
+	c, _ := net.Dial("tcp", raw.Addr().String())
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if b, _ := io.ReadAll(c); len(b) != 0 {
+		t.Errorf("idle connection got %q, want nothing", b)
+	}
+}

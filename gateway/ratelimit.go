@@ -77,6 +77,14 @@ func newRateLimits(l RateLimiter, def RateLimit, keys *Keyring, now func() time.
 	if err := reg.Register(r.decisions); err != nil {
 		return nil, err
 	}
+	// The series of every client that can be limited exist from the start.
+	for id, cl := range keys.byID {
+		if cl.Kind == KindShop || cl.Kind == KindSupplier {
+			for _, o := range []string{"allowed", "limited", "failed_open"} {
+				r.decisions.WithLabelValues(id, o)
+			}
+		}
+	}
 	return r, nil
 }
 

@@ -229,7 +229,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		return st.Outbox().RunTrimmer(ctx, 10*time.Second)
 	})
 
-	srv, err := gateway.New(gateway.Config{
+	cfg := gateway.Config{
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
 		Store: st, Keyring: keys, Timelines: trk, Live: hub, TrackingCache: cache, Release: rel,
 		Authority: authority, Events: trk, Webhooks: wh, // ERP callbacks and webhook admin
@@ -243,7 +243,9 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 			return nil
 		},
 		Supplier: supplyW.config, // supplier services (supply.go)
-	})
+	}
+	opt.hardening.configure(&cfg, rdb) // hardening.go
+	srv, err := gateway.New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,7 @@ type options struct {
 	erpReclaimIdle     time.Duration
 	trackingCacheMiB   int
 	redisPipelines     int
+	hardening          hardeningOptions // hardening.go
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -69,6 +70,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.trackingCacheMiB, "tracking-cache-mib", 32, "memory for cached tracking answers, invalidated by the timeline feed; 0 reads Redis for every tracking request")
 	fs.IntVar(&o.redisPipelines, "redis-pipelines", store.DefaultPipelines, "pipelines of concurrent Redis commands in flight at once (automatic pipelining); 0 sends every command on its own")
 	fs.Int64Var(&o.erpMaxDeliveries, "erp-max-deliveries", 10, "deliveries of one message before it moves to the dead-letter stream")
+	addHardeningFlags(fs, env, &o.hardening) // hardening.go
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, flagHelp
@@ -86,6 +88,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if o.trackingCacheMiB < 0 || o.trackingCacheMiB > 4096 {
 		return nil, errors.New("--tracking-cache-mib must be between 0 and 4096")
+	}
+	if err := o.hardening.check(); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
