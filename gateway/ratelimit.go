@@ -13,9 +13,11 @@ package gateway
 // itself until the Retry-After has passed, without asking Redis: a flood
 // then costs Redis about one call per admitted request plus one per
 // refusal period, not one per request. When Redis fails or is slower than
-// rateLimitTimeout the request is let through (fail open: the limiter
-// protects capacity, and Redis down means intake fails anyway) and
-// counted as outcome "failed_open".
+// rateLimitTimeout, this instance decides with a bucket of its own (the
+// same limit, kept in memory): the limit then holds per instance, not for
+// all together — N instances admit up to N times it (fail open towards a
+// larger limit, never towards refusing everybody); counted in
+// erpgate_ratelimit_errors_total.
 
 import (
 	"context"
@@ -65,22 +67,54 @@ type rateLimits struct {
 	keys      *Keyring
 	now       func() time.Time
 	refused   sync.Map // client id → time.Time until which this instance refuses it
+	local     sync.Map // client id → *localBucket, used while Redis fails
 	decisions *prometheus.CounterVec
+	errors    prometheus.Counter
+}
+
+// localBucket is GCRA in memory: tat is the theoretical arrival time.
+type localBucket struct {
+	mu  sync.Mutex
+	tat time.Time
+}
+
+// allow is store.RateLimiter's script, for one instance.
+func (b *localBucket) allow(now time.Time, perSecond float64, burst int) store.RateDecision {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	interval := time.Duration(float64(time.Second) / perSecond)
+	tolerance := interval * time.Duration(burst)
+	tat := b.tat
+	if tat.Before(now) {
+		tat = now
+	}
+	next := tat.Add(interval)
+	if wait := next.Sub(now) - tolerance; wait > 0 {
+		return store.RateDecision{RetryAfter: wait, Reset: tat.Sub(now)}
+	}
+	b.tat = next
+	return store.RateDecision{Allowed: true, Reset: next.Sub(now), Remaining: int((tolerance - next.Sub(now)) / interval)}
 }
 
 func newRateLimits(l RateLimiter, def RateLimit, keys *Keyring, now func() time.Time, reg prometheus.Registerer) (*rateLimits, error) {
 	r := &rateLimits{limiter: l, def: def, keys: keys, now: now}
 	r.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "erpgate_ratelimit_requests_total",
-		Help: "Requests of rate-limited clients by client id and outcome (allowed; limited: answered 429; failed_open: the limiter's Redis failed or was slow, let through).",
+		Help: "Requests of rate-limited clients by client id and outcome (allowed; limited: answered 429).",
 	}, []string{"client", "outcome"})
-	if err := reg.Register(r.decisions); err != nil {
-		return nil, err
+	r.errors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "erpgate_ratelimit_errors_total",
+		Help: "Rate limit checks whose Redis call failed or took longer than 100 ms; this instance decided them with its own bucket.",
+	})
+	for _, c := range []prometheus.Collector{r.decisions, r.errors} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	// The series of every client that can be limited exist from the start.
 	for id, cl := range keys.byID {
 		if cl.Kind == KindShop || cl.Kind == KindSupplier {
-			for _, o := range []string{"allowed", "limited", "failed_open"} {
+			for _, o := range []string{"allowed", "limited"} {
 				r.decisions.WithLabelValues(id, o)
 			}
 		}
@@ -123,8 +157,9 @@ func (r *rateLimits) admit(c echo.Context, client string) error {
 	d, err := r.limiter.Allow(ctx, client, lim.PerSecond, burst)
 	cancel()
 	if err != nil {
-		r.decisions.WithLabelValues(client, "failed_open").Inc()
-		return nil
+		r.errors.Inc()
+		b, _ := r.local.LoadOrStore(client, new(localBucket))
+		d = b.(*localBucket).allow(now, lim.PerSecond, burst)
 	}
 	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
 	h.Set("RateLimit-Reset", seconds(d.Reset))

@@ -123,17 +123,20 @@ func (downLimiter) Allow(context.Context, string, float64, int) (store.RateDecis
 	return store.RateDecision{}, erpgate.Wrap(erpgate.Unavailable, errors.New("connection refused"), "order store unavailable")
 }
 
-// TestRateLimitFailsOpen: when the limiter's Redis fails, requests go
-// through and are counted as failed_open.
-func TestRateLimitFailsOpen(t *testing.T) {
+// TestRateLimitWithoutRedis: when the limiter's Redis fails, the instance
+// limits with a bucket of its own (the same limit) and counts the errors.
+func TestRateLimitWithoutRedis(t *testing.T) {
 	srv, reg := rateEnv(t, downLimiter{}, restNow)
-	for i := range 4 {
+	for i := range 2 {
 		if resp, b := postWith(t, srv.URL+"/v1/orders", "demo-shop-key", "application/json", validOrderJSON); resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("request %d: %d %s, want 202 (fail open)", i, resp.StatusCode, b)
+			t.Fatalf("request %d: %d %s, want 202", i, resp.StatusCode, b)
 		}
 	}
-	if got := counterValueLabels(t, reg, "erpgate_ratelimit_requests_total", "demo-shop", "failed_open"); got != 4 {
-		t.Errorf("failed_open counter = %v, want 4", got)
+	if resp, b := postWith(t, srv.URL+"/v1/orders", "demo-shop-key", "application/json", validOrderJSON); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("third request: %d %s, want 429 from the local bucket", resp.StatusCode, b)
+	}
+	if got := counterValueLabels(t, reg, "erpgate_ratelimit_errors_total"); got != 3 {
+		t.Errorf("errors counter = %v, want 3", got)
 	}
 }
 

@@ -8,8 +8,8 @@
 #   scripts/flood-check.sh [--runs N] [--victim-rate R] [--flood-rate F] [--limit L] [--duration D]
 #
 # It starts its own redis-server (AOF), gateway (embedded ERP simulator) on
-# loopback ports BASE+1 (Redis), BASE+80 (gateway), BASE+90 (simulator),
-# BASE from $FLOOD_PORT_BASE (default 16100), and stops them on exit.
+# loopback ports BASE+1 (Redis), BASE+2 (gateway), BASE+3 (simulator),
+# BASE from $FLOOD_PORT_BASE (default 16140), and stops them on exit.
 set -euo pipefail
 runs=3 victim=200 flood=3000 limit=300 duration=10s
 while [ $# -gt 0 ]; do
@@ -22,8 +22,12 @@ while [ $# -gt 0 ]; do
 	*) echo "unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-base=${FLOOD_PORT_BASE:-16100}
-rport=$((base + 1)) gport=$((base + 80)) sport=$((base + 90))
+base=${FLOOD_PORT_BASE:-16140}
+rport=$((base + 1)) gport=$((base + 2)) sport=$((base + 3))
+if redis-cli -p "$rport" ping >/dev/null 2>&1; then
+	echo "port $rport is taken; set FLOOD_PORT_BASE" >&2
+	exit 1
+fi
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 pids=()
