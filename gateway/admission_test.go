@@ -125,15 +125,7 @@ func TestUnauthenticatedBodyBudget(t *testing.T) {
 			resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/orders", strings.NewReader(validOrderJSON))
-	req.Header.Set("Authorization", "Bearer demo-shop-key")
-	req.Header.Set("Content-Type", "application/json")
-	r2, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2.Body.Close()
-	if r2.StatusCode != http.StatusAccepted {
+	if r2, _ := postWith(t, "http://"+addr+"/v1/orders", "demo-shop-key", "application/json", validOrderJSON); r2.StatusCode != http.StatusAccepted {
 		t.Errorf("authenticated order while the unauthenticated pool is full: %d, want 202", r2.StatusCode)
 	}
 }
@@ -160,16 +152,7 @@ func TestShedBeyondMaxInFlight(t *testing.T) {
 	_, addr := serveGateway(t, Config{Store: st, Limits: Limits{MaxInFlight: 2}, Registerer: reg, Gatherer: reg})
 	post := func(ext string) *http.Response {
 		body := strings.Replace(validOrderJSON, `"WEB-1"`, `"`+ext+`"`, 1)
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/orders", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer demo-shop-key")
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return nil
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp, _ := postWith(t, "http://"+addr+"/v1/orders", "demo-shop-key", "application/json", body)
 		return resp
 	}
 	var wg sync.WaitGroup

@@ -163,20 +163,21 @@ func (s *strictScanner) object(t reflect.Type) error {
 			return err
 		}
 		s.path = s.path[:len(s.path)-1]
-		s.space()
-		if s.i >= len(s.b) {
-			return errStrictSyntax
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errStrictSyntax
+		if done, err := s.more('}'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// more reads what follows a member or element: a comma (more to come) or
+// the closing bracket (done).
+func (s *strictScanner) more(closing byte) (done bool, err error) {
+	s.space()
+	if s.i >= len(s.b) || s.b[s.i] != ',' && s.b[s.i] != closing {
+		return false, errStrictSyntax
+	}
+	s.i++
+	return s.b[s.i-1] == closing, nil
 }
 
 func (s *strictScanner) array(t reflect.Type) error {
@@ -196,18 +197,8 @@ func (s *strictScanner) array(t reflect.Type) error {
 			return err
 		}
 		s.path = s.path[:len(s.path)-1]
-		s.space()
-		if s.i >= len(s.b) {
-			return errStrictSyntax
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errStrictSyntax
+		if done, err := s.more(']'); done || err != nil {
+			return err
 		}
 	}
 }
