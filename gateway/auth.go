@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"math"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -29,6 +30,9 @@ type Client struct {
 	SupplierID string `json:"supplier_id,omitempty"`
 	// HMACSecret, for suppliers, enables HMAC-signed requests.
 	HMACSecret string `json:"hmac_secret,omitempty"`
+	// RateLimit, if set, replaces the default rate limit for this client
+	// (ratelimit.go); {"per_second": 0} means none.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 }
 
 // Principal is the authenticated caller of a request.
@@ -48,11 +52,12 @@ func HashKey(key string) string {
 // Keyring resolves API keys to principals.
 type Keyring struct {
 	byHash map[[sha256.Size]byte]Client
+	byID   map[string]Client
 }
 
 // NewKeyring indexes clients by key hash. It rejects malformed entries.
 func NewKeyring(clients []Client) (*Keyring, error) {
-	k := &Keyring{byHash: make(map[[sha256.Size]byte]Client, len(clients))}
+	k := &Keyring{byHash: make(map[[sha256.Size]byte]Client, len(clients)), byID: make(map[string]Client, len(clients))}
 	for i, c := range clients {
 		raw, err := hex.DecodeString(c.KeySHA256)
 		if err != nil || len(raw) != sha256.Size {
@@ -70,9 +75,13 @@ func NewKeyring(clients []Client) (*Keyring, error) {
 		if c.ID == "" {
 			return nil, erpgate.Errorf(erpgate.Invalid, "client %d: id is required", i)
 		}
+		if rl := c.RateLimit; rl != nil && (!(rl.PerSecond >= 0) || math.IsInf(rl.PerSecond, 0) || rl.Burst < 0) {
+			return nil, erpgate.Errorf(erpgate.Invalid, "client %d (%q): rate_limit needs per_second ≥ 0 and burst ≥ 0", i, c.ID)
+		}
 		var h [sha256.Size]byte
 		copy(h[:], raw)
 		k.byHash[h] = c
+		k.byID[c.ID] = c
 	}
 	return k, nil
 }
@@ -148,6 +157,7 @@ func requireKind(k *Keyring, kinds ...string) echo.MiddlewareFunc {
 				return erpgate.Errorf(erpgate.Forbidden, "this key may not call this API")
 			}
 			c.Set(principalKey, Principal{ClientID: cl.ID, Kind: cl.Kind, SupplierID: cl.SupplierID})
+			authenticated(c)
 			return next(c)
 		}
 	}
