@@ -49,7 +49,7 @@ type Bundle struct {
 	matcher  language.Matcher
 	cat      *catalog.Builder
 	printers map[language.Tag]*message.Printer
-	keys     map[language.Tag]map[string]bool
+	keys     map[language.Tag]map[string]string // the raw texts
 }
 
 // file is one catalogue file.
@@ -82,7 +82,7 @@ func Load(fsys fs.FS, dir, fallback string) (*Bundle, error) {
 		fallback: fb, names: make(map[language.Tag]string),
 		cat:      catalog.NewBuilder(catalog.Fallback(fb)),
 		printers: make(map[language.Tag]*message.Printer),
-		keys:     make(map[language.Tag]map[string]bool),
+		keys:     make(map[language.Tag]map[string]string),
 	}
 	for _, name := range names {
 		raw, err := fs.ReadFile(fsys, name)
@@ -103,12 +103,12 @@ func Load(fsys fs.FS, dir, fallback string) (*Bundle, error) {
 		if f.Name == "" {
 			return nil, fmt.Errorf("locale: %s: no name", name)
 		}
-		b.keys[tag] = make(map[string]bool, len(f.Messages))
+		b.keys[tag] = make(map[string]string, len(f.Messages))
 		for k, v := range f.Messages {
 			if err := b.cat.SetString(tag, k, v); err != nil {
 				return nil, fmt.Errorf("locale: %s: %s: %w", name, k, err)
 			}
-			b.keys[tag][k] = true
+			b.keys[tag][k] = v
 		}
 		b.names[tag] = f.Name
 		b.tags = append(b.tags, tag)
@@ -120,12 +120,12 @@ func Load(fsys fs.FS, dir, fallback string) (*Bundle, error) {
 	var problems []string
 	for tag, have := range b.keys {
 		for k := range want {
-			if !have[k] {
+			if _, ok := have[k]; !ok {
 				problems = append(problems, tag.String()+" lacks "+k)
 			}
 		}
 		for k := range have {
-			if !want[k] {
+			if _, ok := want[k]; !ok {
 				problems = append(problems, tag.String()+" has "+k+", which "+fb.String()+" lacks")
 			}
 		}
@@ -272,7 +272,23 @@ func (b *Bundle) Text(t language.Tag, key string, args ...any) string {
 }
 
 // Has reports whether the catalogues define key.
-func (b *Bundle) Has(key string) bool { return b.keys[b.fallback][key] }
+func (b *Bundle) Has(key string) bool {
+	_, ok := b.keys[b.fallback][key]
+	return ok
+}
+
+// Raw returns the text of key in t unformatted (its fmt verbs as written),
+// for a script that fills them in itself; an unknown key is returned as is.
+func (b *Bundle) Raw(t language.Tag, key string) string {
+	m, ok := b.keys[t]
+	if !ok {
+		m = b.keys[b.fallback]
+	}
+	if v, ok := m[key]; ok {
+		return v
+	}
+	return key
+}
 
 // Catalogue keys that let a bundle format dates in its languages (Date,
 // DateTime). A catalogue that defines one must define all (Load checks that

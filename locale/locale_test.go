@@ -85,6 +85,12 @@ func TestTextAndLanguages(t *testing.T) {
 	if got, want := b.Text(language.French, "hello", "monde"), "Hello monde"; got != want {
 		t.Errorf("unsupported language = %q, want the fallback %q", got, want)
 	}
+	if got, want := b.Raw(language.German, "count"), "%[1]s: %[2]d"; got != want {
+		t.Errorf("de raw count = %q, want %q", got, want)
+	}
+	if !b.Has("hello") || b.Has("nope") {
+		t.Errorf("Has(hello) = %v, Has(nope) = %v; want true, false", b.Has("hello"), b.Has("nope"))
+	}
 	var names []string
 	for _, l := range b.Languages() {
 		names = append(names, l.Code+"="+l.Name)
