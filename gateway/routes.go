@@ -18,6 +18,9 @@ func (s *Server) routes() {
 	s.e.GET("/healthz", s.handleHealthz())
 	s.e.GET("/readyz", s.handleReadyz())
 	s.e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+	// The icon every page of the origin asks for (favicon.go).
+	s.e.GET("/favicon.ico", handleFavicon("image/x-icon", faviconICO))
+	s.e.GET("/favicon.svg", handleFavicon("image/svg+xml", []byte(faviconSVG)))
 
 	s.e.POST("/v1/orders", s.handleCreateOrder(), shop)
 	s.e.GET("/v1/orders", s.handleFindOrder(), shop)

@@ -76,6 +76,7 @@ type Server struct {
 	timelines  Timelines
 	live       LiveStreams
 	trackCache *TrackingCache
+	products   *productNames // the tracking page's product names (tracking.go)
 	release    ReleaseAdmin
 	supplier   *SupplierService // supplier.go; nil when not configured
 
@@ -123,6 +124,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if err := s.initSupplier(cfg.Supplier, cfg.Registerer); err != nil { // supplier.go
 		return nil, err
+	}
+	s.products = &productNames{now: cfg.Now}
+	if s.supplier != nil {
+		s.products.load = s.supplier.productNames
 	}
 	if err := s.initERPCallbacks(cfg); err != nil { // erp_callback.go
 		return nil, err
