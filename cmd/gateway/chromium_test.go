@@ -205,17 +205,9 @@ func pushStatus(t *testing.T, gw, orderID string, seq int32, status string, mod 
 // server records after the page loaded appears without a reload.
 func TestTrackingPageInChromium(t *testing.T) {
 	bin := chromium(t)
-	gw, logs, _ := startRun(t)
-	sim := logs.wait(t, "EMBEDDED ERP SIMULATOR")
 	// The test moves the order itself (as ERP v2 would), so that it knows
 	// which event arrives after the page is open.
-	putJSON(t, sim+"/sim/lifecycle", `{"step":"0s"}`)
-	resp, b := post(t, gw+"/v1/orders", "demo-shop-key", strings.Replace(orderBody("WEB-BROWSER-1"), `"SKU-1002"`, `"SKU-1011"`, 1))
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /v1/orders: %d %v", resp.StatusCode, b)
-	}
-	id := b["id"].(string)
-	pageURL := b["tracking"].(map[string]any)["url"].(string)
+	gw, id, _, pageURL := mixerOrder(t, "WEB-BROWSER-1")
 	date := func(days int) *erpv2cb.CalendarDate {
 		d := erpv2cb.CalendarDate(time.Now().UTC().AddDate(0, 0, days).Format(time.DateOnly))
 		return &d

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,16 +17,24 @@ func getPage(t *testing.T, url string, hdr ...string) (*http.Response, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := send(t, req, hdr...)
 	return resp, string(b)
+}
+
+// mixerOrder starts a gateway whose simulator leaves orders where they are
+// (the test moves them, as ERP v2 would) and places an order of a kettle
+// and the stand mixer (no stock: a backorder), delivered to Berlin.
+func mixerOrder(t *testing.T, ext string) (gw, id, token, pageURL string) {
+	t.Helper()
+	gw, logs, _ := startRun(t)
+	sim := logs.wait(t, "EMBEDDED ERP SIMULATOR")
+	putJSON(t, sim+"/sim/lifecycle", `{"step":"0s"}`)
+	resp, b := post(t, gw+"/v1/orders", "demo-shop-key", strings.Replace(orderBody(ext), `"SKU-1002"`, `"SKU-1011"`, 1))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /v1/orders: %d %v", resp.StatusCode, b)
+	}
+	tr := b["tracking"].(map[string]any)
+	return gw, b["id"].(string), tr["token"].(string), tr["url"].(string)
 }
 
 // TestRunTrackingPageLanguageAndRevalidation: the page through run() in the
@@ -36,15 +43,7 @@ func getPage(t *testing.T, url string, hdr ...string) (*http.Response, string) {
 // delivery city and the demo shop's profile; an unchanged page is a 304 for
 // its ETag, a changed timeline a new page; the favicon is served.
 func TestRunTrackingPageLanguageAndRevalidation(t *testing.T) {
-	gw, logs, _ := startRun(t)
-	sim := logs.wait(t, "EMBEDDED ERP SIMULATOR")
-	putJSON(t, sim+"/sim/lifecycle", `{"step":"0s"}`)
-	resp, b := post(t, gw+"/v1/orders", "demo-shop-key", strings.Replace(orderBody("WEB-PAGE-1"), `"SKU-1002"`, `"SKU-1011"`, 1))
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /v1/orders: %d %v", resp.StatusCode, b)
-	}
-	id := b["id"].(string)
-	pageURL := b["tracking"].(map[string]any)["url"].(string)
+	gw, id, token, pageURL := mixerOrder(t, "WEB-PAGE-1")
 	// The delivery to the ERP adds an event: wait for it, so that the
 	// timeline holds still while the test compares pages.
 	waitTracking(t, gw, id, "passed to the ERP", func(v trackView) bool {
@@ -109,9 +108,9 @@ func TestRunTrackingPageLanguageAndRevalidation(t *testing.T) {
 	}
 
 	// The JSON answer revalidates the same way.
-	r, _ = getPage(t, gw+"/v1/tracking/"+id+"?token="+b["tracking"].(map[string]any)["token"].(string))
+	r, _ = getPage(t, gw+"/v1/tracking/"+id+"?token="+token)
 	jtag := r.Header.Get("ETag")
-	r, _ = getPage(t, gw+"/v1/tracking/"+id+"?token="+b["tracking"].(map[string]any)["token"].(string), "If-None-Match", jtag)
+	r, _ = getPage(t, gw+"/v1/tracking/"+id+"?token="+token, "If-None-Match", jtag)
 	if jtag == "" || r.StatusCode != http.StatusNotModified {
 		t.Errorf("JSON If-None-Match %q: %d, want 304", jtag, r.StatusCode)
 	}
