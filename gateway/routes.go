@@ -22,6 +22,9 @@ func (s *Server) routes() {
 	if s.metricsOn {
 		s.e.GET("/metrics", echo.WrapHandler(MetricsHandler(s.gatherer, s.metricsTk)))
 	}
+	// The icon every page of the origin asks for (favicon.go).
+	s.e.GET("/favicon.ico", handleFavicon("image/x-icon", faviconICO))
+	s.e.GET("/favicon.svg", handleFavicon("image/svg+xml", []byte(faviconSVG)))
 
 	// The contract (openapi.go, apidocs.go, problems.go): the OpenAPI
 	// description, its rendered reference, and a page per problem type.

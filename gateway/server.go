@@ -113,6 +113,7 @@ type Server struct {
 	timelines  Timelines
 	live       LiveStreams
 	trackCache *TrackingCache
+	products   *productNames // the tracking page's product names (tracking.go)
 	release    ReleaseAdmin
 	// manifestKey: see Config.ManifestKey.
 	manifestKey ed25519.PublicKey
@@ -185,6 +186,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if err := s.initSupplier(cfg.Supplier, cfg.Registerer); err != nil { // supplier.go
 		return nil, err
+	}
+	s.products = &productNames{now: cfg.Now}
+	if s.supplier != nil {
+		s.products.load = s.supplier.productNames
 	}
 	if err := s.initERPCallbacks(cfg); err != nil { // erp_callback.go
 		return nil, err
