@@ -10,6 +10,7 @@ package erpgate
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are part of the public API (problem+json "code" member and
@@ -25,7 +26,10 @@ const (
 	TooLarge            = "too_large"            // body or count over an explicit limit (413)
 	UnsupportedMedia    = "unsupported_media"    // wrong content type (415)
 	RateLimited         = "rate_limited"         // over a rate limit (429)
+	Timeout             = "timeout"              // the request was not received in time (408)
 	Unavailable         = "unavailable"          // a dependency is down; retry later (503)
+	Overloaded          = "overloaded"           // this instance is saturated; retry later (503)
+	OutcomeUnknown      = "outcome_unknown"      // the store failed mid-write: maybe stored; retry with the same key (503)
 	Internal            = "internal"             // a bug or an unexpected failure (500)
 
 	// Release gates (issue 15): a change of the release plan refused until
@@ -48,6 +52,9 @@ type Error struct {
 	Message  string
 	Problems []Problem
 	Err      error
+	// RetryAfter, when positive, is how long the caller should wait before
+	// retrying (Retry-After on HTTP answers).
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.
@@ -102,4 +109,13 @@ func ErrorProblems(err error) []Problem {
 		return e.Problems
 	}
 	return nil
+}
+
+// ErrorRetryAfter returns the RetryAfter of the first *Error in err's chain.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

@@ -145,7 +145,7 @@ func (s *Server) handleOutboxSummary() echo.HandlerFunc {
 			return err
 		}
 		out := struct {
-			Targets       []outboxTargetView             `json:"targets"`
+			Targets       []outboxTargetView       `json:"targets"`
 			DeadLetters   int64                    `json:"dead_letters"`
 			RecentActions []store.DeadLetterAction `json:"recent_actions"`
 		}{Targets: make([]outboxTargetView, 0, len(stats)), DeadLetters: total, RecentActions: actions}

@@ -183,3 +183,17 @@ func pageParams(c echo.Context) (offset, limit int, err error) {
 	}
 	return offset, limit, nil
 }
+
+// productNames returns every catalog item's name by SKU (the tracking
+// page's product names).
+func (s *SupplierService) productNames(ctx context.Context) (map[string]string, error) {
+	items, _, err := s.catalogAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(items))
+	for _, it := range items {
+		names[it.SKU] = it.Name
+	}
+	return names, nil
+}

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,11 +40,18 @@ func decodeJSON(c echo.Context, v any) error {
 func decodeJSONWith(c echo.Context, v any, fast func(body []byte) bool) error {
 	req := c.Request()
 	// "application/json" is what nearly every client sends; only other
-	// values need the (allocating) media type parser.
-	if ct := req.Header.Get(echo.HeaderContentType); ct != "" && ct != echo.MIMEApplicationJSON {
-		mt, _, err := mime.ParseMediaType(ct)
+	// values need the (allocating) media type parser. A body without a
+	// Content-Type is refused like any other: it may be anything.
+	if ct := req.Header.Get(echo.HeaderContentType); ct != echo.MIMEApplicationJSON {
+		if ct == "" {
+			return erpgate.Errorf(erpgate.UnsupportedMedia, "the request has no Content-Type: send the body as application/json")
+		}
+		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return erpgate.Errorf(erpgate.UnsupportedMedia, "send the body as application/json")
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return erpgate.Errorf(erpgate.UnsupportedMedia, "send the body as application/json in UTF-8 (charset=utf-8)")
 		}
 	}
 	if req.ContentLength > MaxBodyBytes {
@@ -50,11 +60,7 @@ func decodeJSONWith(c echo.Context, v any, fast func(body []byte) bool) error {
 	buf := getBodyBuffer(req.ContentLength)
 	defer putBodyBuffer(buf)
 	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Response(), req.Body, MaxBodyBytes)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return erpgate.Errorf(erpgate.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
-		}
-		return erpgate.Wrap(erpgate.Invalid, err, "could not read the request body")
+		return bodyReadError(err, MaxBodyBytes)
 	}
 	// Neither path keeps a reference to the buffer: both copy what they keep.
 	if fast != nil && fast(buf.Bytes()) {
@@ -71,15 +77,40 @@ var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooledBody = 64 << 10
 
+// getBodyBuffer returns an empty pooled buffer with room for a body of
+// contentLength bytes, but never more than initialBodyBuffer: the length
+// is only announced, so the buffer grows with the bytes that arrive.
 func getBodyBuffer(contentLength int64) *bytes.Buffer {
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	if contentLength > 0 {
 		// ReadFrom wants MinRead bytes of room even after the last byte,
 		// before it sees EOF.
-		buf.Grow(int(contentLength) + bytes.MinRead)
+		buf.Grow(int(min(contentLength, initialBodyBuffer)) + bytes.MinRead)
 	}
 	return buf
+}
+
+// initialBodyBuffer bounds the room reserved for a body before its bytes
+// arrive (see getBodyBuffer).
+const initialBodyBuffer = 16 << 10
+
+// bodyReadError is the error of a failed body read: TooLarge beyond limit,
+// Timeout when the server's read deadline passed (408), the reader's own
+// *erpgate.Error (the instance's body budget: Overloaded), else Invalid.
+func bodyReadError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	var e *erpgate.Error
+	switch {
+	case errors.As(err, &mbe):
+		return erpgate.Errorf(erpgate.TooLarge, "request body is larger than %d bytes", limit)
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
+		return erpgate.Wrap(erpgate.Timeout, err, "the request body did not arrive in time")
+	case errors.As(err, &e):
+		return e
+	}
+	return erpgate.Wrap(erpgate.Invalid, err, "could not read the request body")
 }
 
 func putBodyBuffer(buf *bytes.Buffer) {
@@ -88,7 +119,12 @@ func putBodyBuffer(buf *bytes.Buffer) {
 	}
 }
 
+// unmarshalStrict decodes body into v with encoding/json after the strict
+// rules of checkStrictJSON (UTF-8, no duplicate keys, exact key case).
 func unmarshalStrict(body []byte, v any) error {
+	if err := checkStrictJSON(body, reflect.TypeOf(v)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -156,9 +192,11 @@ func jsonKind(goKind string) string {
 // valid UTF-8; amounts as strings; quantities as integers; no nulls —
 // straight into an orderRequest, with all its strings sharing one copy of
 // the body. Anything else (a case-folded key, an escape, a null, a syntax
-// or type error, an unknown field) makes it give up, and encoding/json
-// decodes the body as before: with the same result for the forms both
-// accept (FuzzDecodeOrderFast checks that) and with its exact errors.
+// or type error, an unknown field) makes it give up, and the strict path
+// (checkStrictJSON, then encoding/json) decodes the body: with the same
+// result for the forms both accept (FuzzDecodeOrderFast) and refusing
+// duplicate keys, keys in the wrong case and invalid UTF-8 as the fast
+// decoder does (FuzzStrictDecode holds both to a tokenizer reference).
 func decodeOrderFast(body []byte, r *orderRequest) bool {
 	d := fastJSON{s: string(body)}
 	d.space()
@@ -204,7 +242,7 @@ func decodeOrderFast(body []byte, r *orderRequest) bool {
 }
 
 // once marks bit in seen and reports whether it was clear: a key given
-// twice is left to encoding/json (which keeps the last).
+// twice is left to the strict path, which refuses it.
 func once(seen *uint16, bit uint16) bool {
 	if *seen&bit != 0 {
 		return false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,7 +25,10 @@ var statusOf = map[string]int{
 	erpgate.TooLarge:            http.StatusRequestEntityTooLarge,
 	erpgate.UnsupportedMedia:    http.StatusUnsupportedMediaType,
 	erpgate.RateLimited:         http.StatusTooManyRequests,
+	erpgate.Timeout:             http.StatusRequestTimeout,
 	erpgate.Unavailable:         http.StatusServiceUnavailable,
+	erpgate.Overloaded:          http.StatusServiceUnavailable,
+	erpgate.OutcomeUnknown:      http.StatusServiceUnavailable,
 	erpgate.Internal:            http.StatusInternalServerError,
 	erpgate.ApprovalRequired:    http.StatusConflict,
 	erpgate.ManifestRequired:    http.StatusConflict,
@@ -84,13 +88,31 @@ func errorHandler(log *slog.Logger, now func() time.Time, publicURL string) echo
 			RequestID: rid,
 			Errors:    erpgate.ErrorProblems(err),
 		}
-		retryAfterHeader(c, err, now()) // an intake pause, a rate limit (notices.go)
+		setRetryAfter(c.Response().Header(), status, err)
+		retryAfterHeader(c, err, now()) // an intake pause, a feedback limit (notices.go): their own wait
 		writeProblem(c, p)
 	}
 }
 
 // unavailableRetryAfter is the Retry-After of a 503, in seconds.
 const unavailableRetryAfter = "1"
+
+// defaultRetryAfter is the Retry-After of a 503 or 429 whose error names
+// no wait of its own.
+const defaultRetryAfter = time.Second
+
+// setRetryAfter sets Retry-After (whole seconds, at least 1) on a 503 or
+// 429 answer: the error's RetryAfter, or defaultRetryAfter.
+func setRetryAfter(h http.Header, status int, err error) {
+	if status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests {
+		return
+	}
+	d := erpgate.ErrorRetryAfter(err)
+	if d <= 0 {
+		d = defaultRetryAfter
+	}
+	h.Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+}
 
 func writeProblem(c echo.Context, p problem) {
 	b, _ := json.Marshal(p)

@@ -6,21 +6,25 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // routes lists the whole API in one place.
 func (s *Server) routes() {
-	s.e.Use(requestID(), s.observe(), recoverPanics())
+	s.e.Use(requestID(), s.observe(), recoverPanics(), s.admission.middleware())
 	if s.notices != nil {
 		s.e.Use(s.noticeHeader()) // Erpgate-Notice during a window (notices.go)
 	}
 
-	shop := requireKind(s.keys, KindShop)
+	shop := []echo.MiddlewareFunc{requireKind(s.keys, KindShop), s.rateLimited()}
 
 	s.e.GET("/healthz", s.handleHealthz())
 	s.e.GET("/readyz", s.handleReadyz())
-	s.e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+	if s.metricsOn {
+		s.e.GET("/metrics", echo.WrapHandler(MetricsHandler(s.gatherer, s.metricsTk)))
+	}
+	// The icon every page of the origin asks for (favicon.go).
+	s.e.GET("/favicon.ico", handleFavicon("image/x-icon", faviconICO))
+	s.e.GET("/favicon.svg", handleFavicon("image/svg+xml", []byte(faviconSVG)))
 
 	// The contract (openapi.go, apidocs.go, problems.go): the OpenAPI
 	// description, its rendered reference, and a page per problem type.
@@ -29,9 +33,9 @@ func (s *Server) routes() {
 	s.e.GET("/problems", s.handleProblemTypes())
 	s.e.GET("/problems/:code", s.handleProblemType())
 
-	s.e.POST("/v1/orders", s.handleCreateOrder(), shop)
-	s.e.GET("/v1/orders", s.handleFindOrder(), shop)
-	s.e.GET("/v1/orders/:id", s.handleGetOrder(), shop)
+	s.e.POST("/v1/orders", s.handleCreateOrder(), shop...)
+	s.e.GET("/v1/orders", s.handleFindOrder(), shop...)
+	s.e.GET("/v1/orders/:id", s.handleGetOrder(), shop...)
 
 	// Customer tracking: the order's token (?token= or Bearer) or the owning
 	// shop's key; anything else is 404.
@@ -113,7 +117,7 @@ func (s *Server) routes() {
 	}
 	if s.feedback != nil {
 		admin := requireKind(s.keys, KindAdmin)
-		s.e.POST("/v1/feedback", s.handleShopFeedback(), shop)
+		s.e.POST("/v1/feedback", s.handleShopFeedback(), shop...)
 		// The customer's form: the order's tracking token proves access.
 		s.e.POST("/v1/tracking/:id/feedback", s.handleCustomerFeedback())
 		s.e.GET("/admin/feedback", s.handleListFeedback(), admin)

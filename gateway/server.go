@@ -83,6 +83,19 @@ type Config struct {
 	// Outbox enables /admin/outbox and its dead-letter actions
 	// (admin_outbox.go).
 	Outbox OutboxAdmin
+	// Limits are the admission limits (admission.go); zero fields take
+	// DefaultLimits.
+	Limits Limits
+	// RateLimiter, if set, enforces per-client rate limits
+	// (ratelimit.go): a client's own from Keyring, else DefaultRateLimit.
+	RateLimiter      RateLimiter
+	DefaultRateLimit RateLimit
+
+	// MetricsToken, if set, is the bearer token /metrics requires
+	// (MetricsHandler). NoMetricsRoute leaves /metrics out of this handler
+	// (cmd/gateway serves it on a separate address).
+	MetricsToken   string
+	NoMetricsRoute bool
 }
 
 // Server is the gateway's HTTP handler.
@@ -100,6 +113,7 @@ type Server struct {
 	timelines  Timelines
 	live       LiveStreams
 	trackCache *TrackingCache
+	products   *productNames // the tracking page's product names (tracking.go)
 	release    ReleaseAdmin
 	// manifestKey: see Config.ManifestKey.
 	manifestKey ed25519.PublicKey
@@ -119,6 +133,10 @@ type Server struct {
 	feedbackTotal *prometheus.CounterVec // erpgate_feedback_received_total
 	faq           FAQStore
 	outbox        OutboxAdmin // admin_outbox.go
+	admission     *admission  // admission.go
+	rates         *rateLimits // ratelimit.go; nil without a RateLimiter
+	metricsOn     bool
+	metricsTk     string
 }
 
 // New returns the gateway handler with every route registered.
@@ -157,8 +175,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Timelines != nil {
 		s.intake.accepted = cfg.Timelines.Count
 	}
+	if s.admission, err = newAdmission(cfg.Limits, cfg.Registerer); err != nil {
+		return nil, err
+	}
+	s.metricsOn, s.metricsTk = !cfg.NoMetricsRoute, cfg.MetricsToken
+	if cfg.RateLimiter != nil {
+		if s.rates, err = newRateLimits(cfg.RateLimiter, cfg.DefaultRateLimit, cfg.Keyring, cfg.Now, cfg.Registerer); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.initSupplier(cfg.Supplier, cfg.Registerer); err != nil { // supplier.go
 		return nil, err
+	}
+	s.products = &productNames{now: cfg.Now}
+	if s.supplier != nil {
+		s.products.load = s.supplier.productNames
 	}
 	if err := s.initERPCallbacks(cfg); err != nil { // erp_callback.go
 		return nil, err

@@ -165,6 +165,12 @@ func (s *Server) serveSOAP(svc soapService) echo.HandlerFunc {
 		if !ok {
 			return nil
 		}
+		if p := principal(c); p.ClientID != "" {
+			if err := s.rates.admit(c, p.ClientID); err != nil {
+				x.fail(err)
+				return nil
+			}
+		}
 		if req.Operation.Space != svc.namespace {
 			x.fail(svc.unknownOperation(req.Operation))
 			return nil
@@ -200,7 +206,9 @@ func (s *Server) soapFault(c echo.Context, v soap.Version, err error) {
 		s.log.ErrorContext(c.Request().Context(), "internal error", "err", err,
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", c.Path())
 	}
-	soap.WriteFault(c.Response(), v, soap.FaultFromError(err))
+	f = soap.FaultFromError(err)
+	setRetryAfter(c.Response().Header(), statusOf[f.Detail.Code], err)
+	soap.WriteFault(c.Response(), v, f)
 }
 
 // writeChallengeFault writes f without logging it; a 401 (an

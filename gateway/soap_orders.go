@@ -74,6 +74,7 @@ func (s *Server) soapShop(x *soapExchange) (*soap.Request, string, bool) {
 			return nil, "", false
 		}
 		viaHeader = &cl
+		authenticated(x.c)
 	}
 	req, ok := x.read()
 	if !ok {
@@ -84,6 +85,8 @@ func (s *Server) soapShop(x *soapExchange) (*soap.Request, string, bool) {
 		x.refuse(f)
 		return nil, "", false
 	}
+	authenticated(x.c)
+	x.c.Set(principalKey, Principal{ClientID: shop, Kind: KindShop})
 	return req, shop, true
 }
 

@@ -62,11 +62,16 @@ func (s *Server) soapSupplier(x *soapExchange) (*soap.Request, string, bool) {
 	// The body is read first: an HMAC signature covers it.
 	raw, err := readBody(r, x.limits.MaxBytes)
 	if err != nil {
-		f := soap.FaultFromError(err)
-		if erpgate.ErrorCode(err) == erpgate.TooLarge {
-			f.HTTPStatus = http.StatusRequestEntityTooLarge
+		// Transport-level refusals keep their HTTP status (413, 408, 503).
+		switch code := erpgate.ErrorCode(err); code {
+		case erpgate.TooLarge, erpgate.Timeout, erpgate.Overloaded:
+			f := soap.FaultFromError(err)
+			f.HTTPStatus = statusOf[code]
+			setRetryAfter(x.c.Response().Header(), f.HTTPStatus, err)
+			soap.WriteFault(x.c.Response(), x.version, f)
+		default:
+			x.fail(err)
 		}
-		soap.WriteFault(x.c.Response(), x.version, f)
 		return nil, "", false
 	}
 	var viaHTTP *Principal
@@ -88,6 +93,7 @@ func (s *Server) soapSupplier(x *soapExchange) (*soap.Request, string, bool) {
 		x.refuse(f)
 		return nil, "", false
 	}
+	x.c.Set(principalKey, p)
 	return req, p.SupplierID, true
 }
 

@@ -269,7 +269,7 @@ func (s *Server) supplierRoutes() {
 	if s.supplier == nil {
 		return
 	}
-	sup := s.e.Group("/v1/supplier", s.requireSupplier())
+	sup := s.e.Group("/v1/supplier", s.requireSupplier(), s.rateLimited())
 	sup.GET("/purchase-orders", s.handleListPurchaseOrders())
 	sup.GET("/purchase-orders/:number", s.handleGetPurchaseOrder())
 	sup.POST("/purchase-orders/:number/acknowledgements", s.handleAcknowledge())

@@ -168,7 +168,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, erpgate.Wrap(erpgate.Invalid, err, "could not read the request body")
+		return nil, bodyReadError(err, limit)
 	}
 	if int64(len(b)) > limit {
 		return nil, erpgate.Errorf(erpgate.TooLarge, "request body is larger than %d bytes", limit)
@@ -195,6 +195,7 @@ func (s *Server) requireSupplier() echo.MiddlewareFunc {
 				return errors.New("supplier client without supplier id") // NewKeyring refuses these
 			}
 			c.Set(principalKey, p)
+			authenticated(c)
 			return next(c)
 		}
 	}

@@ -4,13 +4,20 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"html"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"erpgate"
+	"erpgate/locale"
 	"erpgate/tracking"
 )
 
@@ -40,7 +47,17 @@ type trackingView struct {
 	id, externalID, shopID, token string
 	events                        []tracking.Event
 	body                          []byte
+	jsonTag                       string // the body's ETag
+	// items and city are what the page shows of the order itself.
+	items []tracking.PageItem
+	city  string
+	// pages holds the rendered page per language (pageLangs' order), each
+	// rendered on first use: once per timeline change and language.
+	pages []atomic.Pointer[tracking.Page]
 }
+
+// pageLangs are the tracking page's languages, in PageTexts' order.
+var pageLangs = tracking.PageTexts().Languages()
 
 // TrackingCache caches tracking views by order id; cmd/gateway wires its
 // invalidation to the tracking Hub's feed and the store's appends (see
@@ -57,8 +74,11 @@ func NewTrackingCache(maxBytes int, reg prometheus.Registerer) (*TrackingCache, 
 // size estimates the bytes v holds (the rendered body dominates; each event
 // is counted at its JSON size plus struct overhead).
 func (v *trackingView) size() int {
-	n := 256 + len(v.id) + len(v.externalID) + len(v.shopID) + len(v.token) + 2*cap(v.body)
-	return n + len(v.events)*160
+	n := 256 + len(v.id) + len(v.externalID) + len(v.shopID) + len(v.token) + 2*cap(v.body) + len(v.city)
+	for _, it := range v.items {
+		n += 64 + len(it.SKU) + len(it.Name) + len(it.Description)
+	}
+	return n + len(v.events)*160 + len(v.pages)*8
 }
 
 // trackedOrder resolves the order a tracking request names and checks that
@@ -127,10 +147,44 @@ func (s *Server) loadTrackingView(ctx context.Context, id string) (*trackingView
 	if err != nil {
 		return nil, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
+	names := s.products.names(ctx)
+	items := make([]tracking.PageItem, len(rec.Order.Lines))
+	for i, l := range rec.Order.Lines {
+		items[i] = tracking.PageItem{SKU: l.SKU, Name: names[l.SKU], Description: l.Description, Quantity: l.Quantity}
+	}
+	last := "0"
+	if n := len(evs); n > 0 {
+		last = evs[n-1].ID + "." + strconv.Itoa(n)
+	}
 	return &trackingView{
 		id: rec.Order.ID, externalID: rec.Order.ExternalID, shopID: rec.Order.ShopID, token: rec.Token,
-		events: evs, body: append(body, '\n'),
+		events: evs, body: append(body, '\n'), jsonTag: `"j-` + last + `"`,
+		items: items, city: rec.Order.ShippingAddress.City,
+		pages: make([]atomic.Pointer[tracking.Page], len(pageLangs)),
 	}, nil
+}
+
+// page returns the view's page in language i of pageLangs, rendering it on
+// first use and accounting its bytes in the read cache.
+func (s *Server) page(v *trackingView, i int, shop *ShopProfile) (*tracking.Page, error) {
+	if p := v.pages[i].Load(); p != nil {
+		return p, nil
+	}
+	d := tracking.PageData{
+		OrderID: v.id, Reference: v.externalID, Token: v.token, Events: v.events, Items: v.items, City: v.city,
+		PageURL: s.trackingURL(v.id, v.token), Lang: pageLangs[i].Tag,
+	}
+	if shop != nil {
+		d.Shop = tracking.PageShop{Name: shop.Name, ContactURL: shop.ContactURL, LogoURL: shop.LogoURL, Location: shop.Location()}
+	}
+	p, err := tracking.NewPage(d)
+	if err != nil {
+		return nil, erpgate.Wrap(erpgate.Internal, err, "internal error")
+	}
+	if v.pages[i].CompareAndSwap(nil, p) && s.trackCache != nil {
+		s.trackCache.Account(v.id, p.Size())
+	}
+	return v.pages[i].Load(), nil
 }
 
 type trackingResponse struct {
@@ -146,9 +200,31 @@ func (s *Server) handleTracking() echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		c.Response().Header().Set("Cache-Control", "no-store")
+		h := c.Response().Header()
+		h.Set("Cache-Control", "private, no-cache")
+		h.Set("ETag", v.jsonTag)
+		if etagMatch(c.Request().Header.Get("If-None-Match"), v.jsonTag) {
+			return c.NoContent(http.StatusNotModified)
+		}
 		return c.JSONBlob(http.StatusOK, v.body)
 	}
+}
+
+// etagMatch reports whether an If-None-Match header names tag (or is "*").
+// Weak comparison, as RFC 9110 wants for If-None-Match.
+func etagMatch(header, tag string) bool {
+	if header == "" {
+		return false
+	}
+	for header != "" {
+		var t string
+		t, header, _ = strings.Cut(header, ",")
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == tag {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) handleTrackingEvents() echo.HandlerFunc {
@@ -165,34 +241,112 @@ func (s *Server) handleTrackingEvents() echo.HandlerFunc {
 	}
 }
 
+// handleTrackingPage serves the customer's page from the same cached view
+// as the JSON answer: rendered once per timeline change and language, with
+// an ETag, so a reload of an unchanged order is a 304. The language is the
+// customer's (?lang=, remembered in a cookie; Accept-Language), else the
+// shop's.
 func (s *Server) handleTrackingPage() echo.HandlerFunc {
 	return func(c echo.Context) error {
 		v, err := s.trackedOrder(c)
 		if err != nil {
 			return s.trackingPageError(c, err)
 		}
+		shop := s.keys.Shop(v.shopID)
+		def, shopVersion := "", "0"
+		if shop != nil {
+			def, shopVersion = shop.Language, shop.version
+		}
+		tag, from := tracking.PageTexts().Negotiate(c.Request(), def)
+		i := slices.IndexFunc(pageLangs, func(l locale.Language) bool { return l.Tag == tag })
+		if i < 0 {
+			i = 0
+		}
 		h := c.Response().Header()
+		if from == locale.FromQuery {
+			http.SetCookie(c.Response(), locale.Cookie(tag))
+		}
+		etag := tracking.PageETag(pageLangs[i].Tag, v.events, shopVersion)
+		h.Set("Cache-Control", "private, no-cache")
+		h.Set("Vary", "Accept-Language, Cookie")
+		h.Set("ETag", etag)
+		if etagMatch(c.Request().Header.Get("If-None-Match"), etag) {
+			return c.NoContent(http.StatusNotModified)
+		}
+		p, err := s.page(v, i, shop)
+		if err != nil {
+			return s.trackingPageError(c, err)
+		}
 		h.Set(echo.HeaderContentType, "text/html; charset=utf-8")
+		h.Set(echo.HeaderContentLength, strconv.Itoa(p.Len()))
 		h.Set("Content-Security-Policy", tracking.PageCSP())
-		h.Set("Cache-Control", "no-store")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Content-Type-Options", "nosniff")
 		c.Response().WriteHeader(http.StatusOK)
-		return tracking.RenderPage(c.Response(), tracking.PageData{
-			OrderID: v.id, Reference: v.externalID, Token: v.token, Events: v.events,
-			PageURL: s.trackingURL(v.id, v.token),
-		})
+		_, err = p.WriteTo(c.Response())
+		return err
 	}
 }
 
-// trackingPageError answers a browser with a small HTML page instead of
-// problem+json.
+// trackingPageError answers a browser with a small HTML page in its
+// language instead of problem+json.
 func (s *Server) trackingPageError(c echo.Context, err error) error {
-	status, msg := http.StatusNotFound, "We could not find this order. Please check the link in your confirmation e-mail."
+	texts := tracking.PageTexts()
+	tag, _ := texts.Negotiate(c.Request(), "")
+	status, msg := http.StatusNotFound, texts.Text(tag, "error.notFound")
 	if erpgate.ErrorCode(err) != erpgate.NotFound {
-		status, msg = http.StatusServiceUnavailable, "Tracking is unavailable right now. Please try again in a minute."
+		status, msg = http.StatusServiceUnavailable, texts.Text(tag, "error.unavailable")
 	}
+	title := html.EscapeString(texts.Text(tag, "error.title"))
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
-	return c.HTML(status, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Order tracking</title></head><body><main><h1>Order tracking</h1><p>`+msg+`</p></main></body></html>`)
+	return c.HTML(status, `<!doctype html><html lang="`+tag.String()+`"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="/favicon.svg" type="image/svg+xml"><title>`+
+		title+`</title></head><body><main><h1>`+title+`</h1><p>`+html.EscapeString(msg)+`</p></main></body></html>`)
+}
+
+// productNames keeps the catalog's product names in memory for the
+// tracking page (the page shows names, not SKUs): loaded from the catalog
+// (SupplierService, itself cached in Redis) at most once per
+// productNamesTTL, or per productNamesRetry after a failure; meanwhile the
+// names last loaded (or none) serve. A tracking read never waits for more
+// than one catalog load, and never fails for want of names.
+type productNames struct {
+	load func(ctx context.Context) (map[string]string, error) // nil: no catalog
+	now  func() time.Time
+
+	mu      sync.Mutex
+	byID    map[string]string
+	next    time.Time // when to load again
+	loading bool
+}
+
+const (
+	productNamesTTL   = 5 * time.Minute
+	productNamesRetry = 30 * time.Second
+)
+
+// names returns the product names by SKU (nil when there is no catalog).
+func (p *productNames) names(ctx context.Context) map[string]string {
+	if p == nil || p.load == nil {
+		return nil
+	}
+	p.mu.Lock()
+	if p.loading || p.now().Before(p.next) {
+		n := p.byID
+		p.mu.Unlock()
+		return n
+	}
+	p.loading = true
+	p.mu.Unlock()
+
+	n, err := p.load(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.loading = false
+	if err != nil {
+		p.next = p.now().Add(productNamesRetry)
+		return p.byID
+	}
+	p.byID, p.next = n, p.now().Add(productNamesTTL)
+	return n
 }

@@ -19,10 +19,11 @@ const (
 	OpTrack              // GET /v1/tracking/{id}?token=… of an earlier order
 	OpSupplier           // GET /v1/supplier/purchase-orders
 	OpHealth             // GET /healthz: the cheap route that measures the ceiling
+	OpPage               // GET /track/{id}?token=… of an earlier order: the customer's HTML page
 	numOps
 )
 
-var opNames = [numOps]string{"rest", "soap", "repeat", "track", "supplier", "health"}
+var opNames = [numOps]string{"rest", "soap", "repeat", "track", "supplier", "health", "page"}
 
 // String returns the name used in --mix and in reports.
 func (o Op) String() string {

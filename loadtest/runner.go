@@ -777,7 +777,7 @@ func (w *worker) do(ctx context.Context, j job) {
 	r := w.r
 	op := j.op
 	var prev pooled
-	if op == OpRepeat || op == OpTrack {
+	if op == OpRepeat || op == OpTrack || op == OpPage {
 		p, ok := r.pool.pick(w.rng)
 		if !ok {
 			op = OpREST // nothing acknowledged yet to repeat or track
@@ -833,6 +833,8 @@ func (w *worker) send(ctx context.Context, deadline time.Time, j job, op Op, pre
 		spec.method, spec.path, spec.body = http.MethodPost, cfg.SOAP.Path, w.body
 	case OpTrack:
 		spec.path = "/v1/tracking/" + url.PathEscape(prev.id) + "?token=" + url.QueryEscape(prev.token)
+	case OpPage:
+		spec.path = "/track/" + url.PathEscape(prev.id) + "?token=" + url.QueryEscape(prev.token)
 	case OpSupplier:
 		spec.path = "/v1/supplier/purchase-orders"
 	case OpHealth:

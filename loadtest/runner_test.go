@@ -118,7 +118,7 @@ func TestMixReachesEveryRouteAndRepeatsAreIdempotent(t *testing.T) {
 		MaxInflight: 64,
 		Target:      srv.URL,
 		Schedule:    loadtest.ConstantRate(300, time.Second),
-		Mix:         loadtest.Mix{loadtest.OpREST: 5, loadtest.OpSOAP: 2, loadtest.OpRepeat: 3, loadtest.OpTrack: 2, loadtest.OpSupplier: 1, loadtest.OpHealth: 1},
+		Mix:         loadtest.Mix{loadtest.OpREST: 5, loadtest.OpSOAP: 2, loadtest.OpRepeat: 3, loadtest.OpTrack: 2, loadtest.OpSupplier: 1, loadtest.OpHealth: 1, loadtest.OpPage: 2},
 		RunID:       "lt-mix",
 		Seed:        42,
 		MaxLines:    3,
@@ -131,7 +131,7 @@ func TestMixReachesEveryRouteAndRepeatsAreIdempotent(t *testing.T) {
 		t.Fatalf("errors %v, want none", res.Errors)
 	}
 	hits := gw.Hits()
-	for _, route := range []string{"POST /v1/orders", "POST /soap/orders", "GET /v1/tracking/{id}", "GET /v1/supplier/purchase-orders", "GET /healthz"} {
+	for _, route := range []string{"POST /v1/orders", "POST /soap/orders", "GET /v1/tracking/{id}", "GET /v1/supplier/purchase-orders", "GET /healthz", "GET /track/{id}"} {
 		if hits[route] == 0 {
 			t.Errorf("route %s was never called (hits %v)", route, hits)
 		}

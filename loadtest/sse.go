@@ -29,9 +29,14 @@ import (
 // end. The gateway then delivers each order to the ERP, and the resulting
 // timeline event ("erp_received") is pushed to the order's open streams:
 // the fan-out latency of an event is the time it was received minus the
-// time in its payload (when the gateway recorded it). Events from before a
-// stream was open are replayed on connect; they are counted as history and
-// not as fan-out. Meanwhile RunSSE reads the gateway's /metrics every
+// time the gateway recorded it: the millisecond part of its id, which is the
+// Redis stream entry id of the event in the order's timeline (Redis's clock
+// when the event was appended; on loopback the same clock as ours). The time
+// in the payload is when the event happened at its source (an ERP status
+// change, a supplier's document): received minus that is the event's age,
+// reported apart (it includes the ERP's own push delay, which is no part of
+// the gateway's fan-out). Events recorded before a stream was open are
+// replayed on connect; they are counted as history and not as fan-out. Meanwhile RunSSE reads the gateway's /metrics every
 // second for its resident memory (process_resident_memory_bytes) and the
 // number of streams it holds (erpgate_tracking_streams_active).
 //
@@ -108,6 +113,9 @@ type SSEResult struct {
 	History     int64       `json:"history"`
 	LiveStreams int64       `json:"live_streams"`
 	FanOut      Percentiles `json:"fan_out"`
+	// EventAge is received minus the event's own time (its source's clock):
+	// fan-out plus however long the source took to report it.
+	EventAge Percentiles `json:"event_age"`
 	// OpenLatency is from sending the stream request to its headers.
 	OpenLatency Percentiles `json:"open_latency"`
 	// The gateway's resident memory (bytes) at the start, the most seen
@@ -190,6 +198,7 @@ type sseRun struct {
 
 	mu          sync.Mutex
 	fanOut      *Histogram
+	eventAge    *Histogram
 	openLat     *Histogram
 	orderErrors map[string]int64
 	openErrors  map[string]int64
@@ -219,7 +228,7 @@ func RunSSE(ctx context.Context, cfg SSEConfig) (*SSEResult, error) {
 	}
 	r := &sseRun{
 		cfg: cfg, rc: newRawClient(addr, u.Host), basePath: strings.TrimRight(u.EscapedPath(), "/"),
-		fanOut: NewHistogram(), openLat: NewHistogram(),
+		fanOut: NewHistogram(), eventAge: NewHistogram(), openLat: NewHistogram(),
 		orderErrors: map[string]int64{}, openErrors: map[string]int64{}, conns: map[net.Conn]struct{}{},
 	}
 	r.serverStreams.Store(-1)
@@ -333,7 +342,7 @@ dispatch:
 		ServerStreams: float64(r.serverStreams.Load()), Elapsed: time.Since(start),
 	}
 	r.mu.Lock()
-	res.FanOut, res.OpenLatency = r.fanOut.Summary(), r.openLat.Summary()
+	res.FanOut, res.EventAge, res.OpenLatency = r.fanOut.Summary(), r.eventAge.Summary(), r.openLat.Summary()
 	if len(r.orderErrors) > 0 {
 		res.OrderErrors = r.orderErrors
 	}
@@ -434,9 +443,9 @@ func (r *sseRun) stream(ctx context.Context, id, token string, settled func()) {
 	settled()
 
 	gotLive := false
-	err = readSSEEvents(body, func(at time.Time, received time.Time) {
+	err = readSSEEvents(body, func(recorded, at, received time.Time) {
 		r.events.Add(1)
-		if at.Before(opened) {
+		if recorded.Before(sent.Truncate(time.Millisecond)) {
 			r.history.Add(1)
 			return
 		}
@@ -446,7 +455,8 @@ func (r *sseRun) stream(ctx context.Context, id, token string, settled func()) {
 			r.liveStreams.Add(1)
 		}
 		r.mu.Lock()
-		r.fanOut.Record(received.Sub(at))
+		r.fanOut.Record(received.Sub(recorded))
+		r.eventAge.Record(received.Sub(at))
 		r.mu.Unlock()
 	})
 	if !r.isClosing() && ctx.Err() == nil {
@@ -513,12 +523,15 @@ func readSSEHead(br *bufio.Reader) (io.Reader, string) {
 }
 
 // readSSEEvents reads Server-Sent Events from body until it ends, calling
-// event with the "time" of each event's JSON data and when it was read.
-// Comments (heartbeats), retry and id lines are skipped; an event whose data
-// has no time is counted as received at its receive time.
-func readSSEEvents(body io.Reader, event func(at, received time.Time)) error {
+// event with when the event was recorded (the milliseconds of its id, a
+// Redis stream entry id "<ms>-<seq>"), the "time" of its JSON data and when
+// it was read. Comments (heartbeats) and retry lines are skipped; an event
+// without such an id counts as recorded at its data's time, one whose data
+// has no time as happened when read.
+func readSSEEvents(body io.Reader, event func(recorded, at, received time.Time)) error {
 	br := bufio.NewReaderSize(body, sseReadBuffer)
 	var data []byte
+	var recorded time.Time
 	hasData := false
 	for {
 		line, err := br.ReadSlice('\n')
@@ -545,9 +558,15 @@ func readSSEEvents(body io.Reader, event func(at, received time.Time)) error {
 				if json.Unmarshal(data, &e) != nil || e.Time.IsZero() {
 					e.Time = received
 				}
-				event(e.Time, received)
+				if recorded.IsZero() {
+					recorded = e.Time
+				}
+				event(recorded, e.Time, received)
 				data, hasData = data[:0], false
 			}
+			recorded = time.Time{}
+		case bytes.HasPrefix(line, []byte("id:")):
+			recorded = entryTime(bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("id:")), []byte(" ")))
 		case bytes.HasPrefix(line, []byte("data:")):
 			d := bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))
 			if hasData {
@@ -707,11 +726,25 @@ func WriteSSEText(w io.Writer, res *SSEResult) error {
 	for _, row := range []struct {
 		name string
 		p    Percentiles
-	}{{"fan-out", res.FanOut}, {"stream open", res.OpenLatency}} {
+	}{{"fan-out", res.FanOut}, {"event age", res.EventAge}, {"stream open", res.OpenLatency}} {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", row.name, row.p.Count,
 			fmtDur(row.p.P50), fmtDur(row.p.P90), fmtDur(row.p.P99), fmtDur(row.p.P999), fmtDur(row.p.Max))
 	}
 	tw.Flush()
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// entryTime returns the time in a Redis stream entry id "<ms>-<seq>", or
+// zero for anything else.
+func entryTime(id []byte) time.Time {
+	ms, _, ok := bytes.Cut(id, []byte("-"))
+	if !ok {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(string(ms), 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
 }

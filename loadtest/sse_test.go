@@ -77,7 +77,7 @@ func (g *sseGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprintf(w, "retry: 2000\n\n")
-		writeEvent(w, "1-0", "accepted", created)
+		writeEvent(w, fmt.Sprintf("%d-0", created.UnixMilli()), "accepted", created)
 		fmt.Fprintf(w, ": ping\n\n")
 		w.(http.Flusher).Flush()
 		if !g.noLive {
@@ -86,7 +86,8 @@ func (g *sseGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case <-r.Context().Done():
 				return
 			}
-			writeEvent(w, "2-0", "erp_received", time.Now())
+			now := time.Now()
+			writeEvent(w, fmt.Sprintf("%d-0", now.UnixMilli()), "erp_received", now)
 			w.(http.Flusher).Flush()
 		}
 		if g.dropAfterLive {

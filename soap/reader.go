@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -68,15 +70,23 @@ func readRequest(r *http.Request, lim Limits) (*Request, error) {
 	return req, nil
 }
 
-// readBody reads at most max bytes of body; one byte more is a 413. It
-// allocates once when the length is known.
+// initialBodyBuffer bounds the first buffer readBody allocates: the
+// announced Content-Length is only a claim (a client may announce a
+// megabyte and send a byte a minute), so memory grows with the bytes that
+// arrive, never with the claim. Orders are a few KiB; larger bodies double
+// their buffer a few times.
+const initialBodyBuffer = 16 << 10
+
+// readBody reads at most max bytes of body; one byte more is a 413. A
+// body up to initialBodyBuffer with a known length is read with one
+// allocation.
 func readBody(body io.Reader, length, max int64) ([]byte, *Fault) {
 	if body == nil || body == http.NoBody {
 		return nil, nil
 	}
 	size := int64(4 << 10)
 	if length >= 0 {
-		size = length + 1 // room for the EOF probe, so no growth
+		size = min(length+1, initialBodyBuffer) // room for the EOF probe
 	}
 	if size > max+1 {
 		size = max + 1
@@ -103,7 +113,7 @@ func readBody(body io.Reader, length, max int64) ([]byte, *Fault) {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				return nil, tooLarge(max)
 			}
-			return nil, refusal(http.StatusBadRequest, erpgate.Invalid, "could not read the request body")
+			return nil, readFailure(err)
 		}
 	}
 }
@@ -651,6 +661,22 @@ func refusal(status int, code, msg string) *Fault {
 	f := clientFault(code, msg)
 	f.HTTPStatus = status
 	return f
+}
+
+// readFailure is the fault of a body that could not be read: 408 when the
+// server's read deadline passed, the error's own code when the reader
+// refused for a reason of the service (an instance out of body memory:
+// a Server fault, 503), else 400.
+func readFailure(err error) *Fault {
+	if ne, ok := errors.AsType[net.Error](err); (ok && ne.Timeout()) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return refusal(http.StatusRequestTimeout, erpgate.Timeout, "the request body did not arrive in time")
+	}
+	if e, ok := errors.AsType[*erpgate.Error](err); ok && (e.Code == erpgate.Overloaded || e.Code == erpgate.Unavailable) {
+		f := FaultFromError(e)
+		f.HTTPStatus = http.StatusServiceUnavailable
+		return f
+	}
+	return refusal(http.StatusBadRequest, erpgate.Invalid, "could not read the request body")
 }
 
 func tooLarge(max int64) *Fault {

@@ -224,7 +224,10 @@ func FaultFromError(err error) *Fault {
 		code = erpgate.Internal
 	}
 	fc := FaultClient
-	if code == erpgate.Internal || code == erpgate.Unavailable {
+	switch code {
+	case erpgate.Internal, erpgate.Unavailable, erpgate.Overloaded, erpgate.OutcomeUnknown, erpgate.RateLimited:
+		// Not the request's fault: the same request may succeed later
+		// (the gateway sets Retry-After on the answer).
 		fc = FaultServer
 	}
 	return &Fault{Code: fc, String: erpgate.ErrorMessage(err), HTTPStatus: http.StatusInternalServerError,

@@ -235,7 +235,8 @@ func TestAcceptBatchMixedOutcomes(t *testing.T) {
 }
 
 // TestAcceptBatchOrderErrorIsItsOwn: an order whose step fails inside the
-// batch's script call (here a key of the wrong type) gets Unavailable; the
+// batch's script call (here a key of the wrong type) gets OutcomeUnknown
+// (a step can fail after some of its writes); the
 // orders before and after it in the same call are accepted as usual, and
 // the layout they write is the one readers expect.
 func TestAcceptBatchOrderErrorIsItsOwn(t *testing.T) {
@@ -259,8 +260,8 @@ func TestAcceptBatchOrderErrorIsItsOwn(t *testing.T) {
 				t.Errorf("%s the broken order: %+v, want %s accepted", c.name, r, c.id)
 			}
 		}
-		if r := <-broken; code(r.err) != erpgate.Unavailable {
-			t.Errorf("broken order: %+v, want code unavailable", r)
+		if r := <-broken; code(r.err) != erpgate.OutcomeUnknown {
+			t.Errorf("broken order: %+v, want code outcome_unknown", r)
 		}
 		if got, want := g.pipelineSizes(), []int{1, 3}; !slices.Equal(got, want) {
 			t.Errorf("batch sizes %v, want %v", got, want)
@@ -313,7 +314,7 @@ func TestAcceptBatchRedisDown(t *testing.T) {
 }
 
 // TestAcceptCancelReturnsPromptly: a caller whose ctx ends returns at once
-// with Unavailable, while Redis has not answered. A call already sent may
+// with OutcomeUnknown, while Redis has not answered. A call already sent may
 // still be written (as after a network timeout); one still queued is not.
 func TestAcceptCancelReturnsPromptly(t *testing.T) {
 	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
@@ -343,8 +344,8 @@ func TestAcceptCancelReturnsPromptly(t *testing.T) {
 		cancelQueued()
 		for name, ch := range map[string]<-chan result{"sent": sent, "queued": queued} {
 			r := <-ch // returns although the pipeline is still held
-			if code(r.err) != erpgate.Unavailable || !errors.Is(r.err, context.Canceled) {
-				t.Errorf("%s call: error %v, want unavailable wrapping context.Canceled", name, r.err)
+			if code(r.err) != erpgate.OutcomeUnknown || !errors.Is(r.err, context.Canceled) {
+				t.Errorf("%s call: error %v, want outcome_unknown wrapping context.Canceled", name, r.err)
 			}
 		}
 

@@ -19,11 +19,11 @@ import (
 //	fb:log        stream, one entry per feedback, field "f" = JSON (without id; the
 //	              entry id is the feedback id). Never trimmed: feedback is data.
 //	fb:count      hash: "<revision>|<topic>" → count (the FAQ candidates)
-//	fb:rl:<key>   string: rate limit counter of a window (TTL = the window)
+//	rl:fb:<key>   string: the key's rate-limit bucket (GCRA, ratelimit.go)
 const (
 	feedbackLogKey   = "fb:log"
 	feedbackCountKey = "fb:count"
-	feedbackRLPrefix = "fb:rl:"
+	feedbackRLPrefix = "fb:" // under the limiter's rl: prefix
 	// feedbackScan bounds the entries one filtered List reads.
 	feedbackScan = 5000
 )
@@ -37,29 +37,18 @@ var _ feedback.Store = (*Feedback)(nil)
 // Feedback returns the feedback store on s's Redis.
 func (s *Store) Feedback() *Feedback { return &Feedback{s: s} }
 
-// rateScript counts a use of a fixed-window rate limit.
-// KEYS: counter. ARGV: window ms. Returns {count, ttl ms}.
-var rateScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {n, ttl}
-`)
-
-// Allow implements feedback.Store with a fixed window per key.
+// Allow implements feedback.Store: at most limit uses of key per window,
+// all of them at once if need be, on the shared GCRA limiter
+// (ratelimit.go).
 func (f *Feedback) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	r, err := rateScript.Run(ctx, f.s.rdb, []string{feedbackRLPrefix + key}, window.Milliseconds()).Int64Slice()
+	if limit < 1 || window <= 0 {
+		return false, 0, erpgate.Errorf(erpgate.Internal, "feedback rate limit %d per %v", limit, window)
+	}
+	d, err := NewRateLimiter(f.s.rdb).Allow(ctx, feedbackRLPrefix+key, float64(limit)/window.Seconds(), limit)
 	if err != nil {
-		return false, 0, unavailable(err)
+		return false, 0, err
 	}
-	if len(r) != 2 {
-		return false, 0, erpgate.Errorf(erpgate.Internal, "rate script returned %v", r)
-	}
-	if r[0] > int64(limit) {
-		return false, time.Duration(r[1]) * time.Millisecond, nil
-	}
-	return true, 0, nil
+	return d.Allowed, d.RetryAfter, nil
 }
 
 // feedbackAddScript appends feedback and counts it in one step.

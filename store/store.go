@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -219,10 +220,11 @@ type Accepted struct {
 // the order's stream and the feed) and the outbox entry, all or nothing.
 //
 // Errors (*erpgate.Error): IdempotencyMismatch; Invalid for an over-long
-// idempotency key; Unavailable when Redis fails (nothing acknowledged, the
-// caller answers 503 and the shop retries; also when ctx ends first, in
-// which case the order may or may not have been stored, as after a network
-// timeout); Internal for a caller bug.
+// idempotency key; Unavailable when Redis failed before the accept was sent
+// (nothing was stored); OutcomeUnknown when it failed after (a lost reply,
+// a timeout, ctx ended while the batch was under way: the order may or may
+// not be stored, and a retry with the same external id or idempotency key
+// is safe — it either stores it or replays it); Internal for a caller bug.
 func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 	if err := checkIntake(in); err != nil {
 		return Accepted{}, err
@@ -249,7 +251,7 @@ func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 		o.ID, in.Fingerprint, doc, o.ShopID, o.ExternalID, in.Token, in.Event, ms, in.IdempotencyKey,
 	)
 	if err != nil {
-		return Accepted{}, unavailable(err)
+		return Accepted{}, acceptFailed(err)
 	}
 	if len(res) < 2 {
 		return Accepted{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("accept script returned %q", res), "internal error")
@@ -478,4 +480,44 @@ func notFound(what string) *erpgate.Error {
 }
 func unavailable(err error) *erpgate.Error {
 	return erpgate.Wrap(erpgate.Unavailable, err, "order store unavailable")
+}
+
+// acceptFailed is the error of an accept that Redis did not confirm. Only
+// failures that prove the script never ran say "nothing was stored": no
+// connection (dial refused, pool exhausted, client closed) or a refusal
+// Redis gives before running any script (out of memory, read-only replica,
+// loading, busy, no quorum of replicas). Everything else — a connection
+// lost after sending, a read timeout, the caller's ctx ending while the
+// batch was under way, a script error — may have stored the order.
+func acceptFailed(err error) *erpgate.Error {
+	if notSent(err) {
+		return &erpgate.Error{Code: erpgate.Unavailable, Err: err,
+			Message: "order store unavailable: nothing was stored; retry later"}
+	}
+	return &erpgate.Error{Code: erpgate.OutcomeUnknown, Err: err,
+		Message: "the order store failed while accepting: the order may or may not have been stored. " +
+			"Retry with the same external_id (and Idempotency-Key, if you sent one): that is safe, " +
+			"it either stores the order or answers as for the first acceptance"}
+}
+
+// notSent reports whether err proves that a command never reached Redis
+// or that Redis refused it before running it.
+func notSent(err error) bool {
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		for _, p := range []string{"OOM ", "READONLY ", "LOADING ", "BUSY ", "MASTERDOWN ", "NOREPLICAS ", "MISCONF ", "NOSCRIPT "} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+	}
+	return false
 }

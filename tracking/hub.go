@@ -80,6 +80,7 @@ type Hub struct {
 	onFeed   func(string)
 	onGap    func()
 	active   prometheus.Gauge
+	fanout   prometheus.Histogram // recorded → written to a taken-over connection
 
 	ready     chan struct{} // closed once Run knows its start position
 	readyOnce sync.Once
@@ -141,8 +142,17 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
+	fanout, err := register(cfg.Registerer, prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "erpgate_tracking_fanout_seconds",
+		Help:    "From an event's append to Redis (its entry id's time, Redis's clock) to its write to a live stream's connection, per stream.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}))
+	if err != nil {
+		return nil, err
+	}
 	h := &Hub{
-		rdb: cfg.Client, store: cfg.Store, log: cfg.Logger, buffer: cfg.Buffer,
+		fanout: fanout,
+		rdb:    cfg.Client, store: cfg.Store, log: cfg.Logger, buffer: cfg.Buffer,
 		block: cfg.Block, retry: cfg.RetryDelay, writers: cfg.Writers, wtimeout: cfg.WriteTimeout,
 		onFeed: cfg.OnFeed, onGap: cfg.OnGap, active: active,
 		ready: make(chan struct{}), subs: make(map[string]map[*subscriber]struct{}),

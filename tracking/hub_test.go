@@ -257,6 +257,8 @@ func TestSSEResumeNoGapNoDuplicate(t *testing.T) {
 		t.Errorf("live event = %+v, want type picked, data id = SSE id, summary e3", e)
 	}
 	eventually(t, "streams_active = 1", func() bool { return testutil.ToFloat64(h.active) == 1 })
+	// The live event's fan-out was measured (history is not fan-out).
+	eventually(t, "one fan-out sample", func() bool { return fanoutSamples(t, reg) == 1 })
 	c.close()
 	eventually(t, "streams_active = 0 after disconnect", func() bool { return testutil.ToFloat64(h.active) == 0 })
 
@@ -406,4 +408,20 @@ func BenchmarkHubSubscribe(b *testing.B) {
 	for _, c := range cancels {
 		c()
 	}
+}
+
+// fanoutSamples returns how many writes erpgate_tracking_fanout_seconds
+// has measured.
+func fanoutSamples(t *testing.T, reg *prometheus.Registry) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "erpgate_tracking_fanout_seconds" {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	return 0
 }

@@ -200,6 +200,32 @@ func (c *ReadCache[V]) SetLive(live bool) {
 	c.mu.Unlock()
 }
 
+// Account adds delta bytes to orderID's entry, for what its value came to
+// hold after it was stored (a page rendered on first use), and evicts other
+// entries at random while the cache is over its bound. Nothing happens when
+// the entry is gone (it was invalidated meanwhile).
+func (c *ReadCache[V]) Account(orderID string, delta int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[orderID]
+	if !ok {
+		return
+	}
+	e.size += delta
+	c.entries[orderID] = e
+	c.bytes += delta
+	for c.bytes > c.maxBytes && len(c.entries) > 1 {
+		for k, x := range c.entries { // random victim, not this one
+			if k == orderID {
+				continue
+			}
+			delete(c.entries, k)
+			c.bytes -= x.size
+			break
+		}
+	}
+}
+
 // Len returns the number of entries and their accounted bytes.
 func (c *ReadCache[V]) Len() (entries, bytes int) {
 	c.mu.Lock()

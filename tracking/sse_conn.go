@@ -474,12 +474,15 @@ func (h *Hub) writeStream(ctx context.Context, cs *connStream, buf *bytes.Buffer
 				}
 			}
 		}
+		live := 0
 		for _, f := range frames {
 			if last != "" && CompareIDs(f.id, last) <= 0 {
 				continue
 			}
 			buf.Write(f.b)
 			last = f.id
+			frames[live] = f
+			live++
 		}
 		if buf.Len() == 0 && ping {
 			buf.WriteString(": ping\n\n")
@@ -487,6 +490,14 @@ func (h *Hub) writeStream(ctx context.Context, cs *connStream, buf *bytes.Buffer
 		if buf.Len() > 0 && h.writeConn(cs.conn, buf.Bytes()) != nil {
 			h.endWrite(cs)
 			return
+		}
+		if live > 0 {
+			now := time.Now().UnixMilli()
+			for _, f := range frames[:live] {
+				if ms, _, ok := parseID(f.id); ok {
+					h.fanout.Observe(float64(now-int64(ms)) / 1000)
+				}
+			}
 		}
 		cs.mu.Lock()
 		cs.last = last

@@ -266,7 +266,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	cmdbW := cmdbWiring{opt: opt, rdb: rdb, registry: registry, rel: rel, disp: disp, keys: keys, webhooks: wh, v1URL: v1URL, v2URL: v2URL}
 	// --- end release management ---
 
-	srv, err := gateway.New(gateway.Config{
+	cfg := gateway.Config{
 		PublicURL: publicURL, Logger: log, Registerer: reg, Gatherer: reg,
 		Store: st, Keyring: keys, Timelines: trk, Live: hub, TrackingCache: cache, Release: rel, Plan: rel,
 		Authority: authority, Events: trk, Webhooks: wh, // ERP callbacks and webhook admin
@@ -283,7 +283,9 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		Supplier: supplyW.config,                                 // supplier services (supply.go)
 		Notices:  nf.notices, Feedback: nf.feedback, FAQ: nf.faq, // notices.go
 		CMDB: gateway.CMDBFunc(cmdbW.snapshot), ManifestKey: manifestKey, // release management (cmdb.go)
-	})
+	}
+	opt.hardening.configure(&cfg, rdb) // hardening.go
+	srv, err := gateway.New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,7 +32,8 @@ import (
 // Run it:  apt-get install -y chromium && go test -run Chromium ./cmd/gateway
 // It skips when chromium is not installed, unless ERPGATE_REQUIRE_TOOLS=1
 // (CI), where it fails. ERPGATE_SCREENSHOT_DIR, when set, receives the
-// screenshot (tracking-phone.png) for a human to look at.
+// screenshots (tracking-phone.png, tracking-phone-de.png) for a human to
+// look at; it is created if missing.
 
 // chromium returns the browser binary, or skips.
 func chromium(t *testing.T) string {
@@ -203,17 +205,9 @@ func pushStatus(t *testing.T, gw, orderID string, seq int32, status string, mod 
 // server records after the page loaded appears without a reload.
 func TestTrackingPageInChromium(t *testing.T) {
 	bin := chromium(t)
-	gw, logs, _ := startRun(t)
-	sim := logs.wait(t, "EMBEDDED ERP SIMULATOR")
 	// The test moves the order itself (as ERP v2 would), so that it knows
 	// which event arrives after the page is open.
-	putJSON(t, sim+"/sim/lifecycle", `{"step":"0s"}`)
-	resp, b := post(t, gw+"/v1/orders", "demo-shop-key", strings.Replace(orderBody("WEB-BROWSER-1"), `"SKU-1002"`, `"SKU-1011"`, 1))
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /v1/orders: %d %v", resp.StatusCode, b)
-	}
-	id := b["id"].(string)
-	pageURL := b["tracking"].(map[string]any)["url"].(string)
+	gw, id, _, pageURL := mixerOrder(t, "WEB-BROWSER-1")
 	date := func(days int) *erpv2cb.CalendarDate {
 		d := erpv2cb.CalendarDate(time.Now().UTC().AddDate(0, 0, days).Format(time.DateOnly))
 		return &d
@@ -263,6 +257,75 @@ func TestTrackingPageInChromium(t *testing.T) {
 		t.Errorf("status class = %v, want status status-progress", got)
 	}
 
+	screenshot(t, d, "tracking-phone.png")
+
+	// Times are in the reader's zone (the browser's, here New York), with
+	// the zone shown; products by name, with the delivery city.
+	if err := d.call("Emulation.setTimezoneOverride", map[string]any{"timezoneId": "America/New_York"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.call("Page.reload", map[string]any{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	d.waitEval(t, "the reloaded page in New York time", `document.readyState === "complete" && !!document.getElementById("tz-note") &&
+		document.getElementById("tz-note").textContent === "Times are shown in America/New_York."`)
+	enTime := fmt.Sprint(d.eval(t, `document.querySelector("#timeline time").textContent`))
+	if !regexp.MustCompile(`^(January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}, \d{4}, \d{1,2}:\d{2}\s[AP]M E[SD]T$`).MatchString(enTime) {
+		t.Errorf("English time %q, want e.g. \"December 10, 2026, 7:24 AM EST\"", enTime)
+	}
+	if got := fmt.Sprint(d.eval(t, `document.getElementById("lines").textContent`)); !strings.Contains(got, "1 × Stand mixer 5 l") {
+		t.Errorf("order lines %q, want the product name \"1 × Stand mixer 5 l\"", got)
+	}
+	if got := fmt.Sprint(d.eval(t, `document.getElementById("ship-to").textContent`)); got != "Delivery to Berlin" {
+		t.Errorf("delivery city %q", got)
+	}
+
+	// The language switch: German page, German dates, German summaries with
+	// the product's name instead of its SKU.
+	if err := d.call("Page.navigate", map[string]any{"url": pageURL + "&lang=de"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	d.waitEval(t, "the German page", `document.readyState === "complete" && document.documentElement.lang === "de" &&
+		!!document.getElementById("live-note") &&
+		document.getElementById("live-note").textContent === "Diese Seite aktualisiert sich automatisch."`)
+	if got := d.eval(t, `document.getElementById("status-label").textContent`); got != "Versandt" {
+		t.Errorf("German status %v, want Versandt", got)
+	}
+	deTime := fmt.Sprint(d.eval(t, `document.querySelector("#timeline time").textContent`))
+	if !regexp.MustCompile(`^\d{1,2}\. (Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember) \d{4}, \d{2}:\d{2} \S+$`).MatchString(deTime) {
+		t.Errorf("German time %q, want e.g. \"10. Dezember 2026, 07:24 GMT-5\"", deTime)
+	}
+	deDate := fmt.Sprint(d.eval(t, `document.getElementById("eta").textContent`))
+	if !regexp.MustCompile(`^(Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag), \d{1,2}\. \S+ \d{4}$`).MatchString(deDate) {
+		t.Errorf("German delivery date %q, want e.g. \"Donnerstag, 10. Dezember 2026\"", deDate)
+	}
+	summaries := fmt.Sprint(d.eval(t, `Array.from(document.querySelectorAll("#timeline .summary")).map(p => p.textContent).join(" | ")`))
+	if !strings.Contains(summaries, "Einige Artikel sind noch nicht vorrätig (1 × Stand mixer 5 l)") || strings.Contains(summaries, "SKU-1011") {
+		t.Errorf("German summaries %q, want the backorder with the product's name", summaries)
+	}
+	screenshot(t, d, "tracking-phone-de.png")
+
+	// Back/forward cache: pagehide closes the stream, pageshow resumes it
+	// after the last event shown; an event recorded meanwhile arrives once.
+	d.eval(t, `window.dispatchEvent(new PageTransitionEvent("pagehide", {persisted: true})); true`)
+	if got := d.eval(t, `window.erpgateStream()`); got != float64(-1) {
+		t.Errorf("stream state after pagehide = %v, want -1 (closed)", got)
+	}
+	pushStatus(t, gw, id, 6, "delivered", func(m *erpv2cb.SalesOrderStatusChanged) { m.ExpectedDeliveryDate = date(0) })
+	d.eval(t, `window.dispatchEvent(new PageTransitionEvent("pageshow", {persisted: true})); true`)
+	d.waitEval(t, "the delivered state after pageshow", `document.getElementById("status").className === "status status-done" &&
+		document.getElementById("eta-label").textContent === "Zugestellt"`)
+	if got := d.eval(t, `(function(){ var ids = Array.from(document.querySelectorAll("#timeline li[data-id]")).map(li => li.dataset.id);
+		return ids.length === new Set(ids).size; })()`); got != true {
+		t.Error("the resumed stream repeated an event")
+	}
+}
+
+// screenshot saves the page as a PNG (390x844 at 2x) in
+// ERPGATE_SCREENSHOT_DIR (created if missing) or the test's temporary
+// directory, after checking that it shows a rendered page.
+func screenshot(t *testing.T, d *devtools, name string) {
+	t.Helper()
 	var shot struct {
 		Data string `json:"data"`
 	}
@@ -285,21 +348,19 @@ func TestTrackingPageInChromium(t *testing.T) {
 	}
 	out := t.TempDir()
 	if dir := os.Getenv("ERPGATE_SCREENSHOT_DIR"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		out = dir
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(out, "tracking-phone.png")
+	path := filepath.Join(out, name)
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", path, len(raw))
-
-	// Delivered: the card turns to its final state, still without reload.
-	pushStatus(t, gw, id, 6, "delivered", func(m *erpv2cb.SalesOrderStatusChanged) { m.ExpectedDeliveryDate = date(0) })
-	d.waitEval(t, "the delivered state", `document.getElementById("status").className === "status status-done" &&
-		document.getElementById("eta-label").textContent === "Delivered" && window.erpgateProbe === "same page"`)
 }
 
 // notBlank reports an error when the image has hardly any colours: a page

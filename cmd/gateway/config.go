@@ -48,7 +48,8 @@ type options struct {
 	heartbeat        time.Duration
 	manifestFile     string
 	releasePublicKey string
-	boundAddr        string // the address the gateway listens on (set by run, not a flag)
+	boundAddr        string           // the address the gateway listens on (set by run, not a flag)
+	hardening        hardeningOptions // hardening.go
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -87,6 +88,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.heartbeat, "heartbeat", 5*time.Second, "how often this instance renews its entry in the instance registry")
 	fs.StringVar(&o.manifestFile, "manifest", env("ERPGATE_MANIFEST", ""), "the signed release manifest of this build; checked at start, its digest is registered with the instance [ERPGATE_MANIFEST]")
 	fs.StringVar(&o.releasePublicKey, "release-public-key", env("ERPGATE_RELEASE_PUBLIC_KEY", ""), "PEM ed25519 public key: the release library accepts only manifests signed by it (default: any valid signature) [ERPGATE_RELEASE_PUBLIC_KEY]")
+	addHardeningFlags(fs, env, &o.hardening) // hardening.go
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, flagHelp
@@ -113,6 +115,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if o.noticeLeadTime <= 0 || o.noticeLeadTime > notice.MaxAhead {
 		return nil, errors.New("--notice-lead-time must be above 0 and at most a year (8784h)")
+	}
+	if err := o.hardening.check(); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // shop time zones (config) on hosts without a zoneinfo database
 )
 
 func main() {

@@ -96,6 +96,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer ln.Close()
 	addr := ln.Addr().String()
 	opt.boundAddr = addr
+	if ln, err = opt.hardening.listen(ln, reg); err != nil { // hardening.go
+		return err
+	}
 	publicURL := opt.publicURL
 	if publicURL == "" {
 		publicURL = "http://" + addr
@@ -112,8 +115,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		ConnContext:       gateway.ConnContext, // 408 for a header that does not arrive (hardening.go)
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	stopMetrics, err := opt.hardening.serveMetrics(reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("gateway listening", "addr", addr, "url", "http://"+addr, "version", buildInfo().Version, "commit", buildInfo().Commit)

@@ -149,6 +149,16 @@ func post(t *testing.T, url, key, body string, hdr ...string) (*http.Response, m
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+key)
+	resp, raw := send(t, req, hdr...)
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return resp, m
+}
+
+// send sends req with the extra headers (name, value, …) and returns the
+// response with its whole body.
+func send(t *testing.T, req *http.Request, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -157,9 +167,8 @@ func post(t *testing.T, url, key, body string, hdr ...string) (*http.Response, m
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp, m
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, raw
 }
 
 func getJSON(t *testing.T, url, key string, v any) int {

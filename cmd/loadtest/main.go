@@ -101,7 +101,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.Float64Var(&o.rate, "rate", 100, "constant arrival rate, requests per second (ignored with --steps)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "run length at --rate")
 	fs.StringVar(&o.steps, "steps", "", "stepped schedule RATE:DURATION,…, e.g. 1000:10s,2000:10s (overrides --rate/--duration)")
-	fs.StringVar(&o.mix, "mix", loadtest.DefaultMix.String(), "operation weights: rest, soap, repeat (same key and body as an earlier order), track, supplier, health")
+	fs.StringVar(&o.mix, "mix", loadtest.DefaultMix.String(), "operation weights: rest, soap, repeat (same key and body as an earlier order), track (JSON), page (the customer's HTML page), supplier, health")
 	fs.StringVar(&c.ShopKey, "shop-key", env("ERPGATE_SHOP_KEY", loadtest.DefaultShopKey), "shop API key [ERPGATE_SHOP_KEY]")
 	fs.StringVar(&c.SupplierKey, "supplier-key", env("ERPGATE_SUPPLIER_KEY", loadtest.DefaultSupplierKey), "supplier API key [ERPGATE_SUPPLIER_KEY]")
 	fs.IntVar(&c.MaxInflight, "max-inflight", loadtest.DefaultMaxInflight, "most concurrent requests; due requests beyond wait (and the wait counts in their latency)")

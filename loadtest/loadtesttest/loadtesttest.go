@@ -127,7 +127,8 @@ func (e *ERP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Gateway is a fake erpgate gateway: POST /v1/orders (with idempotency by
 // Idempotency-Key or external_id), POST /soap/orders, GET /v1/orders/{id},
-// GET /v1/tracking/{id}, GET /v1/supplier/purchase-orders and GET /healthz.
+// GET /v1/tracking/{id}, GET /track/{id}, GET /v1/supplier/purchase-orders
+// and GET /healthz.
 // An accepted order is delivered to ERP at once, in every version of
 // Versions, before the answer — unless a planted failure says otherwise.
 type Gateway struct {
@@ -165,6 +166,7 @@ type accepted struct {
 var (
 	soapExternalID = regexp.MustCompile(`<(?:\w+:)?ExternalId>([^<]*)</`)
 	trackingPath   = regexp.MustCompile(`^/v1/tracking/([^/]+)$`)
+	pagePath       = regexp.MustCompile(`^/track/([^/]+)$`)
 	orderPath      = regexp.MustCompile(`^/v1/orders/([^/]+)$`)
 )
 
@@ -192,6 +194,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case trackingPath.MatchString(r.URL.Path):
 		route = r.Method + " /v1/tracking/{id}"
+	case pagePath.MatchString(r.URL.Path):
+		route = r.Method + " /track/{id}"
 	case orderPath.MatchString(r.URL.Path):
 		route = r.Method + " /v1/orders/{id}"
 	}
@@ -267,6 +271,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fmt.Fprintf(w, `{"id":%q,"events":[{"type":"accepted"}]}`, id)
+	case "GET /track/{id}":
+		id := pagePath.FindStringSubmatch(r.URL.Path)[1]
+		g.mu.Lock()
+		a, ok := g.byID[id]
+		g.mu.Unlock()
+		if !ok || r.URL.Query().Get("token") != a.token {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><title>%s</title>", id)
 	case "GET /v1/orders/{id}":
 		id := orderPath.FindStringSubmatch(r.URL.Path)[1]
 		g.mu.Lock()
