@@ -42,7 +42,8 @@ func newContractEnv(t *testing.T) *contractEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	opt, err := parseFlags([]string{"gateway", "--erpsim-listen", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	opt, err := parseFlags([]string{"gateway", "--erpsim-listen", "127.0.0.1:0", "--metrics-token", contractMetricsToken},
+		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,12 @@ func newContractEnv(t *testing.T) *contractEnv {
 	t.Cleanup(mr.Close)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
-	keys, err := gateway.NewKeyring(gateway.DemoClients())
+	// Two more clients whose rate limit (one request, then one an hour) is
+	// spent at once: their requests are the 429s.
+	slow := &gateway.RateLimit{PerSecond: 1.0 / 3600, Burst: 1}
+	keys, err := gateway.NewKeyring(append(gateway.DemoClients(),
+		gateway.Client{ID: "limited-shop", Kind: gateway.KindShop, KeySHA256: gateway.HashKey(limitedShopKey), RateLimit: slow},
+		gateway.Client{ID: "limited-supplier", Kind: gateway.KindSupplier, SupplierID: "SUP-1", KeySHA256: gateway.HashKey(limitedSupplierKey), RateLimit: slow}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +98,13 @@ func newContractEnv(t *testing.T) *contractEnv {
 	waitReady(t, e.url)
 	return e
 }
+
+// Credentials of the contract system beyond the demo's.
+const (
+	contractMetricsToken = "contract-metrics-token"
+	limitedShopKey       = "contract-limited-shop-key"
+	limitedSupplierKey   = "contract-limited-supplier-key"
+)
 
 type answer struct {
 	status int
@@ -215,7 +228,8 @@ func TestContractTraffic(t *testing.T) {
 	for _, r := range []req{
 		{method: "GET", path: "/healthz", want: 200},
 		{method: "GET", path: "/readyz", want: 200},
-		{method: "GET", path: "/metrics", want: 200},
+		{method: "GET", path: "/metrics", key: contractMetricsToken, want: 200},
+		{method: "GET", path: "/metrics", key: "not-the-token", want: 401},
 		{method: "GET", path: "/openapi.json", want: 200},
 		{method: "GET", path: "/docs/api", want: 200},
 		{method: "GET", path: "/problems", want: 200},
@@ -269,6 +283,11 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "GET", path: "/v1/tracking/" + id, key: shop, want: 200})
 	e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "?token=wrong", want: 404})
 	e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "/events?token=wrong", want: 404})
+	if a := e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "?token=" + token, want: 200}); a.header.Get("ETag") != "" {
+		e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "?token=" + token, hdr: map[string]string{"If-None-Match": a.header.Get("ETag")}, want: 304})
+	} else {
+		t.Error("tracking answer without ETag")
+	}
 	e.stream(t, "/v1/tracking/"+id+"/events?token="+token)
 
 	// Catalog.
@@ -586,6 +605,36 @@ func TestContractTraffic(t *testing.T) {
 
 	hooks.wait(t, "notice:erp-upgrade", 2)  // notice.scheduled, notice.updated
 	hooks.wait(t, "notice:intake-pause", 2) // notice.scheduled, notice.cancelled
+
+	// Rate limits: the limited clients spend their one request, then every
+	// limited operation answers 429 with Retry-After and RateLimit-*.
+	e.do(t, req{method: "GET", path: "/v1/orders/ord_NOPE", key: limitedShopKey, want: 404})
+	e.do(t, req{method: "GET", path: "/v1/supplier/purchase-orders/PO-NOPE", key: limitedSupplierKey})
+	for _, r := range []req{
+		{method: "POST", path: "/v1/orders", key: limitedShopKey, body: strings.Replace(stand, "WEB-C-2", "WEB-C-L", 1)},
+		{method: "GET", path: "/v1/orders?external_id=WEB-1001", key: limitedShopKey},
+		{method: "GET", path: "/v1/orders/" + id, key: limitedShopKey},
+		{method: "POST", path: "/v1/feedback", key: limitedShopKey, body: fb},
+		{method: "GET", path: "/v1/supplier/purchase-orders", key: limitedSupplierKey},
+		{method: "GET", path: "/v1/supplier/purchase-orders/PO-NOPE", key: limitedSupplierKey},
+		{method: "POST", path: "/v1/supplier/purchase-orders/PO-NOPE/acknowledgements", key: limitedSupplierKey, body: ack},
+		{method: "POST", path: "/v1/supplier/purchase-orders/PO-NOPE/shipping-notices", key: limitedSupplierKey, body: asn},
+		{method: "POST", path: "/v1/supplier/purchase-orders/PO-NOPE/invoices", key: limitedSupplierKey, body: inv},
+		{method: "POST", path: "/v1/supplier/stock-advices", key: limitedSupplierKey, body: stock},
+		{method: "GET", path: "/v1/supplier/stock-advices", key: limitedSupplierKey},
+		{method: "GET", path: "/v1/supplier/stock-advices/STK-C1", key: limitedSupplierKey},
+		{method: "GET", path: "/v1/supplier/acknowledgements", key: limitedSupplierKey},
+		{method: "GET", path: "/v1/supplier/acknowledgements/ACK-C1", key: limitedSupplierKey},
+		{method: "GET", path: "/v1/supplier/shipping-notices", key: limitedSupplierKey},
+		{method: "GET", path: "/v1/supplier/shipping-notices/ASN-C1", key: limitedSupplierKey},
+		{method: "GET", path: "/v1/supplier/invoices", key: limitedSupplierKey},
+		{method: "GET", path: "/v1/supplier/invoices/INV-C1", key: limitedSupplierKey},
+	} {
+		r.want = http.StatusTooManyRequests
+		if a := e.do(t, r); a.header.Get("Retry-After") == "" || a.header.Get("RateLimit-Remaining") != "0" {
+			t.Errorf("%s %s: 429 with Retry-After %q, RateLimit-Remaining %q", r.method, r.path, a.header.Get("Retry-After"), a.header.Get("RateLimit-Remaining"))
+		}
+	}
 
 	// ERP v2 down: what must ask it and has no copy answers 503 with
 	// Retry-After (the description requires the header).

@@ -53,6 +53,7 @@ var Excluded = map[string]string{
 	"GET /robots.txt":        "for search engine crawlers",
 	"GET /sitemap.xml":       "for search engine crawlers",
 	"GET /favicon.ico":       "the browser's tab icon",
+	"GET /favicon.svg":       "the browser's tab icon (SVG) and the demo shop's logo",
 	"* /debug/pprof":         "Go runtime profiles (net/http/pprof) for operators, admin token; not an API",
 	"* /debug/pprof/":        "Go runtime profiles (net/http/pprof)",
 	"* /debug/pprof/:name":   "Go runtime profiles (net/http/pprof)",
