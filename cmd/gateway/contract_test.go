@@ -106,6 +106,9 @@ const (
 	limitedSupplierKey   = "contract-limited-supplier-key"
 )
 
+// noContentType as req.ctype sends the body without a Content-Type.
+const noContentType = "-"
+
 type answer struct {
 	status int
 	header http.Header
@@ -116,7 +119,7 @@ type answer struct {
 // req describes one request of the scenario.
 type req struct {
 	method, path, key, body string
-	ctype                   string // default application/json when there is a body
+	ctype                   string // default application/json when there is a body; noContentType: none
 	hdr                     map[string]string
 	invalid                 bool // sent against the description on purpose
 	want                    int
@@ -132,7 +135,7 @@ func (e *contractEnv) do(t *testing.T, r req) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.body != "" {
+	if r.body != "" && r.ctype != noContentType {
 		ct := r.ctype
 		if ct == "" {
 			ct = "application/json"
@@ -266,6 +269,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: `{"external_id":"X","customer":{"name":"A"}}`, want: 400, invalid: true})
 	e.refused(t, "POST", "/v1/orders", sup1, stand)
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: stand, ctype: "text/plain", want: 415, invalid: true})
+	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: stand, ctype: noContentType, want: 415, invalid: true})
 	e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: huge, want: 413, invalid: true})
 	acc2 := e.do(t, req{method: "POST", path: "/v1/orders", key: shop, body: stand, want: 202})
 	id2, _ := acc2.body["id"].(string)
