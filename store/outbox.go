@@ -14,6 +14,7 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/internal/streamgroup"
 )
 
 // Outbox is the outbox stream with one consumer group per ERP target. It
@@ -29,7 +30,10 @@ type Outbox struct {
 	results resultBatcher // group commit of Store.SetResult (outbox_delivery.go)
 }
 
-var _ erp.Outbox = (*Outbox)(nil)
+var (
+	_ erp.Outbox  = (*Outbox)(nil)
+	_ erp.Adopter = (*Outbox)(nil)
+)
 
 // Read returns up to count new entries of target's group for consumer,
 // waiting up to block for the first (block must be positive: go-redis reads 0
@@ -120,6 +124,32 @@ func (b *Outbox) Reclaim(ctx context.Context, target, consumer string, minIdle t
 			n = p[0].RetryCount
 		}
 		out = append(out, message(m.ID, m.Values, n))
+	}
+	return out, nil
+}
+
+// Holders returns the consumers of target's group that hold pending entries
+// (the parking consumer included).
+func (b *Outbox) Holders(ctx context.Context, target string) ([]string, error) {
+	hs, err := streamgroup.Holders(ctx, b.s.rdb, outboxKey, group(target))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return hs, nil
+}
+
+// Adopt claims for consumer up to count entries of target's group pending
+// for from and idle for at least minIdle, oldest first, counting a delivery
+// each: the entries of a dead instance's consumer, or a restarted
+// instance's own.
+func (b *Outbox) Adopt(ctx context.Context, target, from, consumer string, minIdle time.Duration, count int) ([]erp.Message, error) {
+	cs, err := streamgroup.Claim(ctx, b.s.rdb, outboxKey, group(target), from, consumer, minIdle, count)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]erp.Message, len(cs))
+	for i, c := range cs {
+		out[i] = message(c.ID, c.Values, c.Deliveries)
 	}
 	return out, nil
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate"
+	"erpgate/internal/instance"
 )
 
 // Redis layout of webhooks. Every key shares the hash tag {trk:wh}, so the
@@ -171,9 +171,20 @@ type WebhooksConfig struct {
 	// Now is the wall clock for signatures, schedules and lag; default
 	// time.Now. It must advance: retries fall due by it.
 	Now func() time.Time
-	// Consumer names this instance in the feed's consumer group; default
-	// "<hostname>-<pid>-<random>".
+	// Consumer names this instance in the feed's consumer group:
+	// "<instance id>:webhooks" (internal/instance), the same after a
+	// restart, so that a restarted instance takes over the feed entries it
+	// had read at once. Default: the host name as the instance id.
 	Consumer string
+	// Instances tells which instances are alive; with it, the feed entries
+	// a dead instance had read are taken over within about TakeoverEvery of
+	// its heartbeat expiring, rather than after ReclaimIdle. Optional.
+	Instances interface {
+		Alive(ctx context.Context, id string) (bool, error)
+	}
+	// TakeoverEvery is how often the feed reader looks for entries of dead
+	// instances; default 1s.
+	TakeoverEvery time.Duration
 	// Workers is the number of concurrent deliveries per instance; default 4.
 	// One (subscription, order) pair is only ever worked on by one worker.
 	Workers int
@@ -298,9 +309,9 @@ func NewWebhooks(cfg WebhooksConfig) (*Webhooks, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Consumer == "" {
-		host, _ := os.Hostname()
-		cfg.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
+		cfg.Consumer = instance.Consumer(instance.Default(), "webhooks")
 	}
+	def(&cfg.TakeoverEvery, time.Second)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{
 			Timeout: cfg.Timeout,

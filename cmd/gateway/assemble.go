@@ -17,6 +17,7 @@ import (
 	"erpgate/erp/erpsim"
 	"erpgate/erp/erpv2"
 	"erpgate/gateway"
+	"erpgate/internal/instance"
 	"erpgate/store"
 	"erpgate/tracking"
 )
@@ -70,6 +71,18 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	if err := reg.Register(st.Collector()); err != nil {
 		return nil, err
 	}
+
+	// The instance registry (store/instances.go): this instance heartbeats
+	// under its stable id; the stream consumers, named after it, take over
+	// a dead instance's pending entries, and a restart takes over its own.
+	instances := store.NewInstances(rdb, opt.instanceTTL)
+	self := store.Instance{ID: opt.instanceID, Version: version, Commit: buildCommit(), Address: publicURL, Started: time.Now()}
+	if err := instances.Heartbeat(ictx, self); err != nil {
+		return nil, fmt.Errorf("instance registry: %w", err)
+	}
+	sys.background(bgCtx, &wg, "instance heartbeat", func(ctx context.Context) error {
+		return instances.Run(ctx, self, log)
+	})
 
 	v1URL, v2URL := opt.erpV1URL, opt.erpV2URL
 	if v1URL == "" || v2URL == "" {
@@ -140,6 +153,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	}
 	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{
 		Client: rdb, Logger: log, Registerer: reg, Static: webhooks,
+		Consumer: instance.Consumer(opt.instanceID, "webhooks"), Instances: instances,
 		ShopOf: func(ctx context.Context, id string) (string, error) {
 			o, err := st.LoadOrder(ctx, id)
 			if err != nil {
@@ -216,6 +230,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 
 	disp := erp.NewDispatcher(erp.DispatcherConfig{
 		Outbox: st.Outbox(), Orders: st, Adapters: delivering, Plan: plan,
+		Name: opt.instanceID, Instances: instances,
 		Logger: log, Registerer: reg, Consumers: opt.consumers, InFlight: opt.erpInFlight, CallTimeout: opt.erpTimeout,
 		OnResult:       erp.Reauthorize(rel, st, log, erp.ChainHooks(shadow.OnResult, timeline, openOrdersHook(open, log))),
 		Backoff:        erp.Backoff{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"erpgate/gateway"
+	"erpgate/internal/instance"
 	"erpgate/store"
 	"erpgate/tracking"
 )
@@ -37,6 +38,8 @@ type options struct {
 	erpReclaimIdle     time.Duration
 	trackingCacheMiB   int
 	redisPipelines     int
+	instanceID         string
+	instanceTTL        time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -68,6 +71,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.erpReclaimIdle, "erp-reclaim-idle", 2*time.Minute, "a message pending this long belongs to a dead worker and is taken over (keep it above --erp-timeout)")
 	fs.IntVar(&o.trackingCacheMiB, "tracking-cache-mib", 32, "memory for cached tracking answers, invalidated by the timeline feed; 0 reads Redis for every tracking request")
 	fs.IntVar(&o.redisPipelines, "redis-pipelines", store.DefaultPipelines, "pipelines of concurrent Redis commands in flight at once (automatic pipelining); 0 sends every command on its own")
+	fs.StringVar(&o.instanceID, "instance-id", env("ERPGATE_INSTANCE_ID", instance.Default()), "this instance's stable identity: its stream consumers are named after it, so a restart takes over its own pending entries at once; two live instances must never share one (default: the host name) [ERPGATE_INSTANCE_ID]")
+	fs.DurationVar(&o.instanceTTL, "instance-ttl", store.DefaultInstanceTTL, "an instance that has not heartbeated for this long is dead and other instances take over its pending entries")
 	fs.Int64Var(&o.erpMaxDeliveries, "erp-max-deliveries", 10, "deliveries of one message before it moves to the dead-letter stream")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -83,6 +88,19 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if o.erpInFlight < 1 || o.erpInFlight > 256 {
 		return nil, errors.New("--erp-in-flight must be between 1 and 256")
+	}
+	if err := instance.Validate(o.instanceID); err != nil {
+		return nil, fmt.Errorf("--instance-id %q: %w", o.instanceID, err)
+	}
+	if o.instanceTTL < 500*time.Millisecond {
+		return nil, errors.New("--instance-ttl must be at least 500ms")
+	}
+	// A live worker re-asserts its hold on a slow batch, and a deferred
+	// entry waits at most --erp-backoff-max: only an entry idle longer than
+	// both can belong to a dead worker (erp.DispatcherConfig.Validate).
+	if o.erpReclaimIdle <= o.erpBackoffMax || o.erpReclaimIdle < 2*o.erpTimeout {
+		return nil, fmt.Errorf("--erp-reclaim-idle %v must exceed --erp-backoff-max %v and be at least twice --erp-timeout %v: an entry waiting out its backoff, or in a live worker's slow call, would be taken as a dead worker's and delivered twice at once",
+			o.erpReclaimIdle, o.erpBackoffMax, o.erpTimeout)
 	}
 	if o.trackingCacheMiB < 0 || o.trackingCacheMiB > 4096 {
 		return nil, errors.New("--tracking-cache-mib must be between 0 and 4096")

@@ -246,15 +246,26 @@ func redactURL(raw string) string {
 	return scheme + "://" + rest
 }
 
-func registerBuildInfo(reg prometheus.Registerer) {
-	goVersion, rev := "", commit
+// buildCommit returns the commit set by -ldflags, else the VCS revision Go
+// recorded, else "".
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
 		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && rev == "" {
-				rev = s.Value
+			if s.Key == "vcs.revision" {
+				return s.Value
 			}
 		}
+	}
+	return ""
+}
+
+func registerBuildInfo(reg prometheus.Registerer) {
+	goVersion, rev := "", buildCommit()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
 	}
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "erpgate_build_info",
