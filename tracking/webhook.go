@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,7 +59,11 @@ type Subscription struct {
 	// Types, when not empty, limits delivery to these event types.
 	Types []string `json:"types,omitempty"`
 	// Static marks subscriptions from the config file; the API cannot delete them.
-	Static    bool      `json:"static,omitempty"`
+	Static bool `json:"static,omitempty"`
+	// CreatedAt is when Subscribe stored the subscription, on Redis's
+	// clock to the millisecond. Only the events of the timelines from then
+	// on are delivered to it. Static subscriptions have none: they are
+	// delivered every event the webhook group reads.
 	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
@@ -263,6 +268,8 @@ type Webhooks struct {
 	outcome *prometheus.CounterVec
 	lag     prometheus.Histogram
 
+	noSkip atomic.Bool // Redis cannot move the group (no XGROUP SETID): read the feed instead of skipping
+
 	mu       sync.Mutex
 	cache    map[string]Subscription // id → subscription, static included
 	cachedAt time.Time               // when the read that filled cache began
@@ -371,7 +378,14 @@ func (w *Webhooks) Subscribe(ctx context.Context, s Subscription) (Subscription,
 	if _, ok := w.static[s.ID]; ok {
 		return Subscription{}, erpgate.Errorf(erpgate.Conflict, "subscription %s exists", s.ID)
 	}
-	s.CreatedAt = w.now().UTC().Truncate(time.Second)
+	// Redis's clock, to the millisecond: the timeline ids are stamped
+	// with it, and deliver sends a pair only the events from this moment
+	// on — a new subscription never receives history.
+	at, err := w.rdb.Time(ctx).Result()
+	if err != nil {
+		return Subscription{}, unavailable(err)
+	}
+	s.CreatedAt = at.UTC().Truncate(time.Millisecond)
 	b, err := json.Marshal(s)
 	if err != nil {
 		return Subscription{}, erpgate.Wrap(erpgate.Internal, err, "internal error")

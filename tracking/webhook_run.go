@@ -263,6 +263,12 @@ return #ARGV - 1
 // are reclaimed), or none when the enqueue script failed.
 func (w *Webhooks) enqueue(ctx context.Context, msgs []redis.XMessage) ([]string, error) {
 	subs, err := w.load(ctx)
+	if err == nil && len(subs) == 0 {
+		// About to drop the news: make sure no subscription was created
+		// since the cache was filled (the entries were read before this
+		// read, so one created after it has none of its events among them).
+		subs, err = w.refresh(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -480,7 +486,7 @@ func (w *Webhooks) skipTo(ctx context.Context, id string, entries int64) (bool, 
 // read or skip meanwhile, and entries already read but unacknowledged stay
 // in the pending list for XAUTOCLAIM.
 func (w *Webhooks) skipUnsubscribed(ctx context.Context, skipped *string) (bool, error) {
-	if len(w.static) > 0 {
+	if len(w.static) > 0 || w.noSkip.Load() {
 		return false, nil
 	}
 	if subs, err := w.load(ctx); err != nil || len(subs) > 0 {
@@ -498,6 +504,14 @@ func (w *Webhooks) skipUnsubscribed(ctx context.Context, skipped *string) (bool,
 		return false, err
 	}
 	if _, err := w.skipTo(ctx, end, entries); err != nil {
+		if strings.Contains(err.Error(), "not supported") {
+			// The embedded Redis (miniredis) has no XGROUP SETID: read the
+			// feed and acknowledge it instead (enqueue drops the news of
+			// an unsubscribed shop), from now on without trying again.
+			w.noSkip.Store(true)
+			w.log.Debug("tracking webhooks: this Redis cannot move a consumer group; the feed is read instead of skipped", "err", err)
+			return false, nil
+		}
 		return false, err
 	}
 	*skipped = end
@@ -672,8 +686,13 @@ func (w *Webhooks) deliver(ctx context.Context, c *claim) error {
 	const page = 100
 	for {
 		start := "-"
-		if cursor != "" {
+		switch {
+		case cursor != "":
 			start = "(" + cursor
+		case !sub.CreatedAt.IsZero():
+			// Nothing delivered to this pair yet: from the subscription's
+			// creation on, never the order's history before it.
+			start = strconv.FormatInt(sub.CreatedAt.UnixMilli(), 10) + "-0"
 		}
 		msgs, err := w.rdb.XRangeN(ctx, StreamKey(c.order), start, "+", page).Result()
 		if err != nil {
