@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -170,5 +174,80 @@ func waitDeliveredWithin(t *testing.T, sim string, ids []string, d time.Duration
 			t.Fatalf("%d deliveries missing after %v, e.g. %v", len(missing), d, missing[:min(5, len(missing))])
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestEmbeddedWebhookGetsNoHistory: in the default mode (embedded Redis), a
+// webhook subscription created after orders were placed receives only
+// events stamped after its creation — the later orders' and the later
+// status changes of the earlier ones, never their history — and the log
+// shows no webhook feed errors.
+func TestEmbeddedWebhookGetsNoHistory(t *testing.T) {
+	gw, logs, stop := startRun(t)
+	var mu sync.Mutex
+	var got []map[string]any
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p map[string]any
+		json.NewDecoder(r.Body).Decode(&p)
+		mu.Lock()
+		got = append(got, p)
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+
+	for i := range 5 {
+		if resp, body := post(t, gw+"/v1/orders", "demo-shop-key", orderBody(fmt.Sprintf("HIST-%d", i))); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("order: %d %v", resp.StatusCode, body)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // several rounds of the webhook feed reader without a subscription
+	resp, sub := post(t, gw+"/admin/webhooks", "demo-admin-token",
+		fmt.Sprintf(`{"shop_id":"demo-shop","url":%q}`, rcv.URL))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /admin/webhooks: %d %v", resp.StatusCode, sub)
+	}
+	created, err := time.Parse(time.RFC3339Nano, sub["created_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := post(t, gw+"/v1/orders", "demo-shop-key", orderBody("NEW-1"))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("order: %d %v", resp.StatusCode, body)
+	}
+	newID := body["id"].(string)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		var seen bool
+		for _, p := range got {
+			seen = seen || p["order_id"] == newID
+		}
+		mu.Unlock()
+		if seen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the order placed after the subscription reached no webhook within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // whatever history would follow
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range got {
+		id, _ := p["id"].(string)
+		ms, _, _ := strings.Cut(id, "-")
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if err != nil || n < created.UnixMilli() {
+			t.Errorf("delivered event %v of order %v from before the subscription (created %v)", id, p["order_id"], created)
+		}
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	for _, l := range logs.lines {
+		if strings.Contains(l, "tracking webhooks") && (strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`)) {
+			t.Errorf("webhook problem logged in normal use: %s", l)
+		}
 	}
 }
