@@ -307,14 +307,18 @@ type GroupStats struct {
 	Target    string
 	Consumers int64 // consumers known to the group (including "_backoff")
 	Pending   int64 // delivered but not acknowledged (in flight or deferred)
-	Lag       int64 // not yet delivered to any consumer
+	// Lag is how many entries were not yet delivered to any consumer:
+	// counted up to 10,000, beyond that Redis's lag bounded by the
+	// outbox's length (Redis's lag alone can be NULL or stale; see
+	// docs/recovery.md).
+	Lag int64
 	// Oldest is the age of the oldest entry the group has not acknowledged
 	// (pending or not yet delivered); zero when there is none.
 	Oldest time.Duration
 }
 
-// lagCap bounds the fallback count of undelivered entries when Redis cannot
-// report a group's lag.
+// lagCap bounds the count of undelivered entries; beyond it Stats falls back
+// on Redis's lag, bounded by the outbox's length (streamgroup.Unread).
 const lagCap = 10000
 
 // Stats returns the state of every target's group, in target order. A group
@@ -337,12 +341,7 @@ func (b *Outbox) Stats(ctx context.Context) ([]GroupStats, error) {
 			out = append(out, st)
 			continue
 		}
-		st.Consumers, st.Pending, st.Lag = g.Consumers, g.Pending, g.Lag
-		if ms, seq := parseID(g.LastDeliveredID); g.EntriesRead == 0 && (ms != 0 || seq != 0) {
-			// A group that has read entries but reports none read cannot
-			// know its lag (miniredis; Redis after some SETIDs): count.
-			st.Lag = -1
-		}
+		st.Consumers, st.Pending = g.Consumers, g.Pending
 		var oldest string
 		if g.Pending > 0 {
 			p, err := b.s.rdb.XPending(ctx, outboxKey, group(t)).Result()
@@ -351,21 +350,16 @@ func (b *Outbox) Stats(ctx context.Context) ([]GroupStats, error) {
 			}
 			oldest = p.Lower
 		}
-		// The first entry after the last delivered one is the oldest not yet
-		// delivered; it may be older than every pending one.
-		limit := int64(1)
-		if st.Lag < 0 {
-			limit = lagCap
-		}
-		next, err := b.s.rdb.XRangeN(ctx, outboxKey, nextID(g.LastDeliveredID), "+", limit).Result()
+		// Redis's lag is unreliable (NULL, or stale after an AOF reload):
+		// count the entries after the last delivered one (streamgroup.Unread).
+		// The first of them may be older than every pending one.
+		lag, next, err := streamgroup.Unread(ctx, b.s.rdb, outboxKey, g, lagCap)
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		if st.Lag < 0 {
-			st.Lag = int64(len(next))
-		}
-		if len(next) > 0 && (oldest == "" || idLess(next[0].ID, oldest)) {
-			oldest = next[0].ID
+		st.Lag = lag
+		if next != "" && (oldest == "" || idLess(next, oldest)) {
+			oldest = next
 		}
 		if oldest != "" {
 			st.Oldest = max(now.Sub(idTime(oldest)), 0)
@@ -497,10 +491,4 @@ func idLess(a, b string) bool {
 	am, as := parseID(a)
 	bm, bs := parseID(b)
 	return am < bm || am == bm && as < bs
-}
-
-// nextID returns the smallest id after id.
-func nextID(id string) string {
-	ms, seq := parseID(id)
-	return fmt.Sprintf("%d-%d", ms, seq+1)
 }

@@ -9,6 +9,8 @@ package streamgroup
 
 import (
 	"context"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,4 +74,48 @@ func Claim(ctx context.Context, rdb redis.UniversalClient, stream, group, from, 
 		out = append(out, Claimed{XMessage: m, Deliveries: n[m.ID]})
 	}
 	return out, nil
+}
+
+// Unread returns how many entries of stream group g has not been delivered
+// yet, and the id of the first of them ("" when none).
+//
+// Redis's own lag (XINFO GROUPS) cannot be trusted for this. It is NULL
+// (go-redis reads 0) when the group's read counter is unknown: after an AOF
+// load, after XGROUP CREATE or SETID at an arbitrary id, and when entries
+// after the group's last-delivered id were deleted (XDEL) — and miniredis
+// never knows it. Worse, Redis 7.0 propagates a group read to the AOF and
+// replicas as XCLAIM … LASTID, which moves the last-delivered id but not
+// the read counter: after an AOF rewrite, further reads and a restart, the
+// counter is stale and the lag counts every entry added since the rewrite,
+// although all of them were read (lag 4014 with nothing pending). So the
+// entries after the last-delivered id are counted, up to limit; only a
+// backlog beyond limit falls back on Redis's lag, bounded by the stream's
+// length (and at least limit+1).
+func Unread(ctx context.Context, rdb redis.UniversalClient, stream string, g redis.XInfoGroup, limit int64) (n int64, first string, err error) {
+	xs, err := rdb.XRangeN(ctx, stream, NextID(g.LastDeliveredID), "+", limit+1).Result()
+	if err != nil {
+		return 0, "", err
+	}
+	if len(xs) > 0 {
+		first = xs[0].ID
+	}
+	if int64(len(xs)) <= limit {
+		return int64(len(xs)), first, nil
+	}
+	xlen, err := rdb.XLen(ctx, stream).Result()
+	if err != nil {
+		return 0, "", err
+	}
+	return max(min(g.Lag, xlen), limit+1), first, nil
+}
+
+// NextID returns the smallest stream id after id ("<ms>-<seq>").
+func NextID(id string) string {
+	a, b, _ := strings.Cut(id, "-")
+	ms, _ := strconv.ParseUint(a, 10, 64)
+	seq, _ := strconv.ParseUint(b, 10, 64)
+	if seq == math.MaxUint64 {
+		return strconv.FormatUint(ms+1, 10) + "-0"
+	}
+	return strconv.FormatUint(ms, 10) + "-" + strconv.FormatUint(seq+1, 10)
 }
