@@ -131,6 +131,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	}
 	hub, err := tracking.NewHub(tracking.HubConfig{
 		Client: rdb, Store: trk, Logger: log, Registerer: reg, OnFeed: invalidate, OnGap: reset,
+		Poll: embeddedFeedPoll(opt),
 	})
 	if err != nil {
 		return nil, err
@@ -265,6 +266,16 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	supplyW.attach(srv) // supply.go
 	sys.handler = srv
 	return sys, nil
+}
+
+// embeddedFeedPoll is how often the tracking hub polls the feed on the
+// embedded Redis, where a blocked XREAD is re-run after every command
+// (tracking.HubConfig.Poll); 0 (a blocking read) on a real Redis.
+func embeddedFeedPoll(opt *options) time.Duration {
+	if opt.redisURL == "" {
+		return 50 * time.Millisecond
+	}
+	return 0
 }
 
 // demoERPCallbackKey is the demo ERP client's key (gateway.DemoClients),
