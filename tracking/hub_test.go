@@ -24,10 +24,14 @@ import (
 
 // startHub runs a Hub on its own connection to the same database as rdb (as
 // a second gateway instance would) until the test ends.
-func startHub(t *testing.T, rdb *redis.Client, cfg HubConfig) *Hub {
+// hooks, if any, are added to that connection.
+func startHub(t *testing.T, rdb *redis.Client, cfg HubConfig, hooks ...redis.Hook) *Hub {
 	t.Helper()
 	own := redis.NewClient(rdb.Options())
 	t.Cleanup(func() { own.Close() })
+	for _, h := range hooks {
+		own.AddHook(h)
+	}
 	cfg.Client = own
 	if cfg.Store == nil {
 		cfg.Store = newTestStore(t, own, nil)
@@ -434,19 +438,8 @@ func (h *blockedReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // command — and live events still arrive, in order.
 func TestHubPollsWithoutBlocking(t *testing.T) {
 	rdb, _ := redistest.Mini(t)
-	own := redis.NewClient(rdb.Options())
-	t.Cleanup(func() { own.Close() })
 	hook := &blockedReads{}
-	own.AddHook(hook)
-	h, err := NewHub(HubConfig{Client: own, Store: newTestStore(t, own, nil), Poll: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { h.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-h.Ready()
+	h := startHub(t, rdb, HubConfig{Poll: 5 * time.Millisecond}, hook)
 
 	ch, stop := h.Subscribe("ord_1")
 	defer stop()

@@ -121,6 +121,20 @@ func buildBinary(t *testing.T, pkg string) string {
 	return out
 }
 
+// startSimProc builds the gateway and the simulator, starts the simulator
+// as a process of its own, and returns the gateway binary and the
+// simulator's URL.
+func startSimProc(t *testing.T) (gwBin, sim string) {
+	t.Helper()
+	gwBin = buildBinary(t, "./cmd/gateway")
+	simBin := buildBinary(t, "./cmd/erpsim")
+	simAddr := freePort(t)
+	sim = "http://" + simAddr
+	startProc(t, simBin, "--listen", simAddr)
+	waitPath(t, sim, "/healthz")
+	return gwBin, sim
+}
+
 type proc struct {
 	cmd *exec.Cmd
 	log *strings.Builder
@@ -172,13 +186,7 @@ func (p *proc) output() string {
 func TestSIGKILLMidLoadLosesNothing(t *testing.T) {
 	rdb := redistest.Real(t)
 	redisURL := fmt.Sprintf("redis://%s/%d", rdb.Options().Addr, rdb.Options().DB)
-	gwBin := buildBinary(t, "./cmd/gateway")
-	simBin := buildBinary(t, "./cmd/erpsim")
-
-	simAddr := freePort(t)
-	sim := "http://" + simAddr
-	startProc(t, simBin, "--listen", simAddr)
-	waitPath(t, sim, "/healthz")
+	gwBin, sim := startSimProc(t)
 	putJSON(t, sim+"/sim/faults", `{"lost_reply_rate":0.1,"latency_ms":5}`)
 
 	gwAddr := freePort(t)

@@ -84,13 +84,7 @@ func TestAppendfsyncWarning(t *testing.T) {
 func TestSIGKILLRestartTakesOverAtOnce(t *testing.T) {
 	rdb := redistest.Real(t)
 	redisURL := fmt.Sprintf("redis://%s/%d", rdb.Options().Addr, rdb.Options().DB)
-	gwBin := buildBinary(t, "./cmd/gateway")
-	simBin := buildBinary(t, "./cmd/erpsim")
-
-	simAddr := freePort(t)
-	sim := "http://" + simAddr
-	startProc(t, simBin, "--listen", simAddr)
-	waitPath(t, sim, "/healthz")
+	gwBin, sim := startSimProc(t)
 	// Every ERP call takes 3s: the killed gateway holds its orders mid-call.
 	putJSON(t, sim+"/sim/faults", `{"latency_ms":3000}`)
 
