@@ -256,11 +256,11 @@ func TestSIGKILLMidLoadLosesNothing(t *testing.T) {
 	cancel()
 	wg.Wait()
 
-	// A new gateway on the same Redis finishes the job. Its consumers have new
-	// names, so what the dead one held is reclaimed by idle time: keep that
-	// short here.
+	// A new gateway on the same Redis finishes the job. It runs under the
+	// same instance id (the host name), so its consumers take over what
+	// the dead one held at once (docs/recovery.md).
 	putJSON(t, sim+"/sim/faults", `{"lost_reply_rate":0,"latency_ms":0}`)
-	startProc(t, gwBin, append(args, "--erp-reclaim-idle", "5s")...)
+	startProc(t, gwBin, args...)
 	waitReady(t, gw)
 
 	mu.Lock()
