@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -243,5 +244,28 @@ func TestEmbeddedWebhookGetsNoHistory(t *testing.T) {
 		if strings.Contains(l, "tracking webhooks") && (strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`)) {
 			t.Errorf("webhook problem logged in normal use: %s", l)
 		}
+	}
+}
+
+// The start-up refusal docs/recovery.md documents: --erp-reclaim-idle must
+// exceed --erp-backoff-max and be at least twice --erp-timeout; a bad
+// --instance-id is refused too.
+func TestRecoveryFlagsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--erp-reclaim-idle", "1m", "--erp-backoff-max", "1m"}, "must exceed --erp-backoff-max"},
+		{[]string{"--erp-reclaim-idle", "30s", "--erp-timeout", "20s", "--erp-backoff-max", "10s"}, "at least twice --erp-timeout"},
+		{[]string{"--instance-id", "gw:1"}, "--instance-id"},
+	} {
+		err := run(t.Context(), append([]string{"gateway", "--listen", "127.0.0.1:0"}, tc.args...),
+			func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: run = %v, want a refusal naming %q", tc.args, err, tc.want)
+		}
+	}
+	if _, err := parseFlags([]string{"gateway"}, func(string) string { return "" }, io.Discard); err != nil {
+		t.Errorf("default flags refused: %v", err)
 	}
 }
