@@ -109,7 +109,16 @@ func TestTakeoverDeadInstanceNotSlowOne(t *testing.T) {
 
 	// A live instance whose ERP calls hang holds slowN orders.
 	slow := erpfake.New(erpfake.Config{Target: "v1"})
-	slow.SetHook(func(ctx context.Context, _ erpfake.Op, _ string) error { <-ctx.Done(); return ctx.Err() })
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // the hanging calls end with the test
+	slow.SetHook(func(ctx context.Context, _ erpfake.Op, _ string) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-release:
+			return erpfake.Transient()
+		}
+	})
 	accept(t, st, 0, slowN)
 	run("gw-slow", slow, slowN)
 	waitHeld("gw-slow:v1:0", slowN)
