@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"erpgate"
+	"erpgate/internal/instance"
 	"erpgate/order"
 )
 
@@ -89,6 +89,25 @@ type Outbox interface {
 	DeadLetter(ctx context.Context, target string, m Message, reason string) error
 }
 
+// Adopter is an optional capability of Outbox: taking over the entries of a
+// consumer whose instance is gone at once, instead of after ReclaimMinIdle.
+// *store.Outbox implements it.
+type Adopter interface {
+	// Holders returns the consumers of target's group that hold pending
+	// entries.
+	Holders(ctx context.Context, target string) ([]string, error)
+	// Adopt claims for consumer up to count entries pending for consumer
+	// from that have been idle at least minIdle, oldest first, counting a
+	// delivery each.
+	Adopt(ctx context.Context, target, from, consumer string, minIdle time.Duration, count int) ([]Message, error)
+}
+
+// Liveness tells whether a gateway instance is alive (heartbeating);
+// *store.Instances implements it. Errors: Unavailable.
+type Liveness interface {
+	Alive(ctx context.Context, id string) (bool, error)
+}
+
 // Orders is what the workers need from the order store; *store.Store
 // implements it (and BatchLoader).
 type Orders interface {
@@ -136,9 +155,21 @@ type DispatcherConfig struct {
 	Now        func() time.Time      // default time.Now; drives backoff due times and the breaker
 	Rand       func() float64        // default math/rand/v2.Float64; jitter draws in [0, 1)
 
-	// Name prefixes the consumer names ("<Name>-<target>-<n>"). Default:
-	// "<hostname>-<pid>", unique per process.
+	// Name is the instance id: the consumers are named
+	// "<Name>:<target>:<n>" (internal/instance), the same again after a
+	// restart, so that a restarted instance takes over its own pending
+	// entries at once. Two live processes must never share one. Default:
+	// the host name.
 	Name string
+	// Instances tells which instances are alive; with it and an Outbox that
+	// is an Adopter, the entries of a dead instance's consumers are taken
+	// over within about TakeoverEvery of its heartbeat expiring, rather than
+	// after ReclaimMinIdle. Optional.
+	Instances Liveness
+	// TakeoverEvery is how often each consumer looks for the entries of
+	// dead instances (and of this instance's consumers from an earlier run
+	// that this run does not have); default 1s.
+	TakeoverEvery time.Duration
 
 	Consumers int // consumers per target; default 2
 	BatchSize int // entries fetched at once per consumer; default 64
@@ -181,12 +212,9 @@ func (c DispatcherConfig) WithDefaults() DispatcherConfig {
 		c.Rand = rand.Float64
 	}
 	if c.Name == "" {
-		host, _ := os.Hostname()
-		if host == "" {
-			host = "erpgate"
-		}
-		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
+		c.Name = instance.Default()
 	}
+	setDefault(&c.TakeoverEvery, time.Second)
 	setDefault(&c.Consumers, 2)
 	setDefault(&c.BatchSize, 64)
 	setDefault(&c.InFlight, 16)
@@ -239,8 +267,8 @@ func (c DispatcherConfig) Validate() error {
 	if c.Plan == nil || c.Logger == nil || c.Now == nil || c.Rand == nil {
 		bad("Plan, Logger, Now and Rand must be set (use WithDefaults)")
 	}
-	if c.Name == "" || strings.HasPrefix(c.Name, "_") {
-		bad("Name %q must be non-empty and must not start with '_' (reserved)", c.Name)
+	if err := instance.Validate(c.Name); err != nil {
+		bad("Name %q: %v", c.Name, err)
 	}
 	if c.Consumers < 1 || c.Consumers > 64 {
 		bad("Consumers %d must be in 1..64", c.Consumers)
@@ -254,8 +282,8 @@ func (c DispatcherConfig) Validate() error {
 	if c.Block < time.Millisecond {
 		bad("Block %v must be at least 1ms", c.Block)
 	}
-	if c.Poll <= 0 || c.CallTimeout <= 0 || c.ReclaimEvery <= 0 || c.BreakerOpenFor <= 0 {
-		bad("Poll, CallTimeout, ReclaimEvery and BreakerOpenFor must be positive")
+	if c.Poll <= 0 || c.CallTimeout <= 0 || c.ReclaimEvery <= 0 || c.BreakerOpenFor <= 0 || c.TakeoverEvery <= 0 {
+		bad("Poll, CallTimeout, ReclaimEvery, TakeoverEvery and BreakerOpenFor must be positive")
 	}
 	if c.Backoff.Base <= 0 || c.Backoff.Max < c.Backoff.Base {
 		bad("Backoff needs 0 < Base (%v) ≤ Max (%v)", c.Backoff.Base, c.Backoff.Max)
@@ -312,6 +340,12 @@ type Dispatcher struct {
 	met      *metrics
 	breakers map[string]*Breaker
 	running  atomic.Bool
+	own      map[string]bool // this run's consumer names (set before Run starts them)
+}
+
+// consumerName is the name of consumer i of target in instance id.
+func consumerName(id, target string, i int) string {
+	return instance.Consumer(id, fmt.Sprintf("%s:%d", target, i))
 }
 
 // NewDispatcher returns a dispatcher for cfg with defaults applied. Run
@@ -350,13 +384,19 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		defer d.met.unregister(reg)
 	}
 	var wg sync.WaitGroup
+	d.own = make(map[string]bool)
+	for target := range d.cfg.Adapters {
+		for i := range d.cfg.Consumers {
+			d.own[consumerName(d.cfg.Name, target, i)] = true
+		}
+	}
 	for target, a := range d.cfg.Adapters {
 		d.met.init(target)
 		for i := range d.cfg.Consumers {
 			c := &consumer{
 				d:       d,
 				target:  target,
-				name:    fmt.Sprintf("%s-%s-%d", d.cfg.Name, target, i),
+				name:    consumerName(d.cfg.Name, target, i),
 				adapter: a,
 				br:      d.breakers[target],
 			}
@@ -380,6 +420,8 @@ type consumer struct {
 	br          *Breaker
 	log         *slog.Logger
 	lastReclaim time.Time // wall clock: paces Reclaim against Redis idle times
+	lastAdopt   time.Time // wall clock: paces the look for dead instances' entries
+	recovered   bool      // this consumer took over its own entries of the previous run
 
 	mu   sync.Mutex
 	acks []string // entries of the current batch finished and waiting for the batch's ack
@@ -578,6 +620,9 @@ func (c *consumer) fetch(ctx context.Context) ([]Message, error) {
 	if err != nil || len(msgs) > 0 {
 		return msgs, err
 	}
+	if msgs, err := c.adopt(ctx); err != nil || len(msgs) > 0 {
+		return msgs, err
+	}
 	if time.Since(c.lastReclaim) >= cfg.ReclaimEvery {
 		c.lastReclaim = time.Now()
 		msgs, err = cfg.Outbox.Reclaim(ctx, c.target, c.name, cfg.ReclaimMinIdle, cfg.BatchSize)
@@ -590,6 +635,61 @@ func (c *consumer) fetch(ctx context.Context) ([]Message, error) {
 	}
 	return cfg.Outbox.Read(ctx, c.target, c.name, cfg.BatchSize, cfg.Block)
 }
+
+// adopt takes over entries nobody else will finish: first (once, before
+// this consumer reads anything) the entries its own name holds from the
+// previous run of this instance, delivered at once after a restart; then,
+// every TakeoverEvery, those of consumers of dead instances and of this
+// instance's consumers this run does not have. A live instance's entries,
+// however slow its consumers, are never taken here (only by ReclaimMinIdle).
+func (c *consumer) adopt(ctx context.Context) ([]Message, error) {
+	cfg := &c.d.cfg
+	ad, ok := cfg.Outbox.(Adopter)
+	if !ok {
+		return nil, nil
+	}
+	if !c.recovered {
+		msgs, err := ad.Adopt(ctx, c.target, c.name, c.name, 0, cfg.BatchSize)
+		if err != nil || len(msgs) > 0 {
+			if len(msgs) > 0 {
+				c.log.Info("taking over this instance's entries of its previous run", "count", len(msgs))
+			}
+			return msgs, err
+		}
+		c.recovered = true
+	}
+	if time.Since(c.lastAdopt) < cfg.TakeoverEvery {
+		return nil, nil
+	}
+	c.lastAdopt = time.Now()
+	holders, err := ad.Holders(ctx, c.target)
+	if err != nil {
+		return nil, err
+	}
+	var alive func(context.Context, string) (bool, error)
+	if cfg.Instances != nil {
+		alive = cfg.Instances.Alive
+	}
+	orphans, err := instance.Orphans(ctx, holders, cfg.Name, func(n string) bool { return c.d.own[n] }, alive)
+	for _, o := range orphans {
+		// The idle floor keeps two instances adopting the same orphan at
+		// once from both taking an entry: a claim resets its idle time.
+		msgs, aerr := ad.Adopt(ctx, c.target, o, c.name, adoptMinIdle, cfg.BatchSize)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if len(msgs) > 0 {
+			c.log.Info("took over entries of a dead instance", "from", o, "count", len(msgs))
+			c.lastAdopt = time.Time{} // more may wait: look again next round
+			return msgs, nil
+		}
+	}
+	return nil, err
+}
+
+// adoptMinIdle is the idle time an orphan's entry must have before it is
+// taken over (see adopt).
+const adoptMinIdle = time.Second
 
 // probe asks the ERP for the status of a reference that does not exist: any
 // answer proves it is up again. A half-open breaker thus never spends an

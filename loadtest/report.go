@@ -70,16 +70,16 @@ func WriteText(w io.Writer, res *Result) error {
 }
 
 func writeVerification(b *strings.Builder, v *Verification) {
-	verdict := "PASS"
-	if v.Failed {
-		verdict = "FAIL: " + v.Reason
-	}
+	verdict := v.Verdict()
 	fmt.Fprintf(b, "verification against the ERP simulator (%s): %s\n", strings.Join(v.Versions, ","), verdict)
 	fmt.Fprintf(b, "  acknowledged %d  lost %d  duplicated %d  retried %d  unexpected %d (requests with unknown outcome %d)\n",
 		v.Acked, v.Lost, v.Duplicated, v.Retried, v.Unexpected, v.Ambiguous)
+	if v.Queued+v.Undeliverable+v.Unchecked > 0 {
+		fmt.Fprintf(b, "  still queued in the gateway %d  undeliverable %d  unchecked %d\n", v.Queued, v.Undeliverable, v.Unchecked)
+	}
 	for _, ver := range v.Versions {
 		c := v.ByVersion[ver]
-		fmt.Fprintf(b, "  %s: present %d  lost %d  duplicated %d  retried %d\n", ver, c.Present, c.Lost, c.Duplicated, c.Retried)
+		fmt.Fprintf(b, "  %s: present %d  lost %d  duplicated %d  retried %d  queued %d\n", ver, c.Present, c.Lost, c.Duplicated, c.Retried, c.Queued)
 	}
 	if v.SharedIDs > 0 {
 		fmt.Fprintf(b, "  %d acknowledgements reused another order's id (counted as lost)\n", v.SharedIDs)
@@ -95,7 +95,7 @@ func writeVerification(b *strings.Builder, v *Verification) {
 	for _, e := range []struct {
 		name string
 		list []string
-	}{{"lost", v.LostExamples}, {"duplicated", v.DuplicatedExamples}, {"unexpected", v.UnexpectedExamples}} {
+	}{{"lost", v.LostExamples}, {"queued", v.QueuedExamples}, {"duplicated", v.DuplicatedExamples}, {"unexpected", v.UnexpectedExamples}} {
 		if len(e.list) > 0 {
 			fmt.Fprintf(b, "  %s e.g.: %s\n", e.name, strings.Join(e.list, ", "))
 		}
@@ -248,7 +248,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:960px}
 h1{font-size:20px}h2{font-size:16px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}
 th:first-child,td:first-child{text-align:left}
-.fail{color:#b00;font-weight:bold}.pass{color:#070;font-weight:bold}
+.fail{color:#b00;font-weight:bold}.pass{color:#070;font-weight:bold}.warn{color:#a60;font-weight:bold}
 svg text{font:11px system-ui,sans-serif;fill:#444}
 </style></head><body>
 <h1>erpgate load test {{.R.RunID}}</h1>
@@ -279,10 +279,10 @@ svg text{font:11px system-ui,sans-serif;fill:#444}
 {{range .R.Steps}}<tr><td>{{.Step}}</td><td>{{.Rate}}</td><td>{{.Duration}}</td><td>{{.Planned}}</td><td>{{.OK}}</td><td>{{.Errors}}</td><td>{{printf "%.0f" .OKPerSecond}}</td><td>{{.Late}}</td><td>{{.NotStarted}}</td><td>{{dur .Latency.P50}}</td><td>{{dur .Latency.P99}}</td><td>{{dur .Latency.Max}}</td></tr>
 {{end}}</table>{{end}}
 {{with .R.Verification}}<h2>Verification against the ERP simulator ({{range $i, $v := .Versions}}{{if $i}}, {{end}}{{$v}}{{end}})</h2>
-<p class="{{if .Failed}}fail{{else}}pass{{end}}">{{if .Failed}}FAIL: {{.Reason}}{{else}}PASS{{end}}</p>
-<table><tr><th>acknowledged</th><th>lost</th><th>duplicated</th><th>retried</th><th>unexpected</th><th>unknown outcome</th><th>foreign</th><th>unattributed</th><th>waited</th></tr>
-<tr><td>{{.Acked}}</td><td>{{.Lost}}</td><td>{{.Duplicated}}</td><td>{{.Retried}}</td><td>{{.Unexpected}}</td><td>{{.Ambiguous}}</td><td>{{.Foreign}}</td><td>{{.Unattributed}}</td><td>{{dur .Waited}}</td></tr></table>
-{{range .LostExamples}}<div>lost: <code>{{.}}</code></div>{{end}}{{range .DuplicatedExamples}}<div>duplicated: <code>{{.}}</code></div>{{end}}{{range .UnexpectedExamples}}<div>unexpected: <code>{{.}}</code></div>{{end}}
+<p class="{{if .Failed}}fail{{else if .Settled}}pass{{else}}warn{{end}}">{{.Verdict}}</p>
+<table><tr><th>acknowledged</th><th>lost</th><th>still queued</th><th>duplicated</th><th>retried</th><th>unexpected</th><th>unknown outcome</th><th>foreign</th><th>unattributed</th><th>waited</th></tr>
+<tr><td>{{.Acked}}</td><td>{{.Lost}}</td><td>{{.Queued}}</td><td>{{.Duplicated}}</td><td>{{.Retried}}</td><td>{{.Unexpected}}</td><td>{{.Ambiguous}}</td><td>{{.Foreign}}</td><td>{{.Unattributed}}</td><td>{{dur .Waited}}</td></tr></table>
+{{range .LostExamples}}<div>lost: <code>{{.}}</code></div>{{end}}{{range .QueuedExamples}}<div>still queued: <code>{{.}}</code></div>{{end}}{{range .DuplicatedExamples}}<div>duplicated: <code>{{.}}</code></div>{{end}}{{range .UnexpectedExamples}}<div>unexpected: <code>{{.}}</code></div>{{end}}
 {{end}}
 </body></html>
 `))

@@ -89,6 +89,10 @@ type VerifyConfig struct {
 	RunID   string
 	// MaxLookups bounds those gateway reads (default 1000).
 	MaxLookups int
+	// MaxMissingLookups bounds the gateway reads that tell, after the wait,
+	// an order the ERP still lacks as lost or as still queued (default
+	// 200,000); orders beyond it are Unchecked.
+	MaxMissingLookups int
 	// Progress receives a line per poll; nil for none.
 	Progress io.Writer
 }
@@ -122,6 +126,9 @@ func (c VerifyConfig) withDefaults() (VerifyConfig, error) {
 	if c.MaxLookups == 0 {
 		c.MaxLookups = 1000
 	}
+	if c.MaxMissingLookups == 0 {
+		c.MaxMissingLookups = 200_000
+	}
 	c.Target = strings.TrimRight(c.Target, "/")
 	if c.Target != "" && !c.AllowRemote {
 		if err := CheckLoopback(c.Target); err != nil {
@@ -141,6 +148,13 @@ type VersionCounts struct {
 	Lost       int `json:"lost"`
 	Duplicated int `json:"duplicated"`
 	Retried    int `json:"retried"`
+	// Queued counts orders the ERP does not hold yet that the gateway still
+	// has queued for it (not lost: delivery is behind); Undeliverable those
+	// the gateway gave up on (rejected or dead-lettered); Unchecked those
+	// the gateway could not be asked about.
+	Queued        int `json:"queued"`
+	Undeliverable int `json:"undeliverable"`
+	Unchecked     int `json:"unchecked"`
 }
 
 // Verification is the end-to-end check of a run.
@@ -148,10 +162,16 @@ type Verification struct {
 	Versions  []string                 `json:"versions"`
 	Acked     int                      `json:"acked"`
 	ByVersion map[string]VersionCounts `json:"by_version"`
-	// Totals over the versions.
-	Lost       int `json:"lost"`
-	Duplicated int `json:"duplicated"`
-	Retried    int `json:"retried"`
+	// Totals over the versions. Lost counts orders the ERP lacks although
+	// the gateway has no such order or says it delivered it (or, without a
+	// gateway to ask, every order the ERP lacks); orders still queued in
+	// the gateway are Queued: not settled, not lost.
+	Lost          int `json:"lost"`
+	Duplicated    int `json:"duplicated"`
+	Retried       int `json:"retried"`
+	Queued        int `json:"queued"`
+	Undeliverable int `json:"undeliverable"`
+	Unchecked     int `json:"unchecked"`
 	// SharedIDs counts acknowledgements that reused an order id already given
 	// to a different order of this run: one of the two orders is lost. They
 	// are included in Lost.
@@ -171,17 +191,21 @@ type Verification struct {
 	Unattributed int `json:"unattributed"`
 	// Examples of each problem, "version/external_ref", at most 10 each.
 	LostExamples       []string `json:"lost_examples,omitempty"`
+	QueuedExamples     []string `json:"queued_examples,omitempty"`
 	DuplicatedExamples []string `json:"duplicated_examples,omitempty"`
 	UnexpectedExamples []string `json:"unexpected_examples,omitempty"`
 	// Settled is true when every acknowledged order reached every version
-	// before the timeout.
+	// before the timeout. When not, Queued (and Unchecked) say how much of
+	// the backlog was still on its way.
 	Settled bool          `json:"settled"`
 	Waited  time.Duration `json:"waited_ns"`
 	Polls   int           `json:"polls"`
 	// OrdersRead counts the simulator's order elements read over all polls
 	// (with cursors, about one per order plus a final full read).
 	OrdersRead int `json:"orders_read"`
-	// Failed is the verdict: Lost, Duplicated, or Unexpected beyond Ambiguous.
+	// Failed is the verdict: Lost, Duplicated, Undeliverable, or Unexpected
+	// beyond Ambiguous. A run that is not Failed but not Settled either
+	// lost nothing that can be seen yet: its backlog was still draining.
 	Failed bool   `json:"failed"`
 	Reason string `json:"reason,omitempty"`
 }
@@ -370,9 +394,21 @@ func Verify(ctx context.Context, cfg VerifyConfig, base *Baseline, acks []Ack, a
 			last.Polls = polls
 		}
 	}
+	if last.Lost > 0 && cfg.Target != "" && ctx.Err() == nil {
+		// Not all there: ask the gateway about each missing order, then
+		// read the simulator once more (an order delivered while we asked
+		// must not count as lost), and tell lost from still queued.
+		states := lookupMissing(ctx, cfg, missing(cfg.Versions, acks, sr.snap))
+		if sr.poll(ctx, false) == nil {
+			polls := last.Polls + 1
+			last = evaluate(cfg.Versions, acks, sr.snap)
+			last.Polls = polls
+		}
+		last.classify(states, missing(cfg.Versions, acks, sr.snap))
+	}
 	last.OrdersRead = sr.read
 	last.Waited = time.Since(began)
-	last.Settled = last.Lost == 0
+	last.Settled = last.Lost == 0 && last.Queued == 0 && last.Unchecked == 0 && last.Undeliverable == 0
 	last.Ambiguous = ambiguous
 	attribute(ctx, cfg, last, base, acks, sr.snap)
 	last.judge()
@@ -505,11 +541,218 @@ func lookupExternalID(ctx context.Context, cfg VerifyConfig, id string) (string,
 	return body.ExternalID, resp.StatusCode, nil
 }
 
+// missing returns, per version, the acknowledged orders snap lacks.
+func missing(versions []string, acks []Ack, snap simSnapshot) map[string][]string {
+	out := map[string][]string{}
+	seen := map[string]bool{}
+	for _, a := range acks {
+		if seen[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		for _, ver := range versions {
+			if _, ok := snap[ver][a.ID]; !ok {
+				out[ver] = append(out[ver], a.ID)
+			}
+		}
+	}
+	return out
+}
+
+// The gateway's view of a missing order in one version.
+const (
+	gwUnknown   = iota // could not ask (error, over the bound)
+	gwNoOrder          // 404: the gateway has no such order
+	gwDelivered        // the gateway says the ERP created it
+	gwQueued           // still pending (or no result yet): not delivered yet
+	gwGaveUp           // rejected or dead-lettered
+)
+
+// lookupMissing asks the gateway (GET /v1/orders/{id}, a few at a time)
+// what became of each missing order, and returns "version/id" → gw… state.
+func lookupMissing(ctx context.Context, cfg VerifyConfig, miss map[string][]string) map[string]int {
+	ids := map[string]bool{}
+	for _, l := range miss {
+		for _, id := range l {
+			ids[id] = true
+		}
+	}
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	slices.Sort(list)
+	if len(list) > cfg.MaxMissingLookups {
+		list = list[:cfg.MaxMissingLookups]
+	}
+	type answer struct {
+		id     string
+		status int
+		erp    map[string]string
+		err    error
+	}
+	work := make(chan string)
+	answers := make(chan answer, len(list))
+	const workers = 8
+	for range workers {
+		go func() {
+			for id := range work {
+				st, erpStates, err := lookupOrder(ctx, cfg, id)
+				answers <- answer{id, st, erpStates, err}
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for _, id := range list {
+			select {
+			case work <- id:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	out := map[string]int{}
+	asked := map[string]answer{}
+	for range list {
+		select {
+		case a := <-answers:
+			asked[a.id] = a
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	for ver, l := range miss {
+		for _, id := range l {
+			a, ok := asked[id]
+			state := gwUnknown
+			switch {
+			case !ok || a.err != nil:
+			case a.status == http.StatusNotFound:
+				state = gwNoOrder
+			case a.status != http.StatusOK:
+			default:
+				switch a.erp[ver] {
+				case "created":
+					state = gwDelivered
+				case "rejected", "dead":
+					state = gwGaveUp
+				default: // "pending", or no result yet
+					state = gwQueued
+				}
+			}
+			out[ver+"/"+id] = state
+		}
+	}
+	return out
+}
+
+// classify sorts the orders still missing (per version) by what the gateway
+// said of them: lost, still queued, given up on, or not asked.
+func (v *Verification) classify(states map[string]int, miss map[string][]string) {
+	var examples []string
+	for _, e := range v.LostExamples {
+		if strings.HasPrefix(e, "id ") { // a shared id (evaluate)
+			examples = append(examples, e)
+		}
+	}
+	v.LostExamples = examples
+	var queued []string
+	for _, ver := range v.Versions {
+		c := v.ByVersion[ver]
+		c.Lost = 0
+		v.ByVersion[ver] = c
+	}
+	v.Lost = v.SharedIDs
+	for ver, ids := range miss {
+		c, ok := v.ByVersion[ver]
+		if !ok {
+			continue
+		}
+		for _, id := range ids {
+			key := ver + "/" + id
+			v.classifyOne(&c, key, states[key], &queued)
+		}
+		v.ByVersion[ver] = c
+	}
+	// The examples are sorted so that a report is stable.
+	slices.Sort(v.LostExamples)
+	slices.Sort(queued)
+	for _, q := range queued {
+		v.QueuedExamples = example(v.QueuedExamples, q)
+	}
+}
+
+// classifyOne counts the missing order key (version/id) by its gateway state.
+func (v *Verification) classifyOne(c *VersionCounts, key string, st int, queued *[]string) {
+	switch st {
+	case gwNoOrder, gwDelivered:
+		c.Lost++
+		v.Lost++
+		why := " (the gateway has no such order)"
+		if st == gwDelivered {
+			why = " (the gateway says the ERP created it)"
+		}
+		v.LostExamples = example(v.LostExamples, key+why)
+	case gwQueued:
+		c.Queued++
+		v.Queued++
+		*queued = append(*queued, key)
+	case gwGaveUp:
+		c.Undeliverable++
+		v.Undeliverable++
+		v.LostExamples = example(v.LostExamples, key+" (rejected or dead-lettered)")
+	default:
+		c.Unchecked++
+		v.Unchecked++
+	}
+}
+
+// lookupOrder asks the gateway for an order's per-target delivery states.
+func lookupOrder(ctx context.Context, cfg VerifyConfig, id string) (int, map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Target+"/v1/orders/"+url.PathEscape(id), nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	if cfg.ShopKey != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.ShopKey)
+	}
+	resp, err := cfg.Client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return resp.StatusCode, nil, nil
+	}
+	var body struct {
+		ERP map[string]struct {
+			State string `json:"state"`
+		} `json:"erp"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return resp.StatusCode, nil, err
+	}
+	out := make(map[string]string, len(body.ERP))
+	for t, r := range body.ERP {
+		out[t] = r.State
+	}
+	return resp.StatusCode, out, nil
+}
+
 // judge sets the verdict.
 func (v *Verification) judge() {
 	var why []string
 	if v.Lost > 0 {
 		why = append(why, fmt.Sprintf("%d lost", v.Lost))
+	}
+	if v.Undeliverable > 0 {
+		why = append(why, fmt.Sprintf("%d undeliverable (rejected or dead-lettered)", v.Undeliverable))
 	}
 	if v.Duplicated > 0 {
 		why = append(why, fmt.Sprintf("%d duplicated", v.Duplicated))
@@ -519,7 +762,32 @@ func (v *Verification) judge() {
 	}
 	v.Failed = len(why) > 0
 	v.Reason = strings.Join(why, ", ")
+	if !v.Failed && (v.Queued > 0 || v.Unchecked > 0) {
+		v.Reason = fmt.Sprintf("not settled: %d deliveries still queued in the gateway", v.Queued)
+		if v.Unchecked > 0 {
+			v.Reason += fmt.Sprintf(", %d missing that the gateway could not be asked about", v.Unchecked)
+		}
+	}
 }
+
+// Verdict is the one-line verdict: "PASS", "FAIL: …" or "NOT SETTLED: …"
+// (nothing lost, but deliveries were still queued when the wait ended).
+func (v *Verification) Verdict() string {
+	switch {
+	case v.Failed:
+		return "FAIL: " + v.Reason
+	case !v.Settled:
+		if v.Reason == "" {
+			return "NOT SETTLED"
+		}
+		return "NOT SETTLED: " + strings.TrimPrefix(v.Reason, "not settled: ")
+	}
+	return "PASS"
+}
+
+// ErrNotSettled is returned (wrapped) by callers when a verification found
+// nothing lost but the backlog had not drained within the wait.
+var ErrNotSettled = errors.New("verification not settled")
 
 // errSimReset: the simulator's orders were reset during verification.
 var errSimReset = errors.New("the simulator's orders were reset (or it restarted) since the baseline")

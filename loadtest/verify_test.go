@@ -295,3 +295,76 @@ func TestVerifySimulatorDown(t *testing.T) {
 		t.Errorf("Snapshot of a remote simulator: err = %v, want a loopback refusal", err)
 	}
 }
+
+// After the wait, an order the ERP lacks is lost only when the gateway has
+// no such order or says the ERP created it; one the gateway still has
+// queued is not lost: the run is NOT SETTLED, with the backlog counted.
+func TestVerifyTellsQueuedFromLost(t *testing.T) {
+	t.Parallel()
+	erp := loadtesttest.NewERP()
+	gw := &loadtesttest.Gateway{ERP: erp,
+		Queue:  func(n int) bool { return n >= 4 }, // 4, 5, 6 wait in a backlog
+		Forget: func(n int) bool { return n == 2 }, // the gateway lost it
+		Lose:   func(n int) bool { return n == 3 }} // the gateway says delivered; the ERP lacks it
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	sim := httptest.NewServer(erp)
+	defer sim.Close()
+	var acked []loadtest.Ack
+	for i := 1; i <= 6; i++ {
+		ext := "lt-run-" + strconv.Itoa(i)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/orders", strings.NewReader(`{"external_id":"`+ext+`"}`))
+		req.Header.Set("Authorization", "Bearer "+loadtest.DefaultShopKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		acked = append(acked, loadtest.Ack{ID: "ord_0000000" + strconv.Itoa(i), ExternalID: ext})
+	}
+	cfg := verifyCfg(sim.URL)
+	cfg.Target, cfg.ShopKey, cfg.RunID = srv.URL, loadtest.DefaultShopKey, "lt-run"
+
+	v, err := loadtest.Verify(context.Background(), cfg, nil, acked, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := [4]int{v.Lost, v.Queued, v.ByVersion["v2"].Queued, v.Unchecked}, [4]int{2, 3, 3, 0}; got != want {
+		t.Errorf("lost, queued, v2 queued, unchecked = %v, want %v", got, want)
+	}
+	if !v.Failed || v.Settled || !strings.Contains(v.Reason, "2 lost") {
+		t.Errorf("failed %v settled %v reason %q: want failed for the 2 lost", v.Failed, v.Settled, v.Reason)
+	}
+	if len(v.LostExamples) != 2 || !strings.Contains(strings.Join(v.LostExamples, " "), "no such order") ||
+		!strings.Contains(strings.Join(v.LostExamples, " "), "says the ERP created it") {
+		t.Errorf("lost examples %q, want one of each kind", v.LostExamples)
+	}
+
+	// Only queued orders missing: not settled, not failed. (The baseline
+	// holds order 1, which is not among these acknowledgements.)
+	base, err := loadtest.Snapshot(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err = loadtest.Verify(context.Background(), cfg, base, acked[3:], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Failed || v.Settled || v.Lost != 0 || v.Queued != 3 || !strings.HasPrefix(v.Verdict(), "NOT SETTLED: 3 deliveries still queued") {
+		t.Errorf("failed %v settled %v lost %d queued %d verdict %q: want not settled with 3 queued", v.Failed, v.Settled, v.Lost, v.Queued, v.Verdict())
+	}
+
+	// The backlog drains during the wait: a pass.
+	cfg.Timeout = 10 * time.Second
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		gw.DeliverQueued()
+	}()
+	v, err = loadtest.Verify(context.Background(), cfg, base, acked[3:], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Failed || !v.Settled || v.Verdict() != "PASS" {
+		t.Errorf("after the backlog drained: failed %v settled %v verdict %q, want PASS", v.Failed, v.Settled, v.Verdict())
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/internal/streamgroup"
 )
 
 // Outbox is the outbox stream with one consumer group per ERP target. It
@@ -29,7 +30,10 @@ type Outbox struct {
 	results resultBatcher // group commit of Store.SetResult (outbox_delivery.go)
 }
 
-var _ erp.Outbox = (*Outbox)(nil)
+var (
+	_ erp.Outbox  = (*Outbox)(nil)
+	_ erp.Adopter = (*Outbox)(nil)
+)
 
 // Read returns up to count new entries of target's group for consumer,
 // waiting up to block for the first (block must be positive: go-redis reads 0
@@ -120,6 +124,32 @@ func (b *Outbox) Reclaim(ctx context.Context, target, consumer string, minIdle t
 			n = p[0].RetryCount
 		}
 		out = append(out, message(m.ID, m.Values, n))
+	}
+	return out, nil
+}
+
+// Holders returns the consumers of target's group that hold pending entries
+// (the parking consumer included).
+func (b *Outbox) Holders(ctx context.Context, target string) ([]string, error) {
+	hs, err := streamgroup.Holders(ctx, b.s.rdb, outboxKey, group(target))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return hs, nil
+}
+
+// Adopt claims for consumer up to count entries of target's group pending
+// for from and idle for at least minIdle, oldest first, counting a delivery
+// each: the entries of a dead instance's consumer, or a restarted
+// instance's own.
+func (b *Outbox) Adopt(ctx context.Context, target, from, consumer string, minIdle time.Duration, count int) ([]erp.Message, error) {
+	cs, err := streamgroup.Claim(ctx, b.s.rdb, outboxKey, group(target), from, consumer, minIdle, count)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]erp.Message, len(cs))
+	for i, c := range cs {
+		out[i] = message(c.ID, c.Values, c.Deliveries)
 	}
 	return out, nil
 }
@@ -282,14 +312,18 @@ type GroupStats struct {
 	Target    string
 	Consumers int64 // consumers known to the group (including "_backoff")
 	Pending   int64 // delivered but not acknowledged (in flight or deferred)
-	Lag       int64 // not yet delivered to any consumer
+	// Lag is how many entries were not yet delivered to any consumer:
+	// counted up to 10,000, beyond that Redis's lag bounded by the
+	// outbox's length (Redis's lag alone can be NULL or stale; see
+	// docs/recovery.md).
+	Lag int64
 	// Oldest is the age of the oldest entry the group has not acknowledged
 	// (pending or not yet delivered); zero when there is none.
 	Oldest time.Duration
 }
 
-// lagCap bounds the fallback count of undelivered entries when Redis cannot
-// report a group's lag.
+// lagCap bounds the count of undelivered entries; beyond it Stats falls back
+// on Redis's lag, bounded by the outbox's length (streamgroup.Unread).
 const lagCap = 10000
 
 // Stats returns the state of every target's group, in target order. A group
@@ -312,12 +346,7 @@ func (b *Outbox) Stats(ctx context.Context) ([]GroupStats, error) {
 			out = append(out, st)
 			continue
 		}
-		st.Consumers, st.Pending, st.Lag = g.Consumers, g.Pending, g.Lag
-		if ms, seq := parseID(g.LastDeliveredID); g.EntriesRead == 0 && (ms != 0 || seq != 0) {
-			// A group that has read entries but reports none read cannot
-			// know its lag (miniredis; Redis after some SETIDs): count.
-			st.Lag = -1
-		}
+		st.Consumers, st.Pending = g.Consumers, g.Pending
 		var oldest string
 		if g.Pending > 0 {
 			p, err := b.s.rdb.XPending(ctx, outboxKey, group(t)).Result()
@@ -326,21 +355,16 @@ func (b *Outbox) Stats(ctx context.Context) ([]GroupStats, error) {
 			}
 			oldest = p.Lower
 		}
-		// The first entry after the last delivered one is the oldest not yet
-		// delivered; it may be older than every pending one.
-		limit := int64(1)
-		if st.Lag < 0 {
-			limit = lagCap
-		}
-		next, err := b.s.rdb.XRangeN(ctx, outboxKey, nextID(g.LastDeliveredID), "+", limit).Result()
+		// Redis's lag is unreliable (NULL, or stale after an AOF reload):
+		// count the entries after the last delivered one (streamgroup.Unread).
+		// The first of them may be older than every pending one.
+		lag, next, err := streamgroup.Unread(ctx, b.s.rdb, outboxKey, g, lagCap)
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		if st.Lag < 0 {
-			st.Lag = int64(len(next))
-		}
-		if len(next) > 0 && (oldest == "" || idLess(next[0].ID, oldest)) {
-			oldest = next[0].ID
+		st.Lag = lag
+		if next != "" && (oldest == "" || idLess(next, oldest)) {
+			oldest = next
 		}
 		if oldest != "" {
 			st.Oldest = max(now.Sub(idTime(oldest)), 0)
@@ -472,10 +496,4 @@ func idLess(a, b string) bool {
 	am, as := parseID(a)
 	bm, bs := parseID(b)
 	return am < bm || am == bm && as < bs
-}
-
-// nextID returns the smallest id after id.
-func nextID(id string) string {
-	ms, seq := parseID(id)
-	return fmt.Sprintf("%d-%d", ms, seq+1)
 }

@@ -44,6 +44,7 @@ import (
 	"erpgate"
 	"erpgate/erp"
 	"erpgate/manifest"
+	"erpgate/internal/streamgroup"
 	"erpgate/order"
 )
 
@@ -603,7 +604,7 @@ func (r *Releases) backlogOrders(ctx context.Context, target string) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	start := nextID(last)
+	start := streamgroup.NextID(last)
 	for looked < relMaxReconcile {
 		xs, err := r.s.rdb.XRangeN(ctx, outboxKey, start, "+", relScanPage).Result()
 		if err != nil {
@@ -617,7 +618,7 @@ func (r *Releases) backlogOrders(ctx context.Context, target string) ([]string, 
 		if len(xs) < relScanPage {
 			break
 		}
-		start = nextID(xs[len(xs)-1].ID)
+		start = streamgroup.NextID(xs[len(xs)-1].ID)
 	}
 	after := ""
 	for looked < relMaxReconcile {

@@ -165,16 +165,25 @@ func (s *Store) Ping(ctx context.Context) error {
 // logged as a warning: up to a second of accepted orders may be lost on a
 // power failure.
 func (s *Store) CheckDurability(ctx context.Context) error {
-	if cfg, err := s.rdb.ConfigGet(ctx, "append*").Result(); err == nil && cfg["appendonly"] != "" {
+	return CheckDurability(ctx, s.rdb, s.log)
+}
+
+// CheckDurability is Store.CheckDurability for a client without a store (the
+// gateway checks Redis before it builds one); the warning goes to log.
+func CheckDurability(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg, err := rdb.ConfigGet(ctx, "append*").Result(); err == nil && cfg["appendonly"] != "" {
 		if cfg["appendonly"] != "yes" {
 			return errors.New("redis persistence: appendonly is " + cfg["appendonly"] + ", must be yes")
 		}
 		if f := cfg["appendfsync"]; f != "always" {
-			s.log.Warn("redis appendfsync is not always: a power failure may lose the last second of accepted orders", "appendfsync", f)
+			log.Warn("redis appendfsync is not always: a power failure may lose the last second of accepted orders", "appendfsync", f)
 		}
 		return nil
 	}
-	info, err := s.rdb.Info(ctx, "persistence").Result()
+	info, err := rdb.Info(ctx, "persistence").Result()
 	if err != nil {
 		return fmt.Errorf("redis persistence: cannot tell (CONFIG GET and INFO failed): %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"erpgate/internal/streamgroup"
 )
 
 // feedCollector reports at scrape time how long the feed is and how far the
@@ -26,6 +28,10 @@ type feedCollector struct {
 }
 
 const feedScrapeTimeout = 2 * time.Second
+
+// feedUnreadCap bounds the count of unread feed entries (beyond it, Redis's
+// lag bounded by the feed's length).
+const feedUnreadCap = 10000
 
 func newFeedCollector(rdb redis.UniversalClient) *feedCollector {
 	return &feedCollector{
@@ -66,8 +72,9 @@ func (c *feedCollector) Collect(ch chan<- prometheus.Metric) {
 		if g.Name != WebhookGroup {
 			continue
 		}
-		if g.Lag >= 0 {
-			ch <- prometheus.MustNewConstMetric(c.unread, prometheus.GaugeValue, float64(g.Lag))
+		// Redis's lag can be NULL or stale (streamgroup.Unread): count.
+		if n, _, err := streamgroup.Unread(ctx, c.rdb, FeedKey, g, feedUnreadCap); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.unread, prometheus.GaugeValue, float64(n))
 		}
 		ch <- prometheus.MustNewConstMetric(c.pendin, prometheus.GaugeValue, float64(g.Pending))
 	}

@@ -31,6 +31,13 @@ type HubConfig struct {
 	// Block bounds one XREAD BLOCK on the feed, which bounds how long Run
 	// takes to notice cancellation; default 2s.
 	Block time.Duration
+	// Poll, when positive, replaces the blocking read: the feed is read
+	// without BLOCK, and after a read that found nothing Run waits Poll.
+	// For the embedded Redis (miniredis), which re-runs a blocked XREAD —
+	// a scan of the whole feed — after every command any client sends:
+	// under load that scan was most of its work and held deliveries to a
+	// few dozen a second. Events then reach live streams up to Poll later.
+	Poll time.Duration
 	// RetryDelay is the pause after a failed feed read; default 500ms.
 	RetryDelay time.Duration
 	// Writers is the number of goroutines that write live events and
@@ -74,6 +81,7 @@ type Hub struct {
 	log      *slog.Logger
 	buffer   int
 	block    time.Duration
+	poll     time.Duration
 	retry    time.Duration
 	writers  int
 	wtimeout time.Duration
@@ -153,7 +161,7 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	h := &Hub{
 		fanout: fanout,
 		rdb:    cfg.Client, store: cfg.Store, log: cfg.Logger, buffer: cfg.Buffer,
-		block: cfg.Block, retry: cfg.RetryDelay, writers: cfg.Writers, wtimeout: cfg.WriteTimeout,
+		block: cfg.Block, poll: cfg.Poll, retry: cfg.RetryDelay, writers: cfg.Writers, wtimeout: cfg.WriteTimeout,
 		onFeed: cfg.OnFeed, onGap: cfg.OnGap, active: active,
 		ready: make(chan struct{}), subs: make(map[string]map[*subscriber]struct{}),
 		beats: make(map[time.Duration]*beatGroup), quit: make(chan struct{}), noHangupWatch: cfg.noHangupWatch,
@@ -181,10 +189,15 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.gap()
 	h.readyOnce.Do(func() { close(h.ready) })
 	for ctx.Err() == nil {
-		res, err := h.rdb.XRead(ctx, &redis.XReadArgs{
-			Streams: []string{FeedKey, last}, Count: 1000, Block: h.block,
-		}).Result()
+		args := &redis.XReadArgs{Streams: []string{FeedKey, last}, Count: 1000, Block: h.block}
+		if h.poll > 0 {
+			args.Block = -1 // no BLOCK: answers at once, nil when there is nothing new
+		}
+		res, err := h.rdb.XRead(ctx, args).Result()
 		if errors.Is(err, redis.Nil) {
+			if h.poll > 0 {
+				sleep(ctx, h.poll)
+			}
 			continue
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,10 +24,14 @@ import (
 
 // startHub runs a Hub on its own connection to the same database as rdb (as
 // a second gateway instance would) until the test ends.
-func startHub(t *testing.T, rdb *redis.Client, cfg HubConfig) *Hub {
+// hooks, if any, are added to that connection.
+func startHub(t *testing.T, rdb *redis.Client, cfg HubConfig, hooks ...redis.Hook) *Hub {
 	t.Helper()
 	own := redis.NewClient(rdb.Options())
 	t.Cleanup(func() { own.Close() })
+	for _, h := range hooks {
+		own.AddHook(h)
+	}
 	cfg.Client = own
 	if cfg.Store == nil {
 		cfg.Store = newTestStore(t, own, nil)
@@ -424,4 +429,50 @@ func fanoutSamples(t *testing.T, reg *prometheus.Registry) uint64 {
 		}
 	}
 	return 0
+}
+
+// blockedReads counts XREAD commands sent with BLOCK.
+type blockedReads struct{ n atomic.Int64 }
+
+func (h *blockedReads) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *blockedReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *blockedReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "xread" {
+			for _, a := range cmd.Args() {
+				if s, _ := a.(string); strings.EqualFold(s, "block") {
+					h.n.Add(1)
+				}
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// With Poll (the embedded Redis), the hub never leaves a blocked XREAD on
+// the server — miniredis re-runs one, a scan of the whole feed, after every
+// command — and live events still arrive, in order.
+func TestHubPollsWithoutBlocking(t *testing.T) {
+	rdb, _ := redistest.Mini(t)
+	hook := &blockedReads{}
+	h := startHub(t, rdb, HubConfig{Poll: 5 * time.Millisecond}, hook)
+
+	ch, stop := h.Subscribe("ord_1")
+	defer stop()
+	writer := newTestStore(t, rdb, nil)
+	var want []string
+	for _, typ := range []string{TypeConfirmed, TypePicked, TypeShipped} {
+		time.Sleep(10 * time.Millisecond) // a few empty polls in between
+		want = append(want, mustAppend(t, writer, "ord_1", Event{Type: typ, Source: SourceERP}).ID)
+	}
+	for i, id := range want {
+		if got, ok := recv(t, ch); !ok || got.ID != id {
+			t.Fatalf("event %d: got %s (open %v), want %s", i, got.ID, ok, id)
+		}
+	}
+	if n := hook.n.Load(); n != 0 {
+		t.Errorf("%d XREADs with BLOCK, want none with Poll", n)
+	}
 }

@@ -10,16 +10,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"erpgate"
+	"erpgate/internal/instance"
 )
 
 // Redis layout of webhooks. Every key shares the hash tag {trk:wh}, so the
@@ -58,7 +59,11 @@ type Subscription struct {
 	// Types, when not empty, limits delivery to these event types.
 	Types []string `json:"types,omitempty"`
 	// Static marks subscriptions from the config file; the API cannot delete them.
-	Static    bool      `json:"static,omitempty"`
+	Static bool `json:"static,omitempty"`
+	// CreatedAt is when Subscribe stored the subscription, on Redis's
+	// clock to the millisecond. Only the events of the timelines from then
+	// on are delivered to it. Static subscriptions have none: they are
+	// delivered every event the webhook group reads.
 	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
@@ -174,9 +179,20 @@ type WebhooksConfig struct {
 	// Now is the wall clock for signatures, schedules and lag; default
 	// time.Now. It must advance: retries fall due by it.
 	Now func() time.Time
-	// Consumer names this instance in the feed's consumer group; default
-	// "<hostname>-<pid>-<random>".
+	// Consumer names this instance in the feed's consumer group:
+	// "<instance id>:webhooks" (internal/instance), the same after a
+	// restart, so that a restarted instance takes over the feed entries it
+	// had read at once. Default: the host name as the instance id.
 	Consumer string
+	// Instances tells which instances are alive; with it, the feed entries
+	// a dead instance had read are taken over within about TakeoverEvery of
+	// its heartbeat expiring, rather than after ReclaimIdle. Optional.
+	Instances interface {
+		Alive(ctx context.Context, id string) (bool, error)
+	}
+	// TakeoverEvery is how often the feed reader looks for entries of dead
+	// instances; default 1s.
+	TakeoverEvery time.Duration
 	// Workers is the number of concurrent deliveries per instance; default 4.
 	// One (subscription, order) pair is only ever worked on by one worker.
 	Workers int
@@ -255,6 +271,8 @@ type Webhooks struct {
 	outcome *prometheus.CounterVec
 	lag     prometheus.Histogram
 
+	noSkip atomic.Bool // Redis cannot move the group (no XGROUP SETID): read the feed instead of skipping
+
 	mu       sync.Mutex
 	cache    map[string]Subscription // id → subscription, static included
 	cachedAt time.Time               // when the read that filled cache began
@@ -301,9 +319,9 @@ func NewWebhooks(cfg WebhooksConfig) (*Webhooks, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Consumer == "" {
-		host, _ := os.Hostname()
-		cfg.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
+		cfg.Consumer = instance.Consumer(instance.Default(), "webhooks")
 	}
+	def(&cfg.TakeoverEvery, time.Second)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{
 			Timeout: cfg.Timeout,
@@ -371,7 +389,14 @@ func (w *Webhooks) Subscribe(ctx context.Context, s Subscription) (Subscription,
 	if _, ok := w.static[s.ID]; ok {
 		return Subscription{}, erpgate.Errorf(erpgate.Conflict, "subscription %s exists", s.ID)
 	}
-	s.CreatedAt = w.now().UTC().Truncate(time.Second)
+	// Redis's clock, to the millisecond: the timeline ids are stamped
+	// with it, and deliver sends a pair only the events from this moment
+	// on — a new subscription never receives history.
+	at, err := w.rdb.Time(ctx).Result()
+	if err != nil {
+		return Subscription{}, unavailable(err)
+	}
+	s.CreatedAt = at.UTC().Truncate(time.Millisecond)
 	b, err := json.Marshal(s)
 	if err != nil {
 		return Subscription{}, erpgate.Wrap(erpgate.Internal, err, "internal error")

@@ -17,6 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate"
+	"erpgate/internal/instance"
+	"erpgate/internal/streamgroup"
 )
 
 // Run delivers webhooks until ctx is done, then returns nil. It reads the
@@ -81,6 +83,8 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 		break
 	}
 	var (
+		recovered   bool      // the entries this consumer held in the previous run were taken over
+		lastAdopt   time.Time // the last look for entries of dead instances
 		lastReclaim time.Time
 		ack         []string // entries enqueued, not yet acknowledged (Coalesce)
 		lastRead    int      // entries the last read returned
@@ -115,7 +119,11 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 	for ctx.Err() == nil {
 		var msgs []redis.XMessage
 		var err error
-		if time.Since(lastReclaim) >= w.cfg.ReclaimIdle/2 {
+		if !recovered || time.Since(lastAdopt) >= w.cfg.TakeoverEvery {
+			lastAdopt = time.Now()
+			msgs, err = w.adopt(ctx, &recovered)
+		}
+		if err == nil && len(msgs) == 0 && time.Since(lastReclaim) >= w.cfg.ReclaimIdle/2 {
 			lastReclaim = time.Now()
 			// Entries another (dead) consumer read but never acknowledged,
 			// and our own that failed (ShopOf down): take them over.
@@ -196,6 +204,45 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 	}
 }
 
+// adopt takes over feed entries nobody else will enqueue: first the
+// entries this consumer held in the previous run of this instance (at once
+// after a restart; *recovered is set when there are none left), then those
+// of consumers of dead instances. A live instance's entries are left alone.
+func (w *Webhooks) adopt(ctx context.Context, recovered *bool) ([]redis.XMessage, error) {
+	from, idle := w.cfg.Consumer, time.Duration(0)
+	if *recovered {
+		holders, err := streamgroup.Holders(ctx, w.rdb, FeedKey, WebhookGroup)
+		if err != nil || len(holders) == 0 {
+			return nil, err
+		}
+		var alive func(context.Context, string) (bool, error)
+		if w.cfg.Instances != nil {
+			alive = w.cfg.Instances.Alive
+		}
+		self := instance.Of(w.cfg.Consumer)
+		orphans, err := instance.Orphans(ctx, holders, self, func(n string) bool { return n == w.cfg.Consumer }, alive)
+		if err != nil || len(orphans) == 0 {
+			return nil, err
+		}
+		from, idle = orphans[0], time.Second // the floor keeps two adopters from both taking an entry
+	}
+	cs, err := streamgroup.Claim(ctx, w.rdb, FeedKey, WebhookGroup, from, w.cfg.Consumer, idle, readCount)
+	if err != nil {
+		return nil, err
+	}
+	if !*recovered && len(cs) == 0 {
+		*recovered = true
+	}
+	out := make([]redis.XMessage, len(cs))
+	for i, c := range cs {
+		out[i] = c.XMessage
+	}
+	if len(out) > 0 {
+		w.log.Info("tracking webhooks: took over feed entries", "from", from, "count", len(out))
+	}
+	return out, nil
+}
+
 // enqueueScript notes news for (subscription, order) pairs: bump the pair's
 // notification counter and make it due now unless it is already scheduled
 // (a pending backoff or a worker's lease stays as it is; the counter tells
@@ -216,6 +263,12 @@ return #ARGV - 1
 // are reclaimed), or none when the enqueue script failed.
 func (w *Webhooks) enqueue(ctx context.Context, msgs []redis.XMessage) ([]string, error) {
 	subs, err := w.load(ctx)
+	if err == nil && len(subs) == 0 {
+		// About to drop the news: make sure no subscription was created
+		// since the cache was filled (the entries were read before this
+		// read, so one created after it has none of its events among them).
+		subs, err = w.refresh(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +486,7 @@ func (w *Webhooks) skipTo(ctx context.Context, id string, entries int64) (bool, 
 // read or skip meanwhile, and entries already read but unacknowledged stay
 // in the pending list for XAUTOCLAIM.
 func (w *Webhooks) skipUnsubscribed(ctx context.Context, skipped *string) (bool, error) {
-	if len(w.static) > 0 {
+	if len(w.static) > 0 || w.noSkip.Load() {
 		return false, nil
 	}
 	if subs, err := w.load(ctx); err != nil || len(subs) > 0 {
@@ -451,6 +504,14 @@ func (w *Webhooks) skipUnsubscribed(ctx context.Context, skipped *string) (bool,
 		return false, err
 	}
 	if _, err := w.skipTo(ctx, end, entries); err != nil {
+		if strings.Contains(err.Error(), "not supported") {
+			// The embedded Redis (miniredis) has no XGROUP SETID: read the
+			// feed and acknowledge it instead (enqueue drops the news of
+			// an unsubscribed shop), from now on without trying again.
+			w.noSkip.Store(true)
+			w.log.Debug("tracking webhooks: this Redis cannot move a consumer group; the feed is read instead of skipped", "err", err)
+			return false, nil
+		}
 		return false, err
 	}
 	*skipped = end
@@ -625,8 +686,13 @@ func (w *Webhooks) deliver(ctx context.Context, c *claim) error {
 	const page = 100
 	for {
 		start := "-"
-		if cursor != "" {
+		switch {
+		case cursor != "":
 			start = "(" + cursor
+		case !sub.CreatedAt.IsZero():
+			// Nothing delivered to this pair yet: from the subscription's
+			// creation on, never the order's history before it.
+			start = strconv.FormatInt(sub.CreatedAt.UnixMilli(), 10) + "-0"
 		}
 		msgs, err := w.rdb.XRangeN(ctx, StreamKey(c.order), start, "+", page).Result()
 		if err != nil {

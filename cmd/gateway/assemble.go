@@ -13,11 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"erpgate/cmdb"
 	"erpgate/erp"
 	"erpgate/erp/erpsim"
 	"erpgate/erp/erpv2"
 	"erpgate/gateway"
+	"erpgate/internal/instance"
 	"erpgate/store"
 	"erpgate/tracking"
 )
@@ -72,6 +72,24 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		return nil, err
 	}
 
+	// The instance registry (store/instances.go): this instance heartbeats
+	// under its stable id; the stream consumers, named after it, take over
+	// a dead instance's pending entries, and a restart takes over its own.
+	ownManifest, err := checkOwnManifest(opt)
+	if err != nil {
+		return nil, err
+	}
+	instances := store.NewInstances(rdb, opt.instanceTTL)
+	b := buildInfo()
+	self := store.Instance{ID: opt.instanceID, Version: b.Version, Commit: b.Commit, ManifestDigest: ownManifest,
+		Address: publicURL, Started: time.Now()}
+	if err := instances.Heartbeat(ictx, self); err != nil {
+		return nil, fmt.Errorf("instance registry: %w", err)
+	}
+	sys.background(bgCtx, &wg, "instance heartbeat", func(ctx context.Context) error {
+		return instances.Run(ctx, self, log)
+	})
+
 	v1URL, v2URL := opt.erpV1URL, opt.erpV2URL
 	if v1URL == "" || v2URL == "" {
 		// The embedded ERP v2 pushes status changes to our callback
@@ -119,6 +137,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	}
 	hub, err := tracking.NewHub(tracking.HubConfig{
 		Client: rdb, Store: trk, Logger: log, Registerer: reg, OnFeed: invalidate, OnGap: reset,
+		Poll: embeddedFeedPoll(opt),
 	})
 	if err != nil {
 		return nil, err
@@ -141,6 +160,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	}
 	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{
 		Client: rdb, Logger: log, Registerer: reg, Static: webhooks,
+		Consumer: instance.Consumer(opt.instanceID, "webhooks"), Instances: instances,
 		ShopOf: func(ctx context.Context, id string) (string, error) {
 			o, err := st.LoadOrder(ctx, id)
 			if err != nil {
@@ -217,6 +237,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 
 	disp := erp.NewDispatcher(erp.DispatcherConfig{
 		Outbox: st.Outbox(), Orders: st, Adapters: delivering, Plan: plan,
+		Name: opt.instanceID, Instances: instances,
 		Logger: log, Registerer: reg, Consumers: opt.consumers, InFlight: opt.erpInFlight, CallTimeout: opt.erpTimeout,
 		OnResult:       erp.Reauthorize(rel, st, log, erp.ChainHooks(shadow.OnResult, timeline, openOrdersHook(open, log))),
 		Backoff:        erp.Backoff{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},
@@ -234,36 +255,13 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	// cmd/gateway): global records in Redis, read through the notice board.
 	nf := newNoticesAndFeedback(st, rel, wh, opt.noticeLeadTime, log)
 	// --- release management (issue 15): instance registry, CMDB, release library key ---
-	ownManifest, err := checkOwnManifest(opt)
-	if err != nil {
-		return nil, err
-	}
 	var manifestKey []byte
 	if opt.releasePublicKey != "" {
 		if manifestKey, err = readPublicKey(opt.releasePublicKey); err != nil {
 			return nil, err
 		}
 	}
-	registry := newInstanceRegistry(rdb, 3*opt.heartbeat)
-	beats := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "erpgate_instance_heartbeats_total",
-		Help: "Heartbeats of this instance in the instance registry (the CMDB's gateway instances), by outcome (ok, error).",
-	}, []string{"outcome"})
-	beats.WithLabelValues("ok")
-	beats.WithLabelValues("error")
-	if err := reg.Register(beats); err != nil {
-		return nil, err
-	}
-	b := buildInfo()
-	self := cmdb.Instance{ID: opt.instanceID, Version: b.Version, Commit: b.Commit, ManifestDigest: ownManifest,
-		Address: opt.boundAddr, Started: time.Now()}
-	if self.ID == "" {
-		self.ID = defaultInstanceID()
-	}
-	sys.background(bgCtx, &wg, "instance heartbeat", func(ctx context.Context) error {
-		return cmdb.Heartbeat(ctx, countingRegistrar{registry, beats}, self, opt.heartbeat, nil, log)
-	})
-	cmdbW := cmdbWiring{opt: opt, rdb: rdb, registry: registry, rel: rel, disp: disp, keys: keys, webhooks: wh, v1URL: v1URL, v2URL: v2URL}
+	cmdbW := cmdbWiring{opt: opt, rdb: rdb, registry: storeInstances{instances}, rel: rel, disp: disp, keys: keys, webhooks: wh, v1URL: v1URL, v2URL: v2URL}
 	// --- end release management ---
 
 	cfg := gateway.Config{
@@ -292,6 +290,16 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	supplyW.attach(srv) // supply.go
 	sys.handler = srv
 	return sys, nil
+}
+
+// embeddedFeedPoll is how often the tracking hub polls the feed on the
+// embedded Redis, where a blocked XREAD is re-run after every command
+// (tracking.HubConfig.Poll); 0 (a blocking read) on a real Redis.
+func embeddedFeedPoll(opt *options) time.Duration {
+	if opt.redisURL == "" {
+		return 50 * time.Millisecond
+	}
+	return 0
 }
 
 // demoERPCallbackKey is the demo ERP client's key (gateway.DemoClients),

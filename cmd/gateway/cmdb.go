@@ -11,10 +11,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"erpgate"
@@ -31,104 +29,26 @@ import (
 // GET /admin/cmdb describes the deployment; `gateway cmdb export` writes it
 // to a file.
 
-func validInstanceID(s string) bool {
-	return s != "" && len(s) <= 64 &&
-		strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == ""
-}
+// storeInstances lists the instance registry (store/instances.go, where
+// every instance heartbeats) for the CMDB.
+type storeInstances struct{ s *store.Instances }
 
-// defaultInstanceID is <hostname>-<pid>, as the delivery workers name
-// their consumers.
-func defaultInstanceID() string {
-	host, _ := os.Hostname()
-	if host == "" {
-		host = "erpgate"
+var _ cmdb.Instances = storeInstances{}
+
+func (a storeInstances) List(ctx context.Context) ([]cmdb.Instance, error) {
+	is, err := a.s.List(ctx)
+	out := make([]cmdb.Instance, len(is))
+	for i, in := range is {
+		out[i] = cmdb.Instance(in)
 	}
-	return fmt.Sprintf("%s-%d", host, os.Getpid())
-}
-
-// instanceRegistry is what the heartbeat and the CMDB need of the instance
-// registry.
-type instanceRegistry interface {
-	cmdb.Registrar
-	cmdb.Instances
-}
-
-// --- TEMPORARY instance registry (until store.Instances, issue 12, is merged) ---
-//
-// localInstances is a registry of this process only: it lists this
-// instance while its heartbeat is fresh. It stands in for store.Instances
-// (Redis, shared by every instance), whose Instance has exactly
-// cmdb.Instance's fields, so at merge newInstanceRegistry becomes:
-//
-//	type storeInstances struct{ s *store.Instances }
-//	func (a storeInstances) Heartbeat(ctx context.Context, in cmdb.Instance) error {
-//		return a.s.Heartbeat(ctx, store.Instance(in))
-//	}
-//	func (a storeInstances) List(ctx context.Context) ([]cmdb.Instance, error) {
-//		is, err := a.s.List(ctx)
-//		out := make([]cmdb.Instance, len(is))
-//		for i, in := range is { out[i] = cmdb.Instance(in) }
-//		return out, err
-//	}
-//	func newInstanceRegistry(rdb redis.UniversalClient, ttl time.Duration) instanceRegistry {
-//		return storeInstances{store.NewInstances(rdb, ttl)}
-//	}
-type localInstances struct {
-	ttl time.Duration
-	now func() time.Time
-
-	mu   sync.Mutex
-	self *cmdb.Instance
-}
-
-var _ instanceRegistry = (*localInstances)(nil)
-
-func newInstanceRegistry(_ redis.UniversalClient, ttl time.Duration) instanceRegistry {
-	return &localInstances{ttl: ttl, now: time.Now}
-}
-
-// Heartbeat records in as this process's instance.
-func (l *localInstances) Heartbeat(_ context.Context, in cmdb.Instance) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.self = &in
-	return nil
-}
-
-// List returns this instance while its last heartbeat is within the TTL.
-func (l *localInstances) List(context.Context) ([]cmdb.Instance, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.self == nil || l.now().Sub(l.self.LastSeen) > l.ttl {
-		return []cmdb.Instance{}, nil
-	}
-	return []cmdb.Instance{*l.self}, nil
-}
-
-// --- end TEMPORARY instance registry ---
-
-// countingRegistrar counts heartbeats by outcome
-// (erpgate_instance_heartbeats_total).
-type countingRegistrar struct {
-	cmdb.Registrar
-	beats *prometheus.CounterVec
-}
-
-func (c countingRegistrar) Heartbeat(ctx context.Context, in cmdb.Instance) error {
-	err := c.Registrar.Heartbeat(ctx, in)
-	outcome := "ok"
-	if err != nil {
-		outcome = "error"
-	}
-	c.beats.WithLabelValues(outcome).Inc()
-	return err
+	return out, err
 }
 
 // cmdbWiring is what the CMDB of a running gateway reads.
 type cmdbWiring struct {
 	opt      *options
 	rdb      redis.UniversalClient
-	registry instanceRegistry
+	registry cmdb.Instances
 	rel      *store.Releases
 	disp     *erp.Dispatcher
 	keys     *gateway.Keyring

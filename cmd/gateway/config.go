@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"erpgate/gateway"
+	"erpgate/internal/instance"
 	"erpgate/notice"
 	"erpgate/store"
 	"erpgate/tracking"
@@ -44,12 +45,12 @@ type options struct {
 	// in the instance registry, the manifest of this build, the key the
 	// release library trusts.
 	showVersion      bool
-	instanceID       string
-	heartbeat        time.Duration
 	manifestFile     string
 	releasePublicKey string
 	boundAddr        string           // the address the gateway listens on (set by run, not a flag)
 	hardening        hardeningOptions // hardening.go
+	instanceID       string
+	instanceTTL      time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -81,11 +82,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.erpReclaimIdle, "erp-reclaim-idle", 2*time.Minute, "a message pending this long belongs to a dead worker and is taken over (keep it above --erp-timeout)")
 	fs.IntVar(&o.trackingCacheMiB, "tracking-cache-mib", 32, "memory for cached tracking answers, invalidated by the timeline feed; 0 reads Redis for every tracking request")
 	fs.IntVar(&o.redisPipelines, "redis-pipelines", store.DefaultPipelines, "pipelines of concurrent Redis commands in flight at once (automatic pipelining); 0 sends every command on its own")
+	fs.StringVar(&o.instanceID, "instance-id", env("ERPGATE_INSTANCE_ID", instance.Default()), "this instance's stable identity: its stream consumers are named after it, so a restart takes over its own pending entries at once; two live instances must never share one (default: the host name) [ERPGATE_INSTANCE_ID]")
+	fs.DurationVar(&o.instanceTTL, "instance-ttl", store.DefaultInstanceTTL, "an instance that has not heartbeated for this long is dead and other instances take over its pending entries")
 	fs.Int64Var(&o.erpMaxDeliveries, "erp-max-deliveries", 10, "deliveries of one message before it moves to the dead-letter stream")
 	fs.DurationVar(&o.noticeLeadTime, "notice-lead-time", notice.DefaultLeadTime, "how long before its window a maintenance notice for customers shows as a banner on tracking pages")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and commit and exit")
-	fs.StringVar(&o.instanceID, "instance-id", env("ERPGATE_INSTANCE_ID", ""), "this instance's id in the instance registry and the CMDB (default <hostname>-<pid>) [ERPGATE_INSTANCE_ID]")
-	fs.DurationVar(&o.heartbeat, "heartbeat", 5*time.Second, "how often this instance renews its entry in the instance registry")
 	fs.StringVar(&o.manifestFile, "manifest", env("ERPGATE_MANIFEST", ""), "the signed release manifest of this build; checked at start, its digest is registered with the instance [ERPGATE_MANIFEST]")
 	fs.StringVar(&o.releasePublicKey, "release-public-key", env("ERPGATE_RELEASE_PUBLIC_KEY", ""), "PEM ed25519 public key: the release library accepts only manifests signed by it (default: any valid signature) [ERPGATE_RELEASE_PUBLIC_KEY]")
 	addHardeningFlags(fs, env, &o.hardening) // hardening.go
@@ -104,11 +105,18 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	if o.erpInFlight < 1 || o.erpInFlight > 256 {
 		return nil, errors.New("--erp-in-flight must be between 1 and 256")
 	}
-	if o.heartbeat < 100*time.Millisecond || o.heartbeat > time.Minute {
-		return nil, errors.New("--heartbeat must be between 100ms and 1m")
+	if err := instance.Validate(o.instanceID); err != nil {
+		return nil, fmt.Errorf("--instance-id %q: %w", o.instanceID, err)
 	}
-	if o.instanceID != "" && !validInstanceID(o.instanceID) {
-		return nil, errors.New("--instance-id: 1–64 of letters, digits, '.', '_', ':' and '-'")
+	if o.instanceTTL < 500*time.Millisecond {
+		return nil, errors.New("--instance-ttl must be at least 500ms")
+	}
+	// A live worker re-asserts its hold on a slow batch, and a deferred
+	// entry waits at most --erp-backoff-max: only an entry idle longer than
+	// both can belong to a dead worker (erp.DispatcherConfig.Validate).
+	if o.erpReclaimIdle <= o.erpBackoffMax || o.erpReclaimIdle < 2*o.erpTimeout {
+		return nil, fmt.Errorf("--erp-reclaim-idle %v must exceed --erp-backoff-max %v and be at least twice --erp-timeout %v: an entry waiting out its backoff, or in a live worker's slow call, would be taken as a dead worker's and delivered twice at once",
+			o.erpReclaimIdle, o.erpBackoffMax, o.erpTimeout)
 	}
 	if o.trackingCacheMiB < 0 || o.trackingCacheMiB > 4096 {
 		return nil, errors.New("--tracking-cache-mib must be between 0 and 4096")

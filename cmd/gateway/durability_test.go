@@ -121,6 +121,20 @@ func buildBinary(t *testing.T, pkg string) string {
 	return out
 }
 
+// startSimProc builds the gateway and the simulator, starts the simulator
+// as a process of its own, and returns the gateway binary and the
+// simulator's URL.
+func startSimProc(t *testing.T) (gwBin, sim string) {
+	t.Helper()
+	gwBin = buildBinary(t, "./cmd/gateway")
+	simBin := buildBinary(t, "./cmd/erpsim")
+	simAddr := freePort(t)
+	sim = "http://" + simAddr
+	startProc(t, simBin, "--listen", simAddr)
+	waitPath(t, sim, "/healthz")
+	return gwBin, sim
+}
+
 type proc struct {
 	cmd *exec.Cmd
 	log *strings.Builder
@@ -172,13 +186,7 @@ func (p *proc) output() string {
 func TestSIGKILLMidLoadLosesNothing(t *testing.T) {
 	rdb := redistest.Real(t)
 	redisURL := fmt.Sprintf("redis://%s/%d", rdb.Options().Addr, rdb.Options().DB)
-	gwBin := buildBinary(t, "./cmd/gateway")
-	simBin := buildBinary(t, "./cmd/erpsim")
-
-	simAddr := freePort(t)
-	sim := "http://" + simAddr
-	startProc(t, simBin, "--listen", simAddr)
-	waitPath(t, sim, "/healthz")
+	gwBin, sim := startSimProc(t)
 	putJSON(t, sim+"/sim/faults", `{"lost_reply_rate":0.1,"latency_ms":5}`)
 
 	gwAddr := freePort(t)
@@ -248,11 +256,11 @@ func TestSIGKILLMidLoadLosesNothing(t *testing.T) {
 	cancel()
 	wg.Wait()
 
-	// A new gateway on the same Redis finishes the job. Its consumers have new
-	// names, so what the dead one held is reclaimed by idle time: keep that
-	// short here.
+	// A new gateway on the same Redis finishes the job. It runs under the
+	// same instance id (the host name), so its consumers take over what
+	// the dead one held at once (docs/recovery.md).
 	putJSON(t, sim+"/sim/faults", `{"lost_reply_rate":0,"latency_ms":0}`)
-	startProc(t, gwBin, append(args, "--erp-reclaim-idle", "5s")...)
+	startProc(t, gwBin, args...)
 	waitReady(t, gw)
 
 	mu.Lock()

@@ -187,10 +187,12 @@ func openRedis(ctx context.Context, opt *options, log *slog.Logger) (redis.Unive
 		rdb.Close()
 		return nil, nil, fmt.Errorf("redis %s unreachable: %w", redactURL(opt.redisURL), err)
 	}
-	if err := checkAOF(pctx, rdb); errors.Is(err, errClusterNode) {
+	if err := checkCluster(pctx, rdb); err != nil {
 		rdb.Close()
 		return nil, nil, err
-	} else if err != nil {
+	}
+	// store.CheckDurability also warns when appendfsync is not always.
+	if err := store.CheckDurability(pctx, rdb, log); err != nil {
 		if !opt.allowVolatileRedis {
 			rdb.Close()
 			return nil, nil, fmt.Errorf("%w; refusing to start because a 202 must mean durable (enable appendonly, or pass --allow-volatile-redis)", err)
@@ -237,21 +239,18 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 	return nil, fmt.Errorf("--redis-url: unsupported scheme in %q (redis://, rediss://, unix://, redis+sentinel://)", redactURL(raw))
 }
 
-func checkAOF(ctx context.Context, rdb redis.UniversalClient) error {
-	info, err := rdb.Info(ctx, "persistence", "cluster").Result()
-	if err != nil {
-		return fmt.Errorf("cannot read redis persistence settings: %w", err)
-	}
-	if strings.Contains(info, "cluster_enabled:1") {
+// checkCluster refuses a node of a Redis Cluster (errClusterNode), even with
+// --allow-volatile-redis. A server that does not answer INFO is left to the
+// durability check.
+func checkCluster(ctx context.Context, rdb redis.UniversalClient) error {
+	info, err := rdb.Info(ctx, "cluster").Result()
+	if err == nil && strings.Contains(info, "cluster_enabled:1") {
 		return errClusterNode
-	}
-	if !strings.Contains(info, "aof_enabled:1") {
-		return errors.New("redis has no AOF persistence (appendonly no)")
 	}
 	return nil
 }
 
-// errClusterNode is checkAOF's answer for a node of a Redis Cluster: it is
+// errClusterNode is checkCluster's answer for a node of a Redis Cluster: it is
 // refused even with --allow-volatile-redis.
 var errClusterNode = errors.New("redis is a Redis Cluster node. " + errNoCluster)
 

@@ -242,6 +242,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case v.Failed:
 			res.Verification = v
 			verr = fmt.Errorf("%w: %s", loadtest.ErrVerification, v.Reason)
+		case !v.Settled:
+			// Nothing lost, but the gateway still had deliveries queued
+			// when the wait ended: not a pass, and not a loss either.
+			res.Verification = v
+			verr = fmt.Errorf("%w: %s (raise --verify-timeout, or lower the load)", loadtest.ErrNotSettled, strings.TrimPrefix(v.Reason, "not settled: "))
 		default:
 			res.Verification = v
 		}

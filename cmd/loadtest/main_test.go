@@ -148,3 +148,25 @@ func TestRunHelpExplainsLoopback(t *testing.T) {
 		t.Errorf("help does not explain the loopback rule:\n%s", stderr.String())
 	}
 }
+
+// A backlog still draining when the wait ends is neither a pass nor a loss:
+// the run exits with ErrNotSettled, and the report says NOT SETTLED with the
+// queued count, never "FAIL: lost".
+func TestRunNotSettledIsNotLost(t *testing.T) {
+	t.Parallel()
+	target, sim := fakeStack(t, &loadtesttest.Gateway{Queue: func(n int) bool { return n%2 == 0 }})
+	report := filepath.Join(t.TempDir(), "load.html")
+	res, stderr, err := runJSON(t, env(nil), "--target", target, "--rate", "20", "--duration", "500ms", "--mix", "rest=1",
+		"--verify", sim, "--verify-timeout", "300ms", "--json", "--quiet", "--report", report)
+	if !errors.Is(err, loadtest.ErrNotSettled) || errors.Is(err, loadtest.ErrVerification) {
+		t.Fatalf("run error = %v, want not settled (and no verification failure)\n%s", err, stderr)
+	}
+	v := res.Verification
+	if v == nil || v.Failed || v.Settled || v.Lost != 0 || v.Queued != v.Acked/2 || v.Queued == 0 {
+		t.Fatalf("verification %+v, want half the orders queued, none lost", v)
+	}
+	page, _ := os.ReadFile(report)
+	if !bytes.Contains(page, []byte("NOT SETTLED")) || bytes.Contains(page, []byte("FAIL")) {
+		t.Errorf("report does not say NOT SETTLED (or says FAIL)")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,7 +145,11 @@ type Gateway struct {
 	Serial bool
 
 	// Planted failures, by the order's sequence number (1 = first accepted).
-	Lose         func(n int) bool // accepted, answered 202, never delivered
+	Lose   func(n int) bool // accepted, answered 202, never delivered (the gateway says it was)
+	Forget func(n int) bool // accepted, answered 202, then gone: never delivered, GET answers 404
+	// Queue holds an accepted order back (pending, as behind a backlog)
+	// until DeliverQueued.
+	Queue        func(n int) bool
 	DeliverTwice func(n int) bool // delivered as two ERP orders
 	// StoreAndFail stores and delivers the order but answers 500, as a
 	// gateway that crashed after its durable step would.
@@ -161,6 +166,7 @@ type Gateway struct {
 type accepted struct {
 	id, externalID, token string
 	fingerprint           [32]byte
+	queued, forgotten     bool
 }
 
 var (
@@ -287,11 +293,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		a, ok := g.byID[id]
 		g.mu.Unlock()
-		if auth != shopKey || !ok {
+		if auth != shopKey || !ok || a.forgotten {
 			http.NotFound(w, r)
 			return
 		}
-		fmt.Fprintf(w, `{"id":%q,"external_id":%q,"status":"created"}`, a.id, a.externalID)
+		state := "created"
+		if a.queued {
+			state = "pending"
+		}
+		// The fake's gateway delivers to both targets as far as it knows
+		// (a version left out of Versions loses its orders silently).
+		results := map[string]map[string]string{}
+		for _, v := range []string{"v1", "v2"} {
+			results[v] = map[string]string{"state": state}
+		}
+		erp, _ := json.Marshal(results)
+		fmt.Fprintf(w, `{"id":%q,"external_id":%q,"status":"accepted","erp":%s}`, a.id, a.externalID, erp)
 	case "GET /v1/supplier/purchase-orders":
 		if auth != supplierKey {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -300,6 +317,33 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `[]`)
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+func (g *Gateway) versions() []string {
+	if len(g.Versions) == 0 {
+		return []string{"v2"}
+	}
+	return g.Versions
+}
+
+// DeliverQueued delivers the orders Queue held back, as a drained backlog.
+func (g *Gateway) DeliverQueued() {
+	g.mu.Lock()
+	var ids []string
+	for id, a := range g.byID {
+		if a.queued {
+			a.queued = false
+			g.byID[id] = a
+			ids = append(ids, id)
+		}
+	}
+	g.mu.Unlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		for _, v := range g.versions() {
+			g.ERP.Create(v, id)
+		}
 	}
 }
 
@@ -320,11 +364,13 @@ func (g *Gateway) accept(key, externalID string, fp [32]byte) (accepted, int) {
 	g.byID[a.id] = a
 	g.mu.Unlock()
 
-	versions := g.Versions
-	if len(versions) == 0 {
-		versions = []string{"v2"}
-	}
-	if g.ERP != nil && !(g.Lose != nil && g.Lose(n)) {
+	versions := g.versions()
+	a.queued = g.Queue != nil && g.Queue(n)
+	a.forgotten = g.Forget != nil && g.Forget(n)
+	g.mu.Lock()
+	g.byID[a.id] = a
+	g.mu.Unlock()
+	if g.ERP != nil && !(g.Lose != nil && g.Lose(n)) && !a.queued && !a.forgotten {
 		for _, v := range versions {
 			if g.DeliverTwice != nil && g.DeliverTwice(n) {
 				g.ERP.CreateTwice(v, a.id)
