@@ -174,6 +174,28 @@ func (e *contractEnv) refused(t *testing.T, method, path, wrongKey, body string)
 	e.do(t, req{method: method, path: path, key: wrongKey, body: body, want: http.StatusForbidden})
 }
 
+// bodyRefused checks the refusals every operation with a JSON body shares:
+// another media type (415), a body over the limit (413), no credentials
+// (401) and a client of the wrong kind (403).
+func (e *contractEnv) bodyRefused(t *testing.T, method, path, key, wrongKey, body string) {
+	t.Helper()
+	e.do(t, req{method: method, path: path, key: key, body: body, ctype: "text/plain", want: http.StatusUnsupportedMediaType, invalid: true})
+	e.do(t, req{method: method, path: path, key: key, body: hugeBody, want: http.StatusRequestEntityTooLarge, invalid: true})
+	e.refused(t, method, path, wrongKey, body)
+}
+
+// adminRead checks an admin read: 200 for ok, 400 for a bad parameter
+// (bad), 401 and 403 (a shop's key) for plain.
+func (e *contractEnv) adminRead(t *testing.T, ok, bad, plain string) {
+	t.Helper()
+	e.do(t, req{method: "GET", path: ok, key: "demo-admin-token", want: http.StatusOK})
+	e.do(t, req{method: "GET", path: bad, key: "demo-admin-token", want: http.StatusBadRequest, invalid: true})
+	e.refused(t, "GET", plain, "demo-shop-key", "")
+}
+
+// hugeBody is just over the body limit.
+var hugeBody = `{"notes":"` + strings.Repeat("x", gateway.MaxBodyBytes) + `"}`
+
 func clipText(s string) string {
 	if len(s) > 400 {
 		return s[:400] + "…"
@@ -225,7 +247,7 @@ func TestContractTraffic(t *testing.T) {
 	e := newContractEnv(t)
 	putJSON(t, e.sim+"/sim/lifecycle", `{"step":"100ms","auto_restock":"0s"}`)
 	const shop, admin, sup1, sup2 = "demo-shop-key", "demo-admin-token", "demo-supplier-key-1", "demo-supplier-key-2"
-	huge := `{"notes":"` + strings.Repeat("x", gateway.MaxBodyBytes) + `"}` // just over the limit
+	huge := hugeBody
 
 	// Operations.
 	for _, r := range []req{
@@ -446,9 +468,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: `{"role":"business","comment":"stale","revision":` + fmt.Sprint(gplan.body["revision"].(float64)-1) + `}`, want: 409})
 	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: approve, hdr: map[string]string{"Erpgate-Actor": "jane"}, want: 409}) // once per approver
 	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: `{"role":"Business!"}`, want: 400, invalid: true})
-	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: approve, ctype: "text/plain", want: 415, invalid: true})
-	e.do(t, req{method: "POST", path: "/admin/release/approvals", key: admin, body: huge, want: 413, invalid: true})
-	e.refused(t, "POST", "/admin/release/approvals", shop, approve)
+	e.bodyRefused(t, "POST", "/admin/release/approvals", admin, shop, approve)
 	if a := e.do(t, req{method: "POST", path: "/admin/release/promote", key: admin, body: `{"version":"9.9.9"}`, want: 409}); a.body["code"] != "manifest_required" {
 		t.Errorf("promote to a version without a manifest: %s, want manifest_required", clipText(a.raw))
 	}
@@ -458,9 +478,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: resignedManifest(t, man), want: 409})
 	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: strings.Replace(man, `"go1.24.4"`, `"go1.99.0"`, 1), want: 422})
 	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: `{"schema":1}`, want: 400, invalid: true})
-	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: man, ctype: "text/plain", want: 415, invalid: true})
-	e.do(t, req{method: "PUT", path: "/admin/release/manifests", key: admin, body: huge, want: 413, invalid: true})
-	e.refused(t, "PUT", "/admin/release/manifests", shop, man)
+	e.bodyRefused(t, "PUT", "/admin/release/manifests", admin, shop, man)
 	e.do(t, req{method: "POST", path: "/admin/release/promote", key: admin, body: `{"reason":"accepted","version":"1.4.0"}`, want: 200})
 	if a := e.do(t, req{method: "GET", path: "/admin/release/manifests", key: admin, want: 200}); a.body["live"] != "1.4.0" {
 		t.Errorf("library after the promotion: %s, want 1.4.0 live", clipText(a.raw))
@@ -490,9 +508,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "PUT", path: "/admin/notices/bad.id", key: admin, body: note, want: 400})
 	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: strings.Replace(note, `"intake_paused":false`, `"intake_paused":"no"`, 1), want: 400, invalid: true})
 	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: strings.Replace(note, `{`, `{"id":"another",`, 1), want: 400})
-	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: note, ctype: "text/plain", want: 415, invalid: true})
-	e.do(t, req{method: "PUT", path: "/admin/notices/erp-upgrade", key: admin, body: huge, want: 413, invalid: true})
-	e.refused(t, "PUT", "/admin/notices/erp-upgrade", shop, note)
+	e.bodyRefused(t, "PUT", "/admin/notices/erp-upgrade", admin, shop, note)
 	e.do(t, req{method: "GET", path: "/admin/notices", key: admin, want: 200})
 	e.refused(t, "GET", "/admin/notices", shop, "")
 	e.do(t, req{method: "GET", path: "/v1/notices?audience=shops&lang=de", want: 200})
@@ -532,9 +548,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: `{"order_id":"ord_NOPE","topic":"api","message":"about nothing"}`, want: 404})
 	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: `{"order_id":"ord_X","external_id":"WEB-1001","topic":"api","message":"both"}`, want: 400})
 	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: `{"topic":1}`, want: 400, invalid: true})
-	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: fb, ctype: "text/plain", want: 415, invalid: true})
-	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: huge, want: 413, invalid: true})
-	e.refused(t, "POST", "/v1/feedback", sup1, fb)
+	e.bodyRefused(t, "POST", "/v1/feedback", shop, sup1, fb)
 	token2 := acc2.body["tracking"].(map[string]any)["token"].(string)
 	cfb := "/v1/tracking/" + id2 + "/feedback"
 	form := "application/x-www-form-urlencoded"
@@ -559,12 +573,8 @@ func TestContractTraffic(t *testing.T) {
 	}
 	e.do(t, req{method: "POST", path: cfb, body: "token=" + token2 + "&topic=api&message=once+more", ctype: form, want: 429})
 	e.do(t, req{method: "POST", path: "/v1/feedback", key: shop, body: fmt.Sprintf(`{"order_id":%q,"topic":"api","message":"over the limit"}`, id2), want: 429})
-	e.do(t, req{method: "GET", path: "/admin/feedback?limit=10&topic=api", key: admin, want: 200})
-	e.do(t, req{method: "GET", path: "/admin/feedback?limit=0", key: admin, want: 400, invalid: true})
-	e.refused(t, "GET", "/admin/feedback", shop, "")
-	e.do(t, req{method: "GET", path: "/admin/feedback/topics?revision=1", key: admin, want: 200})
-	e.do(t, req{method: "GET", path: "/admin/feedback/topics?revision=x", key: admin, want: 400, invalid: true})
-	e.refused(t, "GET", "/admin/feedback/topics", shop, "")
+	e.adminRead(t, "/admin/feedback?limit=10&topic=api", "/admin/feedback?limit=0", "/admin/feedback")
+	e.adminRead(t, "/admin/feedback/topics?revision=1", "/admin/feedback/topics?revision=x", "/admin/feedback/topics")
 
 	// The FAQ.
 	faq := exampleBody(t, e.checker, "/admin/faq/{id}", "put")
@@ -572,9 +582,7 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: faq, want: 200})
 	e.do(t, req{method: "PUT", path: "/admin/faq/Bad_ID", key: admin, body: faq, want: 400})
 	e.do(t, req{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: `{"topic":"api"}`, want: 400, invalid: true})
-	e.do(t, req{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: faq, ctype: "text/plain", want: 415, invalid: true})
-	e.do(t, req{method: "PUT", path: "/admin/faq/when-is-my-delivery", key: admin, body: huge, want: 413, invalid: true})
-	e.refused(t, "PUT", "/admin/faq/when-is-my-delivery", shop, faq)
+	e.bodyRefused(t, "PUT", "/admin/faq/when-is-my-delivery", admin, shop, faq)
 	e.do(t, req{method: "GET", path: "/admin/faq", key: admin, want: 200})
 	e.refused(t, "GET", "/admin/faq", shop, "")
 	e.do(t, req{method: "DELETE", path: "/admin/faq/when-is-my-delivery", key: admin, want: 204})
@@ -588,13 +596,9 @@ func TestContractTraffic(t *testing.T) {
 	e.refused(t, "GET", "/admin/outbox", shop, "")
 	for _, base := range []string{"/admin/outbox/dead-letters", "/admin/webhooks/dead-letters"} {
 		if base == "/admin/outbox/dead-letters" {
-			e.do(t, req{method: "GET", path: base + "?limit=10", key: admin, want: 200})
-			e.do(t, req{method: "GET", path: base + "?limit=0", key: admin, want: 400, invalid: true})
-			e.refused(t, "GET", base, shop, "")
+			e.adminRead(t, base+"?limit=10", base+"?limit=0", base)
 		}
-		e.do(t, req{method: "GET", path: base + "/actions?limit=10", key: admin, want: 200})
-		e.do(t, req{method: "GET", path: base + "/actions?limit=0", key: admin, want: 400, invalid: true})
-		e.refused(t, "GET", base+"/actions", shop, "")
+		e.adminRead(t, base+"/actions?limit=10", base+"/actions?limit=0", base+"/actions")
 		e.do(t, req{method: "GET", path: base + "/1-0", key: admin, want: 404})
 		e.refused(t, "GET", base+"/1-0", shop, "")
 		e.do(t, req{method: "POST", path: base + "/1-0/replay", key: admin, body: `{"reason":"contract test"}`, want: 404})
