@@ -64,15 +64,24 @@ func (c *adminClient) parse(fs *flag.FlagSet, usage string, args []string, geten
 		fs.Usage()
 		return nil, errors.New(c.name + ": a command is required")
 	}
+	if err := c.connect(); err != nil {
+		return nil, err
+	}
+	return pos, nil
+}
+
+// connect checks --url and fills in the demo token when none is given
+// (with a warning), before the first call of the admin API.
+func (c *adminClient) connect() error {
 	if c.token == "" {
 		c.token = "demo-admin-token"
 		fmt.Fprintln(c.stderr, "warning: no --token or ERPGATE_ADMIN_TOKEN: using the demo admin token")
 	}
 	if _, err := url.ParseRequestURI(c.url); err != nil || !strings.HasPrefix(c.url, "http") {
-		return nil, fmt.Errorf("%s: --url %q is not an http(s) URL", c.name, c.url)
+		return fmt.Errorf("%s: --url %q is not an http(s) URL", c.name, c.url)
 	}
 	c.url = strings.TrimRight(c.url, "/")
-	return pos, nil
+	return nil
 }
 
 // command splits the positional arguments into a command of want (its name

@@ -243,7 +243,8 @@ Flags:
 
 // runCMDB is `gateway cmdb export`.
 func runCMDB(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cli := &releaseCLI{stdout: stdout, stderr: stderr, client: &http.Client{Timeout: 60 * time.Second}}
+	cli := &releaseCLI{adminClient: adminClient{name: "cmdb", stdout: stdout, stderr: stderr,
+		client: &http.Client{Timeout: 60 * time.Second}}}
 	fs := flag.NewFlagSet("cmdb", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -281,7 +282,7 @@ func runCMDB(ctx context.Context, args []string, getenv func(string) string, std
 	if cli.out == "" {
 		return errors.New("cmdb export: --out FILE is required")
 	}
-	if err := cli.connect("cmdb"); err != nil {
+	if err := cli.connect(); err != nil {
 		return err
 	}
 	q := url.Values{"format": {format}}

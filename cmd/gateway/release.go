@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -53,12 +51,10 @@ Flags (before or after the command):
 
 // releaseCLI is one invocation of the release command.
 type releaseCLI struct {
-	url, token, reason, actor string
-	jsonOut                   bool
-	skip                      bool
-	limit                     int
-	client                    *http.Client
-	stdout, stderr            io.Writer
+	adminClient
+	reason string
+	skip   bool
+	limit  int
 
 	// Acceptance and the master copy (issue 15).
 	role, comment, version string
@@ -75,7 +71,8 @@ type releaseCLI struct {
 // running gateway's admin API; a refusal returns an error with the server's
 // problem detail (and field problems), so the process exits non-zero.
 func runRelease(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cli := &releaseCLI{stdout: stdout, stderr: stderr, client: &http.Client{Timeout: 60 * time.Second}, now: time.Now}
+	cli := &releaseCLI{adminClient: adminClient{name: "release", stdout: stdout, stderr: stderr,
+		client: &http.Client{Timeout: 60 * time.Second}}, now: time.Now}
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -160,7 +157,7 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 			return cli.verify(ctx, cmdArgs[0])
 		}
 	}
-	if err := cli.connect("release"); err != nil {
+	if err := cli.connect(); err != nil {
 		return err
 	}
 	switch cmd {
@@ -187,20 +184,6 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 	default:
 		return cli.shadow(ctx)
 	}
-}
-
-// connect checks --url and fills in the demo token when none is given
-// (with a warning), before the first call of the admin API.
-func (c *releaseCLI) connect(cmd string) error {
-	if c.token == "" {
-		c.token = "demo-admin-token"
-		fmt.Fprintln(c.stderr, "warning: no --token or ERPGATE_ADMIN_TOKEN: using the demo admin token")
-	}
-	if _, err := url.ParseRequestURI(c.url); err != nil || !strings.HasPrefix(c.url, "http") {
-		return fmt.Errorf("%s: --url %q is not an http(s) URL", cmd, c.url)
-	}
-	c.url = strings.TrimRight(c.url, "/")
-	return nil
 }
 
 // planView is GET /admin/release's answer.
@@ -358,74 +341,6 @@ func answerSummary(a erp.ShadowAnswer) string {
 		s += " reason=" + strconv.Quote(a.Reason)
 	}
 	return s
-}
-
-func (c *releaseCLI) raw(b []byte) error {
-	var buf bytes.Buffer
-	if json.Indent(&buf, b, "", "  ") != nil {
-		buf.Reset()
-		buf.Write(b)
-	}
-	buf.WriteByte('\n')
-	_, err := c.stdout.Write(buf.Bytes())
-	return err
-}
-
-// do calls the admin API and decodes a 2xx answer into v. Any other answer
-// becomes an error carrying the problem's detail and field problems.
-func (c *releaseCLI) do(ctx context.Context, method, path string, body []byte, v any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.actor != "" {
-		req.Header.Set("Erpgate-Actor", c.actor)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("release: %s %s: %w", method, c.url+path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, fmt.Errorf("release: reading the answer: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, problemError(resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("release: unexpected answer from %s: %w", c.url, err)
-	}
-	return b, nil
-}
-
-func problemError(status int, b []byte) error {
-	var p struct {
-		Title  string `json:"title"`
-		Detail string `json:"detail"`
-		Code   string `json:"code"`
-		Errors []struct {
-			Field   string `json:"field"`
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	if json.Unmarshal(b, &p) != nil || p.Detail == "" {
-		return fmt.Errorf("release: the gateway answered %d %s", status, strings.TrimSpace(string(b[:min(len(b), 300)])))
-	}
-	msg := fmt.Sprintf("release: %d %s: %s", status, p.Code, p.Detail)
-	for _, e := range p.Errors {
-		msg += fmt.Sprintf("\n  %s: %s", e.Field, e.Message)
-	}
-	return errors.New(msg)
 }
 
 // problemLines renders the field problems of an *erpgate.Error, one per line.
