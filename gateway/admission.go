@@ -270,7 +270,7 @@ type limitListener struct {
 
 // connRefusal is written to a connection over the limit.
 var connRefusal = func() []byte {
-	body := `{"type":"https://erpgate.dev/problems/overloaded","title":"Service Unavailable","status":503,` +
+	body := `{"type":"/problems/overloaded","title":"Service Unavailable","status":503,` +
 		`"detail":"this instance has too many open connections; retry in 1 s","code":"overloaded"}`
 	return []byte("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/problem+json\r\n" +
 		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
@@ -309,7 +309,7 @@ type limitConn struct {
 
 // headerTimeout answers a request whose header did not arrive in time.
 var headerTimeout = func() []byte {
-	body := `{"type":"https://erpgate.dev/problems/timeout","title":"Request Timeout","status":408,` +
+	body := `{"type":"/problems/timeout","title":"Request Timeout","status":408,` +
 		`"detail":"the request header did not arrive in time","code":"timeout"}`
 	return []byte("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\n" +
 		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)

@@ -33,7 +33,7 @@ func MetricsHandler(g prometheus.Gatherer, token string) http.Handler {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="erpgate-metrics"`)
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"type":"https://erpgate.dev/problems/unauthorized","title":"Unauthorized","status":401,` +
+			w.Write([]byte(`{"type":"/problems/unauthorized","title":"Unauthorized","status":401,` +
 				`"detail":"send Authorization: Bearer <metrics token>","instance":"/metrics","code":"unauthorized"}`))
 			return
 		}

@@ -43,8 +43,8 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
-	"erpgate/manifest"
 	"erpgate/internal/streamgroup"
+	"erpgate/manifest"
 	"erpgate/order"
 )
 
