@@ -143,7 +143,7 @@ func notYourOrder(err error) error {
 func (s *Server) handleCustomerFeedback() echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req, form, err := readFeedbackBody(c)
-		lang := help.Negotiate(req.Language, c.Request().Header.Get("Accept-Language"))
+		lang := feedbackLang(c, req.Language)
 		if err != nil {
 			return s.feedbackAnswer(c, form, lang, "", err)
 		}
@@ -183,6 +183,16 @@ func (s *Server) handleCustomerFeedback() echo.HandlerFunc {
 		// The customer sees what they sent, not the plan details.
 		return c.JSON(http.StatusCreated, map[string]any{"id": f.ID, "topic": f.Topic, "time": f.Time})
 	}
+}
+
+// feedbackLang is the answer page's language: the form's (the tracking
+// page's), else negotiated as every page is (help.Locale).
+func feedbackLang(c echo.Context, form string) string {
+	if t, ok := help.Locale.Supported(form); ok {
+		return t.String()
+	}
+	t, _ := help.Locale.Negotiate(c.Request(), "")
+	return t.String()
 }
 
 // readFeedbackBody reads JSON or a form post (at most maxFeedbackBody) and

@@ -229,3 +229,28 @@ func TestHelpPagesAndFAQ(t *testing.T) {
 		t.Errorf("sitemap = %s", r.body)
 	}
 }
+
+// TestHelpLanguageLikeTrackingPage: the help pages and the tracking page
+// negotiate the language one way (locale): the switch on a help page is
+// remembered in the same cookie (and that answer is not for shared
+// caches), and the cookie then wins over Accept-Language on the help
+// pages and in the feedback form's answer.
+func TestHelpLanguageLikeTrackingPage(t *testing.T) {
+	e := newNoticeEnv(t)
+	r := e.do(t, http.MethodGet, "/help?lang=de", "", "", "Accept-Language", "en")
+	cookie := r.header.Get("Set-Cookie")
+	if !strings.Contains(string(r.body), `<html lang="de">`) || !strings.HasPrefix(cookie, "lang=de;") ||
+		!strings.HasPrefix(r.header.Get("Cache-Control"), "private") || !strings.Contains(r.header.Get("Vary"), "Cookie") {
+		t.Fatalf("/help?lang=de: %s %s", r.header, r.body[:min(len(r.body), 200)])
+	}
+	r = e.do(t, http.MethodGet, "/help/faq", "", "", "Accept-Language", "en", "Cookie", "lang=de")
+	if !strings.Contains(string(r.body), `<html lang="de">`) || r.header.Get("Set-Cookie") != "" || !strings.HasPrefix(r.header.Get("Cache-Control"), "public") {
+		t.Errorf("/help/faq with the cookie: %s", r.header)
+	}
+	id, tok := e.placeOrder(t, "WEB-L1")
+	r = e.do(t, http.MethodPost, "/v1/tracking/"+id+"/feedback", "", form("token", tok, "message", "Where is it?"),
+		"Content-Type", formType, "Accept-Language", "en", "Cookie", "lang=de")
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), "Vielen Dank") {
+		t.Errorf("feedback answer with the cookie = %d %s", r.status, r.body)
+	}
+}

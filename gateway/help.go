@@ -5,7 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"net/http"
-	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -13,12 +13,13 @@ import (
 	"erpgate"
 	"erpgate/feedback"
 	"erpgate/help"
+	"erpgate/locale"
 )
 
 // The help on the web (package help) and the FAQ admin:
 //
-//	GET    /help, /help/faq      the user manual and the FAQ, English or German by ?lang= or
-//	                             Accept-Language (public, server-rendered, no script)
+//	GET    /help, /help/faq      the user manual and the FAQ, English or German by ?lang=,
+//	                             cookie or Accept-Language (public, server-rendered, no script)
 //	GET    /robots.txt, /sitemap.xml
 //	PUT    /admin/faq/{id}       publish a question and answer (en, de) for a feedback topic
 //	DELETE /admin/faq/{id}
@@ -42,25 +43,38 @@ type faqPut struct {
 	UpdatedAt *string `json:"updated_at"`
 }
 
-// pageHeaders are the headers of every public help page.
-func pageHeaders(c echo.Context, cache string) {
+// pageHeaders are the headers of every public help page; maxAge is how
+// long (seconds) a cache may keep it. An answer that sets the language
+// cookie (the switch was used) is private.
+func pageHeaders(c echo.Context, maxAge int) {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", help.CSP())
-	h.Set("Cache-Control", cache)
-	h.Set("Vary", "Accept-Language")
+	scope := "public"
+	if h.Get("Set-Cookie") != "" {
+		scope = "private"
+	}
+	h.Set("Cache-Control", scope+", max-age="+strconv.Itoa(maxAge))
+	h.Set("Vary", "Accept-Language, Cookie")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 }
 
-// pageLang negotiates the page language; a ?lang= that names none is a 400
-// (a page, not problem+json, would hide the mistake in a link).
+// pageLang negotiates the page language as every page does (help.Locale:
+// ?lang=, the cookie, Accept-Language, English) and remembers a switch in
+// the cookie; a ?lang= that names none is a 400 (a page, not problem+json,
+// would hide the mistake in a link).
 func pageLang(c echo.Context) (string, error) {
-	q := c.QueryParam("lang")
-	if q != "" && !slices.Contains(help.Languages, q) {
-		return "", invalidField("lang", "one of "+strings.Join(help.Languages, ", "))
+	if q := c.QueryParam(locale.QueryParam); q != "" {
+		if _, ok := help.Locale.Supported(q); !ok {
+			return "", invalidField("lang", "one of "+strings.Join(help.Languages, ", "))
+		}
 	}
-	return help.Negotiate(q, c.Request().Header.Get("Accept-Language")), nil
+	tag, from := help.Locale.Negotiate(c.Request(), "")
+	if from == locale.FromQuery {
+		http.SetCookie(c.Response(), locale.Cookie(tag))
+	}
+	return tag.String(), nil
 }
 
 func (s *Server) handleHelpManual() echo.HandlerFunc {
@@ -79,7 +93,7 @@ func (s *Server) handleHelpManual() echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		pageHeaders(c, "public, max-age=300")
+		pageHeaders(c, 300)
 		return pages[lang].write(c, http.StatusOK)
 	}
 }
@@ -139,7 +153,7 @@ func (s *Server) handleHelpFAQ() echo.HandlerFunc {
 		if err := help.RenderFAQ(&buf, lang, s.publicURL, help.Rank(es, counts)); err != nil {
 			return erpgate.Wrap(erpgate.Internal, err, "internal error")
 		}
-		pageHeaders(c, "public, max-age=60")
+		pageHeaders(c, 60)
 		return newCompressedPage(buf.Bytes()).write(c, http.StatusOK)
 	}
 }

@@ -38,7 +38,10 @@ type noticeEnv struct {
 	told  []string // "kind:id" announced to shops
 }
 
-func newNoticeEnv(t *testing.T) *noticeEnv {
+// noticeOpt adds to the gateway's configuration (rdb is the env's Redis).
+type noticeOpt func(t *testing.T, cfg *Config, rdb redis.UniversalClient)
+
+func newNoticeEnv(t *testing.T, opts ...noticeOpt) *noticeEnv {
 	t.Helper()
 	var rdb redis.UniversalClient
 	if os.Getenv("ERPGATE_REDIS_ADDR") != "" || os.Getenv("ERPGATE_REDIS_REQUIRED") == "1" {
@@ -70,8 +73,12 @@ func newNoticeEnv(t *testing.T) *noticeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Store: st, Keyring: keys, Now: now, PublicURL: "https://gw.example", Registerer: e.reg, Gatherer: e.reg,
-		Notices: svc, Feedback: fb, FAQ: st.FAQ()})
+	cfg := Config{Store: st, Keyring: keys, Now: now, PublicURL: "https://gw.example", Registerer: e.reg, Gatherer: e.reg,
+		Notices: svc, Feedback: fb, FAQ: st.FAQ()}
+	for _, o := range opts {
+		o(t, &cfg, rdb)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"erpgate"
+	"erpgate/feedback"
 	"erpgate/locale"
 	"erpgate/tracking"
 )
@@ -52,8 +53,16 @@ type trackingView struct {
 	items []tracking.PageItem
 	city  string
 	// pages holds the rendered page per language (pageLangs' order), each
-	// rendered on first use: once per timeline change and language.
-	pages []atomic.Pointer[tracking.Page]
+	// rendered on first use: once per timeline change, language and
+	// maintenance banner (a page rendered with another banner is rendered
+	// again, so a notice never waits for the order's next event).
+	pages []atomic.Pointer[renderedPage]
+}
+
+// renderedPage is a page and the banner it was rendered with (bannerKey).
+type renderedPage struct {
+	page   *tracking.Page
+	banner string
 }
 
 // pageLangs are the tracking page's languages, in PageTexts' order.
@@ -160,31 +169,64 @@ func (s *Server) loadTrackingView(ctx context.Context, id string) (*trackingView
 		id: rec.Order.ID, externalID: rec.Order.ExternalID, shopID: rec.Order.ShopID, token: rec.Token,
 		events: evs, body: append(body, '\n'), jsonTag: `"j-` + last + `"`,
 		items: items, city: rec.Order.ShippingAddress.City,
-		pages: make([]atomic.Pointer[tracking.Page], len(pageLangs)),
+		pages: make([]atomic.Pointer[renderedPage], len(pageLangs)),
 	}, nil
 }
 
-// page returns the view's page in language i of pageLangs, rendering it on
-// first use and accounting its bytes in the read cache.
-func (s *Server) page(v *trackingView, i int, shop *ShopProfile) (*tracking.Page, error) {
-	if p := v.pages[i].Load(); p != nil {
-		return p, nil
+// customerTopics are the feedback topics the tracking page's form offers:
+// the fixed list without the shops' own ("api").
+var customerTopics = slices.DeleteFunc(slices.Clone(feedback.Topics), func(t string) bool { return t == "api" })
+
+// pageBanner returns the maintenance banner a tracking page in language i
+// of pageLangs shows now, and its key: the notice's id, revision and phase
+// ("" for none), part of the page's ETag and of what its cached rendering
+// was made with.
+func (s *Server) pageBanner(ctx context.Context, i int) (*tracking.PageBanner, string) {
+	b, ok := s.NoticeBanner(ctx, s.now(), pageLangs[i].Code)
+	if !ok {
+		return nil, ""
+	}
+	phase := "u"
+	if b.Active {
+		phase = "a"
+	}
+	return &tracking.PageBanner{Message: b.Message, Start: b.Start, End: b.End, Active: b.Active},
+		b.ID + "." + strconv.FormatInt(b.Revision, 10) + phase
+}
+
+// page returns the view's page in language i of pageLangs with banner
+// (bannerKey its key), rendering it on first use or when the cached one
+// was rendered with another banner, and accounting its bytes in the read
+// cache.
+func (s *Server) page(v *trackingView, i int, shop *ShopProfile, banner *tracking.PageBanner, bannerKey string) (*tracking.Page, error) {
+	old := v.pages[i].Load()
+	if old != nil && old.banner == bannerKey {
+		return old.page, nil
 	}
 	d := tracking.PageData{
 		OrderID: v.id, Reference: v.externalID, Token: v.token, Events: v.events, Items: v.items, City: v.city,
-		PageURL: s.trackingURL(v.id, v.token), Lang: pageLangs[i].Tag,
+		PageURL: s.trackingURL(v.id, v.token), Lang: pageLangs[i].Tag, Banner: banner,
 	}
 	if shop != nil {
 		d.Shop = tracking.PageShop{Name: shop.Name, ContactURL: shop.ContactURL, LogoURL: shop.LogoURL, Location: shop.Location()}
+	}
+	if s.feedback != nil {
+		d.Feedback = &tracking.PageFeedback{Topics: customerTopics}
 	}
 	p, err := tracking.NewPage(d)
 	if err != nil {
 		return nil, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
-	if v.pages[i].CompareAndSwap(nil, p) && s.trackCache != nil {
-		s.trackCache.Account(v.id, p.Size())
+	if v.pages[i].CompareAndSwap(old, &renderedPage{page: p, banner: bannerKey}) && s.trackCache != nil {
+		delta := p.Size()
+		if old != nil {
+			delta -= old.page.Size()
+		}
+		s.trackCache.Account(v.id, delta)
 	}
-	return v.pages[i].Load(), nil
+	// Another request may have stored a page meanwhile, possibly with
+	// another banner: answer the one rendered here, which matches the ETag.
+	return p, nil
 }
 
 type trackingResponse struct {
@@ -245,7 +287,11 @@ func (s *Server) handleTrackingEvents() echo.HandlerFunc {
 // as the JSON answer: rendered once per timeline change and language, with
 // an ETag, so a reload of an unchanged order is a 304. The language is the
 // customer's (?lang=, remembered in a cookie; Accept-Language), else the
-// shop's.
+// shop's. A customers' maintenance notice shows as a banner from the lead
+// time before its window until its end: its id, revision and phase are part
+// of the ETag and of the cached rendering's key, so the banner appears,
+// changes and goes without waiting for the order's next event. With
+// feedback configured the footer carries the feedback form.
 func (s *Server) handleTrackingPage() echo.HandlerFunc {
 	return func(c echo.Context) error {
 		v, err := s.trackedOrder(c)
@@ -266,14 +312,15 @@ func (s *Server) handleTrackingPage() echo.HandlerFunc {
 		if from == locale.FromQuery {
 			http.SetCookie(c.Response(), locale.Cookie(tag))
 		}
-		etag := tracking.PageETag(pageLangs[i].Tag, v.events, shopVersion)
+		banner, bannerKey := s.pageBanner(c.Request().Context(), i)
+		etag := tracking.PageETag(pageLangs[i].Tag, v.events, shopVersion+"."+bannerKey)
 		h.Set("Cache-Control", "private, no-cache")
 		h.Set("Vary", "Accept-Language, Cookie")
 		h.Set("ETag", etag)
 		if etagMatch(c.Request().Header.Get("If-None-Match"), etag) {
 			return c.NoContent(http.StatusNotModified)
 		}
-		p, err := s.page(v, i, shop)
+		p, err := s.page(v, i, shop, banner, bannerKey)
 		if err != nil {
 			return s.trackingPageError(c, err)
 		}

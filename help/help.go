@@ -4,8 +4,8 @@
 // Pages are server-rendered in English and German, phone-first, with no
 // script; the FAQ carries schema.org FAQPage JSON-LD.
 //
-// Nothing here imports echo: the gateway's handlers call Negotiate and the
-// Render functions. The FAQ entries (Entry) are business data with their
+// Nothing here imports echo: the gateway's handlers negotiate the language
+// with Locale and call the Render functions. The FAQ entries (Entry) are business data with their
 // own rules; store.FAQ keeps them in Redis.
 package help
 
@@ -23,38 +23,17 @@ import (
 	"time"
 
 	"golang.org/x/text/language"
+
+	"erpgate/locale"
 )
 
 // Languages are the languages of the help pages, the first the default.
 var Languages = []string{"en", "de"}
 
-var matcher = language.NewMatcher([]language.Tag{language.English, language.German})
-
-// Negotiate returns the page language: query (the switch, "?lang=de") when
-// it names one of Languages, else the best match of the Accept-Language
-// header, else English.
-//
-// TODO(lead): fold into the shared locale package once it is merged.
-func Negotiate(query, acceptLanguage string) string {
-	q := strings.ToLower(strings.TrimSpace(query))
-	for _, l := range Languages {
-		if q == l {
-			return l
-		}
-	}
-	if acceptLanguage == "" || len(acceptLanguage) > 512 {
-		return Languages[0]
-	}
-	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
-	if err != nil || len(tags) == 0 {
-		return Languages[0]
-	}
-	_, i, conf := matcher.Match(tags...)
-	if conf == language.No {
-		return Languages[0]
-	}
-	return Languages[i]
-}
+// Locale negotiates the help pages' language among Languages the one way
+// the whole gateway does (locale.Negotiator.Negotiate): ?lang=, the "lang"
+// cookie, Accept-Language, English.
+var Locale = locale.NewNegotiator(language.English, language.German)
 
 var (
 	//go:embed pages/layout.html

@@ -3,6 +3,9 @@ package help
 import (
 	"encoding/json"
 	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,22 +13,40 @@ import (
 
 	"erpgate"
 	"erpgate/feedback"
+	"erpgate/locale"
 )
 
-func TestNegotiate(t *testing.T) {
-	for _, tc := range []struct{ query, header, want string }{
-		{"", "", "en"},
-		{"", "de-DE,de;q=0.9,en;q=0.8", "de"},
-		{"", "de-AT", "de"},
-		{"", "fr-FR,fr;q=0.9,de;q=0.5", "de"},
-		{"", "fr-FR", "en"},
-		{"en", "de", "en"},
-		{"DE", "", "de"},
-		{"xx", "de", "de"},
-		{"", "garbage;;;", "en"},
+// TestLocale: the help pages negotiate like every page (locale): the
+// switch, then the remembered cookie, then Accept-Language, then English;
+// Locale's languages are Languages.
+func TestLocale(t *testing.T) {
+	for _, tc := range []struct{ query, cookie, header, want string }{
+		{"", "", "", "en"},
+		{"", "", "de-DE,de;q=0.9,en;q=0.8", "de"},
+		{"", "", "de-AT", "de"},
+		{"", "", "fr-FR,fr;q=0.9,de;q=0.5", "de"},
+		{"", "", "fr-FR", "en"},
+		{"en", "", "de", "en"},
+		{"DE", "", "", "de"},
+		{"xx", "", "de", "de"},
+		{"", "de", "en", "de"},
+		{"en", "de", "", "en"},
+		{"", "", "garbage;;;", "en"},
 	} {
-		if got := Negotiate(tc.query, tc.header); got != tc.want {
-			t.Errorf("Negotiate(%q, %q) = %q, want %q", tc.query, tc.header, got, tc.want)
+		r := httptest.NewRequest(http.MethodGet, "/help?"+url.Values{"lang": {tc.query}}.Encode(), nil)
+		if tc.cookie != "" {
+			r.AddCookie(&http.Cookie{Name: locale.CookieName, Value: tc.cookie})
+		}
+		if tc.header != "" {
+			r.Header.Set("Accept-Language", tc.header)
+		}
+		if got, _ := Locale.Negotiate(r, ""); got.String() != tc.want {
+			t.Errorf("%+v: %v", tc, got)
+		}
+	}
+	for _, l := range Languages {
+		if got, ok := Locale.Supported(l); !ok || got.String() != l {
+			t.Errorf("Locale does not speak %s", l)
 		}
 	}
 }

@@ -40,13 +40,29 @@ const (
 	CookieName = "lang"
 )
 
-// Bundle is a set of message catalogues, one per language. It is safe for
-// concurrent use once loaded.
-type Bundle struct {
+// Negotiator picks one of a fixed set of languages for a request (see
+// Negotiate): the one negotiation every page of the gateway uses. A Bundle
+// is one over its catalogues' languages; pages whose texts live elsewhere
+// (the help pages) make their own with NewNegotiator.
+type Negotiator struct {
 	fallback language.Tag
 	tags     []language.Tag // fallback first
-	names    map[language.Tag]string
 	matcher  language.Matcher
+}
+
+// NewNegotiator returns a negotiator over fallback and others, in that
+// order.
+func NewNegotiator(fallback language.Tag, others ...language.Tag) *Negotiator {
+	tags := append([]language.Tag{fallback}, others...)
+	return &Negotiator{fallback: fallback, tags: tags, matcher: language.NewMatcher(tags)}
+}
+
+// Bundle is a set of message catalogues, one per language, and the
+// negotiation among their languages. It is safe for concurrent use once
+// loaded.
+type Bundle struct {
+	Negotiator
+	names    map[language.Tag]string
 	cat      *catalog.Builder
 	printers map[language.Tag]*message.Printer
 	keys     map[language.Tag]map[string]string // the raw texts
@@ -79,7 +95,7 @@ func Load(fsys fs.FS, dir, fallback string) (*Bundle, error) {
 		return nil, err
 	}
 	b := &Bundle{
-		fallback: fb, names: make(map[language.Tag]string),
+		Negotiator: Negotiator{fallback: fb}, names: make(map[language.Tag]string),
 		cat:      catalog.NewBuilder(catalog.Fallback(fb)),
 		printers: make(map[language.Tag]*message.Printer),
 		keys:     make(map[language.Tag]map[string]string),
@@ -176,13 +192,14 @@ func (b *Bundle) Languages() []Language {
 	return out
 }
 
-// Fallback returns the language whose catalogue defines the keys.
-func (b *Bundle) Fallback() language.Tag { return b.fallback }
+// Fallback returns the language chosen when nothing else fits (a Bundle's:
+// the one whose catalogue defines the keys).
+func (b *Negotiator) Fallback() language.Tag { return b.fallback }
 
-// Supported returns the bundle's language for s (a tag like "de" or
-// "de-AT"; matched to the closest bundle language with at least high
+// Supported returns the negotiator's language for s (a tag like "de" or
+// "de-AT"; matched to the closest of its languages with at least high
 // confidence) and true, or the fallback and false.
-func (b *Bundle) Supported(s string) (language.Tag, bool) {
+func (b *Negotiator) Supported(s string) (language.Tag, bool) {
 	if s == "" || len(s) > 35 {
 		return b.fallback, false
 	}
@@ -211,9 +228,9 @@ const (
 
 // Negotiate picks the reader's language for r: ?lang=, the "lang" cookie,
 // Accept-Language, then def (the caller's default, e.g. the shop's
-// language; "" for none), then the fallback. Values the bundle does not
+// language; "" for none), then the fallback. Values it does not
 // support are skipped, never an error.
-func (b *Bundle) Negotiate(r *http.Request, def string) (language.Tag, Source) {
+func (b *Negotiator) Negotiate(r *http.Request, def string) (language.Tag, Source) {
 	if t, ok := b.Supported(r.URL.Query().Get(QueryParam)); ok {
 		return t, FromQuery
 	}
@@ -231,10 +248,10 @@ func (b *Bundle) Negotiate(r *http.Request, def string) (language.Tag, Source) {
 	return b.fallback, FromFallback
 }
 
-// FromAcceptLanguage returns the bundle language that best fits an
+// FromAcceptLanguage returns the language that best fits an
 // Accept-Language header value, honouring its q weights, and true; or the
 // fallback and false when none of the listed languages is supported.
-func (b *Bundle) FromAcceptLanguage(header string) (language.Tag, bool) {
+func (b *Negotiator) FromAcceptLanguage(header string) (language.Tag, bool) {
 	if header == "" || len(header) > 512 {
 		return b.fallback, false
 	}

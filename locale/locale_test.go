@@ -178,3 +178,35 @@ func TestCookie(t *testing.T) {
 		t.Errorf("Cookie = %+v", c)
 	}
 }
+
+// TestNewNegotiator: a negotiator without catalogues (the help pages')
+// negotiates exactly like a bundle: ?lang=, cookie, Accept-Language,
+// default, fallback.
+func TestNewNegotiator(t *testing.T) {
+	n := locale.NewNegotiator(language.English, language.German)
+	for _, tc := range []struct {
+		url, cookie, header, def, want string
+		from                           locale.Source
+	}{
+		{"/", "", "", "", "en", locale.FromFallback},
+		{"/", "", "", "de", "de", locale.FromDefault},
+		{"/", "", "fr-FR,fr;q=0.9,de;q=0.5", "", "de", locale.FromHeader},
+		{"/", "de", "en", "", "de", locale.FromCookie},
+		{"/?lang=DE-at", "en", "en", "", "de", locale.FromQuery},
+		{"/?lang=xx", "", "", "", "en", locale.FromFallback},
+	} {
+		r := httptest.NewRequest("GET", tc.url, nil)
+		if tc.cookie != "" {
+			r.AddCookie(&http.Cookie{Name: locale.CookieName, Value: tc.cookie})
+		}
+		if tc.header != "" {
+			r.Header.Set("Accept-Language", tc.header)
+		}
+		if got, from := n.Negotiate(r, tc.def); got.String() != tc.want || from != tc.from {
+			t.Errorf("%+v: %v from %s", tc, got, from)
+		}
+	}
+	if n.Fallback() != language.English {
+		t.Errorf("fallback %v", n.Fallback())
+	}
+}

@@ -252,6 +252,9 @@ type Banner struct {
 	// IntakePaused and IntakeNote say what happens to orders meanwhile.
 	IntakePaused bool
 	IntakeNote   string
+	// Revision is the notice's: with ID and Active it tells a page
+	// rendered with this banner from one with a changed notice.
+	Revision int64
 }
 
 // BannerAt returns the customer banner at now in lang: the active customer
@@ -261,7 +264,7 @@ func BannerAt(ns []Notice, now time.Time, lead time.Duration, lang string) (b Ba
 	for _, n := range Visible(ns, now, AudienceCustomers) {
 		if n.ActiveAt(now) || !n.Start.After(now.Add(lead)) {
 			return Banner{ID: n.ID, Message: n.Message(lang), Start: n.Start, End: n.End, Active: n.ActiveAt(now),
-				IntakePaused: n.IntakePaused, IntakeNote: n.IntakeNote(lang)}, true
+				IntakePaused: n.IntakePaused, IntakeNote: n.IntakeNote(lang), Revision: n.Revision}, true
 		}
 	}
 	return Banner{}, false

@@ -34,7 +34,7 @@ var (
 	pageCSP   = "default-src 'none'; " +
 		"script-src '" + cspHash(pageJS) + "'; " +
 		"style-src '" + cspHash(pageCSS) + "'; " +
-		"connect-src 'self'; img-src 'self' https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+		"connect-src 'self'; img-src 'self' https: data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 	// pageVersion changes whenever anything that shapes a page changes in a
 	// new build (template, style, script, texts): it is part of every page's
 	// ETag (PageETag), so a browser's cached copy of an older build is not
@@ -71,7 +71,7 @@ func cspHash(s string) string {
 // RenderPage writes. Its inline script and style are allowed by hash, so
 // nothing else can run; connect-src 'self' lets the script open the event
 // stream on the same origin; img-src allows the shop's logo (same origin
-// or https).
+// or https); form-action 'self' lets the feedback form post to the gateway.
 func PageCSP() string { return pageCSP }
 
 // PageTexts returns the page's message catalogues (the languages it is
@@ -116,6 +116,31 @@ func (it PageItem) label() string {
 	return it.SKU
 }
 
+// PageBanner is a maintenance notice the page shows above the order, from
+// the notice's lead time before its window until its end.
+type PageBanner struct {
+	// Message is the notice's text in the page's language (plain text).
+	Message string
+	// Start and End are the window; the page states them in its date style
+	// and the shop's time zone.
+	Start, End time.Time
+	// Active is true during the window, false while it is still ahead.
+	Active bool
+}
+
+// PageFeedback is the page's "Something wrong? Tell us" form.
+type PageFeedback struct {
+	// Topics are the topic select's values, in order; each is labelled by
+	// the catalogue key "feedback.topic.<topic>" (its own name if there is
+	// none).
+	Topics []string
+}
+
+// FeedbackURL returns the path the page's feedback form posts to.
+func FeedbackURL(orderID string) string {
+	return "/v1/tracking/" + url.PathEscape(orderID) + "/feedback"
+}
+
 // PageData is what the tracking page shows.
 type PageData struct {
 	// OrderID is the gateway's order id. Required.
@@ -142,6 +167,11 @@ type PageData struct {
 	// Lang is the page language, one of PageTexts' (others get its
 	// fallback, English).
 	Lang language.Tag
+	// Banner, when set, is shown above the order.
+	Banner *PageBanner
+	// Feedback, when set, adds the feedback form to the footer; it posts
+	// to FeedbackURL with the token in a hidden field.
+	Feedback *PageFeedback
 }
 
 // EventsURL returns the path of an order's event stream with its token as
@@ -171,6 +201,18 @@ type itemView struct {
 type lineView struct {
 	Text, SKU, Description string
 }
+
+type bannerView struct {
+	Heading, Message string
+	Start, End       timeView
+}
+
+type feedbackView struct {
+	Action, Token, Lang string
+	Topics              []topicView
+}
+
+type topicView struct{ Value, Label string }
 
 type langView struct {
 	Code, Name, URL string
@@ -212,6 +254,8 @@ type pageView struct {
 	Lines                                                 []lineView
 	City                                                  string
 	Languages                                             []langView
+	Banner                                                *bannerView
+	Feedback                                              *feedbackView
 	Zone                                                  string
 	Config                                                pageConfig
 	T                                                     func(key string, args ...any) string
@@ -425,6 +469,24 @@ func NewPage(data PageData) (*Page, error) {
 			q.Set("token", data.Token)
 		}
 		v.Languages = append(v.Languages, langView{Code: l.Code, Name: l.Name, URL: "?" + q.Encode(), Current: l.Tag == tag})
+	}
+	if b := data.Banner; b != nil {
+		heading := T("banner.upcoming")
+		if b.Active {
+			heading = T("banner.active")
+		}
+		v.Banner = &bannerView{Heading: heading, Message: b.Message, Start: *viewTime(b.Start), End: *viewTime(b.End)}
+	}
+	if f := data.Feedback; f != nil {
+		fv := &feedbackView{Action: FeedbackURL(data.OrderID), Token: data.Token, Lang: tag.String()}
+		for _, t := range f.Topics {
+			label := t
+			if pageTexts.Has("feedback.topic." + t) {
+				label = T("feedback.topic." + t)
+			}
+			fv.Topics = append(fv.Topics, topicView{Value: t, Label: label})
+		}
+		v.Feedback = fv
 	}
 
 	s := Derive(data.Events)

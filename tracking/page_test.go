@@ -272,3 +272,46 @@ func TestPageETagAndParts(t *testing.T) {
 		t.Error("PageETag does not follow the language, the timeline and the caller's part")
 	}
 }
+
+func TestRenderPageBannerAndFeedback(t *testing.T) {
+	start := time.Date(2026, 12, 12, 22, 0, 0, 0, time.UTC)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := PageData{OrderID: "ord 1/x", Token: `t"><b>`, Events: pageEvents(), Lang: language.German,
+		Shop:     PageShop{Location: berlin},
+		Banner:   &PageBanner{Message: `ERP-Update <script>alert(1)</script>`, Start: start, End: start.Add(3 * time.Hour)},
+		Feedback: &PageFeedback{Topics: []string{"delivery-date", "tracking-page", "my-own"}}}
+	got := render(t, d)
+	for _, want := range []string{
+		`<aside class="notice" id="notice" role="note" aria-labelledby="notice-heading">`,
+		`<strong>Geplante Wartung:</strong> <time datetime="2026-12-12T22:00:00Z" data-local>12. Dezember 2026, 23:00 CET</time> – <time datetime="2026-12-13T01:00:00Z" data-local>13. Dezember 2026, 02:00 CET</time>`,
+		`<p class="notice-text" id="notice-text">ERP-Update &lt;script&gt;alert(1)&lt;/script&gt;</p>`,
+		`<form class="feedback" id="feedback" method="post" action="/v1/tracking/ord%201%2Fx/feedback" aria-labelledby="feedback-heading">`,
+		`<h2 id="feedback-heading">Stimmt etwas nicht? Sagen Sie es uns</h2>`,
+		`<input type="hidden" name="token" value="t&#34;&gt;&lt;b&gt;">`,
+		`<input type="hidden" name="language" value="de">`,
+		`<label for="fb-topic">Thema</label>`, `<select id="fb-topic" name="topic">`,
+		`<option value="delivery-date">Liefertermin</option>`, `<option value="tracking-page">Diese Seite</option>`,
+		`<option value="my-own">my-own</option>`,
+		`<label for="fb-message">Ihre Nachricht</label>`,
+		`<textarea id="fb-message" name="message" rows="4" minlength="3" maxlength="2000" required aria-describedby="feedback-hint"></textarea>`,
+		`<button type="submit" class="send">Senden</button>`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	d.Banner.Active, d.Lang = true, language.English
+	if got = render(t, d); !strings.Contains(got, `<strong>Maintenance now:</strong>`) || !strings.Contains(got, `December 12, 2026, 11:00 PM CET`) {
+		t.Error("an active notice is not announced as running, in English")
+	}
+	d.Banner, d.Feedback = nil, nil
+	if got = render(t, d); strings.Contains(got, `id="notice"`) || strings.Contains(got, `<form`) {
+		t.Error("a page without notice or feedback shows a banner or form")
+	}
+	if !strings.Contains(PageCSP(), "form-action 'self'") {
+		t.Errorf("CSP %q does not let the form post", PageCSP())
+	}
+}

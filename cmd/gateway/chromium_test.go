@@ -202,7 +202,9 @@ func pushStatus(t *testing.T, gw, orderID string, seq int32, status string, mod 
 
 // TestTrackingPageInChromium opens a customer's tracking page on a phone
 // sized headless Chromium, takes a screenshot, and checks that an event the
-// server records after the page loaded appears without a reload.
+// server records after the page loaded appears without a reload; that a
+// maintenance notice shows as a banner and the feedback form in the
+// footer, and that the form posts (no script involved) and is thanked.
 func TestTrackingPageInChromium(t *testing.T) {
 	bin := chromium(t)
 	// The test moves the order itself (as ERP v2 would), so that it knows
@@ -219,6 +221,13 @@ func TestTrackingPageInChromium(t *testing.T) {
 	})
 	pushStatus(t, gw, id, 3, "allocated", func(m *erpv2cb.SalesOrderStatusChanged) { m.ExpectedDeliveryDate = date(4) })
 	pushStatus(t, gw, id, 4, "picked", nil)
+	// A maintenance notice tomorrow, within the default lead time (48 h).
+	start := time.Now().UTC().Add(24 * time.Hour).Truncate(time.Hour)
+	if st := adminCall(t, http.MethodPut, gw+"/admin/notices/erp-upgrade", `{"start":"`+start.Format(time.RFC3339)+`","end":"`+
+		start.Add(2*time.Hour).Format(time.RFC3339)+`","messages":{"en":"Our order system is upgraded; updates may arrive late.",`+
+		`"de":"Unser Bestellsystem wird aktualisiert; Updates können sich verzögern."},"audiences":["customers"],"intake_paused":false}`, nil); st != http.StatusCreated {
+		t.Fatalf("PUT /admin/notices: %d", st)
+	}
 
 	d := startChromium(t, bin)
 	if err := d.call("Emulation.setDeviceMetricsOverride", map[string]any{
@@ -258,6 +267,22 @@ func TestTrackingPageInChromium(t *testing.T) {
 	}
 
 	screenshot(t, d, "tracking-phone.png")
+
+	// The notice's banner above the page, its window in the reader's time.
+	if got := fmt.Sprint(d.eval(t, `document.getElementById("notice-text").textContent`)); got != "Our order system is upgraded; updates may arrive late." {
+		t.Errorf("banner text %q", got)
+	}
+	if got := fmt.Sprint(d.eval(t, `document.getElementById("notice-heading").textContent`)); !strings.HasPrefix(got, "Planned maintenance: ") {
+		t.Errorf("banner heading %q", got)
+	}
+	// The feedback form in the footer: labelled fields, the topics.
+	if got := fmt.Sprint(d.eval(t, `(function(){ var f = document.getElementById("feedback");
+		return [f.method, new URL(f.action).pathname, f.elements.topic.labels[0].textContent, f.elements.message.labels[0].textContent,
+			f.elements.topic.options.length, f.elements.token.value !== ""].join("|"); })()`)); got != "post|/v1/tracking/"+id+"/feedback|Topic|Your message|6|true" {
+		t.Errorf("feedback form %q", got)
+	}
+	d.eval(t, `document.getElementById("feedback").scrollIntoView(); true`)
+	screenshot(t, d, "tracking-phone-feedback.png")
 
 	// Times are in the reader's zone (the browser's, here New York), with
 	// the zone shown; products by name, with the delivery city.
@@ -318,6 +343,20 @@ func TestTrackingPageInChromium(t *testing.T) {
 	if got := d.eval(t, `(function(){ var ids = Array.from(document.querySelectorAll("#timeline li[data-id]")).map(li => li.dataset.id);
 		return ids.length === new Set(ids).size; })()`); got != true {
 		t.Error("the resumed stream repeated an event")
+	}
+
+	// The feedback form posts as a plain form (the CSP's form-action
+	// allows it) and is answered with a thank-you page in German.
+	d.eval(t, `(function(){ var f = document.getElementById("feedback");
+		f.elements.topic.value = "delivery-date"; f.elements.message.value = "<b>Wann</b> kommt die Lieferung?"; f.submit(); return true; })()`)
+	d.waitEval(t, "the thank-you page", `document.readyState === "complete" && document.documentElement.lang === "de" &&
+		!!document.querySelector("h1") && document.querySelector("h1").textContent === "Vielen Dank"`)
+	var list struct {
+		Feedback []struct{ Topic, Message string } `json:"feedback"`
+	}
+	if st := adminCall(t, http.MethodGet, gw+"/admin/feedback", "", &list); st != http.StatusOK || len(list.Feedback) != 1 ||
+		list.Feedback[0].Message != "<b>Wann</b> kommt die Lieferung?" || list.Feedback[0].Topic != "delivery-date" {
+		t.Errorf("stored feedback: %d %+v", st, list)
 	}
 }
 
