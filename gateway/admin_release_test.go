@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -67,30 +66,8 @@ const adminToken = "demo-admin-token"
 
 func (e *releaseEnv) do(t *testing.T, method, path, token, body string, hdr ...string) adminResp {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	r := adminResp{status: resp.StatusCode, header: resp.Header}
-	raw, _ := io.ReadAll(resp.Body)
+	status, header, raw := sendRequest(t, http.DefaultClient, e.srv.URL, method, path, token, body, hdr...)
+	r := adminResp{status: status, header: header}
 	if err := json.Unmarshal(raw, &r.body); err != nil {
 		t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
 	}

@@ -1,10 +1,8 @@
 package gateway
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -127,41 +125,8 @@ func (r reply) problemFields(t *testing.T) string {
 // do sends a request; hdr is pairs of header name and value.
 func (e *noticeEnv) do(t *testing.T, method, path, token, body string, hdr ...string) reply {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	rdr := io.Reader(resp.Body)
-	if resp.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rdr = zr
-	}
-	b, err := io.ReadAll(rdr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+	status, header, b := sendRequest(t, e.srv.Client(), e.srv.URL, method, path, token, body, hdr...)
+	return reply{status: status, header: header, body: b}
 }
 
 func noticeBody(start, end time.Time, paused bool) string {
