@@ -155,7 +155,7 @@ type hookCall struct {
 // env is a store on a Redis, two fake ERPs and a dispatcher over them.
 type env struct {
 	t     *testing.T
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	st    *store.Store
 	clock *fakeClock
 	plan  *switchPlan
@@ -168,7 +168,7 @@ type env struct {
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func newEnv(t *testing.T, rdb *redis.Client) *env {
+func newEnv(t *testing.T, rdb redis.UniversalClient) *env {
 	t.Helper()
 	e := &env{
 		t: t, rdb: rdb, clock: &fakeClock{t: t0},
@@ -176,7 +176,7 @@ func newEnv(t *testing.T, rdb *redis.Client) *env {
 		erps: map[string]*fakeERP{erp.V1: newFakeERP(erp.V1), erp.V2: newFakeERP(erp.V2)},
 		reg:  prometheus.NewPedanticRegistry(),
 	}
-	e.st = store.New(rdb, store.Options{Now: e.clock.Now})
+	e.st = store.New(rdb, store.Options{Partitions: 1, Now: e.clock.Now})
 	if err := e.st.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -303,13 +303,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // backends runs f on miniredis and on the real Redis (when configured).
-func backends(t *testing.T, f func(t *testing.T, rdb *redis.Client)) {
+func backends(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient)) {
 	t.Run("mini", func(t *testing.T) { rdb, _ := redistest.Mini(t); f(t, rdb) })
-	t.Run("real", func(t *testing.T) { f(t, redistest.Real(t)) })
+	t.Run("real", func(t *testing.T) { f(t, redistest.Universal(t)) })
 }
 
 func TestDispatcherDeliversEachOrderOnceToEachTarget(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		ids := e.acceptN(20)
 		_, stop := e.run(e.config()) // 2 consumers per target
@@ -440,7 +440,7 @@ func TestDispatcherPermanentRejection(t *testing.T) {
 // TestDispatcherRetriesWithBackoff: a transient failure parks the entry for
 // the backoff (in fake time) while other orders flow; it is retried when due.
 func TestDispatcherRetriesWithBackoff(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		v2 := e.erps[erp.V2]
 		v2.failFor["ord_slow"] = 2
@@ -495,7 +495,7 @@ func TestDispatcherRetriesWithBackoff(t *testing.T) {
 // has a result for (an earlier attempt through another entry) is never
 // delivered as a first delivery, even from a new entry.
 func TestDispatcherFirstDeliveryNeedsNoResult(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		e.accept("ord_tried")
 		e.accept("ord_new")
@@ -520,7 +520,7 @@ func TestDispatcherFirstDeliveryNeedsNoResult(t *testing.T) {
 // after the threshold and nothing more is sent; entries wait; when the ERP
 // is back every order arrives exactly once.
 func TestDispatcherERPDownLosesNothing(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		v2 := e.erps[erp.V2]
 		v2.setDown(true)
@@ -585,7 +585,7 @@ func TestDispatcherERPDownLosesNothing(t *testing.T) {
 // TestDispatcherReclaimsFromDeadConsumer: a worker read entries and died
 // before acknowledging; another worker takes them over after the idle time.
 func TestDispatcherReclaimsFromDeadConsumer(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		e.acceptN(3)
 		ms, err := e.st.Outbox().Read(context.Background(), erp.V2, "crashed-worker", 10, 10*time.Millisecond)
@@ -617,7 +617,7 @@ func TestDispatcherReclaimsFromDeadConsumer(t *testing.T) {
 // calls would look abandoned after ReclaimMinIdle; the worker keeps its hold
 // on them, so no other worker delivers them a second time.
 func TestDispatcherSlowBatchIsNotStolen(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		v2 := e.erps[erp.V2]
 		v2.delay = 250 * time.Millisecond
@@ -656,7 +656,7 @@ func (e *env) wantV2DeliveredOnce(t *testing.T, ids []string) {
 // v2 is otherwise healthy is dead-lettered after MaxDeliveries; replaying it
 // into v2 only delivers it there without touching v1.
 func TestDispatcherDeadLetterAndReplay(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		e := newEnv(t, rdb)
 		v1, v2 := e.erps[erp.V1], e.erps[erp.V2]
@@ -727,7 +727,7 @@ erpgate_erp_dead_letters_total{target="v2"} 1
 // TestDispatcherPausedTargetWaits: a paused target reads nothing, its entries
 // wait (and the trimmer keeps them); resumed, it catches up.
 func TestDispatcherPausedTargetWaits(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		e := newEnv(t, rdb)
 		e.plan.pause(erp.V1, true)
@@ -758,7 +758,7 @@ func TestDispatcherPausedTargetWaits(t *testing.T) {
 // recorded; fetched entries not yet started are handed back uncharged and a
 // later dispatcher delivers them.
 func TestDispatcherGracefulStop(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		v2 := e.erps[erp.V2]
 		gate, started := make(chan struct{}), make(chan string, 10)
@@ -871,7 +871,8 @@ func (p *cutProxy) setDown(v bool) {
 // TestDispatcherSurvivesRedisOutage: workers keep running while Redis is
 // unreachable and deliver everything once it is back.
 func TestDispatcherSurvivesRedisOutage(t *testing.T) {
-	backends(t, func(t *testing.T, direct *redis.Client) {
+	backends(t, func(t *testing.T, u redis.UniversalClient) {
+		direct := redistest.SingleNode(t, u)
 		proxy := newCutProxy(t, direct.Options().Addr)
 		rdb := redis.NewClient(&redis.Options{
 			Addr: proxy.ln.Addr().String(), DB: direct.Options().DB,

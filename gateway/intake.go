@@ -26,6 +26,9 @@ type OrderStore interface {
 	Accept(ctx context.Context, in store.Intake) (store.Accepted, error)
 	Order(ctx context.Context, id string) (*store.Record, error)
 	OrderByExternalID(ctx context.Context, shopID, externalID string) (*store.Record, error)
+	// NewOrderID draws an id with gen into the partition of (shop,
+	// external id), as Accept requires.
+	NewOrderID(shopID, externalID string, gen func() string) string
 }
 
 // Intake is the one service layer behind every order channel (REST and SOAP),
@@ -78,7 +81,7 @@ func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempo
 		return store.Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
 	fp := fingerprint(content)
-	o.ID = newOrderID(now)
+	o.ID = s.store.NewOrderID(shop, o.ExternalID, func() string { return newOrderID(now) })
 	o.ShopID = shop
 	o.CreatedAt = now.Truncate(time.Millisecond)
 	doc, err := withIdentity(content, o)

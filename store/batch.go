@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"erpgate/internal/partition"
 	"erpgate/tracking"
 )
 
@@ -269,9 +270,21 @@ func (c *scriptCall) finish(res []string, err error) {
 }
 
 // acceptBatcher is the group commit of Accept: a batch is one call of
-// acceptScript for all its orders (see the comment at the top).
+// acceptScript for orders of ONE partition (see the comment at the top).
+// Each partition has its own queue and flush loops: a script call must
+// touch keys of one hash slot only (Redis Cluster), and the partition's tag
+// puts the orders, their records and the partition's streams in one slot.
+// An idle partition holds no goroutine.
 type acceptBatcher struct {
-	rdb redis.UniversalClient
+	rdb   redis.UniversalClient
+	wait  replicaWait
+	parts []*acceptQueue
+}
+
+// acceptQueue is the group commit of one partition.
+type acceptQueue struct {
+	b   *acceptBatcher
+	tag string // the partition's hash tag
 	flusher[*acceptCall]
 }
 
@@ -295,22 +308,27 @@ type acceptCall struct {
 	done chan struct{}
 }
 
-func newAcceptBatcher(rdb redis.UniversalClient, maxBatch, maxPipes int) *acceptBatcher {
-	b := &acceptBatcher{rdb: rdb}
-	b.init(maxBatch, maxPipes, acceptBatchLen, b.exec)
+func newAcceptBatcher(rdb redis.UniversalClient, sp partition.Space, w replicaWait, maxBatch, maxPipes int) *acceptBatcher {
+	b := &acceptBatcher{rdb: rdb, wait: w, parts: make([]*acceptQueue, sp.N())}
+	for p := range b.parts {
+		q := &acceptQueue{b: b, tag: sp.Tag(p)}
+		q.init(maxBatch, maxPipes, acceptBatchLen, q.exec)
+		b.parts[p] = q
+	}
 	return b
 }
 
-// run accepts one order (its keys and its values of acceptScript's ARGV;
-// size is the bytes of its data) in the next batch and returns its reply
-// as a string slice. It returns ctx's error as soon as ctx ends; see the
-// comment at the top for what that means for the write.
-func (b *acceptBatcher) run(ctx context.Context, keys []string, size int, args ...any) ([]string, error) {
+// run accepts one order of partition p (its keys and its values of
+// acceptScript's ARGV; size is the bytes of its data) in the next batch of
+// that partition and returns its reply as a string slice. It returns ctx's
+// error as soon as ctx ends; see the comment at the top for what that means
+// for the write.
+func (b *acceptBatcher) run(ctx context.Context, p int, keys []string, size int, args ...any) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	c := &acceptCall{ctx: ctx, keys: keys, args: args, size: size, done: make(chan struct{})}
-	b.enqueue(c)
+	b.parts[p].enqueue(c)
 	if err := wait(ctx, c.done); err != nil {
 		return nil, err
 	}
@@ -332,7 +350,7 @@ func acceptBatchLen(q []*acceptCall, maxBatch int) int {
 
 // exec sends one batch as one call of acceptScript and hands every call its
 // own reply.
-func (b *acceptBatcher) exec(batch []*acceptCall) {
+func (q *acceptQueue) exec(batch []*acceptCall) {
 	live := batch[:0]
 	nkeys, nargs := 2, 2
 	for _, c := range batch {
@@ -360,12 +378,7 @@ func (b *acceptBatcher) exec(batch []*acceptCall) {
 	// The call must not die with the first caller's ctx (the others still
 	// wait for it); go-redis's read/write timeouts bound it.
 	ctx := direct(context.WithoutCancel(live[0].ctx))
-	reply, err := acceptScript.EvalSha(ctx, b.rdb, keys, args...).Slice()
-	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		// A restarted or flushed Redis: the script did not run, so sending
-		// it again in full is safe; EVAL also reloads the cache.
-		reply, err = acceptScript.Eval(ctx, b.rdb, keys, args...).Slice()
-	}
+	reply, err := q.b.wait.eval(ctx, q.b.rdb, acceptScript, keys, args)
 	if err == nil && len(reply) != len(live) {
 		err = fmt.Errorf("accept script answered %d of %d orders", len(reply), len(live))
 	}

@@ -15,9 +15,9 @@ import (
 )
 
 func TestOpenOrdersClaimLeasesAndReschedules(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		open := store.New(rdb, store.Options{}).OpenOrders()
+		open := store.New(rdb, store.Options{Partitions: 1}).OpenOrders()
 		for i, id := range []string{"o1", "o2", "o3"} {
 			if err := open.Add(ctx, "v1", id, t0.Add(time.Duration(i)*time.Second)); err != nil {
 				t.Fatal(err)
@@ -67,9 +67,9 @@ func TestOpenOrdersClaimLeasesAndReschedules(t *testing.T) {
 }
 
 func TestOpenOrdersConcurrentClaimsAreDisjoint(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		open := store.New(rdb, store.Options{}).OpenOrders()
+		open := store.New(rdb, store.Options{Partitions: 1}).OpenOrders()
 		const n = 200
 		for i := range n {
 			if err := open.Add(ctx, "v1", fmt.Sprintf("o%03d", i), t0); err != nil {
@@ -113,7 +113,7 @@ func TestOpenOrdersConcurrentClaimsAreDisjoint(t *testing.T) {
 func TestOpenOrdersUnavailable(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	defer rdb.Close()
-	open := store.New(rdb, store.Options{}).OpenOrders()
+	open := store.New(rdb, store.Options{Partitions: 1}).OpenOrders()
 	ctx := context.Background()
 	if err := open.Add(ctx, "v1", "o1", t0); erpgate.ErrorCode(err) != erpgate.Unavailable {
 		t.Errorf("Add = %v, want Unavailable", err)
@@ -126,9 +126,9 @@ func TestOpenOrdersUnavailable(t *testing.T) {
 // TestOpenOrdersWake: every order due after now becomes due now, over more
 // than one step; orders due already keep their time.
 func TestOpenOrdersWake(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		open := store.New(rdb, store.Options{}).OpenOrders()
+		open := store.New(rdb, store.Options{Partitions: 1}).OpenOrders()
 		if err := open.Add(ctx, "v1", "early", t0.Add(-time.Minute)); err != nil {
 			t.Fatal(err)
 		}

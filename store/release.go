@@ -65,15 +65,15 @@ const (
 )
 
 const (
-	releasePlanKey    = "release:plan"
-	releaseRevKey     = "release:rev"
-	releaseHistoryKey = "release:history"
-	shadowSampleKey   = "release:shadow:sample"
+	releasePlanKey    = "{release}:plan"
+	releaseRevKey     = "{release}:rev"
+	releaseHistoryKey = "{release}:history"
+	shadowSampleKey   = "{release}:shadow:sample"
 )
 
-func shadowKey(orderID string) string { return "release:shadow:o:" + orderID }
+func shadowKey(orderID string) string { return "{release}:shadow:o:" + orderID }
 func windowKey(rev int64, kind string) string {
-	return "release:win:" + strconv.FormatInt(rev, 10) + ":" + kind
+	return "{release}:win:" + strconv.FormatInt(rev, 10) + ":" + kind
 }
 
 // ReleaseOptions configures Releases. Zero values take the defaults.
@@ -740,7 +740,7 @@ func (r *Releases) SkipDelivered(ctx context.Context, target, holder string) (Sk
 		_, err := r.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, e := range es {
 				if e.typ == erp.TypeOrderCreate && e.only == "" && e.orderID != "" {
-					cmds[i] = p.HGet(ctx, orderKey(e.orderID), "res:"+holder)
+					cmds[i] = p.HGet(ctx, r.s.orderKey(e.orderID), "res:"+holder)
 				}
 			}
 			return nil

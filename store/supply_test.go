@@ -25,7 +25,7 @@ func ackDoc(id, supplier, docID, po string) *store.SupplierDocument {
 }
 
 func TestAcceptSupplierDocument(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		d := ackDoc("sd_1", "SUP-2", "ACK-1", "PO-000001")
@@ -75,7 +75,7 @@ func TestAcceptSupplierDocument(t *testing.T) {
 }
 
 func TestDocumentDeliveryStates(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		for i, id := range []string{"sd_a", "sd_b", "sd_c"} {
@@ -127,7 +127,7 @@ func TestDocumentDeliveryStates(t *testing.T) {
 }
 
 func TestSupplyCacheAndSignatures(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		if _, ok, err := s.CacheGet(ctx, "k"); ok || err != nil {
@@ -160,7 +160,7 @@ func TestSupplyCacheAndSignatures(t *testing.T) {
 // those; after another document joined them it is refused with
 // ErrPendingChanged and nothing is written.
 func TestAcceptSupplierDocumentCheckedAgainst(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		s := newStore(t, rdb)
 		ctx := context.Background()
 		_, seen, err := s.PendingState(ctx, "PO-000001")

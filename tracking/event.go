@@ -66,8 +66,10 @@ type Event struct {
 	Details map[string]string `json:"details,omitempty"`
 }
 
-// StreamKey returns the Redis key of an order's timeline stream.
-func StreamKey(orderID string) string { return "trk:" + orderID }
+// StreamKey returns the Redis key of an order's timeline stream; tag is the
+// hash tag of the order's partition (partition.Space.TagOf(orderID)), so
+// that the timeline shares the slot of the order's record and streams.
+func StreamKey(tag, orderID string) string { return "trk:" + tag + ":" + orderID }
 
 // FeedKey is the Redis stream every new event is announced on.
 const FeedKey = "trk:feed"

@@ -21,6 +21,7 @@ import (
 
 	"erpgate"
 	"erpgate/internal/instance"
+	"erpgate/internal/partition"
 )
 
 // Redis layout of webhooks. Every key shares the hash tag {trk:wh}, so the
@@ -167,6 +168,9 @@ type WebhooksConfig struct {
 	// An error with code NotFound drops the event for webhooks; any other
 	// error leaves it to be retried.
 	ShopOf func(ctx context.Context, orderID string) (string, error)
+	// Space is the partition space of the order ids (the store's); the
+	// zero Space means partition.Default partitions.
+	Space partition.Space
 	// Static are the subscriptions from the config file.
 	Static []Subscription
 	// HTTPClient posts the webhooks; default: Timeout, no redirects followed.
@@ -261,6 +265,7 @@ type WebhooksConfig struct {
 // event, as always).
 type Webhooks struct {
 	rdb     redis.UniversalClient
+	space   partition.Space
 	shopOf  func(context.Context, string) (string, error)
 	client  *http.Client
 	log     *slog.Logger
@@ -365,7 +370,8 @@ func NewWebhooks(cfg WebhooksConfig) (*Webhooks, error) {
 	}
 	shopOf := cfg.ShopOf
 	return &Webhooks{
-		rdb: cfg.Client,
+		rdb:   cfg.Client,
+		space: orDefault(cfg.Space),
 		// Notice timelines name their shop (webhook_notice.go).
 		shopOf: func(ctx context.Context, id string) (string, error) {
 			if shop, ok := noticeShop(id); ok {
@@ -525,4 +531,9 @@ func (w *Webhooks) refresh(ctx context.Context) (map[string]Subscription, error)
 	}
 	w.mu.Unlock()
 	return m, nil
+}
+
+// streamKey is the timeline key of orderID.
+func (w *Webhooks) streamKey(orderID string) string {
+	return StreamKey(w.space.TagOf(orderID), orderID)
 }

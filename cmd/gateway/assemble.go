@@ -62,7 +62,8 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	// after shutdown), so in-flight requests never lose their store.
 	sys.stops = append(sys.stops, func() { bgCancel(); wg.Wait() })
 
-	st := store.New(rdb, store.Options{Targets: []string{erp.V1, erp.V2}, Logger: log, Partitions: opt.partitions})
+	st := store.New(rdb, store.Options{Targets: []string{erp.V1, erp.V2}, Logger: log, Partitions: opt.partitions,
+		WaitReplicas: opt.redisWaitReplicas, WaitTimeout: opt.redisWaitTimeout})
 	ictx, icancel := context.WithTimeout(ctx, 10*time.Second)
 	defer icancel()
 	if err := st.Init(ictx); err != nil {
@@ -131,7 +132,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		}
 		invalidate, reset = cache.Invalidate, cache.Reset
 	}
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Registerer: reg, OnAppend: invalidate})
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Registerer: reg, OnAppend: invalidate, Space: st.Space()})
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		webhooks[i].Static = true
 	}
 	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{
-		Client: rdb, Logger: log, Registerer: reg, Static: webhooks,
+		Client: rdb, Logger: log, Registerer: reg, Static: webhooks, Space: st.Space(),
 		Consumer: instance.Consumer(opt.instanceID, "webhooks"), Instances: instances,
 		ShopOf: func(ctx context.Context, id string) (string, error) {
 			o, err := st.LoadOrder(ctx, id)
