@@ -43,7 +43,7 @@ import (
 	"time"
 
 	"erpgate/erp"
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/order"
 	"erpgate/order/ordertest"
 )
