@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"reflect"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"erpgate"
+	"erpgate/internal/ulid"
 	"erpgate/order"
 	"erpgate/store"
 	"erpgate/tracking"
@@ -78,7 +78,7 @@ func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempo
 		return store.Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
 	fp := fingerprint(content)
-	o.ID = newOrderID(now)
+	o.ID = ulid.New("ord_", now)
 	o.ShopID = shop
 	o.CreatedAt = now.Truncate(time.Millisecond)
 	doc, err := withIdentity(content, o)
@@ -166,28 +166,6 @@ func withIdentity(content []byte, o *order.Order) ([]byte, error) {
 		b = append(b, created...)
 	}
 	return append(b, '}'), nil
-}
-
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// newOrderID returns "ord_" and a ULID: 48 bits of milliseconds and 80 random
-// bits in Crockford base32, so ids sort by time and never collide in practice.
-func newOrderID(now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	if _, err := rand.Read(b[6:]); err != nil {
-		panic("crypto/rand: " + err.Error()) // cannot happen on supported platforms
-	}
-	hi := binary.BigEndian.Uint64(b[:8])
-	lo := binary.BigEndian.Uint64(b[8:])
-	out := make([]byte, 4+26)
-	copy(out, "ord_")
-	for i := 25; i >= 0; i-- {
-		out[4+i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return string(out)
 }
 
 // newToken returns a 128-bit random customer tracking token.

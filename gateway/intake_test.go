@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"erpgate/internal/ulid"
 	"erpgate/order"
 	"erpgate/tracking"
 )
@@ -33,7 +34,7 @@ func TestWithIdentity(t *testing.T) {
 		}
 		switch i % 4 {
 		case 0:
-			o.ID, o.ShopID = newOrderID(restNow), "demo-shop"
+			o.ID, o.ShopID = ulid.New("ord_", restNow), "demo-shop"
 			o.CreatedAt = restNow.Add(time.Duration(rng.IntN(1e9))).Truncate(time.Millisecond)
 		case 1:
 			o.ID, o.ShopID, o.CreatedAt = pick(), pick(), time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"erpgate/notice"
+	"erpgate/supplier"
 )
 
 // Config holds the gateway's dependencies and settings.
@@ -117,8 +118,9 @@ type Server struct {
 	release    ReleaseAdmin
 	// manifestKey: see Config.ManifestKey.
 	manifestKey ed25519.PublicKey
-	cmdb        CMDB             // admin_cmdb.go; nil when not configured
-	supplier    *SupplierService // supplier.go; nil when not configured
+	cmdb        CMDB              // admin_cmdb.go; nil when not configured
+	supplier    *supplier.Service // supplier.go; nil when not configured
+	supplierCfg SupplierConfig    // supplier_auth.go: signature policy and replay records
 	plan        OrderPlan
 
 	// ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go).
@@ -189,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.products = &productNames{now: cfg.Now}
 	if s.supplier != nil {
-		s.products.load = s.supplier.productNames
+		s.products.load = s.supplier.ProductNames
 	}
 	if err := s.initERPCallbacks(cfg); err != nil { // erp_callback.go
 		return nil, err

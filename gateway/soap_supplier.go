@@ -139,7 +139,7 @@ func (s *Server) soapSupplierPrincipal(r *http.Request, req *soap.Request, viaHT
 	if viaHTTP != nil && viaHTTP.ClientID != cl.ID {
 		return Principal{}, authFault(http.StatusInternalServerError, erpgate.Unauthorized, "the HTTP credentials and the WS-Security UsernameToken name different clients")
 	}
-	if viaHTTP == nil && s.supplier.cfg.RequireSignature && r.Header.Get(HeaderSignature) == "" {
+	if viaHTTP == nil && s.supplierCfg.RequireSignature && r.Header.Get(HeaderSignature) == "" {
 		return Principal{}, authFault(http.StatusUnauthorized, erpgate.Unauthorized, "this gateway requires signed supplier requests ("+HeaderSignature+")")
 	}
 	return Principal{ClientID: cl.ID, Kind: cl.Kind, SupplierID: cl.SupplierID}, nil

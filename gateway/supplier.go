@@ -22,6 +22,7 @@ package gateway
 // outbox, and waits while v2 is paused.
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,6 +33,7 @@ import (
 
 	"erpgate/erp"
 	"erpgate/store"
+	"erpgate/supplier"
 	"erpgate/supply"
 )
 
@@ -52,23 +54,64 @@ func docPath(kind string) string {
 	return ""
 }
 
+// SupplierConfig configures the supplier services and the catalog. The
+// routes exist only when ERP and Store are set.
+type SupplierConfig struct {
+	// ERP is the ERP's supply chain (v2): purchase orders and the catalog
+	// are read from it.
+	ERP erp.SupplyChain
+	// Store keeps supplier documents, the read cache and the signature
+	// replay records (*store.Store).
+	Store SupplyStore
+	// Active, optional (nil: always), reports whether the ERP may be asked
+	// at all (supplier.Config.Active).
+	Active func() bool
+	// Timelines, optional, receives the supplier's acknowledgement and
+	// shipping notice as events on the timelines of the customer orders
+	// waiting on the purchase order.
+	Timelines supplier.Timelines
+	// CacheTTL is how long a read from the ERP is served from the cache
+	// (0: supplier.DefaultCacheTTL). Writes invalidate at once.
+	CacheTTL time.Duration
+	// RequireSignature refuses supplier requests that are not HMAC-signed
+	// (a Bearer key alone is then not enough).
+	RequireSignature bool
+	// SignatureWindow is how far a signed request's timestamp may be from
+	// the gateway's clock (0: DefaultSignatureWindow).
+	SignatureWindow time.Duration
+}
+
+// DefaultSignatureWindow is SupplierConfig.SignatureWindow's default.
+const DefaultSignatureWindow = 5 * time.Minute
+
+// SupplyStore is what the supplier routes need of the store: the supplier
+// services' store and the signature replay records.
+type SupplyStore interface {
+	supplier.Store
+	FirstUse(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
 // initSupplier creates the supplier service when cfg has an ERP and a store
 // (New calls it before the routes; the routes exist only then).
 func (s *Server) initSupplier(cfg SupplierConfig, reg prometheus.Registerer) error {
 	if cfg.ERP == nil || cfg.Store == nil {
 		return nil
 	}
-	svc, err := newSupplierService(cfg, s.store, s.now, s.log, reg)
+	if cfg.SignatureWindow <= 0 {
+		cfg.SignatureWindow = DefaultSignatureWindow
+	}
+	svc, err := supplier.New(supplier.Config{ERP: cfg.ERP, Store: cfg.Store, Active: cfg.Active,
+		Timelines: cfg.Timelines, CacheTTL: cfg.CacheTTL}, s.store, s.now, s.log, reg)
 	if err != nil {
 		return err
 	}
-	s.supplier = svc
+	s.supplier, s.supplierCfg = svc, cfg
 	return nil
 }
 
 // Supplier returns the supplier service (nil when not configured), whose
 // OnDelivery the delivery worker calls.
-func (s *Server) Supplier() *SupplierService { return s.supplier }
+func (s *Server) Supplier() *supplier.Service { return s.supplier }
 
 // supplierPO is a purchase order as its supplier sees it: without our
 // customer order ids.
@@ -188,7 +231,7 @@ func (s *Server) handleGetPurchaseOrder() echo.HandlerFunc {
 }
 
 // handleSubmit decodes a document of type T and hands it to submit.
-func handleSubmit[T any](s *Server, submit func(c echo.Context, supplier string, doc *T) (DocReceipt, error)) echo.HandlerFunc {
+func handleSubmit[T any](s *Server, submit func(c echo.Context, supplier string, doc *T) (supplier.DocReceipt, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		doc := new(T)
 		if err := decodeJSON(c, doc); err != nil {
@@ -207,25 +250,25 @@ func handleSubmit[T any](s *Server, submit func(c echo.Context, supplier string,
 }
 
 func (s *Server) handleAcknowledge() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, a *supply.Acknowledgement) (DocReceipt, error) {
+	return handleSubmit(s, func(c echo.Context, sup string, a *supply.Acknowledgement) (supplier.DocReceipt, error) {
 		return s.supplier.Acknowledge(c.Request().Context(), sup, c.Param("number"), a)
 	})
 }
 
 func (s *Server) handleShippingNotice() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, n *supply.ShippingNotice) (DocReceipt, error) {
+	return handleSubmit(s, func(c echo.Context, sup string, n *supply.ShippingNotice) (supplier.DocReceipt, error) {
 		return s.supplier.Ship(c.Request().Context(), sup, c.Param("number"), n)
 	})
 }
 
 func (s *Server) handleInvoice() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, inv *supply.Invoice) (DocReceipt, error) {
+	return handleSubmit(s, func(c echo.Context, sup string, inv *supply.Invoice) (supplier.DocReceipt, error) {
 		return s.supplier.Invoice(c.Request().Context(), sup, c.Param("number"), inv)
 	})
 }
 
 func (s *Server) handleStockAdvice() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, a *supply.StockAdvice) (DocReceipt, error) {
+	return handleSubmit(s, func(c echo.Context, sup string, a *supply.StockAdvice) (supplier.DocReceipt, error) {
 		return s.supplier.AdviseStock(c.Request().Context(), sup, a)
 	})
 }
@@ -237,7 +280,7 @@ func (s *Server) handleListDocuments(kind string) echo.HandlerFunc {
 			return err
 		}
 		if limit == 0 {
-			limit = DefaultPOPage
+			limit = supplier.DefaultPOPage
 		}
 		docs, total, err := s.supplier.Documents(c.Request().Context(), principal(c).SupplierID, kind, offset, limit)
 		if err != nil {
@@ -289,4 +332,18 @@ func (s *Server) supplierRoutes() {
 	// endpoint authenticates suppliers itself (faults, not problem+json).
 	s.e.GET(soapSupplierPath, s.handleSupplierServiceWSDL())
 	s.e.POST(soapSupplierPath, s.handleSupplierService())
+}
+
+// docStateName is the state a supplier sees: accepted (waiting for the
+// ERP), delivered, rejected, failed.
+func docStateName(state string) string {
+	switch state {
+	case erp.DocDelivered:
+		return "delivered"
+	case erp.DocRejected:
+		return "rejected"
+	case erp.DocDead:
+		return "failed"
+	}
+	return "accepted"
 }

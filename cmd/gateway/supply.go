@@ -10,6 +10,7 @@ import (
 	"erpgate/erp/erpv2"
 	"erpgate/gateway"
 	"erpgate/store"
+	"erpgate/supplier"
 	"erpgate/tracking"
 )
 
@@ -22,7 +23,7 @@ type supplyWiring struct {
 	handlers map[string]erp.Handler
 	// svc is the gateway's supplier service, set once the server exists;
 	// the delivery workers (started before it) call its OnDelivery.
-	svc atomic.Pointer[gateway.SupplierService]
+	svc atomic.Pointer[supplier.Service]
 }
 
 func newSupplyWiring(v2URL string, timeout time.Duration, st *store.Store, trk *tracking.Store, log *slog.Logger) (*supplyWiring, error) {
