@@ -18,7 +18,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"erpgate/intake"
 	"erpgate/notice"
+	"erpgate/store"
 	"erpgate/supplier"
 )
 
@@ -99,6 +101,13 @@ type Config struct {
 	NoMetricsRoute bool
 }
 
+// OrderStore is what the gateway needs of the durable store.
+type OrderStore interface {
+	Accept(ctx context.Context, in store.Intake) (store.Accepted, error)
+	Order(ctx context.Context, id string) (*store.Record, error)
+	OrderByExternalID(ctx context.Context, shopID, externalID string) (*store.Record, error)
+}
+
 // Server is the gateway's HTTP handler.
 type Server struct {
 	e          *echo.Echo
@@ -106,7 +115,7 @@ type Server struct {
 	publicURL  string
 	store      OrderStore
 	keys       *Keyring
-	intake     *Intake
+	intake     *intake.Service
 	ready      func(ctx context.Context) error
 	gatherer   prometheus.Gatherer
 	metrics    *metrics
@@ -169,14 +178,19 @@ func New(cfg Config) (*Server, error) {
 	e.HTTPErrorHandler = errorHandler(cfg.Logger, cfg.Now, publicURL)
 	s := &Server{
 		e: e, log: cfg.Logger, publicURL: publicURL,
-		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
+		store: cfg.Store, keys: cfg.Keyring,
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
 		release: cfg.Release, manifestKey: cfg.ManifestKey, cmdb: cfg.CMDB, plan: cfg.Plan, outbox: cfg.Outbox,
 	}
+	in := intake.Config{Store: cfg.Store, Now: cfg.Now}
 	if cfg.Timelines != nil {
-		s.intake.accepted = cfg.Timelines.Count
+		in.Accepted = cfg.Timelines.Count
 	}
+	if cfg.Notices != nil {
+		in.Gate = cfg.Notices.Board().CheckIntake // notices.go: the intake pause
+	}
+	s.intake = intake.New(in)
 	if s.admission, err = newAdmission(cfg.Limits, cfg.Registerer); err != nil {
 		return nil, err
 	}
@@ -211,4 +225,4 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
 
 // Intake returns the shared order intake service (REST and SOAP use it).
-func (s *Server) Intake() *Intake { return s.intake }
+func (s *Server) Intake() *intake.Service { return s.intake }
