@@ -7,7 +7,7 @@ package gateway
 // A second door to the same rooms as the REST API: every operation calls
 // the shared SupplierService, so the checks, the isolation and the errors
 // are the same; only the wire differs. What is SOAP-specific lives here:
-// hardened envelope reading (package soap), strict decoding (decodeStrict),
+// hardened envelope reading (package soap), strict decoding (Request.DecodeStrict),
 // translation between the gowsdl types and package supply, problem paths
 // named after WSDL elements, credentials (Bearer, HMAC signature over the
 // raw envelope, or a WS-Security UsernameToken) and faults.
@@ -119,7 +119,7 @@ func transportAuthFault(err error) *soap.Fault {
 func (s *Server) soapSupplierPrincipal(r *http.Request, req *soap.Request, viaHTTP *Principal) (Principal, *soap.Fault) {
 	user, pass, ok := req.UsernameToken()
 	if !ok {
-		if tokens, digest := scanUsernameTokens(req.Header); tokens > 0 || digest {
+		if tokens, digest := req.UsernameTokens(); tokens > 0 || digest {
 			return Principal{}, authFault(http.StatusInternalServerError, erpgate.Unauthorized,
 				"the WS-Security UsernameToken needs a Username (your client id) and a Password (your API key as PasswordText)")
 		}
@@ -155,7 +155,7 @@ func (s *Server) soapSupplierCall(ctx context.Context, req *soap.Request, suppli
 	switch req.Operation.Local {
 	case supplierws.OpListPurchaseOrders:
 		var in supplierws.ListPurchaseOrders
-		if err := decodeStrict(req, &in); err != nil {
+		if err := req.DecodeStrict(&in); err != nil {
 			return nil, err
 		}
 		var statuses []supply.Status
@@ -175,7 +175,7 @@ func (s *Server) soapSupplierCall(ctx context.Context, req *soap.Request, suppli
 		return out, nil
 	case supplierws.OpGetPurchaseOrder:
 		var in supplierws.GetPurchaseOrder
-		if err := decodeStrict(req, &in); err != nil {
+		if err := req.DecodeStrict(&in); err != nil {
 			return nil, err
 		}
 		v, err := svc.PurchaseOrder(ctx, supplier, in.PurchaseOrderNumber)
@@ -192,7 +192,7 @@ func (s *Server) soapSupplierCall(ctx context.Context, req *soap.Request, suppli
 		return out, nil
 	case supplierws.OpAcknowledgePurchaseOrder:
 		var in supplierws.AcknowledgePurchaseOrder
-		if err := decodeStrict(req, &in); err != nil {
+		if err := req.DecodeStrict(&in); err != nil {
 			return nil, err
 		}
 		a, err := ackFromWire(in.Acknowledgement)
@@ -206,7 +206,7 @@ func (s *Server) soapSupplierCall(ctx context.Context, req *soap.Request, suppli
 		return &supplierws.AcknowledgePurchaseOrderResponse{Document: wireDocument(r.Doc), Replayed: r.Replayed}, nil
 	case supplierws.OpSubmitShippingNotice:
 		var in supplierws.SubmitShippingNotice
-		if err := decodeStrict(req, &in); err != nil {
+		if err := req.DecodeStrict(&in); err != nil {
 			return nil, err
 		}
 		n, err := noticeFromWire(in.ShippingNotice)
@@ -220,7 +220,7 @@ func (s *Server) soapSupplierCall(ctx context.Context, req *soap.Request, suppli
 		return &supplierws.SubmitShippingNoticeResponse{Document: wireDocument(r.Doc), Replayed: r.Replayed}, nil
 	case supplierws.OpSubmitInvoice:
 		var in supplierws.SubmitInvoice
-		if err := decodeStrict(req, &in); err != nil {
+		if err := req.DecodeStrict(&in); err != nil {
 			return nil, err
 		}
 		inv, err := invoiceFromWire(in.Invoice)
@@ -234,7 +234,7 @@ func (s *Server) soapSupplierCall(ctx context.Context, req *soap.Request, suppli
 		return &supplierws.SubmitInvoiceResponse{Document: wireDocument(r.Doc), Replayed: r.Replayed}, nil
 	case supplierws.OpSubmitStockAdvice:
 		var in supplierws.SubmitStockAdvice
-		if err := decodeStrict(req, &in); err != nil {
+		if err := req.DecodeStrict(&in); err != nil {
 			return nil, err
 		}
 		a, err := stockFromWire(in.StockAdvice)
@@ -248,7 +248,7 @@ func (s *Server) soapSupplierCall(ctx context.Context, req *soap.Request, suppli
 		return &supplierws.SubmitStockAdviceResponse{Document: wireDocument(r.Doc), Replayed: r.Replayed}, nil
 	case supplierws.OpListDocuments:
 		var in supplierws.ListDocuments
-		if err := decodeStrict(req, &in); err != nil {
+		if err := req.DecodeStrict(&in); err != nil {
 			return nil, err
 		}
 		kind, err := wireKind(in.Kind)
@@ -270,7 +270,7 @@ func (s *Server) soapSupplierCall(ctx context.Context, req *soap.Request, suppli
 		return out, nil
 	case supplierws.OpGetDocument:
 		var in supplierws.GetDocument
-		if err := decodeStrict(req, &in); err != nil {
+		if err := req.DecodeStrict(&in); err != nil {
 			return nil, err
 		}
 		kind, err := wireKind(in.Kind)
