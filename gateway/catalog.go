@@ -19,6 +19,7 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/supplier"
 )
 
 // catalogItemJSON is an item as the shop sees it: no supplier ids.
@@ -58,13 +59,13 @@ func catalogItemView(it erp.CatalogItem) catalogItemJSON {
 	return out
 }
 
-func (s *Server) handleCatalogItems() echo.HandlerFunc {
+func handleCatalogItems(svc *supplier.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		offset, limit, err := pageParams(c)
 		if err != nil {
 			return err
 		}
-		p, err := s.supplier.CatalogItems(c.Request().Context(), offset, limit)
+		p, err := svc.CatalogItems(c.Request().Context(), offset, limit)
 		if err != nil {
 			return err
 		}
@@ -77,9 +78,9 @@ func (s *Server) handleCatalogItems() echo.HandlerFunc {
 	}
 }
 
-func (s *Server) handleCatalogItem() echo.HandlerFunc {
+func handleCatalogItem(svc *supplier.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		it, stale, err := s.supplier.CatalogItem(c.Request().Context(), c.Param("sku"))
+		it, stale, err := svc.CatalogItem(c.Request().Context(), c.Param("sku"))
 		if err != nil {
 			return err
 		}

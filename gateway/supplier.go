@@ -186,7 +186,7 @@ func documentView(d *store.SupplierDocument) documentJSON {
 	return out
 }
 
-func (s *Server) handleListPurchaseOrders() echo.HandlerFunc {
+func handleListPurchaseOrders(svc *supplier.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		offset, limit, err := pageParams(c)
 		if err != nil {
@@ -200,7 +200,7 @@ func (s *Server) handleListPurchaseOrders() echo.HandlerFunc {
 				}
 			}
 		}
-		p, err := s.supplier.ListPurchaseOrders(c.Request().Context(), principal(c).SupplierID, statuses, offset, limit)
+		p, err := svc.ListPurchaseOrders(c.Request().Context(), principal(c).SupplierID, statuses, offset, limit)
 		if err != nil {
 			return err
 		}
@@ -213,9 +213,9 @@ func (s *Server) handleListPurchaseOrders() echo.HandlerFunc {
 	}
 }
 
-func (s *Server) handleGetPurchaseOrder() echo.HandlerFunc {
+func handleGetPurchaseOrder(svc *supplier.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		v, err := s.supplier.PurchaseOrder(c.Request().Context(), principal(c).SupplierID, c.Param("number"))
+		v, err := svc.PurchaseOrder(c.Request().Context(), principal(c).SupplierID, c.Param("number"))
 		if err != nil {
 			return err
 		}
@@ -231,7 +231,7 @@ func (s *Server) handleGetPurchaseOrder() echo.HandlerFunc {
 }
 
 // handleSubmit decodes a document of type T and hands it to submit.
-func handleSubmit[T any](s *Server, submit func(c echo.Context, supplier string, doc *T) (supplier.DocReceipt, error)) echo.HandlerFunc {
+func handleSubmit[T any](submit func(c echo.Context, supplier string, doc *T) (supplier.DocReceipt, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		doc := new(T)
 		if err := decodeJSON(c, doc); err != nil {
@@ -249,31 +249,31 @@ func handleSubmit[T any](s *Server, submit func(c echo.Context, supplier string,
 	}
 }
 
-func (s *Server) handleAcknowledge() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, a *supply.Acknowledgement) (supplier.DocReceipt, error) {
-		return s.supplier.Acknowledge(c.Request().Context(), sup, c.Param("number"), a)
+func handleAcknowledge(svc *supplier.Service) echo.HandlerFunc {
+	return handleSubmit(func(c echo.Context, sup string, a *supply.Acknowledgement) (supplier.DocReceipt, error) {
+		return svc.Acknowledge(c.Request().Context(), sup, c.Param("number"), a)
 	})
 }
 
-func (s *Server) handleShippingNotice() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, n *supply.ShippingNotice) (supplier.DocReceipt, error) {
-		return s.supplier.Ship(c.Request().Context(), sup, c.Param("number"), n)
+func handleShippingNotice(svc *supplier.Service) echo.HandlerFunc {
+	return handleSubmit(func(c echo.Context, sup string, n *supply.ShippingNotice) (supplier.DocReceipt, error) {
+		return svc.Ship(c.Request().Context(), sup, c.Param("number"), n)
 	})
 }
 
-func (s *Server) handleInvoice() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, inv *supply.Invoice) (supplier.DocReceipt, error) {
-		return s.supplier.Invoice(c.Request().Context(), sup, c.Param("number"), inv)
+func handleInvoice(svc *supplier.Service) echo.HandlerFunc {
+	return handleSubmit(func(c echo.Context, sup string, inv *supply.Invoice) (supplier.DocReceipt, error) {
+		return svc.Invoice(c.Request().Context(), sup, c.Param("number"), inv)
 	})
 }
 
-func (s *Server) handleStockAdvice() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, a *supply.StockAdvice) (supplier.DocReceipt, error) {
-		return s.supplier.AdviseStock(c.Request().Context(), sup, a)
+func handleStockAdvice(svc *supplier.Service) echo.HandlerFunc {
+	return handleSubmit(func(c echo.Context, sup string, a *supply.StockAdvice) (supplier.DocReceipt, error) {
+		return svc.AdviseStock(c.Request().Context(), sup, a)
 	})
 }
 
-func (s *Server) handleListDocuments(kind string) echo.HandlerFunc {
+func handleListDocuments(svc *supplier.Service, kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		offset, limit, err := pageParams(c)
 		if err != nil {
@@ -282,7 +282,7 @@ func (s *Server) handleListDocuments(kind string) echo.HandlerFunc {
 		if limit == 0 {
 			limit = supplier.DefaultPOPage
 		}
-		docs, total, err := s.supplier.Documents(c.Request().Context(), principal(c).SupplierID, kind, offset, limit)
+		docs, total, err := svc.Documents(c.Request().Context(), principal(c).SupplierID, kind, offset, limit)
 		if err != nil {
 			return err
 		}
@@ -297,41 +297,14 @@ func (s *Server) handleListDocuments(kind string) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) handleGetDocument(kind string) echo.HandlerFunc {
+func handleGetDocument(svc *supplier.Service, kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		d, err := s.supplier.Document(c.Request().Context(), principal(c).SupplierID, kind, c.Param("id"))
+		d, err := svc.Document(c.Request().Context(), principal(c).SupplierID, kind, c.Param("id"))
 		if err != nil {
 			return err
 		}
 		return c.JSON(http.StatusOK, documentView(d))
 	}
-}
-
-// supplierRoutes registers the supplier and catalog routes (routes.go).
-func (s *Server) supplierRoutes() {
-	if s.supplier == nil {
-		return
-	}
-	sup := s.e.Group("/v1/supplier", s.requireSupplier(), s.rateLimited())
-	sup.GET("/purchase-orders", s.handleListPurchaseOrders())
-	sup.GET("/purchase-orders/:number", s.handleGetPurchaseOrder())
-	sup.POST("/purchase-orders/:number/acknowledgements", s.handleAcknowledge())
-	sup.POST("/purchase-orders/:number/shipping-notices", s.handleShippingNotice())
-	sup.POST("/purchase-orders/:number/invoices", s.handleInvoice())
-	sup.POST("/stock-advices", s.handleStockAdvice())
-	for path, kind := range docPaths {
-		sup.GET("/"+path, s.handleListDocuments(kind))
-		sup.GET("/"+path+"/:id", s.handleGetDocument(kind))
-	}
-
-	shop := requireKind(s.keys, KindShop)
-	s.e.GET("/v1/catalog/items", s.handleCatalogItems(), shop)
-	s.e.GET("/v1/catalog/items/:sku", s.handleCatalogItem(), shop)
-
-	// SOAP SupplierService (soap_supplier.go): the WSDL is public; the
-	// endpoint authenticates suppliers itself (faults, not problem+json).
-	s.e.GET(soapSupplierPath, s.handleSupplierServiceWSDL())
-	s.e.POST(soapSupplierPath, s.handleSupplierService())
 }
 
 // docStateName is the state a supplier sees: accepted (waiting for the
