@@ -52,7 +52,11 @@ func (s *Server) handleOrderService() echo.HandlerFunc {
 		unknownOperation: unknownOperation,
 		limits:           soap.DefaultLimits(), // 1 MiB body, depth/element/attribute/token bounds
 		authenticate:     s.soapShop,
-		call:             s.soapOrderCall,
+		ops: soapOps{
+			orderws.OpSubmitOrder:    soapOpDecoding(s.decodeSubmitOrder, s.soapSubmitOrder),
+			orderws.OpGetOrder:       soapOp(s.soapGetOrder),
+			orderws.OpGetOrderStatus: soapOp(s.soapGetOrderStatus),
+		},
 	})
 }
 
@@ -81,20 +85,6 @@ func (s *Server) soapShop(x *soapExchange) (*soap.Request, string, bool) {
 	authenticated(x.c)
 	x.c.Set(principalKey, Principal{ClientID: shop, Kind: KindShop})
 	return req, shop, true
-}
-
-// soapOrderCall runs one OrderService operation for shop.
-func (s *Server) soapOrderCall(ctx context.Context, r *http.Request, req *soap.Request, shop string) (any, error) {
-	switch req.Operation.Local {
-	case orderws.OpSubmitOrder:
-		return s.soapSubmitOrder(ctx, r, req, shop)
-	case orderws.OpGetOrder:
-		return s.soapGetOrder(ctx, req, shop)
-	case orderws.OpGetOrderStatus:
-		return s.soapGetOrderStatus(ctx, req, shop)
-	default:
-		return nil, unknownOperation(req.Operation)
-	}
 }
 
 func unknownOperation(op xml.Name) error {
@@ -165,23 +155,30 @@ func (s *Server) soapPrincipal(req *soap.Request, viaHeader *Client) (string, *s
 	return cl.ID, nil
 }
 
-// soapSubmitOrder is SubmitOrder: decode, translate, the shared Intake.
-func (s *Server) soapSubmitOrder(ctx context.Context, r *http.Request, req *soap.Request, shop string) (any, error) {
-	var in orderws.SubmitOrder
-	if !decodeSubmitOrderFast(req, &in) {
-		in = orderws.SubmitOrder{} // Request.DecodeStrict starts from scratch
-		if err := req.DecodeStrict(&in); err != nil {
-			s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
-			return nil, err
-		}
+// decodeSubmitOrder decodes SubmitOrder: the fast path (soap_decode.go)
+// when it takes the request, else Request.DecodeStrict.
+func (s *Server) decodeSubmitOrder(req *soap.Request, in *orderws.SubmitOrder) error {
+	if decodeSubmitOrderFast(req, in) {
+		return nil
 	}
+	*in = orderws.SubmitOrder{} // DecodeStrict starts from scratch
+	if err := req.DecodeStrict(in); err != nil {
+		s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
+		return err
+	}
+	return nil
+}
+
+// soapSubmitOrder is SubmitOrder: translate, the shared Intake.
+func (s *Server) soapSubmitOrder(ctx context.Context, call soapCall, in *orderws.SubmitOrder) (any, error) {
+	shop := call.caller
 	o, err := orderFromWire(in.Order, s.now())
 	if err != nil {
 		s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
 		return nil, err
 	}
 	key, keyField := in.IdempotencyKey, "IdempotencyKey"
-	if h := r.Header.Get("Idempotency-Key"); h != "" {
+	if h := call.r.Header.Get("Idempotency-Key"); h != "" {
 		if key != "" && key != h {
 			s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
 			return nil, &erpgate.Error{Code: erpgate.Invalid, Message: "the IdempotencyKey element and the Idempotency-Key header differ",
@@ -209,12 +206,8 @@ func (s *Server) soapSubmitOrder(ctx context.Context, r *http.Request, req *soap
 }
 
 // soapGetOrder is GetOrder.
-func (s *Server) soapGetOrder(ctx context.Context, req *soap.Request, shop string) (any, error) {
-	var in orderws.GetOrder
-	if err := req.DecodeStrict(&in); err != nil {
-		return nil, err
-	}
-	rec, err := s.soapFindOrder(ctx, shop, in.OrderId, in.ExternalId)
+func (s *Server) soapGetOrder(ctx context.Context, call soapCall, in *orderws.GetOrder) (any, error) {
+	rec, err := s.soapFindOrder(ctx, call.caller, in.OrderId, in.ExternalId)
 	if err != nil {
 		return nil, err
 	}
@@ -241,12 +234,8 @@ func (s *Server) soapGetOrder(ctx context.Context, req *soap.Request, shop strin
 }
 
 // soapGetOrderStatus is GetOrderStatus.
-func (s *Server) soapGetOrderStatus(ctx context.Context, req *soap.Request, shop string) (any, error) {
-	var in orderws.GetOrderStatus
-	if err := req.DecodeStrict(&in); err != nil {
-		return nil, err
-	}
-	rec, err := s.soapFindOrder(ctx, shop, in.OrderId, in.ExternalId)
+func (s *Server) soapGetOrderStatus(ctx context.Context, call soapCall, in *orderws.GetOrderStatus) (any, error) {
+	rec, err := s.soapFindOrder(ctx, call.caller, in.OrderId, in.ExternalId)
 	if err != nil {
 		return nil, err
 	}
