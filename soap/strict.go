@@ -14,10 +14,6 @@ import (
 	"erpgate"
 )
 
-// maxProblems bounds the problems one strict decode reports (as
-// order.MaxProblems bounds a validation's).
-const maxProblems = 100
-
 // DecodeStrict decodes the body element into v (a generated request type)
 // and refuses what encoding/xml would silently accept: elements the schema
 // does not declare (a misspelt <Discount> must not vanish), elements outside
@@ -64,7 +60,7 @@ type strictFrame struct {
 }
 
 func (sd *strictDecoder) problem(field, msg string) {
-	if len(sd.problems) >= maxProblems-1 {
+	if len(sd.problems) >= erpgate.MaxProblems-1 {
 		sd.dropped++
 		return
 	}
