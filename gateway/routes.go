@@ -6,9 +6,9 @@ import (
 	"net/http/pprof"
 	"time"
 
-	"github.com/labstack/echo/v4"
+	"erpgate/supply"
 
-	"erpgate/erp"
+	"github.com/labstack/echo/v4"
 )
 
 // routes lists the whole API in one place.
@@ -160,14 +160,14 @@ func (s *Server) routes() {
 		sup.POST("/purchase-orders/:number/shipping-notices", handleShippingNotice(svc))
 		sup.POST("/purchase-orders/:number/invoices", handleInvoice(svc))
 		sup.POST("/stock-advices", handleStockAdvice(svc))
-		sup.GET("/acknowledgements", handleListDocuments(svc, erp.KindAcknowledgement))
-		sup.GET("/acknowledgements/:id", handleGetDocument(svc, erp.KindAcknowledgement))
-		sup.GET("/shipping-notices", handleListDocuments(svc, erp.KindShippingNotice))
-		sup.GET("/shipping-notices/:id", handleGetDocument(svc, erp.KindShippingNotice))
-		sup.GET("/invoices", handleListDocuments(svc, erp.KindInvoice))
-		sup.GET("/invoices/:id", handleGetDocument(svc, erp.KindInvoice))
-		sup.GET("/stock-advices", handleListDocuments(svc, erp.KindStockAdvice))
-		sup.GET("/stock-advices/:id", handleGetDocument(svc, erp.KindStockAdvice))
+		sup.GET("/acknowledgements", handleListDocuments(svc, supply.KindAcknowledgement))
+		sup.GET("/acknowledgements/:id", handleGetDocument(svc, supply.KindAcknowledgement))
+		sup.GET("/shipping-notices", handleListDocuments(svc, supply.KindShippingNotice))
+		sup.GET("/shipping-notices/:id", handleGetDocument(svc, supply.KindShippingNotice))
+		sup.GET("/invoices", handleListDocuments(svc, supply.KindInvoice))
+		sup.GET("/invoices/:id", handleGetDocument(svc, supply.KindInvoice))
+		sup.GET("/stock-advices", handleListDocuments(svc, supply.KindStockAdvice))
+		sup.GET("/stock-advices/:id", handleGetDocument(svc, supply.KindStockAdvice))
 
 		s.e.GET("/v1/catalog/items", handleCatalogItems(svc), requireKind(s.keys, KindShop))
 		s.e.GET("/v1/catalog/items/:sku", handleCatalogItem(svc), requireKind(s.keys, KindShop))

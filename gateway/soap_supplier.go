@@ -28,7 +28,6 @@ import (
 	"erpgate/order"
 	"erpgate/soap"
 	"erpgate/soap/supplierws"
-	"erpgate/store"
 	"erpgate/supplier"
 	"erpgate/supply"
 )
@@ -533,10 +532,10 @@ func wireShipLines(ls []supply.ShipLine) []*supplierws.ShipLine {
 }
 
 // wireDocument is a stored document with its status, in SOAP form.
-func wireDocument(d *store.SupplierDocument) *supplierws.Document {
+func wireDocument(d *supply.Document) *supplierws.Document {
 	out := &supplierws.Document{Id: d.DocumentID, Kind: ptrTo(supplierws.DocumentKind(d.Kind)), PurchaseOrderNumber: d.PONumber,
 		Status: ptrTo(supplierws.DocumentStatus(docStateName(d.State))), AcceptedAt: wireTime(d.AcceptedAt)}
-	if d.State != erp.DocPending {
+	if d.State != supply.DocPending {
 		out.Reason = d.Reason
 		out.UpdatedAt = wireTime(d.UpdatedAt)
 	}

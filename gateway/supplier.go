@@ -32,17 +32,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"erpgate/erp"
-	"erpgate/store"
 	"erpgate/supplier"
 	"erpgate/supply"
 )
 
 // docPaths maps the URL segment of each document kind to the kind.
 var docPaths = map[string]string{
-	"acknowledgements": erp.KindAcknowledgement,
-	"shipping-notices": erp.KindShippingNotice,
-	"invoices":         erp.KindInvoice,
-	"stock-advices":    erp.KindStockAdvice,
+	"acknowledgements": supply.KindAcknowledgement,
+	"shipping-notices": supply.KindShippingNotice,
+	"invoices":         supply.KindInvoice,
+	"stock-advices":    supply.KindStockAdvice,
 }
 
 func docPath(kind string) string {
@@ -163,24 +162,24 @@ type documentListJSON struct {
 	NextOffset int            `json:"next_offset,omitempty"`
 }
 
-func documentView(d *store.SupplierDocument) documentJSON {
+func documentView(d *supply.Document) documentJSON {
 	out := documentJSON{ID: d.DocumentID, Kind: d.Kind, PONumber: d.PONumber, Status: docStateName(d.State),
 		AcceptedAt: d.AcceptedAt}
-	if d.State != erp.DocPending {
+	if d.State != supply.DocPending {
 		out.Reason = d.Reason
 	}
-	if !d.UpdatedAt.IsZero() && d.State != erp.DocPending {
+	if !d.UpdatedAt.IsZero() && d.State != supply.DocPending {
 		t := d.UpdatedAt
 		out.UpdatedAt = &t
 	}
 	switch d.Kind {
-	case erp.KindAcknowledgement:
+	case supply.KindAcknowledgement:
 		out.Document = d.Acknowledgement
-	case erp.KindShippingNotice:
+	case supply.KindShippingNotice:
 		out.Document = d.ShippingNotice
-	case erp.KindInvoice:
+	case supply.KindInvoice:
 		out.Document = d.Invoice
-	case erp.KindStockAdvice:
+	case supply.KindStockAdvice:
 		out.Document = d.StockAdvice
 	}
 	return out
@@ -311,11 +310,11 @@ func handleGetDocument(svc *supplier.Service, kind string) echo.HandlerFunc {
 // ERP), delivered, rejected, failed.
 func docStateName(state string) string {
 	switch state {
-	case erp.DocDelivered:
+	case supply.DocDelivered:
 		return "delivered"
-	case erp.DocRejected:
+	case supply.DocRejected:
 		return "rejected"
-	case erp.DocDead:
+	case supply.DocDead:
 		return "failed"
 	}
 	return "accepted"

@@ -65,9 +65,9 @@ const (
 // Store is what the supplier services need of the store (*store.Store).
 type Store interface {
 	AcceptSupplierDocument(ctx context.Context, in store.DocumentIntake) (store.AcceptedDocument, error)
-	SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*store.SupplierDocument, error)
-	SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*store.SupplierDocument, int, error)
-	PendingState(ctx context.Context, po string) ([]*store.SupplierDocument, []string, error)
+	SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*supply.Document, error)
+	SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*supply.Document, int, error)
+	PendingState(ctx context.Context, po string) ([]*supply.Document, []string, error)
 	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
 	CacheSet(ctx context.Context, key string, val []byte, ttl time.Duration) error
 	CacheGenerations(ctx context.Context, scopes ...string) ([]int64, error)
@@ -113,7 +113,7 @@ func New(cfg Config, orders Orders, now func() time.Time, log *slog.Logger, reg 
 	if err := reg.Register(docs); err != nil {
 		return nil, err
 	}
-	for _, k := range erp.DocumentKinds {
+	for _, k := range supply.DocumentKinds {
 		for _, o := range []string{"accepted", "replayed", "invalid", "not_found", "conflict", "error", "delivered", "rejected", "dead"} {
 			docs.WithLabelValues(k, o)
 		}
@@ -306,7 +306,7 @@ func checkPage(offset, limit, maxLimit int) error {
 // the supplier's documents the ERP has not applied yet.
 type POView struct {
 	Order   *supply.PurchaseOrder
-	Pending []*store.SupplierDocument
+	Pending []*supply.Document
 	Stale   bool
 }
 
@@ -365,7 +365,7 @@ func validDocID(id string) bool {
 // DocReceipt is what a supplier gets back for a document: the document as
 // stored, and whether this was a repeat of an earlier submission.
 type DocReceipt struct {
-	Doc      *store.SupplierDocument
+	Doc      *supply.Document
 	Replayed bool
 }
 
@@ -374,9 +374,9 @@ type DocReceipt struct {
 // and the credentials). See submit for the errors.
 func (s *Service) Acknowledge(ctx context.Context, supplier, number string, a *supply.Acknowledgement) (DocReceipt, error) {
 	if err := s.own(supplier, &a.SupplierID, number, &a.PONumber); err != nil {
-		return s.outcome(erp.KindAcknowledgement, DocReceipt{}, err)
+		return s.outcome(supply.KindAcknowledgement, DocReceipt{}, err)
 	}
-	doc := &store.SupplierDocument{Kind: erp.KindAcknowledgement, DocumentID: a.ID, PONumber: number, Acknowledgement: a}
+	doc := &supply.Document{Kind: supply.KindAcknowledgement, DocumentID: a.ID, PONumber: number, Acknowledgement: a}
 	return s.submit(ctx, supplier, doc, func(po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
 		return po.ApplyAck(a, now)
 	})
@@ -385,9 +385,9 @@ func (s *Service) Acknowledge(ctx context.Context, supplier, number string, a *s
 // Ship accepts supplier's shipping notice n for purchase order number.
 func (s *Service) Ship(ctx context.Context, supplier, number string, n *supply.ShippingNotice) (DocReceipt, error) {
 	if err := s.own(supplier, &n.SupplierID, number, &n.PONumber); err != nil {
-		return s.outcome(erp.KindShippingNotice, DocReceipt{}, err)
+		return s.outcome(supply.KindShippingNotice, DocReceipt{}, err)
 	}
-	doc := &store.SupplierDocument{Kind: erp.KindShippingNotice, DocumentID: n.ID, PONumber: number, ShippingNotice: n}
+	doc := &supply.Document{Kind: supply.KindShippingNotice, DocumentID: n.ID, PONumber: number, ShippingNotice: n}
 	return s.submit(ctx, supplier, doc, func(po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
 		return po.ApplyShipment(n, now)
 	})
@@ -396,9 +396,9 @@ func (s *Service) Ship(ctx context.Context, supplier, number string, n *supply.S
 // Invoice accepts supplier's invoice inv for purchase order number.
 func (s *Service) Invoice(ctx context.Context, supplier, number string, inv *supply.Invoice) (DocReceipt, error) {
 	if err := s.own(supplier, &inv.SupplierID, number, &inv.PONumber); err != nil {
-		return s.outcome(erp.KindInvoice, DocReceipt{}, err)
+		return s.outcome(supply.KindInvoice, DocReceipt{}, err)
 	}
-	doc := &store.SupplierDocument{Kind: erp.KindInvoice, DocumentID: inv.ID, PONumber: number, Invoice: inv}
+	doc := &supply.Document{Kind: supply.KindInvoice, DocumentID: inv.ID, PONumber: number, Invoice: inv}
 	return s.submit(ctx, supplier, doc, func(po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
 		return po.ApplyInvoice(inv, now)
 	})
@@ -409,9 +409,9 @@ func (s *Service) Invoice(ctx context.Context, supplier, number string, inv *sup
 // ERP would refuse it).
 func (s *Service) AdviseStock(ctx context.Context, supplier string, a *supply.StockAdvice) (DocReceipt, error) {
 	if err := s.own(supplier, &a.SupplierID, "", nil); err != nil {
-		return s.outcome(erp.KindStockAdvice, DocReceipt{}, err)
+		return s.outcome(supply.KindStockAdvice, DocReceipt{}, err)
 	}
-	doc := &store.SupplierDocument{Kind: erp.KindStockAdvice, DocumentID: a.ID, StockAdvice: a}
+	doc := &supply.Document{Kind: supply.KindStockAdvice, DocumentID: a.ID, StockAdvice: a}
 	return s.submit(ctx, supplier, doc, nil)
 }
 
@@ -450,7 +450,7 @@ func (s *Service) own(supplier string, docSupplier *string, number string, docPO
 // NotFound (no such purchase order for this supplier), Conflict (the
 // purchase order's status does not allow it, or the document was applied
 // already), IdempotencyMismatch, Unavailable.
-func (s *Service) submit(ctx context.Context, supplier string, doc *store.SupplierDocument, apply func(*supply.PurchaseOrder, time.Time) (*supply.PurchaseOrder, error)) (DocReceipt, error) {
+func (s *Service) submit(ctx context.Context, supplier string, doc *supply.Document, apply func(*supply.PurchaseOrder, time.Time) (*supply.PurchaseOrder, error)) (DocReceipt, error) {
 	now := s.now().UTC()
 	doc.SupplierID = supplier
 	if err := validateDocument(doc, now); err != nil {
@@ -472,7 +472,7 @@ func (s *Service) submit(ctx context.Context, supplier string, doc *store.Suppli
 		}
 		doc.ID = newDocID(now)
 		doc.AcceptedAt = now.Truncate(time.Millisecond)
-		doc.DocumentDelivery = erp.DocumentDelivery{State: erp.DocPending}
+		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocPending}
 		return s.accept(ctx, doc, fp, nil, nil)
 	}
 	// The check and the accept are one optimistic step: the accept goes
@@ -495,7 +495,7 @@ func (s *Service) submit(ctx context.Context, supplier string, doc *store.Suppli
 		}
 		doc.ID = newDocID(now)
 		doc.AcceptedAt = now.Truncate(time.Millisecond)
-		doc.DocumentDelivery = erp.DocumentDelivery{State: erp.DocPending}
+		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocPending}
 		r, err := s.accept(ctx, doc, fp, po, seen)
 		if !errors.Is(err, store.ErrPendingChanged) || attempt == maxCheckAttempts {
 			return r, err
@@ -511,7 +511,7 @@ const maxCheckAttempts = 3
 // accept stores doc durably and does what follows: po is the purchase
 // order with doc applied (nil for a repeat or a stock advice) and seen the
 // pending documents it was checked against (nil: no check).
-func (s *Service) accept(ctx context.Context, doc *store.SupplierDocument, fp string, po *supply.PurchaseOrder, seen []string) (DocReceipt, error) {
+func (s *Service) accept(ctx context.Context, doc *supply.Document, fp string, po *supply.PurchaseOrder, seen []string) (DocReceipt, error) {
 	acc, err := s.cfg.Store.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: doc, Fingerprint: fp, CheckedAgainst: seen})
 	if err != nil {
 		return s.outcome(doc.Kind, DocReceipt{}, err)
@@ -524,7 +524,7 @@ func (s *Service) accept(ctx context.Context, doc *store.SupplierDocument, fp st
 		return s.outcome(doc.Kind, DocReceipt{Doc: prev, Replayed: true}, nil)
 	}
 	scopes := []string{supplierScope(doc.SupplierID)}
-	if doc.Kind == erp.KindShippingNotice || doc.Kind == erp.KindStockAdvice || doc.Kind == erp.KindAcknowledgement {
+	if doc.Kind == supply.KindShippingNotice || doc.Kind == supply.KindStockAdvice || doc.Kind == supply.KindAcknowledgement {
 		scopes = append(scopes, catalogScope) // inbound supply and stock changed
 	}
 	if err := s.cfg.Store.BumpCacheGenerations(ctx, scopes...); err != nil {
@@ -566,15 +566,15 @@ func (s *Service) project(ctx context.Context, po *supply.PurchaseOrder, now tim
 }
 
 // validateDocument runs the document's own checks.
-func validateDocument(doc *store.SupplierDocument, now time.Time) error {
+func validateDocument(doc *supply.Document, now time.Time) error {
 	switch doc.Kind {
-	case erp.KindAcknowledgement:
+	case supply.KindAcknowledgement:
 		return doc.Acknowledgement.Validate()
-	case erp.KindShippingNotice:
+	case supply.KindShippingNotice:
 		return doc.ShippingNotice.Validate()
-	case erp.KindInvoice:
+	case supply.KindInvoice:
 		return doc.Invoice.Validate()
-	case erp.KindStockAdvice:
+	case supply.KindStockAdvice:
 		return doc.StockAdvice.ValidateAt(now)
 	}
 	return erpgate.Errorf(erpgate.Internal, "unknown document kind %q", doc.Kind)
@@ -630,7 +630,7 @@ func (s *Service) outcome(kind string, r DocReceipt, err error) (DocReceipt, err
 // announce puts the supplier's dates on the timelines of the customer
 // orders waiting on po (accepted: the customer sees them at once; the
 // events carry dedup keys, so a repeat records nothing).
-func (s *Service) announce(ctx context.Context, po *supply.PurchaseOrder, doc *store.SupplierDocument) {
+func (s *Service) announce(ctx context.Context, po *supply.PurchaseOrder, doc *supply.Document) {
 	if s.cfg.Timelines == nil || len(po.CustomerOrders) == 0 {
 		return
 	}
@@ -679,7 +679,7 @@ func (s *Service) announce(ctx context.Context, po *supply.PurchaseOrder, doc *s
 }
 
 // Documents returns one page of supplier's documents of kind, newest first.
-func (s *Service) Documents(ctx context.Context, supplier, kind string, offset, limit int) ([]*store.SupplierDocument, int, error) {
+func (s *Service) Documents(ctx context.Context, supplier, kind string, offset, limit int) ([]*supply.Document, int, error) {
 	if limit == 0 {
 		limit = DefaultPOPage
 	}
@@ -691,7 +691,7 @@ func (s *Service) Documents(ctx context.Context, supplier, kind string, offset, 
 
 // Document returns supplier's document of kind with the supplier's number
 // docID. Errors: NotFound (also another supplier's), Unavailable.
-func (s *Service) Document(ctx context.Context, supplier, kind, docID string) (*store.SupplierDocument, error) {
+func (s *Service) Document(ctx context.Context, supplier, kind, docID string) (*supply.Document, error) {
 	if !validDocID(docID) {
 		return nil, erpgate.Errorf(erpgate.NotFound, "no such document")
 	}
@@ -705,7 +705,7 @@ func (s *Service) Document(ctx context.Context, supplier, kind, docID string) (*
 // OnDelivery is the delivery worker's hook for supplier documents
 // (erp.SupplyDeliveryConfig.OnResult): a final answer of the ERP
 // invalidates what the supplier and the catalog read, and is counted.
-func (s *Service) OnDelivery(ctx context.Context, target string, doc *erp.SupplierDocument) {
+func (s *Service) OnDelivery(ctx context.Context, target string, doc *supply.Document) {
 	if !doc.Final() {
 		return
 	}
@@ -718,16 +718,16 @@ func (s *Service) OnDelivery(ctx context.Context, target string, doc *erp.Suppli
 // docFingerprint identifies a document's content: the canonical JSON of the
 // document as the supplier sent it (with supplier and purchase order filled
 // in), so formatting does not count as a difference.
-func docFingerprint(doc *store.SupplierDocument) (string, error) {
+func docFingerprint(doc *supply.Document) (string, error) {
 	var v any
 	switch doc.Kind {
-	case erp.KindAcknowledgement:
+	case supply.KindAcknowledgement:
 		v = doc.Acknowledgement
-	case erp.KindShippingNotice:
+	case supply.KindShippingNotice:
 		v = doc.ShippingNotice
-	case erp.KindStockAdvice:
+	case supply.KindStockAdvice:
 		v = doc.StockAdvice
-	case erp.KindInvoice:
+	case supply.KindInvoice:
 		v = doc.Invoice
 	}
 	b, err := json.Marshal(v)

@@ -11,6 +11,7 @@ import (
 	"erpgate/gateway"
 	"erpgate/store"
 	"erpgate/supplier"
+	"erpgate/supply"
 	"erpgate/tracking"
 )
 
@@ -49,7 +50,7 @@ func newSupplyWiring(v2URL string, timeout time.Duration, st *store.Store, trk *
 // attach hands the server's supplier service to the delivery hook.
 func (w *supplyWiring) attach(srv *gateway.Server) { w.svc.Store(srv.Supplier()) }
 
-func (w *supplyWiring) onDelivery(ctx context.Context, target string, doc *erp.SupplierDocument) {
+func (w *supplyWiring) onDelivery(ctx context.Context, target string, doc *supply.Document) {
 	if s := w.svc.Load(); s != nil {
 		s.OnDelivery(ctx, target, doc)
 	}
