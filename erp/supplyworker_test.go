@@ -199,7 +199,7 @@ func TestSupplyDeliveryBeforeFinal(t *testing.T) {
 	var seen []string
 	sd, err := erp.NewSupplyDelivery(erp.SupplyDeliveryConfig{Documents: e.st, Chains: map[string]erp.SupplyChain{erp.V2: &fakeChain{}},
 		Now: e.clock.Now, BeforeFinal: func(ctx context.Context, d *supply.Document) {
-			pending, err := e.st.PendingDocuments(ctx, d.PONumber)
+			pending, err := e.st.PendingDocuments(ctx, d.SupplierID, d.PONumber)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil || len(pending) != 1 || pending[0].ID != d.ID {

@@ -550,8 +550,8 @@ func (p *pausingStore) arm() {
 	p.armed, p.reached, p.release = true, make(chan struct{}), make(chan struct{})
 }
 
-func (p *pausingStore) PendingState(ctx context.Context, po string) ([]*supply.Document, []string, error) {
-	docs, ids, err := p.SupplyStore.PendingState(ctx, po)
+func (p *pausingStore) PendingState(ctx context.Context, supplier, po string) ([]*supply.Document, []string, error) {
+	docs, ids, err := p.SupplyStore.PendingState(ctx, supplier, po)
 	p.mu.Lock()
 	armed, reached, release := p.armed, p.reached, p.release
 	p.armed = false

@@ -67,7 +67,10 @@ type Store interface {
 	AcceptSupplierDocument(ctx context.Context, in store.DocumentIntake) (store.AcceptedDocument, error)
 	SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*supply.Document, error)
 	SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*supply.Document, int, error)
-	PendingState(ctx context.Context, po string) ([]*supply.Document, []string, error)
+	PendingState(ctx context.Context, supplier, po string) ([]*supply.Document, []string, error)
+	// NewDocumentID draws a document id with gen into the supplier's
+	// partition, as AcceptSupplierDocument requires.
+	NewDocumentID(supplier string, gen func() string) string
 	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
 	CacheSet(ctx context.Context, key string, val []byte, ttl time.Duration) error
 	CacheGenerations(ctx context.Context, scopes ...string) ([]int64, error)
@@ -317,7 +320,7 @@ func (s *Service) PurchaseOrder(ctx context.Context, supplier, number string) (*
 	if err != nil {
 		return nil, err
 	}
-	pending, _, err := s.cfg.Store.PendingState(ctx, number)
+	pending, _, err := s.cfg.Store.PendingState(ctx, supplier, number)
 	if err != nil {
 		return nil, err
 	}
@@ -470,7 +473,7 @@ func (s *Service) submit(ctx context.Context, supplier string, doc *supply.Docum
 		if err := s.checkStockSKUs(ctx, doc.StockAdvice); err != nil {
 			return s.outcome(doc.Kind, DocReceipt{}, err)
 		}
-		doc.ID = newDocID(now)
+		doc.ID = s.cfg.Store.NewDocumentID(supplier, func() string { return newDocID(now) })
 		doc.AcceptedAt = now.Truncate(time.Millisecond)
 		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocPending}
 		return s.accept(ctx, doc, fp, nil, nil)
@@ -493,7 +496,7 @@ func (s *Service) submit(ctx context.Context, supplier string, doc *supply.Docum
 		if err != nil {
 			return s.outcome(doc.Kind, DocReceipt{}, err)
 		}
-		doc.ID = newDocID(now)
+		doc.ID = s.cfg.Store.NewDocumentID(supplier, func() string { return newDocID(now) })
 		doc.AcceptedAt = now.Truncate(time.Millisecond)
 		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocPending}
 		r, err := s.accept(ctx, doc, fp, po, seen)
@@ -541,7 +544,7 @@ func (s *Service) accept(ctx context.Context, doc *supply.Document, fp string, p
 // document the ERP already holds (its record not updated yet) is skipped,
 // as is one that no longer applies (the ERP will reject it too).
 func (s *Service) project(ctx context.Context, po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, []string, error) {
-	pending, seen, err := s.cfg.Store.PendingState(ctx, po.Number)
+	pending, seen, err := s.cfg.Store.PendingState(ctx, po.SupplierID, po.Number)
 	if err != nil {
 		return nil, nil, err
 	}
