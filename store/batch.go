@@ -189,6 +189,7 @@ const maxBatchBytes = 1 << 20
 // acceptCall is one order waiting for its batch's reply.
 type acceptCall struct {
 	ctx  context.Context
+	tag  string   // the order's partition tag: its batch's feed and outbox streams
 	keys []string // ord, ext, trk[, idem]: the order's own keys
 	args []any    // the order's values of acceptScript's ARGV
 	size int      // bytes of order data, for maxBatchBytes
@@ -210,11 +211,11 @@ func newAcceptBatcher(rdb redis.UniversalClient, maxBatch, maxPipes int) *accept
 // size is the bytes of its data) in the next batch and returns its reply
 // as a string slice. It returns ctx's error as soon as ctx ends; see the
 // comment at the top for what that means for the write.
-func (b *acceptBatcher) run(ctx context.Context, keys []string, size int, args ...any) ([]string, error) {
+func (b *acceptBatcher) run(ctx context.Context, tag string, keys []string, size int, args ...any) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &acceptCall{ctx: ctx, keys: keys, args: args, size: size, done: make(chan struct{})}
+	c := &acceptCall{ctx: ctx, tag: tag, keys: keys, args: args, size: size, done: make(chan struct{})}
 	b.enqueue(c)
 	if err := wait(ctx, c.done); err != nil {
 		return nil, err
@@ -222,10 +223,12 @@ func (b *acceptBatcher) run(ctx context.Context, keys []string, size int, args .
 	return c.res, c.err
 }
 
-// acceptBatchLen is how many queued calls the next batch takes.
+// acceptBatchLen is how many queued calls the next batch takes: a batch
+// holds orders of one partition (one script call writes one partition's
+// feed and outbox).
 func acceptBatchLen(q []*acceptCall, maxBatch int) int {
 	n, bytes := 0, 0
-	for n < len(q) && n < maxBatch {
+	for n < len(q) && n < maxBatch && q[n].tag == q[0].tag {
 		bytes += q[n].size
 		if n > 0 && bytes > maxBatchBytes {
 			break
@@ -254,7 +257,7 @@ func (b *acceptBatcher) exec(batch []*acceptCall) {
 		return
 	}
 	keys := make([]string, 0, nkeys)
-	keys = append(keys, tracking.FeedKey, outboxKey)
+	keys = append(keys, tracking.FeedKey, outboxKey(live[0].tag))
 	args := make([]any, 0, nargs)
 	args = append(args, feedMaxLen, len(live))
 	for _, c := range live {

@@ -1,15 +1,14 @@
 package store
 
-// Outbox operations of a release change: the backlog a target has not
-// finished (Reconcile) and acknowledging what another target delivered
-// already (SkipDelivered).
+// Outbox operations of a release change, over every partition: the backlog
+// a target has not finished (Reconcile) and acknowledging what another
+// target delivered already (SkipDelivered).
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -19,8 +18,14 @@ import (
 )
 
 // backlogOrders returns the ids of the orders (order.create) target's group
-// has pending or not yet delivered, and those dead-lettered for target.
-func (r *Releases) backlogOrders(ctx context.Context, target string) ([]string, error) {
+// has pending or not yet delivered in any partition, and those
+// dead-lettered for target; it looks at no more than relMaxReconcile
+// entries.
+func (b *Outbox) backlogOrders(ctx context.Context, target string) ([]string, error) {
+	g, err := b.group(target)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	var ids []string
 	add := func(typ, id string) {
@@ -30,42 +35,50 @@ func (r *Releases) backlogOrders(ctx context.Context, target string) ([]string, 
 		}
 	}
 	looked := 0
-	err := r.pending(ctx, target, func(es []relEntry) error {
-		for _, e := range es {
-			add(e.typ, e.orderID)
+	for p := range g.Partitions() {
+		err := b.pending(ctx, g, p, func(es []relEntry) error {
+			for _, e := range es {
+				add(e.typ, e.orderID)
+			}
+			looked += len(es)
+			if looked >= relMaxReconcile {
+				return errRelStop
+			}
+			return nil
+		})
+		if errors.Is(err, errRelStop) {
+			break
 		}
-		looked += len(es)
-		if looked >= relMaxReconcile {
-			return errRelStop
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errRelStop) {
-		return nil, err
-	}
-	last, err := r.lastDelivered(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	start := streamgroup.NextID(last)
-	for looked < relMaxReconcile {
-		xs, err := r.s.rdb.XRangeN(ctx, outboxKey, start, "+", relScanPage).Result()
+		info, ok, err := g.Info(ctx, p)
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		for _, x := range xs {
-			m := message(x.ID, x.Values, 0)
-			add(m.Type, m.OrderID)
+		if !ok {
+			continue
 		}
-		looked += len(xs)
-		if len(xs) < relScanPage {
-			break
+		start := streamgroup.NextID(info.LastDeliveredID)
+		for looked < relMaxReconcile {
+			xs, err := b.s.rdb.XRangeN(ctx, g.Stream(p), start, "+", relScanPage).Result()
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			for _, x := range xs {
+				m := message(p, x.ID, x.Values, 0)
+				add(m.Type, m.OrderID)
+			}
+			looked += len(xs)
+			if len(xs) < relScanPage {
+				break
+			}
+			start = streamgroup.NextID(xs[len(xs)-1].ID)
 		}
-		start = streamgroup.NextID(xs[len(xs)-1].ID)
 	}
 	after := ""
 	for looked < relMaxReconcile {
-		page, err := r.s.outbox.DeadLetters(ctx, after, relScanPage)
+		page, err := b.DeadLetters(ctx, after, relScanPage)
 		if err != nil {
 			return nil, err
 		}
@@ -91,16 +104,16 @@ type relEntry struct {
 	found                  bool // the entry still exists in the stream
 }
 
-// pending walks the pending entries of target's group in pages, with their
-// fields.
-func (r *Releases) pending(ctx context.Context, target string, f func([]relEntry) error) error {
+// pending walks the pending entries of group g on partition p in pages,
+// with their fields.
+func (b *Outbox) pending(ctx context.Context, g *streamgroup.Group, p int, f func([]relEntry) error) error {
 	start := "-"
 	for {
-		ps, err := r.s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: outboxKey, Group: group(target), Start: start, End: "+", Count: relScanPage,
+		ps, err := b.s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+			Stream: g.Stream(p), Group: g.Name(), Start: start, End: "+", Count: relScanPage,
 		}).Result()
 		if err != nil {
-			if relNoGroup(err) {
+			if streamgroup.Missing(err) {
 				return nil
 			}
 			return unavailable(err)
@@ -109,9 +122,9 @@ func (r *Releases) pending(ctx context.Context, target string, f func([]relEntry
 			return nil
 		}
 		cmds := make([]*redis.XMessageSliceCmd, len(ps))
-		_, err = r.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, err = b.s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
 			for i, pe := range ps {
-				cmds[i] = p.XRangeN(ctx, outboxKey, pe.ID, pe.ID, 1)
+				cmds[i] = pl.XRangeN(ctx, g.Stream(p), pe.ID, pe.ID, 1)
 			}
 			return nil
 		})
@@ -122,7 +135,7 @@ func (r *Releases) pending(ctx context.Context, target string, f func([]relEntry
 		for i, pe := range ps {
 			es[i].id = pe.ID
 			if xs := cmds[i].Val(); len(xs) == 1 {
-				m := message(xs[0].ID, xs[0].Values, 0)
+				m := message(p, xs[0].ID, xs[0].Values, 0)
 				es[i] = relEntry{id: pe.ID, typ: m.Type, orderID: m.OrderID, only: m.Only, found: true}
 			}
 		}
@@ -136,51 +149,33 @@ func (r *Releases) pending(ctx context.Context, target string, f func([]relEntry
 	}
 }
 
-func (r *Releases) lastDelivered(ctx context.Context, target string) (string, error) {
-	groups, err := r.s.rdb.XInfoGroups(ctx, outboxKey).Result()
-	if err != nil {
-		if relNoGroup(err) {
-			return "0-0", nil
-		}
-		return "", unavailable(err)
-	}
-	for _, g := range groups {
-		if g.Name == group(target) {
-			return g.LastDeliveredID, nil
-		}
-	}
-	return "", erpgate.Errorf(erpgate.Invalid, "target %q has no consumer group", target)
-}
-
-func relNoGroup(err error) bool {
-	return errors.Is(err, redis.Nil) || strings.Contains(err.Error(), "no such key") || strings.Contains(err.Error(), "NOGROUP")
-}
-
 // SkipReport says what SkipDelivered did.
 type SkipReport struct {
 	Skipped int `json:"skipped"` // entries acknowledged unseen: their orders are in holder's ERP
 	Kept    int `json:"kept"`    // entries left for target to deliver
 }
 
-// SkipDelivered acknowledges, in target's consumer group, the order.create
-// entries of every order that holder already created (result "created"):
-// target never receives those orders. Entries already pending in the group
-// (parked for a retry, or held by a consumer) are acknowledged where they
-// are; entries not yet delivered are first read into the group by the
-// "_backoff" pseudo-consumer, and those kept are scheduled as due at once, so
-// target's workers deliver them first when it is active again. Replays meant
-// for target are kept; replays meant for another target are acknowledged, as
-// target's workers would do. Run it while target is paused: for an active
-// target it is safe (an entry is delivered at most as it would have been)
-// but may skip less. Errors: Unavailable.
-func (r *Releases) SkipDelivered(ctx context.Context, target, holder string) (SkipReport, error) {
+// SkipDelivered acknowledges, in target's consumer group on every
+// partition, the order.create entries of every order that holder already
+// created (result "created"): target never receives those orders. Entries
+// already pending in the group (parked for a retry, or held by a consumer)
+// are acknowledged where they are; entries not yet delivered are first read
+// into the group by the "_backoff" pseudo-consumer, and those kept are
+// scheduled as due at once, so target's workers deliver them first when it
+// is active again. Replays meant for target are kept; replays meant for
+// another target are acknowledged, as target's workers would do. Run it
+// while target is paused: for an active target it is safe (an entry is
+// delivered at most as it would have been) but may skip less. Errors:
+// Invalid, Unavailable.
+func (b *Outbox) SkipDelivered(ctx context.Context, target, holder string) (SkipReport, error) {
 	var rep SkipReport
-	if !slices.Contains(r.s.targets, target) || !slices.Contains(r.s.targets, holder) || target == holder {
+	if !slices.Contains(b.s.targets, target) || !slices.Contains(b.s.targets, holder) || target == holder {
 		return rep, erpgate.Errorf(erpgate.Invalid, "skip: unknown targets %q, %q", target, holder)
 	}
+	g := b.groups[target]
 	decide := func(es []relEntry) ([]bool, error) {
 		cmds := make([]*redis.StringCmd, len(es))
-		_, err := r.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, err := b.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, e := range es {
 				if e.typ == erp.TypeOrderCreate && e.only == "" && e.orderID != "" {
 					cmds[i] = p.HGet(ctx, orderKey(e.orderID), "res:"+holder)
@@ -207,9 +202,20 @@ func (r *Releases) SkipDelivered(ctx context.Context, target, holder string) (Sk
 		}
 		return skip, nil
 	}
+	for p := range g.Partitions() {
+		if err := b.skipDelivered(ctx, g, p, target, decide, &rep); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
 
+// skipDelivered is SkipDelivered on partition p.
+func (b *Outbox) skipDelivered(ctx context.Context, g *streamgroup.Group, p int, target string,
+	decide func([]relEntry) ([]bool, error), rep *SkipReport) error {
 	// 1. Entries already pending in target's group.
-	err := r.pending(ctx, target, func(es []relEntry) error {
+	retry := retryKey(b.s.space.Tag(p), target)
+	err := b.pending(ctx, g, p, func(es []relEntry) error {
 		skip, err := decide(es)
 		if err != nil {
 			return err
@@ -225,13 +231,13 @@ func (r *Releases) SkipDelivered(ctx context.Context, target, holder string) (Sk
 		if len(acks) == 0 {
 			return nil
 		}
-		_, err = r.s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.XAck(ctx, outboxKey, group(target), acks...)
+		_, err = b.s.rdb.TxPipelined(ctx, func(pl redis.Pipeliner) error {
+			pl.XAck(ctx, g.Stream(p), g.Name(), acks...)
 			members := make([]any, len(acks))
 			for i, id := range acks {
 				members[i] = id
 			}
-			p.ZRem(ctx, retryKey(target), members...)
+			pl.ZRem(ctx, retry, members...)
 			return nil
 		})
 		if err != nil {
@@ -241,62 +247,50 @@ func (r *Releases) SkipDelivered(ctx context.Context, target, holder string) (Sk
 		return nil
 	})
 	if err != nil {
-		return rep, err
+		return err
 	}
 
 	// 2. Entries not yet delivered to target's group.
-	now := r.s.now()
+	now := b.s.now()
 	for {
-		res, err := r.s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: group(target), Consumer: parking, Streams: []string{outboxKey, ">"},
-			Count: relScanPage, Block: -1,
-		}).Result()
-		if errors.Is(err, redis.Nil) {
-			break
-		}
+		read, err := g.Read(ctx, p, parking, relScanPage, 0)
 		if err != nil {
-			return rep, unavailable(err)
-		}
-		var es []relEntry
-		for _, st := range res {
-			for _, x := range st.Messages {
-				m := message(x.ID, x.Values, 0)
-				es = append(es, relEntry{id: x.ID, typ: m.Type, orderID: m.OrderID, only: m.Only, found: true})
+			if streamgroup.Missing(err) {
+				return nil
 			}
+			return unavailable(err)
 		}
-		if len(es) == 0 {
-			break
+		if len(read) == 0 {
+			return nil
+		}
+		es := make([]relEntry, len(read))
+		for i, x := range read {
+			m := message(p, x.ID, x.Values, 0)
+			es[i] = relEntry{id: x.ID, typ: m.Type, orderID: m.OrderID, only: m.Only, found: true}
 		}
 		skip, err := decide(es)
 		if err != nil {
-			return rep, err
+			return err
 		}
-		_, err = r.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, e := range es {
-				if skip[i] {
-					p.XAck(ctx, outboxKey, group(target), e.id)
-				} else {
-					// Parked and due now, its delivery uncounted: the
-					// workers' Due picks it up first.
-					deferScript.Eval(ctx, p, []string{outboxKey, retryKey(target)},
-						group(target), e.id, now.UnixMilli(), 0, parking)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return rep, unavailable(err)
-		}
-		for _, s := range skip {
-			if s {
+		var acks []string
+		for i, e := range es {
+			if skip[i] {
+				acks = append(acks, e.id)
 				rep.Skipped++
-			} else {
-				rep.Kept++
+				continue
 			}
+			// Parked and due now, its delivery uncounted: the workers'
+			// Due picks it up first.
+			if err := g.Defer(ctx, p, e.id, now, 0); err != nil {
+				return unavailable(err)
+			}
+			rep.Kept++
 		}
-		if len(es) < relScanPage {
-			break
+		if err := g.Ack(ctx, p, acks...); err != nil {
+			return unavailable(err)
+		}
+		if len(read) < relScanPage {
+			return nil
 		}
 	}
-	return rep, nil
 }

@@ -444,7 +444,7 @@ func (r *Releases) Promote(ctx context.Context, ch erp.Change, opt PromoteOption
 			Problems: []erpgate.Problem{{Field: "version", Message: fmt.Sprintf("1–%d of A-Z, a-z, 0-9, '.', '_', '+' and '-'", manifest.MaxVersionLen)}}}
 	}
 	if opt.SkipDeliveredByV1 {
-		rep, err := r.SkipDelivered(ctx, erp.V2, erp.V1)
+		rep, err := r.s.outbox.SkipDelivered(ctx, erp.V2, erp.V1)
 		if err != nil {
 			return res, err
 		}
@@ -524,7 +524,7 @@ func (r *Releases) reconcileLoop(ctx context.Context) {
 // It looks at no more than 100000 entries and returns how many orders it
 // updated.
 func (r *Releases) Reconcile(ctx context.Context, view *erp.PlanView, target string) (int, error) {
-	ids, err := r.backlogOrders(ctx, target)
+	ids, err := r.s.outbox.backlogOrders(ctx, target)
 	if err != nil {
 		return 0, err
 	}
@@ -570,4 +570,10 @@ func releaseStatusFor(state string) string {
 		return StatusFailed
 	}
 	return StatusAccepted
+}
+
+// SkipDelivered is Outbox.SkipDelivered (outbox_release.go), for the
+// release tools that hold a Releases.
+func (r *Releases) SkipDelivered(ctx context.Context, target, holder string) (SkipReport, error) {
+	return r.s.outbox.SkipDelivered(ctx, target, holder)
 }

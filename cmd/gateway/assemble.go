@@ -239,6 +239,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		Outbox: st.Outbox(), Orders: st, Adapters: delivering, Plan: plan,
 		Name: opt.instanceID, Instances: instances,
 		Logger: log, Registerer: reg, Consumers: opt.consumers, InFlight: opt.erpInFlight, CallTimeout: opt.erpTimeout,
+		ReadPoll:       embeddedFeedPoll(opt), // the embedded Redis re-runs blocked reads after every command
 		OnResult:       erp.Reauthorize(rel, st, log, erp.ChainHooks(shadow.OnResult, timeline, openOrdersHook(open, log))),
 		Backoff:        erp.Backoff{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},
 		BreakerOpenFor: opt.erpBreakerOpen, MaxDeliveries: opt.erpMaxDeliveries,
