@@ -94,7 +94,7 @@ func docState(t *testing.T, e *env, id string) supply.DocumentDelivery {
 // without a call; a refused document is recorded as rejected.
 func TestSupplyDeliveryKeepsPurchaseOrderOrder(t *testing.T) {
 	rdb, _ := redistest.Mini(t)
-	e := newEnv(t, rdb)
+	e := newEnvParts(t, rdb, 1) // documents named by the test: one partition holds every supplier
 	chain := &fakeChain{fail: map[string]error{"ACK-1": errDown}, refuse: map[string]bool{"INV-1": true}}
 	var mu sync.Mutex
 	var results []string
@@ -157,8 +157,13 @@ func TestSupplyDeliveryKeepsPurchaseOrderOrder(t *testing.T) {
 	}
 	// v1 has no supply chain: its group acknowledged all four unseen.
 	waitUntil(t, "v1's group to be empty", func() bool {
-		p, err := rdb.XPending(context.Background(), "outbox", "erp-v1").Result()
-		return err == nil && p.Count == 0
+		for p := range e.st.Outbox().Partitions() {
+			pe, err := rdb.XPending(context.Background(), store.OutboxKey(e.st.Space().Tag(p)), "erp-v1").Result()
+			if err != nil || pe.Count != 0 {
+				return false
+			}
+		}
+		return true
 	})
 	mu.Lock()
 	defer mu.Unlock()
@@ -194,7 +199,7 @@ func TestDocumentStates(t *testing.T) {
 // counts as pending, once per final result, and not for a retried failure.
 func TestSupplyDeliveryBeforeFinal(t *testing.T) {
 	rdb, _ := redistest.Mini(t)
-	e := newEnv(t, rdb)
+	e := newEnvParts(t, rdb, 1) // documents named by the test: one partition holds every supplier
 	var mu sync.Mutex
 	var seen []string
 	sd, err := erp.NewSupplyDelivery(erp.SupplyDeliveryConfig{Documents: e.st, Chains: map[string]erp.SupplyChain{erp.V2: &fakeChain{}},

@@ -19,27 +19,34 @@
 //	                            in the order's slot (written by the accept script)
 //	idem:key:<shop>:<key>       string "<orderID> <fp> <externalID>": the Idempotency-Key
 //	                            claim, in a slot of its own (claim.go)
-//	trk:T:<orderID>, trk:dedup:T:<orderID>  the order's timeline (package tracking);
-//	                            accept writes the first event
-//	trk:feed, outbox            the tracking feed and the outbox (see below; per
-//	                            partition under T with the partitioned streams)
+//	trk:T:<orderID>, trk:dedup:T:<orderID>  the order's timeline, trk:feed:T the partition's
+//	                            tracking feed (package tracking); accept writes the first event
+//	outbox:T                    stream of partition T, one entry per message: type, id (order
+//	                            or document id, of partition p), at (accept time, unix ms),
+//	                            and for replays only (the one target that delivers it) and
+//	                            replay (the dead-letter id)
+//	erp-<target>                consumer group of target on every outbox:T; the
+//	                            pseudo-consumer "_backoff" holds entries waiting out a retry
+//	outbox:retry:T:<target>     sorted set: parked entry id → due time (unix ms)
+//	outbox:dead:T               stream of dead letters: type, id, target, reason, deliveries,
+//	                            entry (outbox id), at, dead_at; shown to operators as
+//	                            "<dead id>-<p>"
+//	outbox:dead:log:T           operator actions on partition p's dead letters (deadletter.go)
 //	{release}:…                 the release plan, its history, approvals, manifests,
 //	                            shadow comparisons and windows (release*.go): one tag,
 //	                            as their scripts touch several together
 //	{notices}, {notices}:rev    notices (notices.go); {fb}:log, {fb}:count feedback
 //	erpgate:partitions          the partition count, recorded at first Init
-//	outbox                      stream, one entry per message: type, id (order id), at
-//	                            (accept time, unix ms), and for replays only (the one target
-//	                            that delivers it) and replay (the dead-letter id)
-//	erp-<target>                consumer group of target on outbox; the pseudo-consumer
-//	                            "_backoff" holds entries waiting out a retry backoff
-//	outbox:retry:<target>       sorted set: parked entry id → due time (unix ms)
-//	outbox:dead                 stream of dead letters: type, id, target, reason, deliveries,
-//	                            entry (outbox id), at, dead_at
 //
-// Shop ids never contain ':', so the idempotency keys are unambiguous.
-// Single-key records (rate limits, instances, open-order sets, FAQ) carry
-// no tag: each is one slot anyway.
+// Shop ids never contain ':', so the idempotency keys are unambiguous. An
+// order's accept writes its records, its first tracking event and its
+// outbox entry in one script: the outbox and feed entries go to the streams
+// of the order's partition (space.Of(orderID)), under the same hash tag, so
+// that on Redis Cluster the script runs within one slot. The consumers read
+// every partition (internal/streamgroup). The Idempotency-Key claim is the
+// one record of an accept outside its partition (claim.go). Single-key
+// records (rate limits, instances, FAQ) carry no tag: each is one slot
+// anyway.
 //
 // # Outbox rules
 //
@@ -69,6 +76,7 @@ import (
 	"erpgate"
 	"erpgate/erp"
 	"erpgate/internal/partition"
+	"erpgate/internal/streamgroup"
 	"erpgate/order"
 	"erpgate/tracking"
 )
@@ -157,7 +165,7 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 		panic("store: " + err.Error()) // flags are validated before; a programming error here
 	}
 	s.space = sp
-	s.outbox = &Outbox{s: s, cursors: make(map[string]string)}
+	s.outbox = newOutbox(s)
 	wt := opt.WaitTimeout
 	if wt <= 0 {
 		wt = DefaultWaitTimeout
@@ -207,8 +215,7 @@ func (s *Store) Init(ctx context.Context) error {
 		if t == "" || strings.ContainsAny(t, " :") {
 			return erpgate.Errorf(erpgate.Internal, "store: invalid target name %q", t)
 		}
-		err := s.rdb.XGroupCreateMkStream(ctx, outboxKey, group(t), "0").Err()
-		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		if err := s.outbox.groups[t].Ensure(ctx, "0"); err != nil {
 			return unavailable(err)
 		}
 	}
@@ -584,12 +591,19 @@ func (s *Store) SetResult(ctx context.Context, orderID, target string, r TargetR
 // Outbox returns the outbox of s.
 func (s *Store) Outbox() *Outbox { return s.outbox }
 
-// Key names; see the package comment.
-const (
-	outboxKey = "outbox"
-	deadKey   = "outbox:dead"
-	parking   = "_backoff" // pseudo-consumer holding deferred entries
-)
+// Key names; see the package comment. tag is a partition's hash tag
+// (partition.Space.Tag), braces included.
+
+// parking is the pseudo-consumer holding deferred entries.
+const parking = streamgroup.ParkingConsumer
+
+// OutboxKey returns the outbox stream of the partition with hash tag tag.
+func OutboxKey(tag string) string { return outboxKey(tag) }
+
+func outboxKey(tag string) string        { return "outbox:" + tag }
+func retryKey(tag, target string) string { return "outbox:retry:" + tag + ":" + target }
+func deadKey(tag string) string          { return "outbox:dead:" + tag }
+func deadLogKey(tag string) string       { return "outbox:dead:log:" + tag }
 
 // orderKey is the record of order id, under its partition's tag.
 func (s *Store) orderKey(id string) string { return orderKeyIn(s.space.TagOf(id), id) }
@@ -604,7 +618,6 @@ func orderKeyIn(tag, id string) string      { return "ord:" + tag + ":" + id }
 func extKeyIn(tag, shop, ext string) string { return "idem:ext:" + tag + ":" + shop + ":" + ext }
 func idemKey(shop, key string) string       { return "idem:key:" + shop + ":" + key }
 func group(target string) string            { return "erp-" + target }
-func retryKey(target string) string         { return "outbox:retry:" + target }
 func notFound(what string) *erpgate.Error {
 	return erpgate.Errorf(erpgate.NotFound, "order %q not found", what)
 }

@@ -95,7 +95,7 @@ func (s *Store) AcceptSupplierDocument(ctx context.Context, in DocumentIntake) (
 	}
 	ms := strconv.FormatInt(d.AcceptedAt.UnixMilli(), 10)
 	tag := s.space.TagOf(d.SupplierID)
-	keys := []string{docKeyIn(tag, d.ID), docIdemKey(tag, d.Kind, d.SupplierID, d.DocumentID), docListKey(tag, d.Kind, d.SupplierID), outboxKey}
+	keys := []string{docKeyIn(tag, d.ID), docIdemKey(tag, d.Kind, d.SupplierID, d.DocumentID), docListKey(tag, d.Kind, d.SupplierID), outboxKey(tag)}
 	if d.PONumber != "" {
 		keys = append(keys, docPendingKey(tag, d.PONumber))
 	}

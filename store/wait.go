@@ -62,9 +62,9 @@ func (e errNotReplicated) Error() string {
 	return fmt.Sprintf("redis WAIT: %d of %d replicas confirmed the accept in time", e.acked, e.want)
 }
 
-// eval runs script with keys (all of one slot) and args and returns its
-// reply; with w.n > 0 only once w.n replicas hold its writes.
-func (w replicaWait) eval(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, keys []string, args []any) ([]any, error) {
+// eval runs script with keys (all in the slot of slotKey) and args and
+// returns its reply; with w.n > 0 only once w.n replicas hold its writes.
+func (w replicaWait) eval(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, slotKey string, keys []string, args []any) ([]any, error) {
 	if w.n <= 0 {
 		// The client routes the call and follows redirections itself.
 		reply, err := script.EvalSha(ctx, rdb, keys, args...).Slice()
@@ -77,7 +77,7 @@ func (w replicaWait) eval(ctx context.Context, rdb redis.UniversalClient, script
 	}
 	backoff := redirectBackoff
 	for attempt := 0; ; attempt++ {
-		reply, err := w.evalOnNode(ctx, rdb, script, keys, args)
+		reply, err := w.evalOnNode(ctx, rdb, script, slotKey, keys, args)
 		if err == nil || attempt == redirectRetries || !redirected(err) {
 			return reply, err
 		}
@@ -96,11 +96,11 @@ func (w replicaWait) eval(ctx context.Context, rdb redis.UniversalClient, script
 }
 
 // evalOnNode sends script and WAIT in one pipeline on the connection of the
-// primary that owns keys[0]'s slot.
-func (w replicaWait) evalOnNode(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, keys []string, args []any) ([]any, error) {
+// primary that owns slotKey's slot.
+func (w replicaWait) evalOnNode(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, slotKey string, keys []string, args []any) ([]any, error) {
 	var node redis.Cmdable = rdb
 	if c, ok := rdb.(*redis.ClusterClient); ok {
-		n, err := c.MasterForKey(ctx, keys[0])
+		n, err := c.MasterForKey(ctx, slotKey)
 		if err != nil {
 			return nil, err
 		}

@@ -393,6 +393,7 @@ func newDelivery(b base, st *store.Store, instances *store.Instances, targets er
 		Outbox: st.Outbox(), Orders: st, Adapters: delivering, Plan: plan,
 		Name: opt.instanceID, Instances: instances,
 		Logger: b.log, Registerer: b.reg, Consumers: opt.consumers, InFlight: opt.erpInFlight, CallTimeout: opt.erpTimeout,
+		ReadPoll:       embeddedFeedPoll(opt), // the embedded Redis re-runs blocked reads after every command
 		OnResult:       erp.Reauthorize(rel, st, b.log, erp.ChainHooks(rp.shadow.OnResult, rp.timeline, openOrdersHook(open, b.log))),
 		Backoff:        erp.Backoff{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},
 		BreakerOpenFor: opt.erpBreakerOpen, MaxDeliveries: opt.erpMaxDeliveries,
