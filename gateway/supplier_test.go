@@ -104,7 +104,7 @@ func newSupEnv(t *testing.T, opts ...supOpts) *supEnv {
 	if err := e.st.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Now: e.clk.Now})
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Now: e.clk.Now, Space: e.st.Space()})
 	if err != nil {
 		t.Fatal(err)
 	}
