@@ -131,7 +131,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		}
 		invalidate, reset = cache.Invalidate, cache.Reset
 	}
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Registerer: reg, OnAppend: invalidate})
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Space: st.Space(), Registerer: reg, OnAppend: invalidate})
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 		webhooks[i].Static = true
 	}
 	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{
-		Client: rdb, Logger: log, Registerer: reg, Static: webhooks,
+		Client: rdb, Space: st.Space(), ReadPoll: embeddedFeedPoll(opt), Logger: log, Registerer: reg, Static: webhooks,
 		Consumer: instance.Consumer(opt.instanceID, "webhooks"), Instances: instances,
 		ShopOf: func(ctx context.Context, id string) (string, error) {
 			o, err := st.LoadOrder(ctx, id)
@@ -293,9 +293,11 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	return sys, nil
 }
 
-// embeddedFeedPoll is how often the tracking hub polls the feed on the
-// embedded Redis, where a blocked XREAD is re-run after every command
-// (tracking.HubConfig.Poll); 0 (a blocking read) on a real Redis.
+// embeddedFeedPoll is how often the stream readers (the tracking hub, the
+// webhooks' feed readers, the delivery workers' outbox readers: one per
+// partition each) poll on the embedded Redis, where a blocked read is
+// re-run after every command (tracking.HubConfig.Poll); 0 (blocking reads)
+// on a real Redis.
 func embeddedFeedPoll(opt *options) time.Duration {
 	if opt.redisURL == "" {
 		return 50 * time.Millisecond
