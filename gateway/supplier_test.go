@@ -153,7 +153,7 @@ func (e *supEnv) startWorkers(chain erp.SupplyChain, simURL string) {
 	}
 	e.v1 = erpfake.New(erpfake.Config{Target: erp.V1})
 	sd, err := erp.NewSupplyDelivery(erp.SupplyDeliveryConfig{Documents: e.st, Chains: map[string]erp.SupplyChain{erp.V2: chain},
-		OnResult: e.gw.Supplier().OnDelivery, Now: e.clk.Now})
+		OnResult: e.gw.Supplier().OnDelivery, BeforeFinal: e.gw.Supplier().BeforeFinal, Now: e.clk.Now})
 	if err != nil {
 		e.t.Fatal(err)
 	}
