@@ -369,14 +369,7 @@ return -1
 // an XINFO reply (a flat list from Redis, a table keyed by name from
 // miniredis); less compares stream ids, exactly for any 64-bit parts
 // (Redis writes no leading zeros).
-const streamLua = `
-local function field(t, k)
-  if t[k] ~= nil then return t[k] end
-  for i = 1, #t, 2 do
-    if t[i] == k then return t[i + 1] end
-  end
-  return nil
-end
+const streamLua = streamgroup.FieldLua + `
 local function less(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')
