@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -223,12 +222,10 @@ func (b *acceptBatcher) run(ctx context.Context, tag string, keys []string, size
 	return c.res, c.err
 }
 
-// acceptBatchLen is how many queued calls the next batch takes: a batch
-// holds orders of one partition (one script call writes one partition's
-// feed and outbox).
+// acceptBatchLen is how many queued calls the next batch takes.
 func acceptBatchLen(q []*acceptCall, maxBatch int) int {
 	n, bytes := 0, 0
-	for n < len(q) && n < maxBatch && q[n].tag == q[0].tag {
+	for n < len(q) && n < maxBatch {
 		bytes += q[n].size
 		if n > 0 && bytes > maxBatchBytes {
 			break
@@ -238,46 +235,91 @@ func acceptBatchLen(q []*acceptCall, maxBatch int) int {
 	return n
 }
 
-// exec sends one batch as one call of acceptScript and hands every call its
-// own reply.
+// exec sends one batch and hands every call its own reply: one call of
+// acceptScript per partition among the batch's orders (a script call
+// writes one partition's feed and outbox, within one Redis Cluster slot),
+// in one pipeline when there are several (go-redis's cluster client sends
+// each node its part). The orders of one partition keep their queue order.
 func (b *acceptBatcher) exec(batch []*acceptCall) {
-	live := batch[:0]
-	nkeys, nargs := 2, 2
+	var tags []string
+	parts := map[string][]*acceptCall{}
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
 			// The caller has gone; it was never sent, so nothing is written.
 			c.finish(nil, err)
 			continue
 		}
-		live = append(live, c)
+		if parts[c.tag] == nil {
+			tags = append(tags, c.tag)
+		}
+		parts[c.tag] = append(parts[c.tag], c)
+	}
+	if len(tags) == 0 {
+		return
+	}
+	// The call must not die with the first caller's ctx (the others still
+	// wait for it); go-redis's read/write timeouts bound it.
+	ctx := direct(context.WithoutCancel(parts[tags[0]][0].ctx))
+	if len(tags) == 1 {
+		keys, args := acceptArgs(parts[tags[0]])
+		reply, err := acceptScript.EvalSha(ctx, b.rdb, keys, args...).Slice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// A restarted or flushed Redis: the script did not run, so
+			// sending it again in full is safe; EVAL also reloads the cache.
+			reply, err = acceptScript.Eval(ctx, b.rdb, keys, args...).Slice()
+		}
+		finishAccepts(parts[tags[0]], reply, err)
+		return
+	}
+	cmds := make([]*redis.Cmd, len(tags))
+	pipe := b.rdb.Pipeline()
+	for i, t := range tags {
+		keys, args := acceptArgs(parts[t])
+		cmds[i] = acceptScript.EvalSha(ctx, pipe, keys, args...)
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command, read below
+	var retry []int
+	for i, t := range tags {
+		reply, err := cmds[i].Slice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			retry = append(retry, i) // not run: sending it in full is safe
+			continue
+		}
+		finishAccepts(parts[t], reply, err)
+	}
+	for _, i := range retry {
+		keys, args := acceptArgs(parts[tags[i]])
+		reply, err := acceptScript.Eval(ctx, b.rdb, keys, args...).Slice()
+		finishAccepts(parts[tags[i]], reply, err)
+	}
+}
+
+// acceptArgs returns the keys and arguments of one acceptScript call for
+// calls, orders of one partition.
+func acceptArgs(calls []*acceptCall) (keys []string, args []any) {
+	nkeys, nargs := 2, 2
+	for _, c := range calls {
 		nkeys += len(c.keys)
 		nargs += 1 + len(c.args)
 	}
-	if len(live) == 0 {
-		return
-	}
-	keys := make([]string, 0, nkeys)
-	keys = append(keys, tracking.FeedKey(live[0].tag), outboxKey(live[0].tag))
-	args := make([]any, 0, nargs)
-	args = append(args, feedMaxLen, len(live))
-	for _, c := range live {
+	keys = make([]string, 0, nkeys)
+	keys = append(keys, tracking.FeedKey(calls[0].tag), outboxKey(calls[0].tag))
+	args = make([]any, 0, nargs)
+	args = append(args, feedMaxLen, len(calls))
+	for _, c := range calls {
 		keys = append(keys, c.keys...)
 		args = append(args, len(c.keys))
 		args = append(args, c.args...)
 	}
-	// The call must not die with the first caller's ctx (the others still
-	// wait for it); go-redis's read/write timeouts bound it.
-	ctx := direct(context.WithoutCancel(live[0].ctx))
-	reply, err := acceptScript.EvalSha(ctx, b.rdb, keys, args...).Slice()
-	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		// A restarted or flushed Redis: the script did not run, so sending
-		// it again in full is safe; EVAL also reloads the cache.
-		reply, err = acceptScript.Eval(ctx, b.rdb, keys, args...).Slice()
+	return keys, args
+}
+
+// finishAccepts hands each of calls its reply of one acceptScript call.
+func finishAccepts(calls []*acceptCall, reply []any, err error) {
+	if err == nil && len(reply) != len(calls) {
+		err = fmt.Errorf("accept script answered %d of %d orders", len(reply), len(calls))
 	}
-	if err == nil && len(reply) != len(live) {
-		err = fmt.Errorf("accept script answered %d of %d orders", len(reply), len(live))
-	}
-	for i, c := range live {
+	for i, c := range calls {
 		if err != nil {
 			c.finish(nil, err)
 			continue
@@ -286,8 +328,6 @@ func (b *acceptBatcher) exec(batch []*acceptCall) {
 	}
 }
 
-// orderReply converts one order's reply ({status, id[, outboxID]} or
-// {"err", message}) to strings.
 func orderReply(v any) ([]string, error) {
 	items, ok := v.([]any)
 	if !ok || len(items) < 2 {

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,8 +16,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate"
+	"erpgate/internal/partition"
 	"erpgate/internal/redistest"
 	"erpgate/store"
+	"erpgate/tracking"
 )
 
 // gate is a go-redis hook that holds every accept script call until
@@ -49,8 +52,24 @@ func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		return next(ctx, cmd)
 	}
 }
+
+// ProcessPipelineHook records a pipeline of accept calls (one per
+// partition) as one round trip of all their orders; it does not hold it.
 func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		total, found := 0, false
+		for _, c := range cmds {
+			if n, ok := acceptBatchOrders(c); ok {
+				total, found = total+n, true
+			}
+		}
+		if found {
+			g.mu.Lock()
+			g.sizes = append(g.sizes, total)
+			g.mu.Unlock()
+		}
+		return next(ctx, cmds)
+	}
 }
 
 // acceptBatchOrders returns the number of orders in an accept script call
@@ -64,7 +83,7 @@ func acceptBatchOrders(cmd redis.Cmder) (int, bool) {
 		return 0, false
 	}
 	nkeys, ok := args[2].(int)
-	if !ok || len(args) < 3+nkeys+2 || nkeys < 2 || args[3] != "trk:feed:{p0.0}" {
+	if !ok || len(args) < 3+nkeys+2 || nkeys < 2 || !strings.HasPrefix(fmt.Sprint(args[3]), "trk:feed:") {
 		return 0, false
 	}
 	n, ok := args[3+nkeys+1].(int)
@@ -81,7 +100,13 @@ func (g *gate) pipelineSizes() []int {
 // the single call first) when it returns.
 func gatedStore(t *testing.T, rdb *redis.Client, first store.Intake) (*store.Store, *gate, <-chan result) {
 	t.Helper()
-	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1, Partitions: 1})
+	return gatedStoreParts(t, rdb, first, 1)
+}
+
+// gatedStoreParts is gatedStore with parts partitions.
+func gatedStoreParts(t *testing.T, rdb *redis.Client, first store.Intake, parts int) (*store.Store, *gate, <-chan result) {
+	t.Helper()
+	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1, Partitions: parts})
 	if err := s.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +186,55 @@ func TestAcceptBatchesConcurrentCalls(t *testing.T) {
 		}
 		if got := len(rdb.Keys(ctx, "ord:*").Val()); got != n+1 {
 			t.Errorf("%d order records, want %d", got, n+1)
+		}
+	})
+}
+
+// TestAcceptBatchSpansPartitions: with 16 partitions, the queued calls of
+// a batch leave together (one script call per partition, in one pipeline),
+// and each order's outbox and feed entries land in its own partition.
+func TestAcceptBatchSpansPartitions(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		s, g, first := gatedStoreParts(t, rdb, intake("ord_000", "shop-a", "EXT-000", "fp0", ""), partition.Default)
+		const n = 40
+		waits := make([]<-chan result, n)
+		for i := range n {
+			id := fmt.Sprintf("ord_%03d", i+1)
+			waits[i] = enqueue(t, ctx, s, intake(id, "shop-a", "EXT-"+id[4:], "fp", ""))
+		}
+		close(g.release)
+		if r := <-first; r.err != nil {
+			t.Fatalf("first call: %+v", r)
+		}
+		for i, w := range waits {
+			if r := <-w; r.err != nil || r.acc.Replayed {
+				t.Errorf("call %d: got %+v, want accepted", i+1, r)
+			}
+		}
+		if sizes := g.pipelineSizes(); !slices.Equal(sizes, []int{1, n}) {
+			t.Errorf("round trips %v, want 2 (the first call, then the queued ones together)", sizes)
+		}
+		space := s.Space()
+		total := 0
+		for p := range space.N() {
+			for _, key := range []string{store.OutboxKey(space.Tag(p)), tracking.FeedKey(space.Tag(p))} {
+				for _, x := range rdb.XRange(ctx, key, "-", "+").Val() {
+					id, _ := x.Values["id"].(string)
+					if id == "" {
+						id, _ = x.Values["o"].(string)
+					}
+					if space.Of(id) != p {
+						t.Errorf("%s holds an entry of order %s of partition %d", key, id, space.Of(id))
+					}
+					if key == store.OutboxKey(space.Tag(p)) {
+						total++
+					}
+				}
+			}
+		}
+		if total != n+1 {
+			t.Errorf("%d outbox entries, want %d", total, n+1)
 		}
 	})
 }
