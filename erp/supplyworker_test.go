@@ -157,8 +157,13 @@ func TestSupplyDeliveryKeepsPurchaseOrderOrder(t *testing.T) {
 	}
 	// v1 has no supply chain: its group acknowledged all four unseen.
 	waitUntil(t, "v1's group to be empty", func() bool {
-		p, err := rdb.XPending(context.Background(), "outbox", "erp-v1").Result()
-		return err == nil && p.Count == 0
+		for p := range e.st.Outbox().Partitions() {
+			pe, err := rdb.XPending(context.Background(), store.OutboxKey(e.st.Space().Tag(p)), "erp-v1").Result()
+			if err != nil || pe.Count != 0 {
+				return false
+			}
+		}
+		return true
 	})
 	mu.Lock()
 	defer mu.Unlock()

@@ -50,7 +50,7 @@ func newNoticeEnv(t *testing.T, opts ...noticeOpt) *noticeEnv {
 	e := &noticeEnv{reg: prometheus.NewRegistry()}
 	e.clock.Store(soapNow.UnixNano())
 	now := func() time.Time { return time.Unix(0, e.clock.Load()).UTC() }
-	st := store.New(rdb, store.Options{Now: now})
+	st := store.New(rdb, store.Options{Now: now, Partitions: 1})
 	if err := st.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
