@@ -84,7 +84,7 @@ func newTrackEnv(t testing.TB) *trackEnv {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Registerer: reg})
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Space: st.Space(), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func newTrackEnv(t testing.TB) *trackEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{Client: rdb,
+	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{Client: rdb, Space: st.Space(),
 		ShopOf: func(context.Context, string) (string, error) { return "demo-shop", nil },
 		Static: []tracking.Subscription{{ID: "from-config", ShopID: "demo-shop", URL: "https://backoffice.example/hooks", Secret: "config-secret-0123456789", Static: true}},
 	})

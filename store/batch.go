@@ -257,7 +257,7 @@ func (b *acceptBatcher) exec(batch []*acceptCall) {
 		return
 	}
 	keys := make([]string, 0, nkeys)
-	keys = append(keys, tracking.FeedKey, outboxKey(live[0].tag))
+	keys = append(keys, tracking.FeedKey(live[0].tag), outboxKey(live[0].tag))
 	args := make([]any, 0, nargs)
 	args = append(args, feedMaxLen, len(live))
 	for _, c := range live {

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate"
+	"erpgate/internal/partition"
 )
 
 // Limits on what Append accepts. Events come from the ERP and suppliers; the
@@ -47,6 +48,10 @@ type StoreConfig struct {
 	Now func() time.Time
 	// FeedMaxLen is the approximate cap of trk:feed; default DefaultFeedMaxLen.
 	FeedMaxLen int64
+	// Space is the partition space of the order ids (the store's,
+	// store.Store.Space); default partition.Default partitions. An order's
+	// events are announced on its partition's feed.
+	Space partition.Space
 	// OnAppend, if set, is called with the order id after Append wrote an
 	// event (not for a deduplicated repeat), before Append returns: a read
 	// cache invalidates there, so this instance reads its own writes at once.
@@ -56,6 +61,7 @@ type StoreConfig struct {
 // Store keeps order timelines in Redis streams (layout in the package doc).
 type Store struct {
 	rdb    redis.UniversalClient
+	space  partition.Space
 	now    func() time.Time
 	maxLen int64
 	events *prometheus.CounterVec
@@ -80,7 +86,10 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{rdb: cfg.Client, now: cfg.Now, maxLen: cfg.FeedMaxLen, events: events, onApp: cfg.OnAppend}, nil
+	if cfg.Space.N() == 0 {
+		cfg.Space = partition.MustNew(partition.Default)
+	}
+	return &Store{rdb: cfg.Client, space: cfg.Space, now: cfg.Now, maxLen: cfg.FeedMaxLen, events: events, onApp: cfg.OnAppend}, nil
 }
 
 // appendScript writes an event to the order's stream and announces it on the
@@ -91,7 +100,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 // "src:<source>"), so that an append can be conditional on a source not
 // having spoken yet (AppendUnlessSpoke) without a check-then-write race.
 //
-// KEYS: trk:<order>, trk:feed, trk:dedup:<order>
+// KEYS: trk:<order>, trk:feed:T (the order's partition), trk:dedup:<order>
 // ARGV: event JSON, order id, feed maxlen, dedup key or "", source, unless-source or ""
 // Returns {1, id} when written, {0, id} for a duplicate, {2, ""} when the
 // unless-source has spoken.
@@ -152,7 +161,7 @@ func (s *Store) append(ctx context.Context, orderID string, e Event, unless stri
 	if err != nil {
 		return Event{}, false, err
 	}
-	keys := []string{StreamKey(orderID), FeedKey, DedupKey(orderID)}
+	keys := []string{StreamKey(orderID), FeedKey(s.space.TagOf(orderID)), DedupKey(orderID)}
 	res, err := appendScript.Run(ctx, s.rdb, keys, e.Encode(), orderID, s.maxLen, dedup, e.Source, unless).Slice()
 	if err != nil {
 		return Event{}, false, unavailable(err)
