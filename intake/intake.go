@@ -29,6 +29,9 @@ import (
 // Store is what intake needs of the durable store (*store.Store).
 type Store interface {
 	Accept(ctx context.Context, in store.Intake) (store.Accepted, error)
+	// NewOrderID draws an id with gen into the partition of (shop,
+	// external id), as Accept requires.
+	NewOrderID(shopID, externalID string, gen func() string) string
 }
 
 // Config holds the intake service's dependencies.
@@ -89,7 +92,7 @@ func (s *Service) Submit(ctx context.Context, shop string, o *order.Order, idemp
 		return store.Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
 	fp := fingerprint(content)
-	o.ID = ulid.New("ord_", now)
+	o.ID = s.store.NewOrderID(shop, o.ExternalID, func() string { return ulid.New("ord_", now) })
 	o.ShopID = shop
 	o.CreatedAt = now.Truncate(time.Millisecond)
 	doc, err := withIdentity(content, o)

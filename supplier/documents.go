@@ -127,7 +127,7 @@ func (s *Service) submit(ctx context.Context, supplier string, doc *supply.Docum
 		if err := s.checkStockSKUs(ctx, doc.StockAdvice); err != nil {
 			return s.outcome(doc.Kind, DocReceipt{}, err)
 		}
-		doc.ID = newDocID(now)
+		doc.ID = s.cfg.Store.NewDocumentID(supplier, func() string { return newDocID(now) })
 		doc.AcceptedAt = now.Truncate(time.Millisecond)
 		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocPending}
 		return s.accept(ctx, doc, fp, nil, nil)
@@ -150,7 +150,7 @@ func (s *Service) submit(ctx context.Context, supplier string, doc *supply.Docum
 		if err != nil {
 			return s.outcome(doc.Kind, DocReceipt{}, err)
 		}
-		doc.ID = newDocID(now)
+		doc.ID = s.cfg.Store.NewDocumentID(supplier, func() string { return newDocID(now) })
 		doc.AcceptedAt = now.Truncate(time.Millisecond)
 		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocPending}
 		r, err := s.accept(ctx, doc, fp, po, seen)
@@ -198,7 +198,7 @@ func (s *Service) accept(ctx context.Context, doc *supply.Document, fp string, p
 // document the ERP already holds (its record not updated yet) is skipped,
 // as is one that no longer applies (the ERP will reject it too).
 func (s *Service) project(ctx context.Context, po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, []string, error) {
-	pending, seen, err := s.cfg.Store.PendingState(ctx, po.Number)
+	pending, seen, err := s.cfg.Store.PendingState(ctx, po.SupplierID, po.Number)
 	if err != nil {
 		return nil, nil, err
 	}

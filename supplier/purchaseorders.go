@@ -129,7 +129,7 @@ func (s *Service) PurchaseOrder(ctx context.Context, supplier, number string) (*
 	if err != nil {
 		return nil, err
 	}
-	pending, _, err := s.cfg.Store.PendingState(ctx, number)
+	pending, _, err := s.cfg.Store.PendingState(ctx, supplier, number)
 	if err != nil {
 		return nil, err
 	}

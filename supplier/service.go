@@ -58,7 +58,10 @@ type Store interface {
 	AcceptSupplierDocument(ctx context.Context, in store.DocumentIntake) (store.AcceptedDocument, error)
 	SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*supply.Document, error)
 	SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*supply.Document, int, error)
-	PendingState(ctx context.Context, po string) ([]*supply.Document, []string, error)
+	PendingState(ctx context.Context, supplier, po string) ([]*supply.Document, []string, error)
+	// NewDocumentID draws a document id with gen into the supplier's
+	// partition, as AcceptSupplierDocument requires.
+	NewDocumentID(supplier string, gen func() string) string
 	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
 	CacheSet(ctx context.Context, key string, val []byte, ttl time.Duration) error
 	CacheGenerations(ctx context.Context, scopes ...string) ([]int64, error)
