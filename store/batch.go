@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"erpgate/internal/partition"
 	"erpgate/tracking"
 )
 
@@ -173,9 +174,21 @@ func wait(ctx context.Context, done <-chan struct{}) error {
 }
 
 // acceptBatcher is the group commit of Accept: a batch is one call of
-// acceptScript for all its orders (see the comment at the top).
+// acceptScript for orders of ONE partition (see the comment at the top).
+// Each partition has its own queue and flush loops: a script call must
+// touch keys of one hash slot only (Redis Cluster), and the partition's tag
+// puts the orders, their records and the partition's streams in one slot.
+// An idle partition holds no goroutine.
 type acceptBatcher struct {
-	rdb redis.UniversalClient
+	rdb   redis.UniversalClient
+	wait  replicaWait
+	parts []*acceptQueue
+}
+
+// acceptQueue is the group commit of one partition.
+type acceptQueue struct {
+	b   *acceptBatcher
+	tag string // the partition's hash tag
 	flusher[*acceptCall]
 }
 
@@ -188,7 +201,6 @@ const maxBatchBytes = 1 << 20
 // acceptCall is one order waiting for its batch's reply.
 type acceptCall struct {
 	ctx  context.Context
-	tag  string   // the order's partition tag: its batch's feed and outbox streams
 	keys []string // ord, ext, trk[, idem]: the order's own keys
 	args []any    // the order's values of acceptScript's ARGV
 	size int      // bytes of order data, for maxBatchBytes
@@ -200,29 +212,35 @@ type acceptCall struct {
 	done chan struct{}
 }
 
-func newAcceptBatcher(rdb redis.UniversalClient, maxBatch, maxPipes int) *acceptBatcher {
-	b := &acceptBatcher{rdb: rdb}
-	b.init(maxBatch, maxPipes, acceptBatchLen, b.exec)
+func newAcceptBatcher(rdb redis.UniversalClient, sp partition.Space, w replicaWait, maxBatch, maxPipes int) *acceptBatcher {
+	b := &acceptBatcher{rdb: rdb, wait: w, parts: make([]*acceptQueue, sp.N())}
+	for p := range b.parts {
+		q := &acceptQueue{b: b, tag: sp.Tag(p)}
+		q.init(maxBatch, maxPipes, acceptBatchLen, q.exec)
+		b.parts[p] = q
+	}
 	return b
 }
 
-// run accepts one order (its keys and its values of acceptScript's ARGV;
-// size is the bytes of its data) in the next batch and returns its reply
-// as a string slice. It returns ctx's error as soon as ctx ends; see the
-// comment at the top for what that means for the write.
-func (b *acceptBatcher) run(ctx context.Context, tag string, keys []string, size int, args ...any) ([]string, error) {
+// run accepts one order of partition p (its keys and its values of
+// acceptScript's ARGV; size is the bytes of its data) in the next batch of
+// that partition and returns its reply as a string slice. It returns ctx's
+// error as soon as ctx ends; see the comment at the top for what that means
+// for the write.
+func (b *acceptBatcher) run(ctx context.Context, p int, keys []string, size int, args ...any) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &acceptCall{ctx: ctx, tag: tag, keys: keys, args: args, size: size, done: make(chan struct{})}
-	b.enqueue(c)
+	c := &acceptCall{ctx: ctx, keys: keys, args: args, size: size, done: make(chan struct{})}
+	b.parts[p].enqueue(c)
 	if err := wait(ctx, c.done); err != nil {
 		return nil, err
 	}
 	return c.res, c.err
 }
 
-// acceptBatchLen is how many queued calls the next batch takes.
+// acceptBatchLen is how many queued calls (of one partition's queue) the
+// next batch takes.
 func acceptBatchLen(q []*acceptCall, maxBatch int) int {
 	n, bytes := 0, 0
 	for n < len(q) && n < maxBatch {
@@ -235,91 +253,41 @@ func acceptBatchLen(q []*acceptCall, maxBatch int) int {
 	return n
 }
 
-// exec sends one batch and hands every call its own reply: one call of
-// acceptScript per partition among the batch's orders (a script call
-// writes one partition's feed and outbox, within one Redis Cluster slot),
-// in one pipeline when there are several (go-redis's cluster client sends
-// each node its part). The orders of one partition keep their queue order.
-func (b *acceptBatcher) exec(batch []*acceptCall) {
-	var tags []string
-	parts := map[string][]*acceptCall{}
+// exec sends one batch as one call of acceptScript and hands every call its
+// own reply.
+func (q *acceptQueue) exec(batch []*acceptCall) {
+	live := batch[:0]
+	nkeys, nargs := 2, 2
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
 			// The caller has gone; it was never sent, so nothing is written.
 			c.finish(nil, err)
 			continue
 		}
-		if parts[c.tag] == nil {
-			tags = append(tags, c.tag)
-		}
-		parts[c.tag] = append(parts[c.tag], c)
-	}
-	if len(tags) == 0 {
-		return
-	}
-	// The call must not die with the first caller's ctx (the others still
-	// wait for it); go-redis's read/write timeouts bound it.
-	ctx := direct(context.WithoutCancel(parts[tags[0]][0].ctx))
-	if len(tags) == 1 {
-		keys, args := acceptArgs(parts[tags[0]])
-		reply, err := acceptScript.EvalSha(ctx, b.rdb, keys, args...).Slice()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// A restarted or flushed Redis: the script did not run, so
-			// sending it again in full is safe; EVAL also reloads the cache.
-			reply, err = acceptScript.Eval(ctx, b.rdb, keys, args...).Slice()
-		}
-		finishAccepts(parts[tags[0]], reply, err)
-		return
-	}
-	cmds := make([]*redis.Cmd, len(tags))
-	pipe := b.rdb.Pipeline()
-	for i, t := range tags {
-		keys, args := acceptArgs(parts[t])
-		cmds[i] = acceptScript.EvalSha(ctx, pipe, keys, args...)
-	}
-	_, _ = pipe.Exec(ctx) // errors are per command, read below
-	var retry []int
-	for i, t := range tags {
-		reply, err := cmds[i].Slice()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			retry = append(retry, i) // not run: sending it in full is safe
-			continue
-		}
-		finishAccepts(parts[t], reply, err)
-	}
-	for _, i := range retry {
-		keys, args := acceptArgs(parts[tags[i]])
-		reply, err := acceptScript.Eval(ctx, b.rdb, keys, args...).Slice()
-		finishAccepts(parts[tags[i]], reply, err)
-	}
-}
-
-// acceptArgs returns the keys and arguments of one acceptScript call for
-// calls, orders of one partition.
-func acceptArgs(calls []*acceptCall) (keys []string, args []any) {
-	nkeys, nargs := 2, 2
-	for _, c := range calls {
+		live = append(live, c)
 		nkeys += len(c.keys)
 		nargs += 1 + len(c.args)
 	}
-	keys = make([]string, 0, nkeys)
-	keys = append(keys, tracking.FeedKey(calls[0].tag), outboxKey(calls[0].tag))
-	args = make([]any, 0, nargs)
-	args = append(args, feedMaxLen, len(calls))
-	for _, c := range calls {
+	if len(live) == 0 {
+		return
+	}
+	keys := make([]string, 0, nkeys)
+	keys = append(keys, tracking.FeedKey(q.tag), outboxKey(q.tag))
+	args := make([]any, 0, nargs)
+	args = append(args, feedMaxLen, len(live))
+	for _, c := range live {
 		keys = append(keys, c.keys...)
 		args = append(args, len(c.keys))
 		args = append(args, c.args...)
 	}
-	return keys, args
-}
-
-// finishAccepts hands each of calls its reply of one acceptScript call.
-func finishAccepts(calls []*acceptCall, reply []any, err error) {
-	if err == nil && len(reply) != len(calls) {
-		err = fmt.Errorf("accept script answered %d of %d orders", len(reply), len(calls))
+	// The call must not die with the first caller's ctx (the others still
+	// wait for it); go-redis's read/write timeouts bound it.
+	ctx := direct(context.WithoutCancel(live[0].ctx))
+	reply, err := q.b.wait.eval(ctx, q.b.rdb, acceptScript, outboxKey(q.tag), keys, args)
+	if err == nil && len(reply) != len(live) {
+		err = fmt.Errorf("accept script answered %d of %d orders", len(reply), len(live))
 	}
-	for i, c := range calls {
+	for i, c := range live {
 		if err != nil {
 			c.finish(nil, err)
 			continue
@@ -328,6 +296,8 @@ func finishAccepts(calls []*acceptCall, reply []any, err error) {
 	}
 }
 
+// orderReply converts one order's reply ({status, id[, outboxID]} or
+// {"err", message}) to strings.
 func orderReply(v any) ([]string, error) {
 	items, ok := v.([]any)
 	if !ok || len(items) < 2 {

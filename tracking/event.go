@@ -71,8 +71,10 @@ type Event struct {
 	Details map[string]string `json:"details,omitempty"`
 }
 
-// StreamKey returns the Redis key of an order's timeline stream.
-func StreamKey(orderID string) string { return "trk:" + orderID }
+// StreamKey returns the Redis key of an order's timeline stream; tag is the
+// hash tag of the order's partition (partition.Space.TagOf(orderID)), so
+// that the timeline shares the slot of the order's record and streams.
+func StreamKey(tag, orderID string) string { return "trk:" + tag + ":" + orderID }
 
 // FeedKey returns the feed stream of the partition with hash tag tag: every
 // new event of an order of that partition is announced on it.

@@ -20,7 +20,7 @@ import (
 // group loses nothing however old its entries — and, without the group,
 // to the last FeedKeep alone.
 func TestTrimFeedKeepsWhatTheWebhookGroupNeeds(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	ctx := context.Background()
 	now := time.UnixMilli(100_000 + time.Minute.Milliseconds()) // keep from 100000-0
 	w, err := NewWebhooks(WebhooksConfig{Space: testSpace, Client: rdb, ShopOf: func(context.Context, string) (string, error) { return "", nil },
@@ -96,7 +96,7 @@ func TestTrimFeedKeepsWhatTheWebhookGroupNeeds(t *testing.T) {
 // length and how many entries the webhook group has not read or not
 // acknowledged — what ErpgateWebhookFeedBacklog alerts on.
 func TestFeedGaugesShowTheWebhookGroupBehind(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	w, err := NewWebhooks(WebhooksConfig{Space: testSpace, Client: rdb, Registerer: reg, ShopOf: func(context.Context, string) (string, error) { return "", nil }})

@@ -333,7 +333,7 @@ func (h *Hub) dispatch(ctx context.Context, msgs []redis.XMessage) {
 	cmds := make([]*redis.XMessageSliceCmd, len(refs))
 	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range refs {
-			cmds[i] = p.XRange(ctx, StreamKey(r.order), r.id, r.id)
+			cmds[i] = p.XRange(ctx, h.store.StreamKey(r.order), r.id, r.id)
 		}
 		return nil
 	})

@@ -86,11 +86,23 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Space.N() == 0 {
-		cfg.Space = partition.MustNew(partition.Default)
-	}
-	return &Store{rdb: cfg.Client, space: cfg.Space, now: cfg.Now, maxLen: cfg.FeedMaxLen, events: events, onApp: cfg.OnAppend}, nil
+	return &Store{rdb: cfg.Client, now: cfg.Now, maxLen: cfg.FeedMaxLen, events: events, onApp: cfg.OnAppend,
+		space: orDefault(cfg.Space)}, nil
 }
+
+// orDefault is sp, or the default space for the zero Space.
+func orDefault(sp partition.Space) partition.Space {
+	if sp.N() == 0 {
+		return partition.MustNew(partition.Default)
+	}
+	return sp
+}
+
+// StreamKey returns the key of orderID's timeline stream.
+func (s *Store) StreamKey(orderID string) string { return StreamKey(s.space.TagOf(orderID), orderID) }
+
+// Space returns the partition space of the store's keys.
+func (s *Store) Space() partition.Space { return s.space }
 
 // appendScript writes an event to the order's stream and announces it on the
 // feed in one atomic step, so the feed order of one order's events is its
@@ -122,7 +134,8 @@ return {1, id}
 // DedupKey returns the Redis key of the hash that remembers the dedup keys of
 // an order's events (field = dedup key, value = event id) and the sources
 // that have spoken (field "src:<source>"). It lives as long as the timeline.
-func DedupKey(orderID string) string { return "trk:dedup:" + orderID }
+// tag is the order's partition tag, as for StreamKey.
+func DedupKey(tag, orderID string) string { return "trk:dedup:" + tag + ":" + orderID }
 
 // Append records e on the order's timeline and returns it with ID set (and
 // Time, if it was zero). Details[DetailDedup], when present, makes the call
@@ -161,7 +174,8 @@ func (s *Store) append(ctx context.Context, orderID string, e Event, unless stri
 	if err != nil {
 		return Event{}, false, err
 	}
-	keys := []string{StreamKey(orderID), FeedKey(s.space.TagOf(orderID)), DedupKey(orderID)}
+	tag := s.space.TagOf(orderID)
+	keys := []string{StreamKey(tag, orderID), FeedKey(tag), DedupKey(tag, orderID)}
 	res, err := appendScript.Run(ctx, s.rdb, keys, e.Encode(), orderID, s.maxLen, dedup, e.Source, unless).Slice()
 	if err != nil {
 		return Event{}, false, unavailable(err)
@@ -329,7 +343,7 @@ func (s *Store) read(ctx context.Context, orderID, start, end string, limit int)
 	var out []Event
 	for len(out) < limit {
 		n := min(page, limit-len(out))
-		msgs, err := s.rdb.XRangeN(ctx, StreamKey(orderID), start, end, int64(n)).Result()
+		msgs, err := s.rdb.XRangeN(ctx, s.StreamKey(orderID), start, end, int64(n)).Result()
 		if err != nil {
 			return nil, unavailable(err)
 		}

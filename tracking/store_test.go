@@ -45,7 +45,7 @@ func ids(evs []Event) []string {
 }
 
 func TestAppendTimelineSince(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	s := newTestStore(t, rdb, nil)
 	ctx := context.Background()
 
@@ -101,7 +101,7 @@ func TestAppendTimelineSince(t *testing.T) {
 }
 
 func TestAppendDedup(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	reg := prometheus.NewRegistry()
 	s := newTestStore(t, rdb, reg)
 	ctx := context.Background()
@@ -309,7 +309,7 @@ func TestAppendCallsOnAppend(t *testing.T) {
 // AppendUnlessSpoke writes only while the named source has not spoken; the
 // check and the write are one step, so it cannot land after that source.
 func TestAppendUnlessSpoke(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	st, err := NewStore(StoreConfig{Space: testSpace, Client: rdb})
 	if err != nil {
 		t.Fatal(err)

@@ -543,3 +543,8 @@ func (w *Webhooks) refresh(ctx context.Context) (map[string]Subscription, error)
 	w.mu.Unlock()
 	return m, nil
 }
+
+// streamKey is the timeline key of orderID.
+func (w *Webhooks) streamKey(orderID string) string {
+	return StreamKey(w.space.TagOf(orderID), orderID)
+}

@@ -79,7 +79,7 @@ func (c *cmdCounter) snapshot() (map[string]int, int) {
 }
 
 // commandUsec reads INFO commandstats: command → (calls, usec).
-func commandUsec(ctx context.Context, rdb *redis.Client) (map[string][2]int64, error) {
+func commandUsec(ctx context.Context, rdb redis.UniversalClient) (map[string][2]int64, error) {
 	s, err := rdb.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return nil, err
@@ -143,14 +143,13 @@ func benchFeedConsumer(b *testing.B, static []Subscription, coalesce time.Durati
 	if v, err := strconv.Atoi(os.Getenv("ERPGATE_BENCH_FEED_RATE")); err == nil && v > 0 {
 		rate = v
 	}
-	rdb := redistest.Real(b)
+	rdb := redistest.Universal(b)
 	ctx := context.Background()
 	store, err := NewStore(StoreConfig{Space: testSpace, Client: rdb})
 	if err != nil {
 		b.Fatal(err)
 	}
-	own := redis.NewClient(rdb.Options())
-	defer own.Close()
+	own := redistest.Another(b, rdb)
 	hook := newCmdCounter()
 	own.AddHook(hook)
 	w, err := NewWebhooks(WebhooksConfig{

@@ -707,7 +707,7 @@ func (w *Webhooks) deliver(ctx context.Context, c *claim) error {
 			// creation on, never the order's history before it.
 			start = strconv.FormatInt(sub.CreatedAt.UnixMilli(), 10) + "-0"
 		}
-		msgs, err := w.rdb.XRangeN(ctx, StreamKey(c.order), start, "+", page).Result()
+		msgs, err := w.rdb.XRangeN(ctx, w.streamKey(c.order), start, "+", page).Result()
 		if err != nil {
 			return err
 		}

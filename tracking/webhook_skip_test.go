@@ -2,6 +2,7 @@ package tracking
 
 import (
 	"context"
+	"erpgate/internal/redistest"
 	"errors"
 	"strings"
 	"sync"
@@ -23,8 +24,7 @@ func (e *whEnv) startHooked(t *testing.T, cfg WebhooksConfig, hook redis.Hook) *
 // without metrics: another gateway instance serving the admin API.
 func (e *whEnv) admin(t *testing.T) *Webhooks {
 	t.Helper()
-	own := redis.NewClient(e.rdb.Options())
-	t.Cleanup(func() { own.Close() })
+	own := redistest.Another(t, e.rdb)
 	cfg := e.config()
 	cfg.Client, cfg.Registerer = own, nil
 	w, err := NewWebhooks(cfg)

@@ -97,7 +97,7 @@ func (r *receiver) attempts(id string) int {
 }
 
 type whEnv struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	store *Store
 	clk   clock
 	shops map[string]string
@@ -105,7 +105,7 @@ type whEnv struct {
 }
 
 func newWHEnv(t *testing.T) *whEnv {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	return &whEnv{rdb: rdb, store: newTestStore(t, rdb, nil), clk: clock{start: time.Now()},
 		shops: map[string]string{"ord_a1": "shop-a", "ord_a2": "shop-a", "ord_b1": "shop-b"}, reg: prometheus.NewRegistry()}
 }
@@ -137,7 +137,7 @@ func (e *whEnv) start(t *testing.T, cfg WebhooksConfig) (*Webhooks, func()) {
 // startWith is start with hook (if not nil) on the instance's own client.
 func (e *whEnv) startWith(t *testing.T, cfg WebhooksConfig, hook redis.Hook) (*Webhooks, func()) {
 	t.Helper()
-	own := redis.NewClient(e.rdb.Options())
+	own := redistest.Another(t, e.rdb)
 	if hook != nil {
 		own.AddHook(hook)
 	}

@@ -152,7 +152,8 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 
 // newStore opens the store on rdb and registers its metrics.
 func newStore(ctx context.Context, b base) (*store.Store, error) {
-	st := store.New(b.rdb, store.Options{Targets: []string{erp.V1, erp.V2}, Logger: b.log, Partitions: b.opt.partitions})
+	st := store.New(b.rdb, store.Options{Targets: []string{erp.V1, erp.V2}, Logger: b.log, Partitions: b.opt.partitions,
+		WaitReplicas: b.opt.redisWaitReplicas, WaitTimeout: b.opt.redisWaitTimeout})
 	if err := st.Init(ctx); err != nil {
 		return nil, fmt.Errorf("store init: %w", err)
 	}
