@@ -7,6 +7,10 @@
 // share one, and flushed before and after. When ERPGATE_REDIS_ADDR is unset
 // the test is skipped with a message, unless ERPGATE_REDIS_REQUIRED=1, in
 // which case it fails: CI must never silently skip integration tests.
+//
+// StartCluster starts a Redis Cluster of the test's own (3 primaries, 3
+// replicas, scripts/redis-cluster.sh) for drills that kill, restart and
+// reshard its nodes; it fails, never skips, without redis-server.
 package redistest
 
 import (
