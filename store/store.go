@@ -53,6 +53,7 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/internal/partition"
 	"erpgate/order"
 	"erpgate/tracking"
 )
@@ -88,6 +89,11 @@ type Options struct {
 	// DefaultAcceptPipelines).
 	AcceptBatch     int
 	AcceptPipelines int
+	// Partitions is how many partitions the orders and their streams are
+	// spread over (default partition.Default). It is recorded in Redis at
+	// the first Init; an Init with another number is refused (see
+	// PartitionsKey).
+	Partitions int
 }
 
 // Store is the Redis-backed order store and outbox. It is safe for
@@ -100,6 +106,7 @@ type Store struct {
 	scrape  time.Duration
 	outbox  *Outbox
 	accepts *acceptBatcher
+	space   partition.Space
 }
 
 var _ erp.Orders = (*Store)(nil)
@@ -119,9 +126,43 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	if s.scrape <= 0 {
 		s.scrape = 2 * time.Second
 	}
+	if opt.Partitions <= 0 {
+		opt.Partitions = partition.Default
+	}
+	sp, err := partition.New(opt.Partitions)
+	if err != nil {
+		panic("store: " + err.Error()) // flags are validated before; a programming error here
+	}
+	s.space = sp
 	s.outbox = &Outbox{s: s, cursors: make(map[string]string)}
 	s.accepts = newAcceptBatcher(rdb, opt.AcceptBatch, opt.AcceptPipelines)
 	return s
+}
+
+// Space returns the partition space the store's keys are laid out in.
+func (s *Store) Space() partition.Space { return s.space }
+
+// PartitionsKey is where the partition count is recorded at first start.
+const PartitionsKey = "erpgate:partitions"
+
+// checkPartitions records the store's partition count when Redis has none
+// and refuses a different one: the keys of every order and stream depend on
+// it, so a gateway with another count would not find the data.
+func (s *Store) checkPartitions(ctx context.Context) error {
+	want := strconv.Itoa(s.space.N())
+	if err := s.rdb.SetNX(ctx, PartitionsKey, want, 0).Err(); err != nil {
+		return unavailable(err)
+	}
+	got, err := s.rdb.Get(ctx, PartitionsKey).Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	if got != want {
+		return erpgate.Errorf(erpgate.Invalid,
+			"store: this Redis holds data laid out in %s partitions, but --partitions is %s: start with --partitions %s "+
+				"(changing the count needs a migration: docs/operators.md, \"Scale\")", got, want, got)
+	}
+	return nil
 }
 
 // Targets returns the configured targets.
@@ -132,6 +173,9 @@ func (s *Store) Targets() []string { return slices.Clone(s.targets) }
 // group starts at the beginning of the outbox, so a target added later still
 // receives every order the outbox holds. Init is idempotent.
 func (s *Store) Init(ctx context.Context) error {
+	if err := s.checkPartitions(ctx); err != nil {
+		return err
+	}
 	for _, t := range s.targets {
 		if t == "" || strings.ContainsAny(t, " :") {
 			return erpgate.Errorf(erpgate.Internal, "store: invalid target name %q", t)

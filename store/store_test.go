@@ -497,3 +497,22 @@ func TestErrorsAreErpgateErrors(t *testing.T) {
 		t.Errorf("mismatch error %#v: want *erpgate.Error idempotency_mismatch whose message does not leak the order id", err)
 	}
 }
+
+func TestPartitionCountRecordedAndMismatchRefused(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		if err := store.New(rdb, store.Options{Partitions: 4}).Init(ctx); err != nil {
+			t.Fatalf("first Init: %v", err)
+		}
+		if got := rdb.Get(ctx, store.PartitionsKey).Val(); got != "4" {
+			t.Fatalf("recorded partitions = %q, want 4", got)
+		}
+		if err := store.New(rdb, store.Options{Partitions: 4}).Init(ctx); err != nil {
+			t.Fatalf("Init with the same count: %v", err)
+		}
+		err := store.New(rdb, store.Options{Partitions: 16}).Init(ctx)
+		if err == nil || !strings.Contains(err.Error(), "--partitions 4") {
+			t.Fatalf("Init with 16 on a 4-partition Redis = %v, want a refusal naming --partitions 4", err)
+		}
+	})
+}

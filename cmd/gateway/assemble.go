@@ -62,7 +62,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	// after shutdown), so in-flight requests never lose their store.
 	sys.stops = append(sys.stops, func() { bgCancel(); wg.Wait() })
 
-	st := store.New(rdb, store.Options{Targets: []string{erp.V1, erp.V2}, Logger: log})
+	st := store.New(rdb, store.Options{Targets: []string{erp.V1, erp.V2}, Logger: log, Partitions: opt.partitions})
 	ictx, icancel := context.WithTimeout(ctx, 10*time.Second)
 	defer icancel()
 	if err := st.Init(ictx); err != nil {

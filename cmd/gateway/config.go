@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"erpgate/gateway"
 	"erpgate/internal/instance"
+	"erpgate/internal/partition"
 	"erpgate/notice"
 	"erpgate/store"
 	"erpgate/tracking"
@@ -32,6 +34,7 @@ type options struct {
 	erpTimeout         time.Duration
 	shutdownTimeout    time.Duration
 	consumers          int
+	partitions         int
 	erpInFlight        int
 	erpBackoffMax      time.Duration
 	erpBreakerOpen     time.Duration
@@ -75,6 +78,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.logFormat, "log-format", env("ERPGATE_LOG_FORMAT", "text"), "text or json [ERPGATE_LOG_FORMAT]")
 	fs.DurationVar(&o.erpTimeout, "erp-timeout", 5*time.Second, "deadline of one ERP call")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.IntVar(&o.partitions, "partitions", partitionsDefault(getenv), "partitions the orders and their streams are spread over (hash tags for Redis Cluster); recorded in Redis at first start, a different number is refused [ERPGATE_PARTITIONS]")
 	fs.IntVar(&o.consumers, "consumers", 4, "outbox consumers per ERP target in this instance")
 	fs.IntVar(&o.erpInFlight, "erp-in-flight", 16, "ERP calls one consumer has in flight at once (from its fetched batch, started in outbox order)")
 	fs.DurationVar(&o.erpBackoffMax, "erp-backoff-max", time.Minute, "longest wait between two deliveries of one message after transient ERP failures")
@@ -98,6 +102,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (subcommands: release, cmdb, deadletters)", fs.Arg(0))
+	}
+	if _, err := partition.New(o.partitions); err != nil {
+		return nil, errors.New("--partitions must be between 1 and " + strconv.Itoa(partition.Max))
 	}
 	if o.consumers < 1 || o.consumers > 256 {
 		return nil, errors.New("--consumers must be between 1 and 256")
@@ -154,4 +161,17 @@ func loadConfig(path string) (*fileConfig, error) {
 		return nil, fmt.Errorf("config %s: no clients: nobody could call the gateway", path)
 	}
 	return &fc, nil
+}
+
+// partitionsDefault is ERPGATE_PARTITIONS when it is a number, else
+// partition.Default (a malformed value then fails as a flag would: the
+// range check names --partitions).
+func partitionsDefault(getenv func(string) string) int {
+	if v := getenv("ERPGATE_PARTITIONS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		return -1
+	}
+	return partition.Default
 }
