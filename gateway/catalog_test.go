@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 )
 
 // TestCatalogCacheAndInvalidation: the catalog is served from the cache

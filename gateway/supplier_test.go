@@ -22,8 +22,8 @@ import (
 
 	"erpgate/erp"
 	"erpgate/erp/erpfake"
-	"erpgate/erp/erpsim"
 	"erpgate/erp/erpv2"
+	"erpgate/erpsim"
 	"erpgate/internal/redistest"
 	"erpgate/order"
 	"erpgate/store"

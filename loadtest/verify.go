@@ -27,7 +27,7 @@ type SimOrder struct {
 
 // OrdersCursorHeader is the header in which the ERP simulator's
 // GET /sim/orders?version=v says where its list ended; passed back as
-// ?after=, it yields only the orders created since (erp/erpsim's inspection
+// ?after=, it yields only the orders created since (erpsim's inspection
 // API). Verify uses it when present and reads everything on every poll when
 // not.
 const OrdersCursorHeader = "X-Sim-Orders-Next"
@@ -240,7 +240,7 @@ func Snapshot(ctx context.Context, cfg VerifyConfig) (*Baseline, error) {
 }
 
 // simReader keeps what the simulator holds per version up to date. Against
-// a simulator with cursors (erp/erpsim) it holds only the orders created
+// a simulator with cursors (erpsim) it holds only the orders created
 // since the baseline and reads just the new ones on each poll; otherwise
 // every poll reads everything.
 type simReader struct {

@@ -9,7 +9,7 @@ import (
 
 	gsoap "github.com/hooklift/gowsdl/soap"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/loadtest"
 	"erpgate/soap/erpv1ws"
 )

@@ -1,4 +1,4 @@
-// Command erpsim runs the ERP simulator (erp/erpsim) standalone: SOAP
+// Command erpsim runs the ERP simulator (package erpsim) standalone: SOAP
 // interfaces at /erp/v1 and /erp/v2 (each with ?wsdl), the inspection API
 // GET /sim/orders, the catalog at /sim/catalog, and fault injection set by
 // flags at start and through GET/PUT /sim/faults at runtime.
@@ -26,7 +26,7 @@ import (
 	"syscall"
 	"time"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 )
 
 func main() {

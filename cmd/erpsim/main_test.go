@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"erpgate/erp"
-	"erpgate/erp/erpsim"
 	"erpgate/erp/erptest"
 	"erpgate/erp/erpv2"
+	"erpgate/erpsim"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger

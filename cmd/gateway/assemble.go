@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate/erp"
-	"erpgate/erp/erpsim"
 	"erpgate/erp/erpv2"
+	"erpgate/erpsim"
 	"erpgate/gateway"
 	"erpgate/internal/instance"
 	"erpgate/store"

@@ -41,9 +41,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"erpgate/erp"
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/order"
 	"erpgate/order/ordertest"
 )
@@ -56,6 +57,15 @@ type ERP interface {
 	// Holds returns how many orders the ERP holds with external reference
 	// ref. Exactly-once delivery means 1, however often the order was sent.
 	Holds(ref string) int
+}
+
+// FaultAnswerer is an optional capability of an ERP: answering every call
+// with a fault whose typed detail carries error code code (e.g.
+// "INVALID_ORDER") and message msg, until called with code "". The suite
+// then checks that the adapter classifies the ERP's error codes as every
+// other adapter does, and bounds the ERP's text (testFaultCodes).
+type FaultAnswerer interface {
+	AnswerFault(code, msg string)
 }
 
 // Harness is one adapter under test and the ERP behind it.
@@ -91,6 +101,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"UnknownRefIsNotFound", testUnknownRef},
 		{"LargestOrder", testLargestOrder},
 		{"FetchOrderRoundTrip", testFetch},
+		{"FaultCodesClassifiedAlike", testFaultCodes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,6 +158,17 @@ func (s simERP) SetDown(down bool) {
 		panic(err) // a test wired an unknown version
 	}
 	f.Down = down
+	if err := s.sim.SetVersionFaults(s.version, f); err != nil {
+		panic(err)
+	}
+}
+
+func (s simERP) AnswerFault(code, msg string) {
+	f, err := s.sim.VersionFaults(s.version)
+	if err != nil {
+		panic(err) // a test wired an unknown version
+	}
+	f.FaultCode, f.FaultMessage = code, msg
 	if err := s.sim.SetVersionFaults(s.version, f); err != nil {
 		panic(err)
 	}
@@ -363,6 +385,62 @@ func testFetch(t *testing.T, h Harness) {
 	_, err = f.FetchOrder(ctx(t), NewRef())
 	if e := classified(t, err); e.Kind != erp.KindPermanent || e.Code != "not_found" {
 		t.Errorf("FetchOrder(unknown) = %v/%q, want permanent not_found", e.Kind, e.Code)
+	}
+}
+
+// MaxFaultErrorBytes bounds the operator's error of a classified fault,
+// however long the ERP's message: the message is logged on every retry and
+// stored with a dead letter, so an adapter cuts the ERP's text.
+const MaxFaultErrorBytes = 2048
+
+// testFaultCodes: the ERP's error codes mean the same whatever the
+// interface version, and the ERP's own text never reaches the shop and
+// reaches operators bounded, as valid UTF-8.
+func testFaultCodes(t *testing.T, h Harness) {
+	fa, ok := h.ERP.(FaultAnswerer)
+	if !ok {
+		t.Skip("ERP does not implement FaultAnswerer")
+	}
+	long := "RAW " + strings.Repeat("ü", 32<<10) // 64 KiB of two-byte runes
+	for _, c := range []struct {
+		code string
+		kind erp.Kind
+		want string
+	}{
+		{"UNKNOWN_SKU", erp.KindPermanent, "unknown_sku"},
+		{"INVALID_ORDER", erp.KindPermanent, "invalid_order"},
+		{"NOT_FOUND", erp.KindPermanent, "not_found"},
+		{"SERVICE_BUSY", erp.KindTransient, "service_busy"},
+		{"SERVICE_UNAVAILABLE", erp.KindTransient, "service_unavailable"},
+		{"INVALID_REQUEST", erp.KindTransient, "invalid_request"},
+		{"QUOTA_EXCEEDED", erp.KindTransient, "soap_fault"},
+	} {
+		t.Run(c.code, func(t *testing.T) {
+			fa.AnswerFault(c.code, long)
+			t.Cleanup(func() { fa.AnswerFault("", "") })
+			o := Order()
+			_, err := h.Adapter.CreateOrder(ctx(t), o)
+			if err == nil {
+				t.Fatal("CreateOrder succeeded on an ERP answering faults")
+			}
+			e := classified(t, err)
+			if e.Kind != c.kind || e.Code != c.want {
+				t.Errorf("classified as %v/%q, want %v/%q (%v)", e.Kind, e.Code, c.kind, c.want, e)
+			}
+			if strings.Contains(e.Reason, "RAW") || strings.Contains(e.Reason, "ü") {
+				t.Errorf("Reason %.80q passes the ERP's text to the shop", e.Reason)
+			}
+			msg := err.Error()
+			if len(msg) > MaxFaultErrorBytes || !utf8.ValidString(msg) {
+				t.Errorf("error is %d bytes (valid UTF-8: %v), want at most %d, valid", len(msg), utf8.ValidString(msg), MaxFaultErrorBytes)
+			}
+			if !strings.Contains(msg, c.code) || !strings.Contains(msg, "RAW ü") {
+				t.Errorf("error %.120q… lacks the ERP's code or the start of its message for operators", msg)
+			}
+			if n := h.ERP.Holds(o.ID); n != 0 {
+				t.Errorf("ERP holds %d orders after a fault, want 0", n)
+			}
+		})
 	}
 }
 

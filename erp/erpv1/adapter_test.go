@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"erpgate/erp"
-	"erpgate/erp/erpsim"
 	"erpgate/erp/erpv1"
+	"erpgate/erpsim"
 	"erpgate/order"
 	"erpgate/order/ordertest"
 )

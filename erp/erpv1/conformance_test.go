@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"erpgate/erp"
-	"erpgate/erp/erpsim"
 	"erpgate/erp/erptest"
 	"erpgate/erp/erpv1"
+	"erpgate/erpsim"
 )
 
 var _ erptest.OrderFetcher = (*erpv1.Adapter)(nil)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -69,7 +68,7 @@ func classify(ctx context.Context, op string, err error, o *order.Order) *erp.Er
 		}
 		var d v1FaultDetail
 		_ = xml.Unmarshal(body, &d) // the detail is optional; ParseFault checked the envelope
-		return classifyFault(op, o, f, d.erpFault())
+		return soapcall.ClassifyFault(op, o, v1Fault(status, f, d.erpFault()), canonicalField)
 	})
 }
 
@@ -95,30 +94,14 @@ func (d *v1FaultDetail) erpFault() *erpv1ws.ErpFault {
 	return d.Body.Fault.Detail12.ErpFault
 }
 
-// classifyFault classifies a fault v1 returned, by its typed detail.
-func classifyFault(op string, o *order.Order, f *soap.Fault, detail *erpv1ws.ErpFault) *erp.Error {
-	if detail == nil || detail.ErrorCode == nil {
-		return soapcall.Transient(CodeSOAPFault, fmt.Errorf("%s: SOAP fault %s without ErpFault detail: %s", op, f.Code, soapcall.Truncate(f.String, 512)))
+// v1Fault reads a fault v1 returned, with its typed detail, into the
+// shared form.
+func v1Fault(status int, f *soap.Fault, detail *erpv1ws.ErpFault) *soapcall.Fault {
+	sf := &soapcall.Fault{Status: status, Code: f.Code, String: f.String}
+	if detail != nil && detail.ErrorCode != nil {
+		sf.ErrorCode, sf.Message, sf.Issues = string(*detail.ErrorCode), detail.Message, issuesOf(detail.Issue)
 	}
-	code := *detail.ErrorCode
-	issues := issuesOf(detail.Issue)
-	raw := fmt.Errorf("%s: SOAP fault %s %s: %s%s", op, f.Code, code, soapcall.Truncate(detail.Message, 512), soapcall.IssueText(issues, 200))
-	switch code {
-	case erpv1ws.ErrorCodeUNKNOWN_SKU:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeUnknownSKU, Reason: soapcall.UnknownSKUReason(o, issues), Err: raw}
-	case erpv1ws.ErrorCodeINVALID_ORDER:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeInvalidOrder, Reason: soapcall.InvalidOrderReason(issues, canonicalField), Err: raw}
-	case erpv1ws.ErrorCodeNOT_FOUND:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeNotFound, Reason: soapcall.ReasonNotFound, Err: raw}
-	case erpv1ws.ErrorCodeSERVICE_BUSY:
-		return soapcall.Transient(CodeServiceBusy, raw)
-	case erpv1ws.ErrorCodeSERVICE_UNAVAILABLE:
-		return soapcall.Transient(CodeServiceUnavailable, raw)
-	case erpv1ws.ErrorCodeINVALID_REQUEST:
-		return soapcall.Transient(CodeInvalidRequest, raw)
-	default:
-		return soapcall.Transient(CodeSOAPFault, raw)
-	}
+	return sf
 }
 
 // issuesOf turns v1's issues into soapcall's, keeping nil ones in place

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"erpgate/erp/erpsim"
 	"erpgate/erp/erptest"
 	"erpgate/erp/internal/soapcall"
+	"erpgate/erpsim"
 	"erpgate/order"
 	"erpgate/soap/erpv1ws"
 )

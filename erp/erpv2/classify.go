@@ -3,7 +3,6 @@ package erpv2
 import (
 	"context"
 	"encoding/xml"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -42,7 +41,7 @@ const (
 func classify(ctx context.Context, op string, o *order.Order, err error) *erp.Error {
 	return soapcall.Classify(ctx, op, err, errResponseTooLarge, func(status int, body []byte) *erp.Error {
 		if f := parseFault(body); f != nil {
-			return classifyFault(op, o, status, f)
+			return soapcall.ClassifyFault(op, o, f.shared(status), canonicalField)
 		}
 		return nil
 	})
@@ -68,30 +67,13 @@ func parseFault(body []byte) *soapFault {
 	return env.Body.Fault
 }
 
-// classifyFault classifies a fault the ERP returned.
-func classifyFault(op string, o *order.Order, status int, f *soapFault) *erp.Error {
-	if f.Detail == nil || f.Detail.ErrorCode == nil {
-		return soapcall.Transient(CodeSOAPFault, fmt.Errorf("%s: HTTP %d: SOAP fault %s without ErpFault detail: %s", op, status, f.Code, f.String))
+// shared reads a v2 fault with its typed detail into the shared form.
+func (f *soapFault) shared(status int) *soapcall.Fault {
+	sf := &soapcall.Fault{Status: status, Code: f.Code, String: f.String}
+	if f.Detail != nil && f.Detail.ErrorCode != nil {
+		sf.ErrorCode, sf.Message, sf.Issues = string(*f.Detail.ErrorCode), f.Detail.Message, issuesOf(f.Detail.Issue)
 	}
-	code := *f.Detail.ErrorCode
-	issues := issuesOf(f.Detail.Issue)
-	raw := fmt.Errorf("%s: SOAP fault %s %s: %s%s", op, f.Code, code, f.Detail.Message, soapcall.IssueText(issues, 0))
-	switch code {
-	case erpv2ws.ErrorCodeUNKNOWN_SKU:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeUnknownSKU, Reason: soapcall.UnknownSKUReason(o, issues), Err: raw}
-	case erpv2ws.ErrorCodeINVALID_ORDER:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeInvalidOrder, Reason: soapcall.InvalidOrderReason(issues, canonicalField), Err: raw}
-	case erpv2ws.ErrorCodeNOT_FOUND:
-		return &erp.Error{Kind: erp.KindPermanent, Code: CodeNotFound, Reason: soapcall.ReasonNotFound, Err: raw}
-	case erpv2ws.ErrorCodeSERVICE_BUSY:
-		return soapcall.Transient(CodeServiceBusy, raw)
-	case erpv2ws.ErrorCodeSERVICE_UNAVAILABLE:
-		return soapcall.Transient(CodeServiceUnavailable, raw)
-	case erpv2ws.ErrorCodeINVALID_REQUEST:
-		return soapcall.Transient(CodeInvalidRequest, raw)
-	default:
-		return soapcall.Transient(CodeSOAPFault, raw)
-	}
+	return sf
 }
 
 // issuesOf turns v2's issues into soapcall's, keeping nil ones in place

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"erpgate/erp"
-	"erpgate/erp/erpsim"
 	"erpgate/erp/erptest"
 	"erpgate/erp/erpv2"
+	"erpgate/erpsim"
 )
 
 // newAdapter starts a simulator behind a real HTTP server and returns an

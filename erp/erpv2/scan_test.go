@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"erpgate/erp/erpsim"
 	"erpgate/erp/erptest"
 	"erpgate/erp/internal/soapcall"
+	"erpgate/erpsim"
 	"erpgate/soap/erpv2ws"
 )
 

@@ -251,7 +251,7 @@ func classifySupply(ctx context.Context, op string, err error) *erp.Error {
 	var he *gsoap.HTTPError
 	if ctx.Err() == nil && errors.As(err, &he) {
 		if f := parseFault(he.ResponseBody); f != nil && f.Detail != nil && f.Detail.ErrorCode != nil {
-			raw := fmt.Errorf("%s: SOAP fault %s %s: %s%s", op, f.Code, *f.Detail.ErrorCode, f.Detail.Message, soapcall.IssueText(issuesOf(f.Detail.Issue), 0))
+			raw := f.shared(he.StatusCode).Err(op)
 			switch *f.Detail.ErrorCode {
 			case erpv2ws.ErrorCodeNOT_FOUND:
 				return permanent(erp.CodeNotFound, "not found", raw)

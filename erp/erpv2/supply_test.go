@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"erpgate/erp"
-	"erpgate/erp/erpsim"
 	"erpgate/erp/erpv2"
+	"erpgate/erpsim"
 	"erpgate/order"
 	"erpgate/supply"
 )

@@ -25,7 +25,7 @@ import (
 
 // ERP is a fake ERP simulator holding orders per version. It serves
 // GET /sim/orders (optionally ?version=, and ?after= with the cursor header
-// loadtest.OrdersCursorHeader) like erp/erpsim does.
+// loadtest.OrdersCursorHeader) like erpsim does.
 type ERP struct {
 	// NoCursor makes it an older simulator: no cursor header, after= ignored.
 	NoCursor bool

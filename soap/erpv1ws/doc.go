@@ -6,7 +6,7 @@
 // file differs from a fresh generation.
 //
 // The generated types are wire types. They stay inside soap/... and the
-// packages that speak v1 (erp/erpv1, erp/erpsim); everything else sees the
+// packages that speak v1 (erp/erpv1, erpsim); everything else sees the
 // canonical order.
 package erpv1ws
 

@@ -4,7 +4,7 @@
 // gowsdl v0.5.0 generates from it.
 //
 // The direction is reversed: the ERP is the client and the gateway the
-// server. The simulator (erp/erpsim) pushes with the generated client; the
+// server. The simulator (erpsim) pushes with the generated client; the
 // gateway (gateway/erp_callback.go) decodes requests into the generated types
 // and answers with them, with a handwritten dispatch on the soap package.
 //
@@ -13,7 +13,7 @@
 // committed file differs from a fresh generation.
 //
 // The generated types are wire types: they stay inside soap/... and the
-// packages that speak this interface (erp/erpsim, the gateway's callback
+// packages that speak this interface (erpsim, the gateway's callback
 // handler); everything else sees tracking events.
 package erpv2cb
 

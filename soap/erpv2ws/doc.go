@@ -7,7 +7,7 @@
 // file differs from a fresh generation.
 //
 // The generated types are wire types. They stay inside soap/... and the
-// packages that speak v2 (erp/erpv2, erp/erpsim); everything else sees the
+// packages that speak v2 (erp/erpv2, erpsim); everything else sees the
 // canonical order.
 package erpv2ws
 

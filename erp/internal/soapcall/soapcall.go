@@ -1,10 +1,11 @@
 // Package soapcall is what the SOAP ERP adapters (erpv1, erpv2) share
 // about calling an ERP through gowsdl's client: an HTTP client that keeps
 // connections alive and bounds answers, the classification of failed calls
-// into *erp.Error (timeouts, lost connections, HTTP status, faults), and the
-// shop-safe reasons built from a fault's issues. What differs by interface
-// version — the fault detail, its error-code table and the field paths —
-// stays in the adapters, which never import each other.
+// into *erp.Error (timeouts, lost connections, HTTP status, and the ERP's
+// faults by their error code: ClassifyFault), and the shop-safe reasons
+// built from a fault's issues. What differs by interface version — reading
+// the fault's typed detail and the field paths — stays in the adapters,
+// which never import each other.
 package soapcall
 
 import (
@@ -78,10 +79,10 @@ func Classify(ctx context.Context, op string, err, tooLarge error, fault FaultFu
 		if e := fault(he.StatusCode, he.ResponseBody); e != nil {
 			return e
 		}
-		return Transient(CodeHTTPStatus, fmt.Errorf("%s: HTTP %d: %s", op, he.StatusCode, Truncate(string(he.ResponseBody), 512)))
+		return Transient(CodeHTTPStatus, fmt.Errorf("%s: HTTP %d: %s", op, he.StatusCode, Truncate(string(he.ResponseBody), MaxFaultText)))
 	case errors.As(err, &sf):
 		// A fault in a 200 answer: not WS-I conformant, and without detail.
-		return Transient(CodeSOAPFault, fmt.Errorf("%s: SOAP fault %s in a 200 answer: %s", op, sf.Code, sf.String))
+		return Transient(CodeSOAPFault, fmt.Errorf("%s: SOAP fault %s in a 200 answer: %s", op, sf.Code, Truncate(sf.String, MaxFaultText)))
 	case errors.As(err, &xe):
 		return BadResponse(op, err)
 	case errors.As(err, &ue):
@@ -196,33 +197,4 @@ func LineOf(f string) (int, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-// IssueText renders up to MaxListed issues for an operator's error
-// message, each text cut to maxText bytes (0: not cut).
-func IssueText(issues []*Issue, maxText int) string {
-	var b strings.Builder
-	for i, is := range issues {
-		if is == nil {
-			continue
-		}
-		if i == MaxListed {
-			fmt.Fprintf(&b, "; … %d more", len(issues)-i)
-			break
-		}
-		text := is.Text
-		if maxText > 0 {
-			text = Truncate(text, maxText)
-		}
-		fmt.Fprintf(&b, "; %s: %s", is.Field, text)
-	}
-	return b.String()
-}
-
-// Truncate cuts s to n bytes, marking the cut with "…".
-func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	gowsdl "github.com/hooklift/gowsdl/soap"
 
@@ -66,10 +67,72 @@ func TestReasons(t *testing.T) {
 	}
 	many := make([]*Issue, 7)
 	for i := range many {
-		many[i] = &Issue{Field: "F", Text: "long text"}
+		many[i] = &Issue{Field: "F", Text: "text"}
 	}
-	if got, want := IssueText(many, 4), "; F: long…; F: long…; F: long…; F: long…; F: long…; … 2 more"; got != want {
+	if got, want := IssueText(many), "; F: text; F: text; F: text; F: text; F: text; … 2 more"; got != want {
 		t.Errorf("IssueText = %q, want %q", got, want)
+	}
+}
+
+// TestFaultTextIsBounded: the ERP's text in an operator's error is cut to
+// MaxFaultText / MaxIssueText bytes on a rune boundary, however long it is.
+func TestFaultTextIsBounded(t *testing.T) {
+	long := strings.Repeat("ü", 1<<20) // 2 MiB, two bytes a rune
+	for _, f := range []*Fault{
+		{Status: 500, Code: "soap:Client", String: long},
+		{Status: 500, Code: "soap:Client", ErrorCode: ErrorInvalidOrder, Message: long,
+			Issues: []*Issue{{Field: long, Text: long}, {Field: "Currency", Text: long}}},
+	} {
+		msg := ClassifyFault("Op", nil, f, func(string) (string, bool) { return "", false }).Err.Error()
+		if max := 200 + MaxFaultText + 2*MaxListed*(MaxIssueText+len("…; : ")); len(msg) > max {
+			t.Errorf("error message is %d bytes, want at most %d", len(msg), max)
+		}
+		if !utf8.ValidString(msg) {
+			t.Errorf("error message is not valid UTF-8: %q", msg[:80])
+		}
+		if !strings.Contains(msg, strings.Repeat("ü", 100)+"…") {
+			t.Errorf("error message %.80q… does not keep the start of the ERP's text", msg)
+		}
+	}
+	for _, c := range []struct {
+		s    string
+		n    int
+		want string
+	}{{"abc", 3, "abc"}, {"abcd", 3, "abc…"}, {"aü", 2, "a…"}, {"üü", 3, "ü…"}, {"ü", 1, "…"}} {
+		if got := Truncate(c.s, c.n); got != c.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
+		}
+	}
+}
+
+// TestClassifyFault: one table of the ERP's error codes for every
+// interface version (erptest runs it through each adapter).
+func TestClassifyFault(t *testing.T) {
+	o := &order.Order{Lines: []order.Line{{SKU: "A"}, {SKU: "B"}}}
+	canon := func(f string) (string, bool) { return "x." + f, f == "F" }
+	for _, c := range []struct {
+		code   string
+		kind   erp.Kind
+		want   string
+		reason string
+	}{
+		{ErrorUnknownSKU, erp.KindPermanent, CodeUnknownSKU, "B is not sold by us"},
+		{ErrorInvalidOrder, erp.KindPermanent, CodeInvalidOrder, "the ERP cannot accept this order: x.F"},
+		{ErrorNotFound, erp.KindPermanent, CodeNotFound, ReasonNotFound},
+		{ErrorServiceBusy, erp.KindTransient, CodeServiceBusy, ReasonUnavailable},
+		{ErrorServiceUnavailable, erp.KindTransient, CodeServiceUnavailable, ReasonUnavailable},
+		{ErrorInvalidRequest, erp.KindTransient, CodeInvalidRequest, ReasonUnavailable},
+		{"QUOTA_EXCEEDED", erp.KindTransient, CodeSOAPFault, ReasonUnavailable},
+		{"", erp.KindTransient, CodeSOAPFault, ReasonUnavailable},
+	} {
+		f := &Fault{Status: 500, Code: "soap:Client", String: "RAW", ErrorCode: c.code, Message: "RAW", Issues: []*Issue{{Field: "F", Line: 2, Text: "RAW"}}}
+		e := ClassifyFault("Op", o, f, canon)
+		if e.Kind != c.kind || e.Code != c.want || e.Reason != c.reason {
+			t.Errorf("%q: %v %s %q, want %v %s %q", c.code, e.Kind, e.Code, e.Reason, c.kind, c.want, c.reason)
+		}
+		if !strings.Contains(e.Err.Error(), "RAW") {
+			t.Errorf("%q: error %v does not keep the ERP's text for operators", c.code, e.Err)
+		}
 	}
 }
 

@@ -54,7 +54,7 @@ func TestBackorderIndexesKeepOnlyOpenOrders(t *testing.T) {
 
 // BenchmarkIssueBackorderPO: the cost of one backorder with b.N already
 // in the book; flat per operation since the indexes (it grew with the book
-// before: go test -run X -bench IssueBackorderPO ./erp/erpsim).
+// before: go test -run X -bench IssueBackorderPO ./erpsim).
 func BenchmarkIssueBackorderPO(b *testing.B) {
 	s := New(Config{})
 	b.Cleanup(s.Close)

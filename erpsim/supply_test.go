@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/soap/erpv2ws"
 	"erpgate/supply"
 )

@@ -15,7 +15,7 @@ import (
 
 	gsoap "github.com/hooklift/gowsdl/soap"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/soap"
 	"erpgate/soap/erpv1ws"
 	"erpgate/soap/erpv2cb"

@@ -228,12 +228,13 @@ type version struct {
 	// operations the fast path reads (fast.go), by local name.
 	ns   string
 	fast map[string]fastOp
-	// serverFault builds a transient Server fault in the version's own
-	// detail format; code is codeServiceBusy or codeServiceUnavailable.
-	serverFault func(code, msg string) *soap.Fault
+	// fault builds a fault in the version's own detail format: faultCode
+	// is soap.FaultClient or soap.FaultServer, code the ErpFault's error
+	// code — codeServiceBusy, codeServiceUnavailable or any injected one.
+	fault func(faultCode, code, msg string) *soap.Fault
 }
 
-// Fault causes every version must be able to express (as serverFault).
+// Fault causes every version must be able to express (as fault).
 const (
 	codeServiceBusy        = "SERVICE_BUSY"
 	codeServiceUnavailable = "SERVICE_UNAVAILABLE"
@@ -314,7 +315,16 @@ func (s *Sim) inject(w http.ResponseWriter, r *http.Request, v *version, f Fault
 	}
 	if f.ErrorRate > 0 && s.rand() < f.ErrorRate {
 		s.log.Debug("erpsim: injected busy fault", "version", v.name)
-		soap.WriteFault(w, soap.VersionOf(r), v.serverFault(codeServiceBusy, "the ERP is busy, try again later"))
+		soap.WriteFault(w, soap.VersionOf(r), v.fault(soap.FaultServer, codeServiceBusy, "the ERP is busy, try again later"))
+		return false
+	}
+	if f.FaultCode != "" {
+		faultCode := soap.FaultClient
+		if f.FaultCode == codeServiceBusy || f.FaultCode == codeServiceUnavailable {
+			faultCode = soap.FaultServer
+		}
+		s.log.Debug("erpsim: injected fault", "version", v.name, "code", f.FaultCode)
+		soap.WriteFault(w, soap.VersionOf(r), v.fault(faultCode, f.FaultCode, f.FaultMessage))
 		return false
 	}
 	return true

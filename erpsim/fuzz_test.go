@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/soap/erpv2ws"
 )
 

@@ -50,8 +50,8 @@ func newV1(s *Sim) *version {
 		"FindOrderByReference": fastOpOf(readV1Find, h.findOrders),
 		"GetOrderStatus":       fastOpOf(readV1Status, h.orderStatus),
 	}
-	v.serverFault = func(code, msg string) *soap.Fault {
-		return v1Fault(soap.FaultServer, erpv1ws.ErrorCode(code), msg)
+	v.fault = func(faultCode, code, msg string) *soap.Fault {
+		return v1Fault(faultCode, erpv1ws.ErrorCode(code), msg)
 	}
 	return v
 }

@@ -46,8 +46,8 @@ func newV2(s *Sim) *version {
 		"GetSalesOrder":       fastOpOf(readV2Get, h.getSalesOrder),
 		"GetSalesOrderStatus": fastOpOf(readV2Status, h.salesOrderStatus),
 	}
-	v.serverFault = func(code, msg string) *soap.Fault {
-		return v2Fault(soap.FaultServer, erpv2ws.ErrorCode(code), msg)
+	v.fault = func(faultCode, code, msg string) *soap.Fault {
+		return v2Fault(faultCode, erpv2ws.ErrorCode(code), msg)
 	}
 	return v
 }

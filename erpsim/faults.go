@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // MaxLatencyMS bounds injected latency (two minutes): enough to outlast any
@@ -30,7 +32,17 @@ type Faults struct {
 	// Down makes the ERP unreachable: every SOAP and WSDL request gets
 	// 503 Service Unavailable, as from a load balancer with no backend.
 	Down bool `json:"down"`
+	// FaultCode answers every call with a SOAP fault whose typed ErpFault
+	// detail carries this error code (e.g. "INVALID_ORDER", or one no
+	// version knows) and FaultMessage, before anything is done: what an
+	// adapter's fault classification is tested with. "" injects none.
+	FaultCode    string `json:"fault_code,omitempty"`
+	FaultMessage string `json:"fault_message,omitempty"`
 }
+
+// MaxFaultMessage bounds Faults.FaultMessage (1 MiB): room to test how a
+// client copes with an ERP that answers a long text, no more.
+const MaxFaultMessage = 1 << 20
 
 func (f Faults) validate() error {
 	if f.LatencyMS < 0 || f.LatencyMS > MaxLatencyMS {
@@ -43,6 +55,12 @@ func (f Faults) validate() error {
 		if math.IsNaN(r.v) || r.v < 0 || r.v > 1 {
 			return fmt.Errorf("%s must be between 0 and 1", r.name)
 		}
+	}
+	if len(f.FaultCode) > 64 || strings.TrimLeft(f.FaultCode, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != "" {
+		return errors.New("fault_code must be up to 64 capital letters and underscores")
+	}
+	if len(f.FaultMessage) > MaxFaultMessage || !utf8.ValidString(f.FaultMessage) {
+		return fmt.Errorf("fault_message must be valid UTF-8 of at most %d bytes", MaxFaultMessage)
 	}
 	return nil
 }
@@ -150,7 +168,7 @@ func (s *Sim) handlePutFaults(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cur); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "body must be a JSON object with latency_ms, error_rate, lost_reply_rate, down: "+err.Error())
+		writeJSONError(w, http.StatusBadRequest, "body must be a JSON object with latency_ms, error_rate, lost_reply_rate, down, fault_code, fault_message: "+err.Error())
 		return
 	}
 	var err error

@@ -11,7 +11,7 @@ import (
 
 	gsoap "github.com/hooklift/gowsdl/soap"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/soap/erpv1ws"
 	"erpgate/soap/erpv2ws"
 )

@@ -232,7 +232,7 @@ func TestFastReadsAsStrict(t *testing.T) {
 	take(v2, "CreateSalesOrder", &erpv2ws.CreateSalesOrder{SalesOrder: big})
 
 	// The v1 adapter's golden create request.
-	golden, err := os.ReadFile("../erpv1/testdata/create_order.golden.xml")
+	golden, err := os.ReadFile("../erp/erpv1/testdata/create_order.golden.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +478,7 @@ func FuzzFastPath(f *testing.F) {
 	f.Add("v1", marshalEnvelope(f, &erpv1ws.GetOrderStatus{OrderNumber: "V1-000001"}))
 	f.Add("v2", marshalEnvelope(f, &erpv2ws.GetSalesOrderStatus{ExternalReference: "ord_1"}))
 	f.Add("v2", marshalEnvelope(f, &erpv2ws.GetSalesOrder{ExternalReference: "ord_1"}))
-	if golden, err := os.ReadFile("../erpv1/testdata/create_order.golden.xml"); err == nil {
+	if golden, err := os.ReadFile("../erp/erpv1/testdata/create_order.golden.xml"); err == nil {
 		f.Add("v1", golden)
 	}
 	for _, tc := range fastForms {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/soap/erpv2ws"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/soap/erpv2cb"
 )
 

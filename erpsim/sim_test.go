@@ -17,7 +17,7 @@ import (
 
 	gsoap "github.com/hooklift/gowsdl/soap"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/soap/erpv2ws"
 )
 

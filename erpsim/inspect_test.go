@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 )
 
 // getOrders reads /sim/orders with query and returns the status, the

@@ -9,7 +9,7 @@ import (
 
 	gsoap "github.com/hooklift/gowsdl/soap"
 
-	"erpgate/erp/erpsim"
+	"erpgate/erpsim"
 	"erpgate/soap/erpv2ws"
 )
 
@@ -78,6 +78,39 @@ func TestErrorRateInjectsBusyFaults(t *testing.T) {
 	}
 	if _, err := create(t.Context(), c, salesOrder("ord_busy")); err != nil {
 		t.Errorf("create with error rate below the draw: %v", err)
+	}
+}
+
+func TestFaultCodeInjectsThatFault(t *testing.T) {
+	sim, srv, c := newSim(t, erpsim.Config{})
+	if code, f := putFaults(t, srv.URL+"/sim/faults", `{"fault_code":"INVALID_ORDER","fault_message":"ORDHDR locked"}`); code != http.StatusOK || f.FaultCode != "INVALID_ORDER" {
+		t.Fatalf("PUT fault_code: %d %+v", code, f)
+	}
+	f := faultOf(t, func() error { _, err := create(t.Context(), c, salesOrder("ord_fc")); return err }())
+	if f.Code != "soap:Client" || *f.Detail.ErrorCode != erpv2ws.ErrorCodeINVALID_ORDER || f.Detail.Message != "ORDHDR locked" {
+		t.Errorf("fault = %s %s %q, want soap:Client INVALID_ORDER \"ORDHDR locked\"", f.Code, *f.Detail.ErrorCode, f.Detail.Message)
+	}
+	if err := sim.SetFaults(erpsim.Faults{FaultCode: "SERVICE_UNAVAILABLE"}); err != nil {
+		t.Fatal(err)
+	}
+	f = faultOf(t, func() error { _, err := create(t.Context(), c, salesOrder("ord_fc")); return err }())
+	if f.Code != "soap:Server" || *f.Detail.ErrorCode != erpv2ws.ErrorCodeSERVICE_UNAVAILABLE {
+		t.Errorf("fault = %s %s, want soap:Server SERVICE_UNAVAILABLE", f.Code, *f.Detail.ErrorCode)
+	}
+	if n := sim.OrderCount("v2"); n != 0 {
+		t.Errorf("an injected fault stored %d orders, want 0", n)
+	}
+	for body, want := range map[string]int{
+		`{"fault_code":"invalid order"}`:                                           http.StatusUnprocessableEntity,
+		`{"fault_code":"` + strings.Repeat("A", 65) + `"}`:                         http.StatusUnprocessableEntity,
+		`{"fault_code":"X","fault_message":"` + strings.Repeat("x", 70<<10) + `"}`: http.StatusBadRequest, // beyond the body limit
+	} {
+		if code, _ := putFaults(t, srv.URL+"/sim/faults", body); code != want {
+			t.Errorf("PUT %.60s: status %d, want %d", body, code, want)
+		}
+	}
+	if err := sim.SetFaults(erpsim.Faults{FaultCode: "X", FaultMessage: strings.Repeat("x", erpsim.MaxFaultMessage+1)}); err == nil {
+		t.Error("SetFaults with a message beyond MaxFaultMessage succeeded")
 	}
 }
 
