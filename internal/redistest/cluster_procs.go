@@ -143,6 +143,29 @@ func (c *Cluster) Kill(t testing.TB, addr string) {
 	}
 }
 
+// WaitTakenOver waits until the live primaries other than the one at addr
+// serve every slot: a replica has taken over a killed primary's slots.
+func (c *Cluster) WaitTakenOver(t testing.TB, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		nodes, _ := c.Nodes(context.Background())
+		served := 0
+		for _, n := range nodes {
+			if n.Primary && !n.Failed && n.Addr != addr {
+				served += n.Slots
+			}
+		}
+		if served == 16384 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no replica took over the slots of %s within %v: %+v", addr, timeout, nodes)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // Restart starts the node at addr again with its directory (nodes.conf and
 // AOF) and waits until it answers.
 func (c *Cluster) Restart(t testing.TB, addr string) {

@@ -50,23 +50,7 @@ func TestClusterKillAndRestart(t *testing.T) {
 	}
 	addr := primary.Options().Addr
 	cl.Kill(t, addr)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		nodes, _ := cl.Nodes(ctx)
-		served := 0
-		for _, n := range nodes {
-			if n.Primary && !n.Failed && n.Addr != addr {
-				served += n.Slots
-			}
-		}
-		if served == 16384 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no replica took over %s's slots within 30s: %+v", addr, nodes)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cl.WaitTakenOver(t, addr, 30*time.Second)
 	cl.Restart(t, addr)
 	cl.WaitHealthy(t, 30*time.Second)
 	nodes, _ := cl.Nodes(ctx)
