@@ -29,10 +29,10 @@ type SupplyChain interface {
 	// Acknowledge, Ship, AdviseStock and Invoice apply a supplier's
 	// document. Each is idempotent by the document's id: a repeat answers
 	// AlreadyApplied and changes nothing.
-	Acknowledge(ctx context.Context, a *supply.Acknowledgement) (DocResult, error)
-	Ship(ctx context.Context, n *supply.ShippingNotice) (DocResult, error)
-	AdviseStock(ctx context.Context, a *supply.StockAdvice) (DocResult, error)
-	Invoice(ctx context.Context, inv *supply.Invoice) (DocResult, error)
+	Acknowledge(ctx context.Context, a *supply.Acknowledgement) (supply.DocResult, error)
+	Ship(ctx context.Context, n *supply.ShippingNotice) (supply.DocResult, error)
+	AdviseStock(ctx context.Context, a *supply.StockAdvice) (supply.DocResult, error)
+	Invoice(ctx context.Context, inv *supply.Invoice) (supply.DocResult, error)
 	// CatalogItems returns one page of the catalog (limit 1 to
 	// MaxCatalogPage; 0: the ERP's default); CatalogItem one sku.
 	CatalogItems(ctx context.Context, offset, limit int) (CatalogPage, error)
@@ -58,14 +58,6 @@ type POPage struct {
 	Total  int                     `json:"total"`
 	// NextOffset is the offset of the next page; 0 on the last page.
 	NextOffset int `json:"next_offset,omitempty"`
-}
-
-// DocResult is what the ERP answered to a supplier document.
-type DocResult struct {
-	PONumber string        `json:"po_number,omitempty"`
-	POStatus supply.Status `json:"po_status,omitempty"`
-	// AlreadyApplied: the ERP had applied a document with this id before.
-	AlreadyApplied bool `json:"already_applied,omitempty"`
 }
 
 // CatalogItem is one product: list price, stock available to promise and

@@ -12,7 +12,7 @@ import (
 )
 
 // Outbox message types of supplier documents. Their message id is the
-// gateway's id of the document (SupplierDocument.ID).
+// gateway's id of the document (supply.Document.ID).
 const (
 	TypePOAck         = "po.ack"
 	TypeASNCreate     = "asn.create"
@@ -20,75 +20,20 @@ const (
 	TypeInvoiceCreate = "invoice.create"
 )
 
-// Kinds of supplier documents.
-const (
-	KindAcknowledgement = "acknowledgement"
-	KindShippingNotice  = "shipping_notice"
-	KindStockAdvice     = "stock_advice"
-	KindInvoice         = "invoice"
-)
-
-// DocumentKinds lists the kinds in a fixed order (for metrics and lists).
-var DocumentKinds = []string{KindAcknowledgement, KindShippingNotice, KindStockAdvice, KindInvoice}
-
 // MessageType returns the outbox message type of a document kind ("" for
 // an unknown kind).
 func MessageType(kind string) string {
 	switch kind {
-	case KindAcknowledgement:
+	case supply.KindAcknowledgement:
 		return TypePOAck
-	case KindShippingNotice:
+	case supply.KindShippingNotice:
 		return TypeASNCreate
-	case KindStockAdvice:
+	case supply.KindStockAdvice:
 		return TypeStockUpdate
-	case KindInvoice:
+	case supply.KindInvoice:
 		return TypeInvoiceCreate
 	}
 	return ""
-}
-
-// States of a supplier document's delivery. Pending and dead are the order
-// result states; an ERP that took the document makes it delivered.
-const (
-	DocPending   = StatePending
-	DocDelivered = "delivered"
-	DocRejected  = StateRejected
-	DocDead      = StateDead
-)
-
-// SupplierDocument is a supplier's document as the gateway accepted it, with
-// its delivery state. It is what the store keeps (store.SupplierDocument is
-// this type), what the delivery worker sends and what the supplier lists.
-// Exactly one of the document fields is set, according to Kind.
-type SupplierDocument struct {
-	ID         string `json:"id"` // the gateway's id, the outbox message id
-	Kind       string `json:"kind"`
-	SupplierID string `json:"supplier_id"`
-	DocumentID string `json:"document_id"` // the supplier's own document number
-	PONumber   string `json:"po_number,omitempty"`
-
-	Acknowledgement *supply.Acknowledgement `json:"acknowledgement,omitempty"`
-	ShippingNotice  *supply.ShippingNotice  `json:"shipping_notice,omitempty"`
-	StockAdvice     *supply.StockAdvice     `json:"stock_advice,omitempty"`
-	Invoice         *supply.Invoice         `json:"invoice,omitempty"`
-
-	AcceptedAt time.Time `json:"accepted_at"`
-	DocumentDelivery
-}
-
-// DocumentDelivery is the delivery state of a supplier document.
-type DocumentDelivery struct {
-	State string `json:"state"`
-	// Reason is fit to show the supplier (rejected, dead).
-	Reason    string     `json:"reason,omitempty"`
-	Attempts  int        `json:"attempts,omitempty"`
-	ERP       *DocResult `json:"erp,omitempty"` // the ERP's answer once delivered
-	UpdatedAt time.Time  `json:"updated_at,omitzero"`
-}
-
-// Final reports whether the delivery state no longer changes.
-func (d DocumentDelivery) Final() bool {
-	return d.State == DocDelivered || d.State == DocRejected || d.State == DocDead
 }
 
 // SupplierDocuments is what the supply delivery needs from the store;
@@ -96,15 +41,15 @@ func (d DocumentDelivery) Final() bool {
 type SupplierDocuments interface {
 	// SupplierDocument returns the document with the gateway id id.
 	// Errors: erpgate.NotFound, erpgate.Unavailable.
-	SupplierDocument(ctx context.Context, id string) (*SupplierDocument, error)
+	SupplierDocument(ctx context.Context, id string) (*supply.Document, error)
 	// SetDocumentDelivery records d for document id. A final state is
 	// never replaced; a final state takes the document off its purchase
 	// order's pending list. Errors: NotFound, Unavailable.
-	SetDocumentDelivery(ctx context.Context, id string, d DocumentDelivery) error
+	SetDocumentDelivery(ctx context.Context, id string, d supply.DocumentDelivery) error
 	// PendingBefore returns the ids of the documents of the same purchase
 	// order that were accepted before document id and are not final, oldest
 	// first. Errors: Unavailable.
-	PendingBefore(ctx context.Context, doc *SupplierDocument) ([]string, error)
+	PendingBefore(ctx context.Context, doc *supply.Document) ([]string, error)
 }
 
 // SupplyDeliveryConfig configures a SupplyDelivery.
@@ -116,7 +61,7 @@ type SupplyDeliveryConfig struct {
 	// OnResult, optional, is called after a final state (or a retried
 	// pending one) was recorded: cache invalidation, tracking events,
 	// metrics. It may be called more than once for one result.
-	OnResult func(ctx context.Context, target string, doc *SupplierDocument)
+	OnResult func(ctx context.Context, target string, doc *supply.Document)
 	Logger   *slog.Logger     // default: discard
 	Now      func() time.Time // default time.Now
 }
@@ -166,7 +111,7 @@ func (d *SupplyDelivery) Deliver(ctx context.Context, target string, m Message) 
 	if err != nil {
 		return false, err
 	}
-	if doc.State == DocDelivered || doc.State == DocRejected {
+	if doc.State == supply.DocDelivered || doc.State == supply.DocRejected {
 		// Recorded by an earlier delivery that was not acknowledged. (A
 		// dead document is delivered again: an operator replayed it.)
 		return true, nil
@@ -183,15 +128,15 @@ func (d *SupplyDelivery) Deliver(ctx context.Context, target string, m Message) 
 			return false, fmt.Errorf("%w: document %s of purchase order %s", ErrNotYet, before[0], doc.PONumber)
 		}
 	}
-	var res DocResult
+	var res supply.DocResult
 	switch doc.Kind {
-	case KindAcknowledgement:
+	case supply.KindAcknowledgement:
 		res, err = chain.Acknowledge(ctx, doc.Acknowledgement)
-	case KindShippingNotice:
+	case supply.KindShippingNotice:
 		res, err = chain.Ship(ctx, doc.ShippingNotice)
-	case KindStockAdvice:
+	case supply.KindStockAdvice:
 		res, err = chain.AdviseStock(ctx, doc.StockAdvice)
-	case KindInvoice:
+	case supply.KindInvoice:
 		res, err = chain.Invoice(ctx, doc.Invoice)
 	default:
 		return false, erpgate.Errorf(erpgate.NotFound, "document %s has unknown kind %q", doc.ID, doc.Kind)
@@ -200,11 +145,11 @@ func (d *SupplyDelivery) Deliver(ctx context.Context, target string, m Message) 
 	attempts := int(m.Deliveries)
 	switch {
 	case err == nil:
-		doc.DocumentDelivery = DocumentDelivery{State: DocDelivered, Attempts: attempts, ERP: &res, UpdatedAt: now}
+		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocDelivered, Attempts: attempts, ERP: &res, UpdatedAt: now}
 	case IsPermanent(err):
-		doc.DocumentDelivery = DocumentDelivery{State: DocRejected, Reason: shopReason(err), Attempts: attempts, UpdatedAt: now}
+		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocRejected, Reason: shopReason(err), Attempts: attempts, UpdatedAt: now}
 	default:
-		d.record(ctx, target, doc, DocumentDelivery{State: DocPending, Attempts: attempts, UpdatedAt: now,
+		d.record(ctx, target, doc, supply.DocumentDelivery{State: supply.DocPending, Attempts: attempts, UpdatedAt: now,
 			Reason: "the ERP is not reachable yet; delivery is retried automatically"})
 		return false, err
 	}
@@ -216,7 +161,7 @@ func (d *SupplyDelivery) Deliver(ctx context.Context, target string, m Message) 
 
 // record stores the delivery state and calls the hook; the error is the
 // store's (Unavailable, NotFound).
-func (d *SupplyDelivery) record(ctx context.Context, target string, doc *SupplierDocument, dd DocumentDelivery) error {
+func (d *SupplyDelivery) record(ctx context.Context, target string, doc *supply.Document, dd supply.DocumentDelivery) error {
 	if err := d.cfg.Documents.SetDocumentDelivery(ctx, doc.ID, dd); err != nil {
 		d.cfg.Logger.Error("recording a supplier document's delivery failed", "document", doc.ID, "state", dd.State, "err", err)
 		return err
@@ -238,6 +183,6 @@ func (d *SupplyDelivery) Dead(ctx context.Context, target string, m Message, rea
 	if doc.Final() {
 		return
 	}
-	_ = d.record(ctx, target, doc, DocumentDelivery{State: DocDead, Attempts: int(m.Deliveries), UpdatedAt: d.cfg.Now(),
+	_ = d.record(ctx, target, doc, supply.DocumentDelivery{State: supply.DocDead, Attempts: int(m.Deliveries), UpdatedAt: d.cfg.Now(),
 		Reason: "the document could not be delivered to the ERP; our operators have been alerted"})
 }

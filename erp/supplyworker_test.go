@@ -23,18 +23,18 @@ type fakeChain struct {
 	refuse map[string]bool  // document id → refused for good
 }
 
-func (f *fakeChain) doc(kind, id string) (erp.DocResult, error) {
+func (f *fakeChain) doc(kind, id string) (supply.DocResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, kind+" "+id)
 	if err := f.fail[id]; err != nil {
 		delete(f.fail, id)
-		return erp.DocResult{}, err
+		return supply.DocResult{}, err
 	}
 	if f.refuse[id] {
-		return erp.DocResult{}, &erp.Error{Kind: erp.KindPermanent, Code: erp.CodeInvalidDocument, Reason: "the ERP refused the document: lines[0].quantity", Err: errors.New("refused")}
+		return supply.DocResult{}, &erp.Error{Kind: erp.KindPermanent, Code: erp.CodeInvalidDocument, Reason: "the ERP refused the document: lines[0].quantity", Err: errors.New("refused")}
 	}
-	return erp.DocResult{PONumber: "PO-1"}, nil
+	return supply.DocResult{PONumber: "PO-1"}, nil
 }
 
 func (f *fakeChain) called() []string {
@@ -49,16 +49,16 @@ func (f *fakeChain) PurchaseOrders(context.Context, string, []supply.Status, int
 func (f *fakeChain) PurchaseOrder(context.Context, string, string) (*supply.PurchaseOrder, error) {
 	return nil, errors.New("unused")
 }
-func (f *fakeChain) Acknowledge(_ context.Context, a *supply.Acknowledgement) (erp.DocResult, error) {
+func (f *fakeChain) Acknowledge(_ context.Context, a *supply.Acknowledgement) (supply.DocResult, error) {
 	return f.doc("ack", a.ID)
 }
-func (f *fakeChain) Ship(_ context.Context, n *supply.ShippingNotice) (erp.DocResult, error) {
+func (f *fakeChain) Ship(_ context.Context, n *supply.ShippingNotice) (supply.DocResult, error) {
 	return f.doc("asn", n.ID)
 }
-func (f *fakeChain) AdviseStock(_ context.Context, a *supply.StockAdvice) (erp.DocResult, error) {
+func (f *fakeChain) AdviseStock(_ context.Context, a *supply.StockAdvice) (supply.DocResult, error) {
 	return f.doc("stock", a.ID)
 }
-func (f *fakeChain) Invoice(_ context.Context, inv *supply.Invoice) (erp.DocResult, error) {
+func (f *fakeChain) Invoice(_ context.Context, inv *supply.Invoice) (supply.DocResult, error) {
 	return f.doc("invoice", inv.ID)
 }
 func (f *fakeChain) CatalogItems(context.Context, int, int) (erp.CatalogPage, error) {
@@ -70,7 +70,7 @@ func (f *fakeChain) CatalogItem(context.Context, string) (erp.CatalogItem, error
 
 var _ erp.SupplyChain = (*fakeChain)(nil)
 
-func acceptDoc(t *testing.T, e *env, d *store.SupplierDocument) {
+func acceptDoc(t *testing.T, e *env, d *supply.Document) {
 	t.Helper()
 	d.SupplierID = "SUP-2"
 	d.AcceptedAt = e.clock.Now()
@@ -79,7 +79,7 @@ func acceptDoc(t *testing.T, e *env, d *store.SupplierDocument) {
 	}
 }
 
-func docState(t *testing.T, e *env, id string) erp.DocumentDelivery {
+func docState(t *testing.T, e *env, id string) supply.DocumentDelivery {
 	t.Helper()
 	d, err := e.st.SupplierDocument(context.Background(), id)
 	if err != nil {
@@ -99,7 +99,7 @@ func TestSupplyDeliveryKeepsPurchaseOrderOrder(t *testing.T) {
 	var mu sync.Mutex
 	var results []string
 	sd, err := erp.NewSupplyDelivery(erp.SupplyDeliveryConfig{Documents: e.st, Chains: map[string]erp.SupplyChain{erp.V2: chain},
-		Now: e.clock.Now, OnResult: func(_ context.Context, target string, d *erp.SupplierDocument) {
+		Now: e.clock.Now, OnResult: func(_ context.Context, target string, d *supply.Document) {
 			mu.Lock()
 			results = append(results, target+" "+d.DocumentID+" "+d.State)
 			mu.Unlock()
@@ -108,12 +108,12 @@ func TestSupplyDeliveryKeepsPurchaseOrderOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	ack := &supply.Acknowledgement{ID: "ACK-1", PONumber: "PO-1"}
-	acceptDoc(t, e, &store.SupplierDocument{ID: "sd_1", Kind: erp.KindAcknowledgement, DocumentID: "ACK-1", PONumber: "PO-1", Acknowledgement: ack})
-	acceptDoc(t, e, &store.SupplierDocument{ID: "sd_2", Kind: erp.KindShippingNotice, DocumentID: "ASN-1", PONumber: "PO-1",
+	acceptDoc(t, e, &supply.Document{ID: "sd_1", Kind: supply.KindAcknowledgement, DocumentID: "ACK-1", PONumber: "PO-1", Acknowledgement: ack})
+	acceptDoc(t, e, &supply.Document{ID: "sd_2", Kind: supply.KindShippingNotice, DocumentID: "ASN-1", PONumber: "PO-1",
 		ShippingNotice: &supply.ShippingNotice{ID: "ASN-1", PONumber: "PO-1"}})
-	acceptDoc(t, e, &store.SupplierDocument{ID: "sd_3", Kind: erp.KindStockAdvice, DocumentID: "STK-1",
+	acceptDoc(t, e, &supply.Document{ID: "sd_3", Kind: supply.KindStockAdvice, DocumentID: "STK-1",
 		StockAdvice: &supply.StockAdvice{ID: "STK-1"}})
-	acceptDoc(t, e, &store.SupplierDocument{ID: "sd_4", Kind: erp.KindInvoice, DocumentID: "INV-1", PONumber: "PO-2",
+	acceptDoc(t, e, &supply.Document{ID: "sd_4", Kind: supply.KindInvoice, DocumentID: "INV-1", PONumber: "PO-2",
 		Invoice: &supply.Invoice{ID: "INV-1", PONumber: "PO-2"}})
 
 	cfg := e.config()
@@ -121,25 +121,25 @@ func TestSupplyDeliveryKeepsPurchaseOrderOrder(t *testing.T) {
 	_, stop := e.run(cfg)
 	defer stop()
 	waitUntil(t, "the stock advice and the invoice answered", func() bool {
-		return docState(t, e, "sd_3").State == erp.DocDelivered && docState(t, e, "sd_4").State == erp.DocRejected
+		return docState(t, e, "sd_3").State == supply.DocDelivered && docState(t, e, "sd_4").State == supply.DocRejected
 	})
 	// The acknowledgement failed and waits a backoff (fake time); the
 	// shipping notice waits for it without reaching the ERP.
 	if got := chain.called(); slices.Contains(got, "asn ASN-1") {
 		t.Fatalf("calls = %v: the shipping notice went before its acknowledgement", got)
 	}
-	if st := docState(t, e, "sd_1"); st.State != erp.DocPending || st.Reason == "" {
+	if st := docState(t, e, "sd_1"); st.State != supply.DocPending || st.Reason == "" {
 		t.Errorf("failed acknowledgement = %+v, want pending with a reason", st)
 	}
 	for range 5 {
 		e.clock.Advance(2 * time.Minute)
 		time.Sleep(20 * time.Millisecond)
-		if docState(t, e, "sd_2").State == erp.DocDelivered {
+		if docState(t, e, "sd_2").State == supply.DocDelivered {
 			break
 		}
 	}
 	waitUntil(t, "the acknowledgement and then the shipping notice delivered", func() bool {
-		return docState(t, e, "sd_2").State == erp.DocDelivered
+		return docState(t, e, "sd_2").State == supply.DocDelivered
 	})
 	got := chain.called()
 	ia, is := slices.Index(got, "ack ACK-1"), slices.Index(got, "asn ASN-1")
@@ -177,5 +177,15 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestDocumentStates: a supplier document's delivery states share their
+// values with the order result states (the dead-letter tools show both).
+func TestDocumentStates(t *testing.T) {
+	for got, want := range map[string]string{supply.DocPending: erp.StatePending, supply.DocRejected: erp.StateRejected, supply.DocDead: erp.StateDead} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
 	}
 }

@@ -12,7 +12,6 @@ package gateway
 //	GET /v1/catalog/items/{sku}            (shop key) one item
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
@@ -20,69 +19,8 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/supplier"
 )
-
-// Catalog page sizes.
-const (
-	MaxCatalogPage     = 100
-	DefaultCatalogPage = 50
-)
-
-// CatalogPage is one page of the catalog.
-type CatalogPage struct {
-	Items      []erp.CatalogItem
-	Total      int
-	NextOffset int
-	Stale      bool
-}
-
-// CatalogItems returns one page of the catalog. Errors: Invalid (page),
-// Unavailable.
-func (s *SupplierService) CatalogItems(ctx context.Context, offset, limit int) (CatalogPage, error) {
-	if limit == 0 {
-		limit = DefaultCatalogPage
-	}
-	if err := checkPage(offset, limit, MaxCatalogPage); err != nil {
-		return CatalogPage{}, err
-	}
-	key := "cat:" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
-	p, stale, err := readThrough(ctx, s, catalogScope, key, func(ctx context.Context) (erp.CatalogPage, error) {
-		return s.cfg.ERP.CatalogItems(ctx, offset, limit)
-	})
-	if err != nil {
-		return CatalogPage{}, erpError(err, "catalog")
-	}
-	return CatalogPage{Items: p.Items, Total: p.Total, NextOffset: p.NextOffset, Stale: stale}, nil
-}
-
-// CatalogItem returns one item. Errors: NotFound, Unavailable.
-func (s *SupplierService) CatalogItem(ctx context.Context, sku string) (erp.CatalogItem, bool, error) {
-	if !validDocID(sku) {
-		return erp.CatalogItem{}, false, erpgate.Errorf(erpgate.NotFound, "no such item")
-	}
-	it, stale, err := readThrough(ctx, s, catalogScope, "cat:item:"+sku, func(ctx context.Context) (erp.CatalogItem, error) {
-		return s.cfg.ERP.CatalogItem(ctx, sku)
-	})
-	if err != nil {
-		if erpgate.ErrorCode(erpError(err, "item")) == erpgate.NotFound {
-			return erp.CatalogItem{}, false, erpgate.Errorf(erpgate.NotFound, "no such item")
-		}
-		return erp.CatalogItem{}, false, erpError(err, "item")
-	}
-	return it, stale, nil
-}
-
-// catalogAll returns the whole catalog (up to erp.MaxCatalogPage items),
-// for checks that need every sku.
-func (s *SupplierService) catalogAll(ctx context.Context) ([]erp.CatalogItem, bool, error) {
-	p, stale, err := readThrough(ctx, s, catalogScope, "cat:all", func(ctx context.Context) (erp.CatalogPage, error) {
-		return s.cfg.ERP.CatalogItems(ctx, 0, erp.MaxCatalogPage)
-	})
-	if err != nil {
-		return nil, false, erpError(err, "catalog")
-	}
-	return p.Items, stale, nil
-}
 
 // catalogItemJSON is an item as the shop sees it: no supplier ids.
 type catalogItemJSON struct {
@@ -121,13 +59,13 @@ func catalogItemView(it erp.CatalogItem) catalogItemJSON {
 	return out
 }
 
-func (s *Server) handleCatalogItems() echo.HandlerFunc {
+func handleCatalogItems(svc *supplier.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		offset, limit, err := pageParams(c)
 		if err != nil {
 			return err
 		}
-		p, err := s.supplier.CatalogItems(c.Request().Context(), offset, limit)
+		p, err := svc.CatalogItems(c.Request().Context(), offset, limit)
 		if err != nil {
 			return err
 		}
@@ -140,9 +78,9 @@ func (s *Server) handleCatalogItems() echo.HandlerFunc {
 	}
 }
 
-func (s *Server) handleCatalogItem() echo.HandlerFunc {
+func handleCatalogItem(svc *supplier.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		it, stale, err := s.supplier.CatalogItem(c.Request().Context(), c.Param("sku"))
+		it, stale, err := svc.CatalogItem(c.Request().Context(), c.Param("sku"))
 		if err != nil {
 			return err
 		}
@@ -182,18 +120,4 @@ func pageParams(c echo.Context) (offset, limit int, err error) {
 			Problems: []erpgate.Problem{{Field: "limit", Message: "must be at least 1"}}}
 	}
 	return offset, limit, nil
-}
-
-// productNames returns every catalog item's name by SKU (the tracking
-// page's product names).
-func (s *SupplierService) productNames(ctx context.Context) (map[string]string, error) {
-	items, _, err := s.catalogAll(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := make(map[string]string, len(items))
-	for _, it := range items {
-		names[it.SKU] = it.Name
-	}
-	return names, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"erpgate/erpsim"
+	"erpgate/supplier"
 )
 
 // TestCatalogCacheAndInvalidation: the catalog is served from the cache
@@ -61,7 +62,7 @@ func TestCatalogCacheAndInvalidation(t *testing.T) {
 	if in := inbound(item()); in["status"] != "shipped" || in["expected_delivery"] != "2026-03-05" || in["promised_date"] != "2026-03-06" {
 		t.Errorf("after the shipping notice: %v, want shipped, expected 2026-03-05, promised 2026-03-06", in)
 	}
-	e.clk.Add(DefaultSupplyCacheTTL + time.Second)
+	e.clk.Add(supplier.DefaultCacheTTL + time.Second)
 	if err := e.sim.SetFaults(erpsim.Faults{Down: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestSupplierMetricsLint(t *testing.T) {
 	if err != nil || len(probs) != 0 {
 		t.Errorf("lint: %v %v", probs, err)
 	}
-	if n := testutil.CollectAndCount(e.gw.Supplier().docs); n != 4*9 {
+	if n, err := testutil.GatherAndCount(e.reg, "erpgate_supplier_documents_total"); n != 4*9 || err != nil {
 		t.Errorf("%d series, want every kind × outcome pre-created (36)", n)
 	}
 }

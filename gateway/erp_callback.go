@@ -112,7 +112,7 @@ var erpEventTypes = map[string]string{
 	"allocated":   tracking.TypeAllocated,
 	"picked":      tracking.TypePicked,
 	"shipped":     tracking.TypeShipped,
-	"delivered":   tracking.TypeDone,
+	"delivered":   tracking.TypeDelivered,
 	"cancelled":   tracking.TypeCancelled,
 	"rejected":    tracking.TypeRejected,
 }
@@ -177,7 +177,7 @@ func ERPStatusEvent(st ERPStatus) (ev tracking.Event, ok bool) {
 		if expected != "" {
 			b.WriteString(". Expected delivery: " + expected)
 		}
-	case tracking.TypeDone:
+	case tracking.TypeDelivered:
 		b.WriteString("Your parcel has been delivered")
 	case tracking.TypeCancelled:
 		b.WriteString("Your order was cancelled")

@@ -68,7 +68,6 @@ func (s *Server) initNotices(svc *notice.Service, reg prometheus.Registerer) err
 	}
 	s.notices = svc
 	board := svc.Board()
-	s.intake.gate = board.CheckIntake
 	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "erpgate_notices_active",
 		Help: "Maintenance notices whose window is in force now (from this instance's copy, at most a second old).",

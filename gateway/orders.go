@@ -8,12 +8,12 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/internal/jsonenc"
 	"erpgate/notice"
 	"erpgate/order"
 	"erpgate/store"
@@ -238,15 +238,15 @@ func writeAccepted(c echo.Context, r acceptedResponse) error {
 		}
 	}()
 	b := append((*bp)[:0], `{"id":`...)
-	b = appendJSONString(b, r.ID)
+	b = jsonenc.AppendString(b, r.ID)
 	b = append(b, `,"external_id":`...)
-	b = appendJSONString(b, r.ExternalID)
+	b = jsonenc.AppendString(b, r.ExternalID)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, r.Status)
+	b = jsonenc.AppendString(b, r.Status)
 	b = append(b, `,"tracking":{"url":`...)
-	b = appendJSONString(b, r.Tracking.URL)
+	b = jsonenc.AppendString(b, r.Tracking.URL)
 	b = append(b, `,"token":`...)
-	b = appendJSONString(b, r.Tracking.Token)
+	b = jsonenc.AppendString(b, r.Tracking.Token)
 	b = append(b, "}}\n"...)
 	*bp = b
 	// JSONBlob copies b into the connection's buffer before it returns.
@@ -254,60 +254,6 @@ func writeAccepted(c echo.Context, r acceptedResponse) error {
 }
 
 var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string exactly as encoding/json
-// writes it (HTML-safe: <, > and & escaped; U+2028 and U+2029 escaped;
-// invalid UTF-8 as U+FFFD). TestAppendJSONString holds it to that.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 func hasProblem(ps []erpgate.Problem, field string) bool {
 	for _, p := range ps {

@@ -3,7 +3,10 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"net/http/pprof"
 	"time"
+
+	"erpgate/supply"
 
 	"github.com/labstack/echo/v4"
 )
@@ -74,9 +77,21 @@ func (s *Server) routes() {
 	}
 	// --- end CMDB export ---
 
-	// --- pprof (pprof.go): runtime profiles behind the admin token ---
-	s.pprofRoutes()
-	// --- end pprof ---
+	// Go's runtime profiles behind the admin token (pprof.go). pprof.Index
+	// serves the index for the bare prefix and the named profiles (heap,
+	// allocs, goroutine, block, mutex, threadcreate) after it.
+	{
+		g := s.e.Group("/debug/pprof", requireKind(s.keys, KindAdmin))
+		index := pprofHandler(pprof.Index)
+		g.GET("", index)
+		g.GET("/", index)
+		g.GET("/:name", index)
+		g.GET("/cmdline", pprofHandler(pprof.Cmdline))
+		g.GET("/profile", pprofHandler(pprof.Profile))
+		g.GET("/symbol", pprofHandler(pprof.Symbol))
+		g.POST("/symbol", pprofHandler(pprof.Symbol))
+		g.GET("/trace", pprofHandler(pprof.Trace))
+	}
 
 	// --- ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go) ---
 	// ERP v2 pushes status changes (SOAP, ERP callback key); its WSDL is public.
@@ -135,9 +150,33 @@ func (s *Server) routes() {
 		s.e.DELETE("/admin/outbox/dead-letters/:id", s.handleOutboxDiscard(), admin)
 	}
 
-	// --- supplier services and catalog (supplier.go, catalog.go, soap_supplier.go) ---
-	s.supplierRoutes() // /v1/supplier/..., /v1/catalog/items, /soap/supplier
-	// --- end supplier ---
+	// Supplier services (supplier.go): a supplier sees and changes only
+	// its own documents. The catalog (catalog.go) is the shop's read side.
+	if svc := s.supplier; svc != nil {
+		sup := s.e.Group("/v1/supplier", s.requireSupplier(), s.rateLimited())
+		sup.GET("/purchase-orders", handleListPurchaseOrders(svc))
+		sup.GET("/purchase-orders/:number", handleGetPurchaseOrder(svc))
+		sup.POST("/purchase-orders/:number/acknowledgements", handleAcknowledge(svc))
+		sup.POST("/purchase-orders/:number/shipping-notices", handleShippingNotice(svc))
+		sup.POST("/purchase-orders/:number/invoices", handleInvoice(svc))
+		sup.POST("/stock-advices", handleStockAdvice(svc))
+		sup.GET("/acknowledgements", handleListDocuments(svc, supply.KindAcknowledgement))
+		sup.GET("/acknowledgements/:id", handleGetDocument(svc, supply.KindAcknowledgement))
+		sup.GET("/shipping-notices", handleListDocuments(svc, supply.KindShippingNotice))
+		sup.GET("/shipping-notices/:id", handleGetDocument(svc, supply.KindShippingNotice))
+		sup.GET("/invoices", handleListDocuments(svc, supply.KindInvoice))
+		sup.GET("/invoices/:id", handleGetDocument(svc, supply.KindInvoice))
+		sup.GET("/stock-advices", handleListDocuments(svc, supply.KindStockAdvice))
+		sup.GET("/stock-advices/:id", handleGetDocument(svc, supply.KindStockAdvice))
+
+		s.e.GET("/v1/catalog/items", handleCatalogItems(svc), requireKind(s.keys, KindShop))
+		s.e.GET("/v1/catalog/items/:sku", handleCatalogItem(svc), requireKind(s.keys, KindShop))
+
+		// SOAP SupplierService (soap_supplier.go): the WSDL is public; the
+		// endpoint authenticates suppliers itself (faults, not problem+json).
+		s.e.GET(soapSupplierPath, s.handleSupplierServiceWSDL())
+		s.e.POST(soapSupplierPath, s.handleSupplierService())
+	}
 }
 
 func (s *Server) handleHealthz() echo.HandlerFunc {

@@ -18,7 +18,10 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"erpgate/intake"
 	"erpgate/notice"
+	"erpgate/store"
+	"erpgate/supplier"
 )
 
 // Config holds the gateway's dependencies and settings.
@@ -98,6 +101,13 @@ type Config struct {
 	NoMetricsRoute bool
 }
 
+// OrderStore is what the gateway needs of the durable store.
+type OrderStore interface {
+	Accept(ctx context.Context, in store.Intake) (store.Accepted, error)
+	Order(ctx context.Context, id string) (*store.Record, error)
+	OrderByExternalID(ctx context.Context, shopID, externalID string) (*store.Record, error)
+}
+
 // Server is the gateway's HTTP handler.
 type Server struct {
 	e          *echo.Echo
@@ -105,7 +115,7 @@ type Server struct {
 	publicURL  string
 	store      OrderStore
 	keys       *Keyring
-	intake     *Intake
+	intake     *intake.Service
 	ready      func(ctx context.Context) error
 	gatherer   prometheus.Gatherer
 	metrics    *metrics
@@ -117,8 +127,9 @@ type Server struct {
 	release    ReleaseAdmin
 	// manifestKey: see Config.ManifestKey.
 	manifestKey ed25519.PublicKey
-	cmdb        CMDB             // admin_cmdb.go; nil when not configured
-	supplier    *SupplierService // supplier.go; nil when not configured
+	cmdb        CMDB              // admin_cmdb.go; nil when not configured
+	supplier    *supplier.Service // supplier.go; nil when not configured
+	supplierCfg SupplierConfig    // supplier_auth.go: signature policy and replay records
 	plan        OrderPlan
 
 	// ERP callbacks and webhook admin (erp_callback.go, admin_webhooks.go).
@@ -167,14 +178,19 @@ func New(cfg Config) (*Server, error) {
 	e.HTTPErrorHandler = errorHandler(cfg.Logger, cfg.Now, publicURL)
 	s := &Server{
 		e: e, log: cfg.Logger, publicURL: publicURL,
-		store: cfg.Store, keys: cfg.Keyring, intake: NewIntake(cfg.Store, cfg.Now),
+		store: cfg.Store, keys: cfg.Keyring,
 		ready: cfg.Ready, gatherer: cfg.Gatherer, metrics: m, now: cfg.Now,
 		timelines: cfg.Timelines, live: cfg.Live, trackCache: cfg.TrackingCache,
 		release: cfg.Release, manifestKey: cfg.ManifestKey, cmdb: cfg.CMDB, plan: cfg.Plan, outbox: cfg.Outbox,
 	}
+	in := intake.Config{Store: cfg.Store, Now: cfg.Now}
 	if cfg.Timelines != nil {
-		s.intake.accepted = cfg.Timelines.Count
+		in.Accepted = cfg.Timelines.Count
 	}
+	if cfg.Notices != nil {
+		in.Gate = cfg.Notices.Board().CheckIntake // notices.go: the intake pause
+	}
+	s.intake = intake.New(in)
 	if s.admission, err = newAdmission(cfg.Limits, cfg.Registerer); err != nil {
 		return nil, err
 	}
@@ -189,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.products = &productNames{now: cfg.Now}
 	if s.supplier != nil {
-		s.products.load = s.supplier.productNames
+		s.products.load = s.supplier.ProductNames
 	}
 	if err := s.initERPCallbacks(cfg); err != nil { // erp_callback.go
 		return nil, err
@@ -209,4 +225,4 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
 
 // Intake returns the shared order intake service (REST and SOAP use it).
-func (s *Server) Intake() *Intake { return s.intake }
+func (s *Server) Intake() *intake.Service { return s.intake }

@@ -10,17 +10,17 @@ import (
 
 // The fast path of SubmitOrder.
 //
-// decodeStrict tokenises the body element with encoding/xml, keeps the
+// Request.DecodeStrict tokenises the body element with encoding/xml, keeps the
 // tokens and replays them into the generated type by reflection: for a SOAP
 // order that was most of the gateway's CPU. decodeSubmitOrderFast fills the
 // same generated orderws.SubmitOrder by hand from soap.Scanner, which reads
 // only the plain form toolkits write (see soap/scan.go), and only when
-// decodeStrict would find nothing to report: every element declared by the
+// Request.DecodeStrict would find nothing to report: every element declared by the
 // schema, in the service namespace, single-valued ones once, quantities
 // that parse, no elements inside a value. For anything else it reports
-// false and decodeStrict decodes the request as before, with its exact
+// false and Request.DecodeStrict decodes the request as before, with its exact
 // problems. The generated type stays the contract; FuzzSubmitOrderFast
-// holds the fast path to decodeStrict's result on every input it takes.
+// holds the fast path to Request.DecodeStrict's result on every input it takes.
 func decodeSubmitOrderFast(req *soap.Request, in *orderws.SubmitOrder) bool {
 	if req.Operation.Local != orderws.OpSubmitOrder {
 		return false
@@ -109,7 +109,7 @@ func (d *fastSOAP) leaf(v *string) bool {
 			*v = text
 			return true
 		default:
-			return false // an element inside a value: decodeStrict reports it
+			return false // an element inside a value: Request.DecodeStrict reports it
 		}
 	}
 }
@@ -124,7 +124,7 @@ func (d *fastSOAP) money(m **orderws.Money) bool {
 	return true
 }
 
-// int64 reads an integer value as decodeStrict checks it and encoding/xml
+// int64 reads an integer value as Request.DecodeStrict checks it and encoding/xml
 // then parses it.
 func (d *fastSOAP) int64(v *int64) bool {
 	var s string

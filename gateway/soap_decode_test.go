@@ -28,8 +28,8 @@ func readSOAP(t testing.TB, envelope []byte) *soap.Request {
 	return req
 }
 
-// checkSubmitOrderFast holds decodeSubmitOrderFast to decodeStrict, the
-// generated-type path: whenever the fast path takes a request, decodeStrict
+// checkSubmitOrderFast holds decodeSubmitOrderFast to Request.DecodeStrict, the
+// generated-type path: whenever the fast path takes a request, Request.DecodeStrict
 // must accept it too and produce the same SubmitOrder. It reports whether
 // the fast path took it.
 func checkSubmitOrderFast(t *testing.T, envelope []byte) bool {
@@ -43,11 +43,11 @@ func checkSubmitOrderFast(t *testing.T, envelope []byte) bool {
 		return false
 	}
 	var strict orderws.SubmitOrder
-	if err := decodeStrict(req, &strict); err != nil {
-		t.Fatalf("fast path took a request decodeStrict refuses (%v):\n%s", err, envelope)
+	if err := req.DecodeStrict(&strict); err != nil {
+		t.Fatalf("fast path took a request Request.DecodeStrict refuses (%v):\n%s", err, envelope)
 	}
 	if !reflect.DeepEqual(fast, strict) {
-		t.Fatalf("fast path and decodeStrict differ for\n%s\nfast   %s\nstrict %s", envelope, dumpSubmit(fast), dumpSubmit(strict))
+		t.Fatalf("fast path and Request.DecodeStrict differ for\n%s\nfast   %s\nstrict %s", envelope, dumpSubmit(fast), dumpSubmit(strict))
 	}
 	return true
 }
@@ -87,7 +87,7 @@ func TestSubmitOrderFastTakesToolkitForms(t *testing.T) {
 			if !decodeSubmitOrderFast(req, &fast) {
 				t.Errorf("%s: fast path declined", name)
 			}
-			if err := decodeStrict(req, &strict); err != nil || !reflect.DeepEqual(fast, strict) {
+			if err := req.DecodeStrict(&strict); err != nil || !reflect.DeepEqual(fast, strict) {
 				t.Errorf("%s: fast %+v, strict %+v (%v)", name, fast, strict, err)
 			}
 			if fast.IdempotencyKey != "K-1" {
@@ -119,8 +119,8 @@ func xmlEscaped(s string) string {
 	return b.String()
 }
 
-// Whatever decodeStrict would report, and the forms outside the Scanner's
-// subset, are left to decodeStrict.
+// Whatever Request.DecodeStrict would report, and the forms outside the Scanner's
+// subset, are left to Request.DecodeStrict.
 func TestSubmitOrderFastDeclines(t *testing.T) {
 	for name, o := range map[string]soapOrder{
 		"unknown element":           {lineExtra: "<o:Discont>1</o:Discont>"},
@@ -149,7 +149,7 @@ func TestSubmitOrderFastDeclines(t *testing.T) {
 }
 
 // FuzzSubmitOrderFast: on every request the fast path takes, it decodes
-// exactly what decodeStrict (the generated types) decodes.
+// exactly what Request.DecodeStrict (the generated types) decodes.
 func FuzzSubmitOrderFast(f *testing.F) {
 	f.Add([]byte(soapEnvelope("", soapOrder{}.xml())))
 	f.Add([]byte(soapEnvelope("", strings.Replace(soapOrder{}.xml(), "Leave at the door", "a &amp; b &lt; c", 1))))

@@ -107,8 +107,45 @@ type soapService struct {
 	// It returns the request and the caller's id for call, or false when it
 	// has answered with a fault (x.fail, x.refuse).
 	authenticate func(x *soapExchange) (req *soap.Request, caller string, ok bool)
-	// call runs the operation; its error is answered as a fault.
-	call func(ctx context.Context, r *http.Request, req *soap.Request, caller string) (any, error)
+	// ops are the service's operations; an operation not in it is answered
+	// with the error unknownOperation returns.
+	ops soapOps
+}
+
+// soapCall is what an operation is called with: the HTTP request (for
+// headers such as Idempotency-Key), the envelope and the authenticated
+// caller's id.
+type soapCall struct {
+	r      *http.Request
+	req    *soap.Request
+	caller string
+}
+
+// soapOperation is one row of a service's operation table: it decodes the
+// operation's request type, translates it, runs the use case and returns
+// the response body (the generated response type), which serveSOAP encodes.
+// Its error is answered as a fault.
+type soapOperation func(ctx context.Context, call soapCall) (any, error)
+
+// soapOps is a service's operation table by operation name (the local name
+// of the body element, in the service's namespace).
+type soapOps map[string]soapOperation
+
+// soapOp is the row of an operation whose request type is In: the body is
+// decoded strictly into In (soap.Request.DecodeStrict) and handed to run.
+func soapOp[In any](run func(ctx context.Context, call soapCall, in *In) (any, error)) soapOperation {
+	return soapOpDecoding(func(req *soap.Request, in *In) error { return req.DecodeStrict(in) }, run)
+}
+
+// soapOpDecoding is soapOp with the operation's own decode.
+func soapOpDecoding[In any](decode func(*soap.Request, *In) error, run func(ctx context.Context, call soapCall, in *In) (any, error)) soapOperation {
+	return func(ctx context.Context, call soapCall) (any, error) {
+		in := new(In)
+		if err := decode(call.req, in); err != nil {
+			return nil, err
+		}
+		return run(ctx, call, in)
+	}
 }
 
 // soapExchange is one request to a SOAP service endpoint, answered in the
@@ -171,12 +208,13 @@ func (s *Server) serveSOAP(svc soapService) echo.HandlerFunc {
 				return nil
 			}
 		}
-		if req.Operation.Space != svc.namespace {
+		op, found := svc.ops[req.Operation.Local]
+		if req.Operation.Space != svc.namespace || !found {
 			x.fail(svc.unknownOperation(req.Operation))
 			return nil
 		}
 		ctx := r.Context()
-		resp, err := svc.call(ctx, r, req, caller)
+		resp, err := op(ctx, soapCall{r: r, req: req, caller: caller})
 		if err != nil {
 			x.fail(err)
 			return nil

@@ -13,18 +13,14 @@ package gateway
 // problem+json.
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
-	"io"
 	"maps"
 	"net/http"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -39,9 +35,6 @@ import (
 // soapOrdersPath is where the OrderService is served (POST) and its WSDL
 // (GET ?wsdl). The WSDL's soap:address is rewritten to it.
 const soapOrdersPath = "/soap/orders"
-
-// WS-Security password types (OASIS UsernameToken Profile 1.0).
-const wssePasswordDigest = "#PasswordDigest"
 
 // soapTimestamp is how points in time are written (Timestamp in the WSDL):
 // RFC 3339 in UTC with milliseconds, the precision orders are stored with.
@@ -59,7 +52,11 @@ func (s *Server) handleOrderService() echo.HandlerFunc {
 		unknownOperation: unknownOperation,
 		limits:           soap.DefaultLimits(), // 1 MiB body, depth/element/attribute/token bounds
 		authenticate:     s.soapShop,
-		call:             s.soapOrderCall,
+		ops: soapOps{
+			orderws.OpSubmitOrder:    soapOpDecoding(s.decodeSubmitOrder, s.soapSubmitOrder),
+			orderws.OpGetOrder:       soapOp(s.soapGetOrder),
+			orderws.OpGetOrderStatus: soapOp(s.soapGetOrderStatus),
+		},
 	})
 }
 
@@ -88,20 +85,6 @@ func (s *Server) soapShop(x *soapExchange) (*soap.Request, string, bool) {
 	authenticated(x.c)
 	x.c.Set(principalKey, Principal{ClientID: shop, Kind: KindShop})
 	return req, shop, true
-}
-
-// soapOrderCall runs one OrderService operation for shop.
-func (s *Server) soapOrderCall(ctx context.Context, r *http.Request, req *soap.Request, shop string) (any, error) {
-	switch req.Operation.Local {
-	case orderws.OpSubmitOrder:
-		return s.soapSubmitOrder(ctx, r, req, shop)
-	case orderws.OpGetOrder:
-		return s.soapGetOrder(ctx, req, shop)
-	case orderws.OpGetOrderStatus:
-		return s.soapGetOrderStatus(ctx, req, shop)
-	default:
-		return nil, unknownOperation(req.Operation)
-	}
 }
 
 func unknownOperation(op xml.Name) error {
@@ -141,7 +124,7 @@ func (s *Server) soapBearer(c echo.Context) (Client, *soap.Fault) {
 func (s *Server) soapPrincipal(req *soap.Request, viaHeader *Client) (string, *soap.Fault) {
 	user, pass, ok := req.UsernameToken()
 	if !ok {
-		tokens, digest := scanUsernameTokens(req.Header)
+		tokens, digest := req.UsernameTokens()
 		switch {
 		case digest:
 			return "", authFault(http.StatusInternalServerError, erpgate.Unauthorized,
@@ -172,70 +155,30 @@ func (s *Server) soapPrincipal(req *soap.Request, viaHeader *Client) (string, *s
 	return cl.ID, nil
 }
 
-// scanUsernameTokens counts the UsernameTokens in the wsse:Security blocks
-// of header (the raw Header element, already vetted by soap.ReadRequest) and
-// reports whether any uses PasswordDigest. It only explains a token that
-// Request.UsernameToken refused.
-func scanUsernameTokens(header []byte) (tokens int, digest bool) {
-	if len(header) == 0 {
-		return 0, false
+// decodeSubmitOrder decodes SubmitOrder: the fast path (soap_decode.go)
+// when it takes the request, else Request.DecodeStrict.
+func (s *Server) decodeSubmitOrder(req *soap.Request, in *orderws.SubmitOrder) error {
+	if decodeSubmitOrderFast(req, in) {
+		return nil
 	}
-	dec := xml.NewDecoder(bytes.NewReader(header))
-	depth, secDepth := 0, 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return tokens, digest
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			switch {
-			case depth == 2 && isWSSE(t.Name, "Security"):
-				secDepth = depth
-			case secDepth != 0 && depth == secDepth+1 && isWSSE(t.Name, "UsernameToken"):
-				tokens++
-			case secDepth != 0 && depth == secDepth+2 && isWSSE(t.Name, "Password"):
-				for _, a := range t.Attr {
-					if a.Name.Local == "Type" && strings.HasSuffix(strings.TrimSpace(a.Value), wssePasswordDigest) {
-						digest = true
-					}
-				}
-			}
-		case xml.EndElement:
-			if depth == secDepth {
-				secDepth = 0
-			}
-			depth--
-		}
+	*in = orderws.SubmitOrder{} // DecodeStrict starts from scratch
+	if err := req.DecodeStrict(in); err != nil {
+		s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
+		return err
 	}
+	return nil
 }
 
-// isWSSE reports whether n is the WS-Security element local. Parsed alone,
-// the Header loses the prefixes declared on Envelope, so an unresolved
-// prefix (no ':' in it, unlike a namespace URI) counts as well: the answer
-// only chooses an error message.
-func isWSSE(n xml.Name, local string) bool {
-	return n.Local == local && (n.Space == soap.NSWSSE || !strings.Contains(n.Space, ":"))
-}
-
-// soapSubmitOrder is SubmitOrder: decode, translate, the shared Intake.
-func (s *Server) soapSubmitOrder(ctx context.Context, r *http.Request, req *soap.Request, shop string) (any, error) {
-	var in orderws.SubmitOrder
-	if !decodeSubmitOrderFast(req, &in) {
-		in = orderws.SubmitOrder{} // decodeStrict starts from scratch
-		if err := decodeStrict(req, &in); err != nil {
-			s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
-			return nil, err
-		}
-	}
+// soapSubmitOrder is SubmitOrder: translate, the shared Intake.
+func (s *Server) soapSubmitOrder(ctx context.Context, call soapCall, in *orderws.SubmitOrder) (any, error) {
+	shop := call.caller
 	o, err := orderFromWire(in.Order, s.now())
 	if err != nil {
 		s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
 		return nil, err
 	}
 	key, keyField := in.IdempotencyKey, "IdempotencyKey"
-	if h := r.Header.Get("Idempotency-Key"); h != "" {
+	if h := call.r.Header.Get("Idempotency-Key"); h != "" {
 		if key != "" && key != h {
 			s.metrics.intake.WithLabelValues("soap", "invalid").Inc()
 			return nil, &erpgate.Error{Code: erpgate.Invalid, Message: "the IdempotencyKey element and the Idempotency-Key header differ",
@@ -263,12 +206,8 @@ func (s *Server) soapSubmitOrder(ctx context.Context, r *http.Request, req *soap
 }
 
 // soapGetOrder is GetOrder.
-func (s *Server) soapGetOrder(ctx context.Context, req *soap.Request, shop string) (any, error) {
-	var in orderws.GetOrder
-	if err := decodeStrict(req, &in); err != nil {
-		return nil, err
-	}
-	rec, err := s.soapFindOrder(ctx, shop, in.OrderId, in.ExternalId)
+func (s *Server) soapGetOrder(ctx context.Context, call soapCall, in *orderws.GetOrder) (any, error) {
+	rec, err := s.soapFindOrder(ctx, call.caller, in.OrderId, in.ExternalId)
 	if err != nil {
 		return nil, err
 	}
@@ -295,12 +234,8 @@ func (s *Server) soapGetOrder(ctx context.Context, req *soap.Request, shop strin
 }
 
 // soapGetOrderStatus is GetOrderStatus.
-func (s *Server) soapGetOrderStatus(ctx context.Context, req *soap.Request, shop string) (any, error) {
-	var in orderws.GetOrderStatus
-	if err := decodeStrict(req, &in); err != nil {
-		return nil, err
-	}
-	rec, err := s.soapFindOrder(ctx, shop, in.OrderId, in.ExternalId)
+func (s *Server) soapGetOrderStatus(ctx context.Context, call soapCall, in *orderws.GetOrderStatus) (any, error) {
+	rec, err := s.soapFindOrder(ctx, call.caller, in.OrderId, in.ExternalId)
 	if err != nil {
 		return nil, err
 	}
@@ -608,202 +543,6 @@ func soapProblems(err error, keyField string) error {
 		out.Problems[i] = p
 	}
 	return &out
-}
-
-// --- strict decoding ---
-
-// decodeStrict decodes the body element into v (a generated request type)
-// and refuses what encoding/xml would silently accept: elements the schema
-// does not declare (a misspelt <Discount> must not vanish), elements outside
-// the service namespace, a single-valued element given twice (which one
-// would win?), and integers that do not parse. Every finding is a problem
-// with the element's path; they are reported together as one Invalid error.
-func decodeStrict(req *soap.Request, v any) error {
-	sd := &strictDecoder{into: v, ns: req.Operation.Space}
-	if err := req.Decode(sd); err != nil {
-		return err
-	}
-	if len(sd.problems) > 0 {
-		n := len(sd.problems) + sd.dropped
-		if sd.dropped > 0 {
-			sd.problems = append(sd.problems, erpgate.Problem{Message: strconv.Itoa(sd.dropped) + " more problems not listed"})
-		}
-		count := strconv.Itoa(n) + " problems"
-		if n == 1 {
-			count = "1 problem"
-		}
-		return &erpgate.Error{Code: erpgate.Invalid, Message: "the " + req.Operation.Local + " request does not match the schema: " + count, Problems: sd.problems}
-	}
-	return nil
-}
-
-// strictDecoder is an xml.Unmarshaler: soap.Request.Decode hands it the body
-// element with every namespace prefix already resolved. It checks the tokens
-// against the shape of the generated type, keeps them, and decodes the
-// generated value from that copy.
-type strictDecoder struct {
-	into     any
-	ns       string // the service namespace: the operation element's (checked by the caller)
-	problems []erpgate.Problem
-	dropped  int
-}
-
-type strictFrame struct {
-	t       reflect.Type // struct type of the element, nil for a leaf
-	kind    reflect.Kind // leaf kind
-	path    string
-	seen    map[string]int
-	text    []byte
-	ignored bool // already reported; its content is not checked
-}
-
-func (sd *strictDecoder) problem(field, msg string) {
-	if len(sd.problems) >= order.MaxProblems-1 {
-		sd.dropped++
-		return
-	}
-	sd.problems = append(sd.problems, erpgate.Problem{Field: field, Message: msg})
-}
-
-// UnmarshalXML implements xml.Unmarshaler.
-func (sd *strictDecoder) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
-	root := reflect.TypeOf(sd.into).Elem()
-	toks := []xml.Token{start.Copy()}
-	stack := []*strictFrame{{t: root, seen: map[string]int{}}}
-	for len(stack) > 0 {
-		tok, err := d.Token()
-		if err != nil {
-			return err
-		}
-		tok = xml.CopyToken(tok)
-		toks = append(toks, tok)
-		top := stack[len(stack)-1]
-		switch t := tok.(type) {
-		case xml.StartElement:
-			stack = append(stack, sd.child(top, t.Name))
-		case xml.CharData:
-			if top.t == nil && !top.ignored {
-				top.text = append(top.text, t...)
-			}
-		case xml.EndElement:
-			sd.checkLeaf(top)
-			stack = stack[:len(stack)-1]
-		}
-	}
-	if len(sd.problems) > 0 {
-		return nil
-	}
-	return xml.NewTokenDecoder(&tokenReplay{toks: toks}).Decode(sd.into)
-}
-
-// child checks one child element of parent and returns its frame.
-func (sd *strictDecoder) child(parent *strictFrame, name xml.Name) *strictFrame {
-	if parent.ignored {
-		return &strictFrame{ignored: true}
-	}
-	path := name.Local
-	if parent.path != "" {
-		path = parent.path + "/" + name.Local
-	}
-	if parent.t == nil {
-		sd.problem(parent.path, "must not contain elements")
-		parent.ignored = true
-		return &strictFrame{ignored: true}
-	}
-	if name.Space != sd.ns {
-		sd.problem(path, "element must be in namespace "+sd.ns)
-		return &strictFrame{ignored: true}
-	}
-	f, ok := wireFields(parent.t)[name.Local]
-	if !ok {
-		sd.problem(path, "unknown element")
-		return &strictFrame{ignored: true}
-	}
-	n := parent.seen[name.Local] + 1
-	parent.seen[name.Local] = n
-	if f.repeated {
-		path += "[" + strconv.Itoa(n) + "]"
-	} else if n > 1 {
-		sd.problem(path, "must appear at most once")
-		return &strictFrame{ignored: true}
-	}
-	if f.elem.Kind() == reflect.Struct {
-		return &strictFrame{t: f.elem, path: path, seen: map[string]int{}}
-	}
-	return &strictFrame{kind: f.elem.Kind(), path: path}
-}
-
-// checkLeaf checks the text of an integer element. (Booleans and strings
-// need no check here; amounts and dates are strings in the generated types
-// and are checked when translated.)
-func (sd *strictDecoder) checkLeaf(f *strictFrame) {
-	if f.ignored || f.t != nil {
-		return
-	}
-	switch f.kind {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		s := strings.Trim(string(f.text), xmlSpace)
-		bits := map[reflect.Kind]int{reflect.Int8: 8, reflect.Int16: 16, reflect.Int32: 32}[f.kind]
-		if bits == 0 {
-			bits = 64
-		}
-		if _, err := strconv.ParseInt(s, 10, bits); err != nil {
-			msg := "must be an integer"
-			if errors.Is(err, strconv.ErrRange) {
-				msg = "is out of range"
-			}
-			sd.problem(f.path, msg)
-		}
-	}
-}
-
-type wireField struct {
-	elem     reflect.Type // element type with pointers and slices removed
-	repeated bool
-}
-
-var wireFieldCache sync.Map // reflect.Type → map[string]wireField
-
-// wireFields returns the child elements a generated struct type declares,
-// by local name, from its xml tags.
-func wireFields(t reflect.Type) map[string]wireField {
-	if m, ok := wireFieldCache.Load(t); ok {
-		return m.(map[string]wireField)
-	}
-	m := map[string]wireField{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("xml"), ",")
-		if f.Name == "XMLName" || name == "" || name == "-" || strings.Contains(opts, "attr") ||
-			strings.Contains(opts, "chardata") || strings.Contains(opts, "innerxml") {
-			continue
-		}
-		if _, local, ok := strings.Cut(name, " "); ok {
-			name = local
-		}
-		ft, repeated := f.Type, false
-		if ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.Uint8 {
-			ft, repeated = ft.Elem(), true
-		}
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		m[name] = wireField{elem: ft, repeated: repeated}
-	}
-	wireFieldCache.Store(t, m)
-	return m
-}
-
-// tokenReplay is an xml.TokenReader over recorded tokens.
-type tokenReplay struct{ toks []xml.Token }
-
-func (r *tokenReplay) Token() (xml.Token, error) {
-	if len(r.toks) == 0 {
-		return nil, io.EOF
-	}
-	t := r.toks[0]
-	r.toks = r.toks[1:]
-	return t, nil
 }
 
 func truncateRunes(s string, n int) string {

@@ -944,7 +944,7 @@ func FuzzSOAPSubmitOrderDecode(f *testing.F) {
 			return
 		}
 		var in orderws.SubmitOrder
-		if err := decodeStrict(req, &in); err != nil {
+		if err := req.DecodeStrict(&in); err != nil {
 			if f := soap.FaultFromError(err); f.Code != soap.FaultClient {
 				t.Fatalf("decode error is a %s fault: %v", f.Code, err)
 			}
@@ -992,27 +992,4 @@ func FuzzSOAPParseXSDDecimal(f *testing.F) {
 			t.Fatalf("parseXSDDecimal(%q) = %v, %v; want %s", d.String(), again, err, d)
 		}
 	})
-}
-
-func TestSOAPScanUsernameTokens(t *testing.T) {
-	const ns = `xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"`
-	tests := []struct {
-		name, header string
-		tokens       int
-		digest       bool
-	}{
-		{"none", `<soap:Header/>`, 0, false},
-		{"timestamp only", `<soap:Header><wsse:Security ` + ns + `><wsu:Timestamp xmlns:wsu="urn:wsu"/></wsse:Security></soap:Header>`, 0, false},
-		{"text", `<soap:Header>` + soapUsernameToken("a", "b", "#PasswordText", false) + `</soap:Header>`, 1, false},
-		{"digest", `<soap:Header>` + soapUsernameToken("a", "b", "#PasswordDigest", false) + `</soap:Header>`, 1, true},
-		{"two", `<soap:Header><wsse:Security ` + ns + `><wsse:UsernameToken/><wsse:UsernameToken/></wsse:Security></soap:Header>`, 2, false},
-		{"prefix declared on the Envelope", `<soap:Header><wsse:Security><wsse:UsernameToken><wsse:Password Type="x#PasswordDigest">p</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header>`, 1, true},
-		{"token outside Security", `<soap:Header><wsse:UsernameToken ` + ns + `/></soap:Header>`, 0, false},
-	}
-	for _, tt := range tests {
-		tokens, digest := scanUsernameTokens([]byte(tt.header))
-		if tokens != tt.tokens || digest != tt.digest {
-			t.Errorf("%s: got %d tokens, digest %v; want %d, %v", tt.name, tokens, digest, tt.tokens, tt.digest)
-		}
-	}
 }

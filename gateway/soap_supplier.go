@@ -7,7 +7,7 @@ package gateway
 // A second door to the same rooms as the REST API: every operation calls
 // the shared SupplierService, so the checks, the isolation and the errors
 // are the same; only the wire differs. What is SOAP-specific lives here:
-// hardened envelope reading (package soap), strict decoding (decodeStrict),
+// hardened envelope reading (package soap), strict decoding (Request.DecodeStrict),
 // translation between the gowsdl types and package supply, problem paths
 // named after WSDL elements, credentials (Bearer, HMAC signature over the
 // raw envelope, or a WS-Security UsernameToken) and faults.
@@ -28,7 +28,7 @@ import (
 	"erpgate/order"
 	"erpgate/soap"
 	"erpgate/soap/supplierws"
-	"erpgate/store"
+	"erpgate/supplier"
 	"erpgate/supply"
 )
 
@@ -48,9 +48,7 @@ func (s *Server) handleSupplierService() echo.HandlerFunc {
 		unknownOperation: unknownSupplierOperation,
 		limits:           soap.DefaultLimits(),
 		authenticate:     s.soapSupplier,
-		call: func(ctx context.Context, _ *http.Request, req *soap.Request, supplier string) (any, error) {
-			return s.soapSupplierCall(ctx, req, supplier)
-		},
+		ops:              supplierOperations(s.supplier),
 	})
 }
 
@@ -119,7 +117,7 @@ func transportAuthFault(err error) *soap.Fault {
 func (s *Server) soapSupplierPrincipal(r *http.Request, req *soap.Request, viaHTTP *Principal) (Principal, *soap.Fault) {
 	user, pass, ok := req.UsernameToken()
 	if !ok {
-		if tokens, digest := scanUsernameTokens(req.Header); tokens > 0 || digest {
+		if tokens, digest := req.UsernameTokens(); tokens > 0 || digest {
 			return Principal{}, authFault(http.StatusInternalServerError, erpgate.Unauthorized,
 				"the WS-Security UsernameToken needs a Username (your client id) and a Password (your API key as PasswordText)")
 		}
@@ -139,7 +137,7 @@ func (s *Server) soapSupplierPrincipal(r *http.Request, req *soap.Request, viaHT
 	if viaHTTP != nil && viaHTTP.ClientID != cl.ID {
 		return Principal{}, authFault(http.StatusInternalServerError, erpgate.Unauthorized, "the HTTP credentials and the WS-Security UsernameToken name different clients")
 	}
-	if viaHTTP == nil && s.supplier.cfg.RequireSignature && r.Header.Get(HeaderSignature) == "" {
+	if viaHTTP == nil && s.supplierCfg.RequireSignature && r.Header.Get(HeaderSignature) == "" {
 		return Principal{}, authFault(http.StatusUnauthorized, erpgate.Unauthorized, "this gateway requires signed supplier requests ("+HeaderSignature+")")
 	}
 	return Principal{ClientID: cl.ID, Kind: cl.Kind, SupplierID: cl.SupplierID}, nil
@@ -149,141 +147,128 @@ func unknownSupplierOperation(op xml.Name) error {
 	return unknownOperationError("the SupplierService operations in "+supplierws.Namespace, op)
 }
 
-// soapSupplierCall runs one operation for supplier.
-func (s *Server) soapSupplierCall(ctx context.Context, req *soap.Request, supplier string) (any, error) {
-	svc := s.supplier
-	switch req.Operation.Local {
-	case supplierws.OpListPurchaseOrders:
-		var in supplierws.ListPurchaseOrders
-		if err := decodeStrict(req, &in); err != nil {
-			return nil, err
-		}
-		var statuses []supply.Status
-		for _, st := range in.Status {
-			if st != nil {
-				statuses = append(statuses, supply.Status(*st))
+// supplierOperations is the SupplierService's operation table.
+func supplierOperations(svc *supplier.Service) soapOps {
+	return soapOps{
+		supplierws.OpListPurchaseOrders: soapOp(func(ctx context.Context, call soapCall, in *supplierws.ListPurchaseOrders) (any, error) {
+			var statuses []supply.Status
+			for _, st := range in.Status {
+				if st != nil {
+					statuses = append(statuses, supply.Status(*st))
+				}
 			}
-		}
-		p, err := svc.ListPurchaseOrders(ctx, supplier, statuses, int(in.Offset), int(in.Limit))
-		if err != nil {
-			return nil, soapDocProblems(err, "")
-		}
-		out := &supplierws.ListPurchaseOrdersResponse{TotalCount: int32(p.Total), NextOffset: int32(p.NextOffset), Stale: p.Stale}
-		for _, po := range p.Orders {
-			out.PurchaseOrder = append(out.PurchaseOrder, wireSupplierPO(po))
-		}
-		return out, nil
-	case supplierws.OpGetPurchaseOrder:
-		var in supplierws.GetPurchaseOrder
-		if err := decodeStrict(req, &in); err != nil {
-			return nil, err
-		}
-		v, err := svc.PurchaseOrder(ctx, supplier, in.PurchaseOrderNumber)
-		if err != nil {
-			return nil, err
-		}
-		out := &supplierws.GetPurchaseOrderResponse{PurchaseOrder: wireSupplierPO(v.Order), Stale: v.Stale}
-		for _, d := range v.Pending {
-			if d.SupplierID == supplier {
-				out.PendingDocument = append(out.PendingDocument, &supplierws.PendingDocument{Id: d.DocumentID,
-					Kind: ptrTo(supplierws.DocumentKind(d.Kind)), AcceptedAt: wireTime(d.AcceptedAt)})
+			p, err := svc.ListPurchaseOrders(ctx, call.caller, statuses, int(in.Offset), int(in.Limit))
+			if err != nil {
+				return nil, soapDocProblems(err, "")
 			}
-		}
-		return out, nil
-	case supplierws.OpAcknowledgePurchaseOrder:
-		var in supplierws.AcknowledgePurchaseOrder
-		if err := decodeStrict(req, &in); err != nil {
-			return nil, err
-		}
-		a, err := ackFromWire(in.Acknowledgement)
-		if err != nil {
-			return nil, err
-		}
-		r, err := svc.Acknowledge(ctx, supplier, in.PurchaseOrderNumber, a)
-		if err != nil {
-			return nil, soapDocProblems(err, "Acknowledgement")
-		}
-		return &supplierws.AcknowledgePurchaseOrderResponse{Document: wireDocument(r.Doc), Replayed: r.Replayed}, nil
-	case supplierws.OpSubmitShippingNotice:
-		var in supplierws.SubmitShippingNotice
-		if err := decodeStrict(req, &in); err != nil {
-			return nil, err
-		}
-		n, err := noticeFromWire(in.ShippingNotice)
-		if err != nil {
-			return nil, err
-		}
-		r, err := svc.Ship(ctx, supplier, in.PurchaseOrderNumber, n)
-		if err != nil {
-			return nil, soapDocProblems(err, "ShippingNotice")
-		}
-		return &supplierws.SubmitShippingNoticeResponse{Document: wireDocument(r.Doc), Replayed: r.Replayed}, nil
-	case supplierws.OpSubmitInvoice:
-		var in supplierws.SubmitInvoice
-		if err := decodeStrict(req, &in); err != nil {
-			return nil, err
-		}
-		inv, err := invoiceFromWire(in.Invoice)
-		if err != nil {
-			return nil, err
-		}
-		r, err := svc.Invoice(ctx, supplier, in.PurchaseOrderNumber, inv)
-		if err != nil {
-			return nil, soapDocProblems(err, "Invoice")
-		}
-		return &supplierws.SubmitInvoiceResponse{Document: wireDocument(r.Doc), Replayed: r.Replayed}, nil
-	case supplierws.OpSubmitStockAdvice:
-		var in supplierws.SubmitStockAdvice
-		if err := decodeStrict(req, &in); err != nil {
-			return nil, err
-		}
-		a, err := stockFromWire(in.StockAdvice)
-		if err != nil {
-			return nil, err
-		}
-		r, err := svc.AdviseStock(ctx, supplier, a)
-		if err != nil {
-			return nil, soapDocProblems(err, "StockAdvice")
-		}
-		return &supplierws.SubmitStockAdviceResponse{Document: wireDocument(r.Doc), Replayed: r.Replayed}, nil
-	case supplierws.OpListDocuments:
-		var in supplierws.ListDocuments
-		if err := decodeStrict(req, &in); err != nil {
-			return nil, err
-		}
-		kind, err := wireKind(in.Kind)
-		if err != nil {
-			return nil, err
-		}
-		limit := int(in.Limit)
-		docs, total, err := svc.Documents(ctx, supplier, kind, int(in.Offset), limit)
-		if err != nil {
-			return nil, soapDocProblems(err, "")
-		}
-		out := &supplierws.ListDocumentsResponse{TotalCount: int32(total)}
-		for _, d := range docs {
-			out.Document = append(out.Document, wireDocument(d))
-		}
-		if n := int(in.Offset) + len(docs); n < total && len(docs) > 0 {
-			out.NextOffset = int32(n)
-		}
-		return out, nil
-	case supplierws.OpGetDocument:
-		var in supplierws.GetDocument
-		if err := decodeStrict(req, &in); err != nil {
-			return nil, err
-		}
-		kind, err := wireKind(in.Kind)
-		if err != nil {
-			return nil, err
-		}
-		d, err := svc.Document(ctx, supplier, kind, in.Id)
-		if err != nil {
-			return nil, err
-		}
-		return &supplierws.GetDocumentResponse{Document: wireDocument(d)}, nil
+			out := &supplierws.ListPurchaseOrdersResponse{TotalCount: int32(p.Total), NextOffset: int32(p.NextOffset), Stale: p.Stale}
+			for _, po := range p.Orders {
+				out.PurchaseOrder = append(out.PurchaseOrder, wireSupplierPO(po))
+			}
+			return out, nil
+		}),
+		supplierws.OpGetPurchaseOrder: soapOp(func(ctx context.Context, call soapCall, in *supplierws.GetPurchaseOrder) (any, error) {
+			v, err := svc.PurchaseOrder(ctx, call.caller, in.PurchaseOrderNumber)
+			if err != nil {
+				return nil, err
+			}
+			out := &supplierws.GetPurchaseOrderResponse{PurchaseOrder: wireSupplierPO(v.Order), Stale: v.Stale}
+			for _, d := range v.Pending {
+				if d.SupplierID == call.caller {
+					out.PendingDocument = append(out.PendingDocument, &supplierws.PendingDocument{Id: d.DocumentID,
+						Kind: ptrTo(supplierws.DocumentKind(d.Kind)), AcceptedAt: wireTime(d.AcceptedAt)})
+				}
+			}
+			return out, nil
+		}),
+		supplierws.OpAcknowledgePurchaseOrder: soapSubmit("Acknowledgement",
+			func(in *supplierws.AcknowledgePurchaseOrder) (*supply.Acknowledgement, error) {
+				return ackFromWire(in.Acknowledgement)
+			},
+			func(ctx context.Context, sup string, in *supplierws.AcknowledgePurchaseOrder, a *supply.Acknowledgement) (supplier.DocReceipt, error) {
+				return svc.Acknowledge(ctx, sup, in.PurchaseOrderNumber, a)
+			},
+			func(d *supplierws.Document, replayed bool) any {
+				return &supplierws.AcknowledgePurchaseOrderResponse{Document: d, Replayed: replayed}
+			}),
+		supplierws.OpSubmitShippingNotice: soapSubmit("ShippingNotice",
+			func(in *supplierws.SubmitShippingNotice) (*supply.ShippingNotice, error) {
+				return noticeFromWire(in.ShippingNotice)
+			},
+			func(ctx context.Context, sup string, in *supplierws.SubmitShippingNotice, n *supply.ShippingNotice) (supplier.DocReceipt, error) {
+				return svc.Ship(ctx, sup, in.PurchaseOrderNumber, n)
+			},
+			func(d *supplierws.Document, replayed bool) any {
+				return &supplierws.SubmitShippingNoticeResponse{Document: d, Replayed: replayed}
+			}),
+		supplierws.OpSubmitInvoice: soapSubmit("Invoice",
+			func(in *supplierws.SubmitInvoice) (*supply.Invoice, error) { return invoiceFromWire(in.Invoice) },
+			func(ctx context.Context, sup string, in *supplierws.SubmitInvoice, inv *supply.Invoice) (supplier.DocReceipt, error) {
+				return svc.Invoice(ctx, sup, in.PurchaseOrderNumber, inv)
+			},
+			func(d *supplierws.Document, replayed bool) any {
+				return &supplierws.SubmitInvoiceResponse{Document: d, Replayed: replayed}
+			}),
+		supplierws.OpSubmitStockAdvice: soapSubmit("StockAdvice",
+			func(in *supplierws.SubmitStockAdvice) (*supply.StockAdvice, error) {
+				return stockFromWire(in.StockAdvice)
+			},
+			func(ctx context.Context, sup string, _ *supplierws.SubmitStockAdvice, a *supply.StockAdvice) (supplier.DocReceipt, error) {
+				return svc.AdviseStock(ctx, sup, a)
+			},
+			func(d *supplierws.Document, replayed bool) any {
+				return &supplierws.SubmitStockAdviceResponse{Document: d, Replayed: replayed}
+			}),
+		supplierws.OpListDocuments: soapOp(func(ctx context.Context, call soapCall, in *supplierws.ListDocuments) (any, error) {
+			kind, err := wireKind(in.Kind)
+			if err != nil {
+				return nil, err
+			}
+			docs, total, err := svc.Documents(ctx, call.caller, kind, int(in.Offset), int(in.Limit))
+			if err != nil {
+				return nil, soapDocProblems(err, "")
+			}
+			out := &supplierws.ListDocumentsResponse{TotalCount: int32(total)}
+			for _, d := range docs {
+				out.Document = append(out.Document, wireDocument(d))
+			}
+			if n := int(in.Offset) + len(docs); n < total && len(docs) > 0 {
+				out.NextOffset = int32(n)
+			}
+			return out, nil
+		}),
+		supplierws.OpGetDocument: soapOp(func(ctx context.Context, call soapCall, in *supplierws.GetDocument) (any, error) {
+			kind, err := wireKind(in.Kind)
+			if err != nil {
+				return nil, err
+			}
+			d, err := svc.Document(ctx, call.caller, kind, in.Id)
+			if err != nil {
+				return nil, err
+			}
+			return &supplierws.GetDocumentResponse{Document: wireDocument(d)}, nil
+		}),
 	}
-	return nil, unknownSupplierOperation(req.Operation)
+}
+
+// soapSubmit is the row of an operation that submits one supplier
+// document: the request In decoded, its document translated by fromWire,
+// submitted, and answered with the stored document; problems are named
+// after the request's element field.
+func soapSubmit[In, Doc any](field string, fromWire func(*In) (*Doc, error),
+	submit func(ctx context.Context, supplier string, in *In, doc *Doc) (supplier.DocReceipt, error),
+	answer func(d *supplierws.Document, replayed bool) any) soapOperation {
+	return soapOp(func(ctx context.Context, call soapCall, in *In) (any, error) {
+		doc, err := fromWire(in)
+		if err != nil {
+			return nil, err
+		}
+		r, err := submit(ctx, call.caller, in, doc)
+		if err != nil {
+			return nil, soapDocProblems(err, field)
+		}
+		return answer(wireDocument(r.Doc), r.Replayed), nil
+	})
 }
 
 func wireKind(k *supplierws.DocumentKind) (string, error) {
@@ -547,10 +532,10 @@ func wireShipLines(ls []supply.ShipLine) []*supplierws.ShipLine {
 }
 
 // wireDocument is a stored document with its status, in SOAP form.
-func wireDocument(d *store.SupplierDocument) *supplierws.Document {
+func wireDocument(d *supply.Document) *supplierws.Document {
 	out := &supplierws.Document{Id: d.DocumentID, Kind: ptrTo(supplierws.DocumentKind(d.Kind)), PurchaseOrderNumber: d.PONumber,
 		Status: ptrTo(supplierws.DocumentStatus(docStateName(d.State))), AcceptedAt: wireTime(d.AcceptedAt)}
-	if d.State != erp.DocPending {
+	if d.State != supply.DocPending {
 		out.Reason = d.Reason
 		out.UpdatedAt = wireTime(d.UpdatedAt)
 	}

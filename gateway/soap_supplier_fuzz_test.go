@@ -36,38 +36,38 @@ func FuzzSupplierSOAPDecode(f *testing.F) {
 		switch req.Operation.Local {
 		case supplierws.OpAcknowledgePurchaseOrder:
 			var in supplierws.AcknowledgePurchaseOrder
-			if decodeStrict(req, &in) == nil {
+			if req.DecodeStrict(&in) == nil {
 				if a, err := ackFromWire(in.Acknowledgement); err == nil {
 					_ = a.Validate()
 				}
 			}
 		case supplierws.OpSubmitShippingNotice:
 			var in supplierws.SubmitShippingNotice
-			if decodeStrict(req, &in) == nil {
+			if req.DecodeStrict(&in) == nil {
 				if n, err := noticeFromWire(in.ShippingNotice); err == nil {
 					_ = n.Validate()
 				}
 			}
 		case supplierws.OpSubmitInvoice:
 			var in supplierws.SubmitInvoice
-			if decodeStrict(req, &in) == nil {
+			if req.DecodeStrict(&in) == nil {
 				if inv, err := invoiceFromWire(in.Invoice); err == nil {
 					_ = inv.Validate()
 				}
 			}
 		case supplierws.OpSubmitStockAdvice:
 			var in supplierws.SubmitStockAdvice
-			if decodeStrict(req, &in) == nil {
+			if req.DecodeStrict(&in) == nil {
 				if a, err := stockFromWire(in.StockAdvice); err == nil {
 					_ = a.Validate()
 				}
 			}
 		case supplierws.OpListPurchaseOrders:
 			var in supplierws.ListPurchaseOrders
-			_ = decodeStrict(req, &in)
+			_ = req.DecodeStrict(&in)
 		case supplierws.OpGetDocument:
 			var in supplierws.GetDocument
-			if decodeStrict(req, &in) == nil {
+			if req.DecodeStrict(&in) == nil {
 				_, _ = wireKind(in.Kind)
 			}
 		}

@@ -14,7 +14,6 @@ import (
 
 	"erpgate/soap"
 	"erpgate/soap/supplierws"
-	"erpgate/store"
 	"erpgate/supply"
 )
 
@@ -84,28 +83,28 @@ func soapRequestFor(t *testing.T, c checkCase, num string) (req any, doc string,
 		if !decode(&a) {
 			return nil, "", false
 		}
-		w := wireDocument(&store.SupplierDocument{Acknowledgement: &a}).Acknowledgement
+		w := wireDocument(&supply.Document{Acknowledgement: &a}).Acknowledgement
 		return &supplierws.AcknowledgePurchaseOrder{PurchaseOrderNumber: number, Acknowledgement: w}, "Acknowledgement", true
 	case strings.HasSuffix(path, "/shipping-notices"):
 		var n supply.ShippingNotice
 		if !decode(&n) {
 			return nil, "", false
 		}
-		w := wireDocument(&store.SupplierDocument{ShippingNotice: &n}).ShippingNotice
+		w := wireDocument(&supply.Document{ShippingNotice: &n}).ShippingNotice
 		return &supplierws.SubmitShippingNotice{PurchaseOrderNumber: number, ShippingNotice: w}, "ShippingNotice", true
 	case strings.HasSuffix(path, "/invoices"):
 		var inv supply.Invoice
 		if !decode(&inv) {
 			return nil, "", false
 		}
-		w := wireDocument(&store.SupplierDocument{Invoice: &inv}).Invoice
+		w := wireDocument(&supply.Document{Invoice: &inv}).Invoice
 		return &supplierws.SubmitInvoice{PurchaseOrderNumber: number, Invoice: w}, "Invoice", true
 	case path == "stock-advices":
 		var a supply.StockAdvice
 		if !decode(&a) {
 			return nil, "", false
 		}
-		w := wireDocument(&store.SupplierDocument{StockAdvice: &a}).StockAdvice
+		w := wireDocument(&supply.Document{StockAdvice: &a}).StockAdvice
 		return &supplierws.SubmitStockAdvice{StockAdvice: w}, "StockAdvice", true
 	}
 	t.Fatalf("no SOAP form for %s", c.path)

@@ -22,6 +22,7 @@ package gateway
 // outbox, and waits while v2 is paused.
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,16 +32,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"erpgate/erp"
-	"erpgate/store"
+	"erpgate/supplier"
 	"erpgate/supply"
 )
 
 // docPaths maps the URL segment of each document kind to the kind.
 var docPaths = map[string]string{
-	"acknowledgements": erp.KindAcknowledgement,
-	"shipping-notices": erp.KindShippingNotice,
-	"invoices":         erp.KindInvoice,
-	"stock-advices":    erp.KindStockAdvice,
+	"acknowledgements": supply.KindAcknowledgement,
+	"shipping-notices": supply.KindShippingNotice,
+	"invoices":         supply.KindInvoice,
+	"stock-advices":    supply.KindStockAdvice,
 }
 
 func docPath(kind string) string {
@@ -52,23 +53,64 @@ func docPath(kind string) string {
 	return ""
 }
 
+// SupplierConfig configures the supplier services and the catalog. The
+// routes exist only when ERP and Store are set.
+type SupplierConfig struct {
+	// ERP is the ERP's supply chain (v2): purchase orders and the catalog
+	// are read from it.
+	ERP erp.SupplyChain
+	// Store keeps supplier documents, the read cache and the signature
+	// replay records (*store.Store).
+	Store SupplyStore
+	// Active, optional (nil: always), reports whether the ERP may be asked
+	// at all (supplier.Config.Active).
+	Active func() bool
+	// Timelines, optional, receives the supplier's acknowledgement and
+	// shipping notice as events on the timelines of the customer orders
+	// waiting on the purchase order.
+	Timelines supplier.Timelines
+	// CacheTTL is how long a read from the ERP is served from the cache
+	// (0: supplier.DefaultCacheTTL). Writes invalidate at once.
+	CacheTTL time.Duration
+	// RequireSignature refuses supplier requests that are not HMAC-signed
+	// (a Bearer key alone is then not enough).
+	RequireSignature bool
+	// SignatureWindow is how far a signed request's timestamp may be from
+	// the gateway's clock (0: DefaultSignatureWindow).
+	SignatureWindow time.Duration
+}
+
+// DefaultSignatureWindow is SupplierConfig.SignatureWindow's default.
+const DefaultSignatureWindow = 5 * time.Minute
+
+// SupplyStore is what the supplier routes need of the store: the supplier
+// services' store and the signature replay records.
+type SupplyStore interface {
+	supplier.Store
+	FirstUse(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
 // initSupplier creates the supplier service when cfg has an ERP and a store
 // (New calls it before the routes; the routes exist only then).
 func (s *Server) initSupplier(cfg SupplierConfig, reg prometheus.Registerer) error {
 	if cfg.ERP == nil || cfg.Store == nil {
 		return nil
 	}
-	svc, err := newSupplierService(cfg, s.store, s.now, s.log, reg)
+	if cfg.SignatureWindow <= 0 {
+		cfg.SignatureWindow = DefaultSignatureWindow
+	}
+	svc, err := supplier.New(supplier.Config{ERP: cfg.ERP, Store: cfg.Store, Active: cfg.Active,
+		Timelines: cfg.Timelines, CacheTTL: cfg.CacheTTL}, s.store, s.now, s.log, reg)
 	if err != nil {
 		return err
 	}
-	s.supplier = svc
+	s.supplier, s.supplierCfg = svc, cfg
 	return nil
 }
 
 // Supplier returns the supplier service (nil when not configured), whose
 // OnDelivery the delivery worker calls.
-func (s *Server) Supplier() *SupplierService { return s.supplier }
+func (s *Server) Supplier() *supplier.Service { return s.supplier }
 
 // supplierPO is a purchase order as its supplier sees it: without our
 // customer order ids.
@@ -120,30 +162,30 @@ type documentListJSON struct {
 	NextOffset int            `json:"next_offset,omitempty"`
 }
 
-func documentView(d *store.SupplierDocument) documentJSON {
+func documentView(d *supply.Document) documentJSON {
 	out := documentJSON{ID: d.DocumentID, Kind: d.Kind, PONumber: d.PONumber, Status: docStateName(d.State),
 		AcceptedAt: d.AcceptedAt}
-	if d.State != erp.DocPending {
+	if d.State != supply.DocPending {
 		out.Reason = d.Reason
 	}
-	if !d.UpdatedAt.IsZero() && d.State != erp.DocPending {
+	if !d.UpdatedAt.IsZero() && d.State != supply.DocPending {
 		t := d.UpdatedAt
 		out.UpdatedAt = &t
 	}
 	switch d.Kind {
-	case erp.KindAcknowledgement:
+	case supply.KindAcknowledgement:
 		out.Document = d.Acknowledgement
-	case erp.KindShippingNotice:
+	case supply.KindShippingNotice:
 		out.Document = d.ShippingNotice
-	case erp.KindInvoice:
+	case supply.KindInvoice:
 		out.Document = d.Invoice
-	case erp.KindStockAdvice:
+	case supply.KindStockAdvice:
 		out.Document = d.StockAdvice
 	}
 	return out
 }
 
-func (s *Server) handleListPurchaseOrders() echo.HandlerFunc {
+func handleListPurchaseOrders(svc *supplier.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		offset, limit, err := pageParams(c)
 		if err != nil {
@@ -157,7 +199,7 @@ func (s *Server) handleListPurchaseOrders() echo.HandlerFunc {
 				}
 			}
 		}
-		p, err := s.supplier.ListPurchaseOrders(c.Request().Context(), principal(c).SupplierID, statuses, offset, limit)
+		p, err := svc.ListPurchaseOrders(c.Request().Context(), principal(c).SupplierID, statuses, offset, limit)
 		if err != nil {
 			return err
 		}
@@ -170,9 +212,9 @@ func (s *Server) handleListPurchaseOrders() echo.HandlerFunc {
 	}
 }
 
-func (s *Server) handleGetPurchaseOrder() echo.HandlerFunc {
+func handleGetPurchaseOrder(svc *supplier.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		v, err := s.supplier.PurchaseOrder(c.Request().Context(), principal(c).SupplierID, c.Param("number"))
+		v, err := svc.PurchaseOrder(c.Request().Context(), principal(c).SupplierID, c.Param("number"))
 		if err != nil {
 			return err
 		}
@@ -188,7 +230,7 @@ func (s *Server) handleGetPurchaseOrder() echo.HandlerFunc {
 }
 
 // handleSubmit decodes a document of type T and hands it to submit.
-func handleSubmit[T any](s *Server, submit func(c echo.Context, supplier string, doc *T) (DocReceipt, error)) echo.HandlerFunc {
+func handleSubmit[T any](submit func(c echo.Context, supplier string, doc *T) (supplier.DocReceipt, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		doc := new(T)
 		if err := decodeJSON(c, doc); err != nil {
@@ -206,40 +248,40 @@ func handleSubmit[T any](s *Server, submit func(c echo.Context, supplier string,
 	}
 }
 
-func (s *Server) handleAcknowledge() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, a *supply.Acknowledgement) (DocReceipt, error) {
-		return s.supplier.Acknowledge(c.Request().Context(), sup, c.Param("number"), a)
+func handleAcknowledge(svc *supplier.Service) echo.HandlerFunc {
+	return handleSubmit(func(c echo.Context, sup string, a *supply.Acknowledgement) (supplier.DocReceipt, error) {
+		return svc.Acknowledge(c.Request().Context(), sup, c.Param("number"), a)
 	})
 }
 
-func (s *Server) handleShippingNotice() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, n *supply.ShippingNotice) (DocReceipt, error) {
-		return s.supplier.Ship(c.Request().Context(), sup, c.Param("number"), n)
+func handleShippingNotice(svc *supplier.Service) echo.HandlerFunc {
+	return handleSubmit(func(c echo.Context, sup string, n *supply.ShippingNotice) (supplier.DocReceipt, error) {
+		return svc.Ship(c.Request().Context(), sup, c.Param("number"), n)
 	})
 }
 
-func (s *Server) handleInvoice() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, inv *supply.Invoice) (DocReceipt, error) {
-		return s.supplier.Invoice(c.Request().Context(), sup, c.Param("number"), inv)
+func handleInvoice(svc *supplier.Service) echo.HandlerFunc {
+	return handleSubmit(func(c echo.Context, sup string, inv *supply.Invoice) (supplier.DocReceipt, error) {
+		return svc.Invoice(c.Request().Context(), sup, c.Param("number"), inv)
 	})
 }
 
-func (s *Server) handleStockAdvice() echo.HandlerFunc {
-	return handleSubmit(s, func(c echo.Context, sup string, a *supply.StockAdvice) (DocReceipt, error) {
-		return s.supplier.AdviseStock(c.Request().Context(), sup, a)
+func handleStockAdvice(svc *supplier.Service) echo.HandlerFunc {
+	return handleSubmit(func(c echo.Context, sup string, a *supply.StockAdvice) (supplier.DocReceipt, error) {
+		return svc.AdviseStock(c.Request().Context(), sup, a)
 	})
 }
 
-func (s *Server) handleListDocuments(kind string) echo.HandlerFunc {
+func handleListDocuments(svc *supplier.Service, kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		offset, limit, err := pageParams(c)
 		if err != nil {
 			return err
 		}
 		if limit == 0 {
-			limit = DefaultPOPage
+			limit = supplier.DefaultPOPage
 		}
-		docs, total, err := s.supplier.Documents(c.Request().Context(), principal(c).SupplierID, kind, offset, limit)
+		docs, total, err := svc.Documents(c.Request().Context(), principal(c).SupplierID, kind, offset, limit)
 		if err != nil {
 			return err
 		}
@@ -254,9 +296,9 @@ func (s *Server) handleListDocuments(kind string) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) handleGetDocument(kind string) echo.HandlerFunc {
+func handleGetDocument(svc *supplier.Service, kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		d, err := s.supplier.Document(c.Request().Context(), principal(c).SupplierID, kind, c.Param("id"))
+		d, err := svc.Document(c.Request().Context(), principal(c).SupplierID, kind, c.Param("id"))
 		if err != nil {
 			return err
 		}
@@ -264,29 +306,16 @@ func (s *Server) handleGetDocument(kind string) echo.HandlerFunc {
 	}
 }
 
-// supplierRoutes registers the supplier and catalog routes (routes.go).
-func (s *Server) supplierRoutes() {
-	if s.supplier == nil {
-		return
+// docStateName is the state a supplier sees: accepted (waiting for the
+// ERP), delivered, rejected, failed.
+func docStateName(state string) string {
+	switch state {
+	case supply.DocDelivered:
+		return "delivered"
+	case supply.DocRejected:
+		return "rejected"
+	case supply.DocDead:
+		return "failed"
 	}
-	sup := s.e.Group("/v1/supplier", s.requireSupplier(), s.rateLimited())
-	sup.GET("/purchase-orders", s.handleListPurchaseOrders())
-	sup.GET("/purchase-orders/:number", s.handleGetPurchaseOrder())
-	sup.POST("/purchase-orders/:number/acknowledgements", s.handleAcknowledge())
-	sup.POST("/purchase-orders/:number/shipping-notices", s.handleShippingNotice())
-	sup.POST("/purchase-orders/:number/invoices", s.handleInvoice())
-	sup.POST("/stock-advices", s.handleStockAdvice())
-	for path, kind := range docPaths {
-		sup.GET("/"+path, s.handleListDocuments(kind))
-		sup.GET("/"+path+"/:id", s.handleGetDocument(kind))
-	}
-
-	shop := requireKind(s.keys, KindShop)
-	s.e.GET("/v1/catalog/items", s.handleCatalogItems(), shop)
-	s.e.GET("/v1/catalog/items/:sku", s.handleCatalogItem(), shop)
-
-	// SOAP SupplierService (soap_supplier.go): the WSDL is public; the
-	// endpoint authenticates suppliers itself (faults, not problem+json).
-	s.e.GET(soapSupplierPath, s.handleSupplierServiceWSDL())
-	s.e.POST(soapSupplierPath, s.handleSupplierService())
+	return "accepted"
 }

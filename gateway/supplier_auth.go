@@ -79,7 +79,7 @@ func unauthorized(msg string) error { return erpgate.Errorf(erpgate.Unauthorized
 // authenticateSupplier checks the credentials of a supplier request whose
 // body has been read into body, and returns the supplier.
 func (s *Server) authenticateSupplier(ctx context.Context, r *http.Request, body []byte) (Principal, error) {
-	cfg := &s.supplier.cfg
+	cfg := &s.supplierCfg
 	var viaKey, viaSig *Client
 	if r.Header.Get(echo.HeaderAuthorization) != "" {
 		key := ""
@@ -123,7 +123,7 @@ func (s *Server) authenticateSupplier(ctx context.Context, r *http.Request, body
 
 // checkSignature verifies an HMAC-signed request (see the file comment).
 func (s *Server) checkSignature(ctx context.Context, r *http.Request, body []byte, id, ts, sig string) (Client, error) {
-	cfg := &s.supplier.cfg
+	cfg := &s.supplierCfg
 	if id == "" || ts == "" || sig == "" {
 		return Client{}, unauthorized("a signed request needs all of " + HeaderKeyID + ", " + HeaderTimestamp + " and " + HeaderSignature)
 	}
@@ -147,7 +147,7 @@ func (s *Server) checkSignature(ctx context.Context, r *http.Request, body []byt
 	if !hmac.Equal(raw, want) {
 		return Client{}, unauthorized("the signature does not match the request")
 	}
-	first, err := s.supplier.cfg.Store.FirstUse(ctx, cl.ID+"|"+hex.EncodeToString(raw), 2*cfg.SignatureWindow)
+	first, err := s.supplierCfg.Store.FirstUse(ctx, cl.ID+"|"+hex.EncodeToString(raw), 2*cfg.SignatureWindow)
 	if err != nil {
 		return Client{}, err
 	}

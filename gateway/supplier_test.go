@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"erpgate/erp"
@@ -27,6 +26,7 @@ import (
 	"erpgate/internal/redistest"
 	"erpgate/order"
 	"erpgate/store"
+	"erpgate/supply"
 	"erpgate/tracking"
 )
 
@@ -401,7 +401,7 @@ func TestSupplierDemoWalkThrough(t *testing.T) {
 	if got := e.call(http.MethodGet, "/v1/supplier/purchase-orders/"+num, sup2Key, nil).body["purchase_order"].(map[string]any)["status"]; got != "invoiced" {
 		t.Errorf("purchase order status after the invoice = %v, want invoiced", got)
 	}
-	if got := testutil.ToFloat64(e.gw.Supplier().docs.WithLabelValues(erp.KindInvoice, "delivered")); got != 1 {
+	if got := counterValueLabels(t, e.reg, "erpgate_supplier_documents_total", supply.KindInvoice, "delivered"); got != 1 {
 		t.Errorf("erpgate_supplier_documents_total{invoice,delivered} = %v, want 1", got)
 	}
 	if n := e.v1.Holds(orderID); n != 1 {
@@ -529,7 +529,7 @@ func TestSupplierBusinessChecksREST(t *testing.T) {
 			t.Errorf("%s: refused, but the outbox grew by %d", c.name, after-before)
 		}
 	}
-	if got := testutil.ToFloat64(e.gw.Supplier().docs.WithLabelValues(erp.KindAcknowledgement, "invalid")); got != 6 {
+	if got := counterValueLabels(t, e.reg, "erpgate_supplier_documents_total", supply.KindAcknowledgement, "invalid"); got != 6 {
 		t.Errorf("erpgate_supplier_documents_total{acknowledgement,invalid} = %v, want 6", got)
 	}
 }
@@ -550,7 +550,7 @@ func (p *pausingStore) arm() {
 	p.armed, p.reached, p.release = true, make(chan struct{}), make(chan struct{})
 }
 
-func (p *pausingStore) PendingState(ctx context.Context, po string) ([]*store.SupplierDocument, []string, error) {
+func (p *pausingStore) PendingState(ctx context.Context, po string) ([]*supply.Document, []string, error) {
 	docs, ids, err := p.SupplyStore.PendingState(ctx, po)
 	p.mu.Lock()
 	armed, reached, release := p.armed, p.reached, p.release

@@ -24,10 +24,8 @@ const (
 	MaxNotesLen          = 2000 // notes (optional, multi-line)
 	// MaxDeliveryYears is how far ahead requested_delivery_date may lie.
 	MaxDeliveryYears = 2
-	// MaxProblems bounds the problems one error lists, so a hostile body
-	// cannot turn into a huge error response. When more are found, the last
-	// entry has an empty Field and says how many were left out.
-	MaxProblems = 100
+	// MaxProblems bounds the problems one error lists (erpgate.MaxProblems).
+	MaxProblems = erpgate.MaxProblems
 )
 
 // Validate checks o as the shop sent it and reports every problem at once.
@@ -84,70 +82,18 @@ func LatestDeliveryDate(now time.Time) time.Time {
 	return time.Date(y+MaxDeliveryYears, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// collector gathers problems. Field paths are built only when a problem is
-// found, so validating a good order costs no allocation.
-type collector struct {
-	problems []erpgate.Problem
-	syntax   bool // at least one Invalid-class problem
-	dropped  int
-}
-
-func (c *collector) add(syntax bool, field, msg string) {
-	if syntax {
-		c.syntax = true
-	}
-	if len(c.problems) >= MaxProblems-1 {
-		c.dropped++
-		return
-	}
-	c.problems = append(c.problems, erpgate.Problem{Field: field, Message: msg})
-}
-
-func (c *collector) invalid(field, msg string)       { c.add(true, field, msg) }
-func (c *collector) unprocessable(field, msg string) { c.add(false, field, msg) }
-
-// check adds msg as an Invalid problem when it is not empty.
-func (c *collector) check(field, msg string) {
-	if msg != "" {
-		c.invalid(field, msg)
-	}
-}
-
-func (c *collector) err(what string) error {
-	if len(c.problems) == 0 && c.dropped == 0 {
-		return nil
-	}
-	ps := c.problems
-	if c.dropped > 0 {
-		more := " more problems not listed"
-		if c.dropped == 1 {
-			more = " more problem not listed"
-		}
-		ps = append(ps, erpgate.Problem{Message: strconv.Itoa(c.dropped) + more})
-	}
-	n := len(c.problems) + c.dropped
-	count := strconv.Itoa(n) + " problems"
-	if n == 1 {
-		count = "1 problem"
-	}
-	if c.syntax {
-		return &erpgate.Error{Code: erpgate.Invalid, Message: what + " is invalid: " + count, Problems: ps}
-	}
-	return &erpgate.Error{Code: erpgate.Unprocessable, Message: what + " breaks a business rule: " + count, Problems: ps}
-}
-
 func (o *Order) validate(now time.Time, checkWindow bool) error {
-	var c collector
+	var c erpgate.ProblemList
 	if o == nil {
-		c.invalid("", "the order is missing")
-		return c.err("the order")
+		c.Invalid("", "the order is missing")
+		return c.Err("the order")
 	}
-	c.check("external_id", codeProblem(o.ExternalID, true, MaxExternalIDLen, &idChars, idCharsText))
+	c.Check("external_id", codeProblem(o.ExternalID, true, MaxExternalIDLen, &idChars, idCharsText))
 
-	c.check("customer.id", codeProblem(o.Customer.ID, false, MaxCustomerIDLen, &idChars, idCharsText))
-	c.check("customer.name", textProblem(o.Customer.Name, true, MaxNameLen, false))
-	c.check("customer.email", emailProblem(o.Customer.Email))
-	c.check("customer.phone", phoneProblem(o.Customer.Phone))
+	c.Check("customer.id", codeProblem(o.Customer.ID, false, MaxCustomerIDLen, &idChars, idCharsText))
+	c.Check("customer.name", textProblem(o.Customer.Name, true, MaxNameLen, false))
+	c.Check("customer.email", emailProblem(o.Customer.Email))
+	c.Check("customer.phone", phoneProblem(o.Customer.Phone))
 
 	o.ShippingAddress.check(&c, "shipping_address")
 	if o.BillingAddress != nil {
@@ -157,16 +103,16 @@ func (o *Order) validate(now time.Time, checkWindow bool) error {
 	digits, currencyOK := CurrencyDigits(o.Currency)
 	switch {
 	case o.Currency == "":
-		c.invalid("currency", msgRequired)
+		c.Invalid("currency", msgRequired)
 	case !currencyOK:
-		c.invalid("currency", "must be an active ISO 4217 currency code in upper case, such as EUR")
+		c.Invalid("currency", "must be an active ISO 4217 currency code in upper case, such as EUR")
 	}
 
 	switch {
 	case len(o.Lines) == 0:
-		c.invalid("lines", "at least one line is required")
+		c.Invalid("lines", "at least one line is required")
 	case len(o.Lines) > MaxLines:
-		c.invalid("lines", "must have at most "+strconv.Itoa(MaxLines)+" lines")
+		c.Invalid("lines", "must have at most "+strconv.Itoa(MaxLines)+" lines")
 	}
 	total, totalOK := Decimal(0), true
 	for i := range o.Lines {
@@ -178,17 +124,17 @@ func (o *Order) validate(now time.Time, checkWindow bool) error {
 		if totalOK {
 			total, totalOK = total.AddChecked(lt)
 			if !totalOK {
-				c.unprocessable("lines", "the order total exceeds "+MaxDecimal.String())
+				c.Unprocessable("lines", "the order total exceeds "+MaxDecimal.String())
 			}
 		}
 	}
 
-	c.check("shipping.method", textProblem(o.Shipping.Method, true, MaxShippingMethodLen, false))
+	c.Check("shipping.method", textProblem(o.Shipping.Method, true, MaxShippingMethodLen, false))
 	if amountProblem(&c, "shipping.price", o.Shipping.Price) {
 		currencyProblem(&c, "shipping.price", o.Shipping.Price, digits, currencyOK)
 		if totalOK {
 			if _, ok := total.AddChecked(o.Shipping.Price); !ok {
-				c.unprocessable("shipping.price", "the order total exceeds "+MaxDecimal.String())
+				c.Unprocessable("shipping.price", "the order total exceeds "+MaxDecimal.String())
 			}
 		}
 	}
@@ -197,29 +143,29 @@ func (o *Order) validate(now time.Time, checkWindow bool) error {
 		d, ok := ParseDate(o.RequestedDeliveryDate)
 		switch {
 		case !ok:
-			c.invalid("requested_delivery_date", "must be a date YYYY-MM-DD")
+			c.Invalid("requested_delivery_date", "must be a date YYYY-MM-DD")
 		case checkWindow && d.Before(EarliestDeliveryDate(now)):
-			c.unprocessable("requested_delivery_date", "must not be in the past")
+			c.Unprocessable("requested_delivery_date", "must not be in the past")
 		case checkWindow && d.After(LatestDeliveryDate(now)):
-			c.unprocessable("requested_delivery_date", "must be at most "+strconv.Itoa(MaxDeliveryYears)+" years ahead")
+			c.Unprocessable("requested_delivery_date", "must be at most "+strconv.Itoa(MaxDeliveryYears)+" years ahead")
 		}
 	}
-	c.check("notes", textProblem(o.Notes, false, MaxNotesLen, true))
-	return c.err("the order")
+	c.Check("notes", textProblem(o.Notes, false, MaxNotesLen, true))
+	return c.Err("the order")
 }
 
 // check validates one line. It returns the line total and whether it could be
 // computed (every amount well-formed and the product in range).
-func (l *Line) check(c *collector, i int, digits int, currencyOK bool) (Decimal, bool) {
+func (l *Line) check(c *erpgate.ProblemList, i int, digits int, currencyOK bool) (Decimal, bool) {
 	if msg := codeProblem(l.SKU, true, MaxSKULen, &skuChars, skuCharsText); msg != "" {
-		c.invalid(linePath(i, "sku"), msg)
+		c.Invalid(linePath(i, "sku"), msg)
 	}
 	if msg := textProblem(l.Description, false, MaxDescriptionLen, true); msg != "" {
-		c.invalid(linePath(i, "description"), msg)
+		c.Invalid(linePath(i, "description"), msg)
 	}
 	qtyOK := l.Quantity >= 1 && l.Quantity <= MaxQuantity
 	if !qtyOK {
-		c.invalid(linePath(i, "quantity"), "must be between 1 and "+strconv.Itoa(MaxQuantity))
+		c.Invalid(linePath(i, "quantity"), "must be between 1 and "+strconv.Itoa(MaxQuantity))
 	}
 	priceOK := l.UnitPrice.InRange() && l.UnitPrice >= 0
 	if !priceOK {
@@ -236,11 +182,11 @@ func (l *Line) check(c *collector, i int, digits int, currencyOK bool) (Decimal,
 	}
 	gross, ok := l.UnitPrice.MulIntChecked(l.Quantity)
 	if !ok {
-		c.unprocessable(linePath(i, "quantity"), "quantity × unit_price exceeds "+MaxDecimal.String())
+		c.Unprocessable(linePath(i, "quantity"), "quantity × unit_price exceeds "+MaxDecimal.String())
 		return 0, false
 	}
 	if l.Discount > gross {
-		c.unprocessable(linePath(i, "discount"), "must not exceed quantity × unit_price ("+gross.String()+")")
+		c.Unprocessable(linePath(i, "discount"), "must not exceed quantity × unit_price ("+gross.String()+")")
 		return 0, false
 	}
 	return gross - l.Discount, true
@@ -253,13 +199,13 @@ func linePath(i int, name string) string {
 
 // amountProblem reports an amount outside 0..MaxDecimal as Invalid and
 // returns whether the amount is fine.
-func amountProblem(c *collector, field string, d Decimal) bool {
+func amountProblem(c *erpgate.ProblemList, field string, d Decimal) bool {
 	switch {
 	case !d.InRange():
-		c.invalid(field, "must be at most "+MaxDecimal.String())
+		c.Invalid(field, "must be at most "+MaxDecimal.String())
 		return false
 	case d < 0:
-		c.invalid(field, "must not be negative")
+		c.Invalid(field, "must not be negative")
 		return false
 	}
 	return true
@@ -267,43 +213,43 @@ func amountProblem(c *collector, field string, d Decimal) bool {
 
 // currencyProblem reports an amount with more decimals than the currency's
 // minor unit as Unprocessable.
-func currencyProblem(c *collector, field string, d Decimal, digits int, currencyOK bool) {
+func currencyProblem(c *erpgate.ProblemList, field string, d Decimal, digits int, currencyOK bool) {
 	if !currencyOK || d.FracDigits() <= digits {
 		return
 	}
 	if digits == 0 {
-		c.unprocessable(field, "must be a whole amount in this currency")
+		c.Unprocessable(field, "must be a whole amount in this currency")
 		return
 	}
-	c.unprocessable(field, "must have at most "+strconv.Itoa(digits)+" decimals in this currency")
+	c.Unprocessable(field, "must have at most "+strconv.Itoa(digits)+" decimals in this currency")
 }
 
 // check validates a (shipping or billing) address under prefix.
-func (a *Address) check(c *collector, prefix string) {
+func (a *Address) check(c *erpgate.ProblemList, prefix string) {
 	p := func(name string) string { return prefix + "." + name }
 	if msg := textProblem(a.Name, true, MaxNameLen, false); msg != "" {
-		c.invalid(p("name"), msg)
+		c.Invalid(p("name"), msg)
 	}
 	if msg := textProblem(a.Line1, true, MaxNameLen, false); msg != "" {
-		c.invalid(p("line1"), msg)
+		c.Invalid(p("line1"), msg)
 	}
 	if msg := textProblem(a.Line2, false, MaxNameLen, false); msg != "" {
-		c.invalid(p("line2"), msg)
+		c.Invalid(p("line2"), msg)
 	}
 	if msg := textProblem(a.City, true, MaxNameLen, false); msg != "" {
-		c.invalid(p("city"), msg)
+		c.Invalid(p("city"), msg)
 	}
 	if msg := textProblem(a.PostalCode, true, MaxPostalCodeLen, false); msg != "" {
-		c.invalid(p("postal_code"), msg)
+		c.Invalid(p("postal_code"), msg)
 	}
 	if msg := textProblem(a.Region, false, MaxNameLen, false); msg != "" {
-		c.invalid(p("region"), msg)
+		c.Invalid(p("region"), msg)
 	}
 	switch {
 	case a.Country == "":
-		c.invalid(p("country"), msgRequired)
+		c.Invalid(p("country"), msgRequired)
 	case !IsCountry(a.Country):
-		c.invalid(p("country"), "must be an assigned ISO 3166-1 alpha-2 country code in upper case, such as DE")
+		c.Invalid(p("country"), "must be an assigned ISO 3166-1 alpha-2 country code in upper case, such as DE")
 	}
 }
 
@@ -311,7 +257,7 @@ func (a *Address) check(c *collector, prefix string) {
 // "ship_to"), for documents of other packages that embed an Address. Every
 // address problem is a syntax problem (erpgate.Invalid).
 func (a *Address) Problems(prefix string) []erpgate.Problem {
-	var c collector
+	var c erpgate.ProblemList
 	a.check(&c, prefix)
-	return c.problems
+	return c.List()
 }

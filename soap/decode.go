@@ -123,9 +123,14 @@ func (r *twoPart) ReadByte() (byte, error) {
 type usernameToken struct {
 	user, pass, passType string
 	count                int
+	digest               bool // some token's Password is a PasswordDigest
 }
 
-const passwordTextSuffix = "#PasswordText"
+// WS-Security password types (OASIS UsernameToken Profile 1.0).
+const (
+	passwordTextSuffix   = "#PasswordText"
+	passwordDigestSuffix = "#PasswordDigest"
+)
 
 // UsernameToken returns the credentials of the WS-Security UsernameToken in
 // the request's wsse:Security header (OASIS WSS 1.0 namespace). ok is false
@@ -148,6 +153,13 @@ func (req *Request) UsernameToken() (user, pass string, ok bool) {
 		return "", "", false
 	}
 	return user, pass, true
+}
+
+// UsernameTokens reports how many UsernameTokens the request's
+// wsse:Security headers hold and whether any of them sends a PasswordDigest:
+// what explains why UsernameToken refused the token.
+func (req *Request) UsernameTokens() (count int, digest bool) {
+	return req.wsse.count, req.wsse.digest
 }
 
 // CheckMustUnderstand returns a MustUnderstand fault naming the first header

@@ -631,6 +631,9 @@ func (p *parser) wsseStart(name xml.Name, attrs []xml.Attr, depth int) {
 			for i, a := range attrs {
 				if p.attrs[i] == (xml.Name{Local: "Type"}) {
 					p.req.wsse.passType = a.Value
+					if strings.HasSuffix(strings.TrimSpace(a.Value), passwordDigestSuffix) {
+						p.req.wsse.digest = true
+					}
 				}
 			}
 		}

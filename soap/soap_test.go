@@ -436,18 +436,25 @@ func TestUsernameToken(t *testing.T) {
 		doc        string
 		user, pass string
 		ok         bool
+		// UsernameTokens
+		tokens int
+		digest bool
 	}{
-		{"PasswordText", withHeader(wsseHeader, getOrder), "shop-1", "s3cr&t", true},
-		{"no Type attribute", withHeader(strings.Replace(wsseHeader, ` Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"`, "", 1), getOrder), "shop-1", "s3cr&t", true},
-		{"PasswordDigest is not verified", withHeader(strings.Replace(wsseHeader, "#PasswordText", "#PasswordDigest", 1), getOrder), "", "", false},
+		{"PasswordText", withHeader(wsseHeader, getOrder), "shop-1", "s3cr&t", true, 1, false},
+		{"no Type attribute", withHeader(strings.Replace(wsseHeader, ` Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"`, "", 1), getOrder), "shop-1", "s3cr&t", true, 1, false},
+		{"PasswordDigest is not verified", withHeader(strings.Replace(wsseHeader, "#PasswordText", "#PasswordDigest", 1), getOrder), "", "", false, 1, true},
 		{"two tokens are ambiguous", withHeader(strings.Replace(wsseHeader, "</wsse:Security>",
-			"<wsse:UsernameToken><wsse:Username>shop-2</wsse:Username><wsse:Password>x</wsse:Password></wsse:UsernameToken></wsse:Security>", 1), getOrder), "", "", false},
+			"<wsse:UsernameToken><wsse:Username>shop-2</wsse:Username><wsse:Password>x</wsse:Password></wsse:UsernameToken></wsse:Security>", 1), getOrder), "", "", false, 2, false},
 		{"two Security headers are ambiguous", withHeader(strings.Replace(wsseHeader, "</soap:Header>",
-			`<wsse:Security xmlns:wsse="`+NSWSSE+`"><wsse:UsernameToken><wsse:Username>shop-2</wsse:Username></wsse:UsernameToken></wsse:Security></soap:Header>`, 1), getOrder), "", "", false},
-		{"token in another namespace", withHeader(strings.ReplaceAll(wsseHeader, NSWSSE, "urn:not-wsse"), getOrder), "", "", false},
-		{"empty username", withHeader(strings.Replace(wsseHeader, " shop-1 ", "", 1), getOrder), "", "", false},
-		{"a UsernameToken in the body does not count", env11(`<t:Op xmlns:t="urn:t"><wsse:Security xmlns:wsse="` + NSWSSE + `"><wsse:UsernameToken><wsse:Username>x</wsse:Username></wsse:UsernameToken></wsse:Security></t:Op>`), "", "", false},
-		{"no header", env11(getOrder), "", "", false},
+			`<wsse:Security xmlns:wsse="`+NSWSSE+`"><wsse:UsernameToken><wsse:Username>shop-2</wsse:Username></wsse:UsernameToken></wsse:Security></soap:Header>`, 1), getOrder), "", "", false, 2, false},
+		{"token in another namespace", withHeader(strings.ReplaceAll(wsseHeader, NSWSSE, "urn:not-wsse"), getOrder), "", "", false, 0, false},
+		{"empty username", withHeader(strings.Replace(wsseHeader, " shop-1 ", "", 1), getOrder), "", "", false, 1, false},
+		{"a UsernameToken in the body does not count", env11(`<t:Op xmlns:t="urn:t"><wsse:Security xmlns:wsse="` + NSWSSE + `"><wsse:UsernameToken><wsse:Username>x</wsse:Username></wsse:UsernameToken></wsse:Security></t:Op>`), "", "", false, 0, false},
+		{"no header", env11(getOrder), "", "", false, 0, false},
+		{"timestamp only", withHeader(`<soap:Header><wsse:Security xmlns:wsse="`+NSWSSE+`"><wsu:Timestamp xmlns:wsu="urn:wsu"/></wsse:Security></soap:Header>`, getOrder), "", "", false, 0, false},
+		{"token outside Security", withHeader(`<soap:Header><wsse:UsernameToken xmlns:wsse="`+NSWSSE+`"/></soap:Header>`, getOrder), "", "", false, 0, false},
+		{"prefix declared on the Envelope", `<soap:Envelope xmlns:soap="` + NS11 + `" xmlns:wsse="` + NSWSSE + `"><soap:Header><wsse:Security><wsse:UsernameToken>` +
+			`<wsse:Password Type="x#PasswordDigest">p</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header><soap:Body>` + getOrder + `</soap:Body></soap:Envelope>`, "", "", false, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -458,6 +465,9 @@ func TestUsernameToken(t *testing.T) {
 			user, pass, ok := req.UsernameToken()
 			if user != tt.user || pass != tt.pass || ok != tt.ok {
 				t.Errorf("UsernameToken() = %q, %q, %v; want %q, %q, %v", user, pass, ok, tt.user, tt.pass, tt.ok)
+			}
+			if tokens, digest := req.UsernameTokens(); tokens != tt.tokens || digest != tt.digest {
+				t.Errorf("UsernameTokens() = %d, %v; want %d, %v", tokens, digest, tt.tokens, tt.digest)
 			}
 		})
 	}

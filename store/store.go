@@ -67,10 +67,10 @@ const (
 // Order statuses kept in the record. They are the tracking event types of
 // the same meaning.
 const (
-	StatusAccepted = tracking.TypeAccepted  // stored; no authoritative answer yet
-	StatusReceived = tracking.TypeDelivered // the authoritative ERP holds the order
-	StatusRejected = tracking.TypeRejected  // the authoritative ERP refused it
-	StatusFailed   = tracking.TypeFailed    // dead-lettered for the authoritative target
+	StatusAccepted = tracking.TypeAccepted    // stored; no authoritative answer yet
+	StatusReceived = tracking.TypeERPReceived // the authoritative ERP holds the order
+	StatusRejected = tracking.TypeRejected    // the authoritative ERP refused it
+	StatusFailed   = tracking.TypeFailed      // dead-lettered for the authoritative target
 )
 
 // TargetResult is what one ERP target answered for an order. It is the

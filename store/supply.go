@@ -6,9 +6,9 @@ package store
 //
 // Key layout (in addition to the package comment's):
 //
-//	sdoc:<id>                   hash: json (erp.SupplierDocument as accepted), supplier, kind,
+//	sdoc:<id>                   hash: json (supply.Document as accepted), supplier, kind,
 //	                            docid, po, fp, created (unix ms), state, reason, attempts,
-//	                            erp (JSON erp.DocResult), updated (unix ms)
+//	                            erp (JSON supply.DocResult), updated (unix ms)
 //	sdoc:idem:<kind>|<supplier>|<docid>  string "<id> <fp>": one document per supplier,
 //	                            kind and document number
 //	sdoc:list:<kind>|<supplier> sorted set: id → created ms (the supplier's list)
@@ -33,11 +33,8 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/supply"
 )
-
-// SupplierDocument is a supplier document with its delivery state; the erp
-// type, so the delivery worker and the store speak one type.
-type SupplierDocument = erp.SupplierDocument
 
 var _ erp.SupplierDocuments = (*Store)(nil)
 
@@ -46,7 +43,7 @@ type DocumentIntake struct {
 	// Doc is the validated document with ID (the gateway's), Kind,
 	// SupplierID, DocumentID, PONumber (except for stock advices), the
 	// document field of its kind and AcceptedAt set.
-	Doc *SupplierDocument
+	Doc *supply.Document
 	// Fingerprint is the hex SHA-256 of the document's content; a repeat
 	// with the same document number and another fingerprint is refused.
 	Fingerprint string
@@ -139,7 +136,7 @@ func checkDocumentIntake(in DocumentIntake) error {
 		return internal("unknown kind " + strconv.Quote(d.Kind))
 	case !keyPart(d.SupplierID) || !keyPart(d.DocumentID) || (d.PONumber != "" && !keyPart(d.PONumber)):
 		return internal("supplier, document or purchase order id empty or with '|' or space")
-	case d.PONumber == "" && d.Kind != erp.KindStockAdvice:
+	case d.PONumber == "" && d.Kind != supply.KindStockAdvice:
 		return internal("a " + d.Kind + " needs its purchase order number")
 	case in.Fingerprint == "" || strings.Contains(in.Fingerprint, " "):
 		return internal("bad fingerprint")
@@ -153,7 +150,7 @@ func keyPart(s string) bool { return s != "" && !strings.ContainsAny(s, "| ") }
 
 // SupplierDocument returns the document with gateway id id. Errors:
 // NotFound, Unavailable, Internal (a corrupt record).
-func (s *Store) SupplierDocument(ctx context.Context, id string) (*SupplierDocument, error) {
+func (s *Store) SupplierDocument(ctx context.Context, id string) (*supply.Document, error) {
 	if id == "" || strings.ContainsAny(id, " :|") {
 		return nil, docNotFound(id)
 	}
@@ -167,8 +164,8 @@ func (s *Store) SupplierDocument(ctx context.Context, id string) (*SupplierDocum
 	return decodeDocument(id, h)
 }
 
-func decodeDocument(id string, h map[string]string) (*SupplierDocument, error) {
-	d := new(SupplierDocument)
+func decodeDocument(id string, h map[string]string) (*supply.Document, error) {
+	d := new(supply.Document)
 	corrupt := func(err error) error {
 		return erpgate.Wrap(erpgate.Internal, fmt.Errorf("supplier document %s: %w", id, err), "internal error")
 	}
@@ -178,7 +175,7 @@ func decodeDocument(id string, h map[string]string) (*SupplierDocument, error) {
 	d.State, d.Reason = h["state"], h["reason"]
 	d.Attempts, _ = strconv.Atoi(h["attempts"])
 	if v := h["erp"]; v != "" {
-		d.ERP = new(erp.DocResult)
+		d.ERP = new(supply.DocResult)
 		if err := json.Unmarshal([]byte(v), d.ERP); err != nil {
 			return nil, corrupt(err)
 		}
@@ -192,7 +189,7 @@ func decodeDocument(id string, h map[string]string) (*SupplierDocument, error) {
 // SupplierDocumentByNumber returns supplier's document of kind with the
 // supplier's document number docID. Errors: NotFound (also for another
 // supplier's), Unavailable.
-func (s *Store) SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*SupplierDocument, error) {
+func (s *Store) SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*supply.Document, error) {
 	if !keyPart(supplier) || !keyPart(docID) || erp.MessageType(kind) == "" {
 		return nil, docNotFound(docID)
 	}
@@ -220,7 +217,7 @@ const MaxDocumentPage = 100
 // SupplierDocuments returns one page of supplier's documents of kind,
 // newest first, and how many there are. limit is 1 to MaxDocumentPage.
 // Errors: Unavailable, Internal.
-func (s *Store) SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*SupplierDocument, int, error) {
+func (s *Store) SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*supply.Document, int, error) {
 	if !keyPart(supplier) || erp.MessageType(kind) == "" {
 		return nil, 0, nil
 	}
@@ -243,7 +240,7 @@ func (s *Store) SupplierDocuments(ctx context.Context, supplier, kind string, of
 
 // documents reads the records of ids in one round trip, skipping missing
 // ones.
-func (s *Store) documents(ctx context.Context, ids []string) ([]*SupplierDocument, error) {
+func (s *Store) documents(ctx context.Context, ids []string) ([]*supply.Document, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -257,7 +254,7 @@ func (s *Store) documents(ctx context.Context, ids []string) ([]*SupplierDocumen
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	out := make([]*SupplierDocument, 0, len(ids))
+	out := make([]*supply.Document, 0, len(ids))
 	for i, c := range cmds {
 		if len(c.Val()) == 0 {
 			continue
@@ -276,9 +273,9 @@ func (s *Store) documents(ctx context.Context, ids []string) ([]*SupplierDocumen
 // final state (a replayed dead letter that went through); a final state
 // takes the document off its purchase order's pending list in the same
 // step. Errors: NotFound, Unavailable, Internal for an unknown state.
-func (s *Store) SetDocumentDelivery(ctx context.Context, id string, dd erp.DocumentDelivery) error {
+func (s *Store) SetDocumentDelivery(ctx context.Context, id string, dd supply.DocumentDelivery) error {
 	switch dd.State {
-	case erp.DocPending, erp.DocDelivered, erp.DocRejected, erp.DocDead:
+	case supply.DocPending, supply.DocDelivered, supply.DocRejected, supply.DocDead:
 	default:
 		return erpgate.Wrap(erpgate.Internal, fmt.Errorf("unknown document state %q", dd.State), "internal error")
 	}
@@ -318,7 +315,7 @@ func (s *Store) SetDocumentDelivery(ctx context.Context, id string, dd erp.Docum
 
 // PendingBefore returns the ids of the documents of doc's purchase order
 // that were accepted before doc and are not final yet, oldest first.
-func (s *Store) PendingBefore(ctx context.Context, doc *SupplierDocument) ([]string, error) {
+func (s *Store) PendingBefore(ctx context.Context, doc *supply.Document) ([]string, error) {
 	if doc.PONumber == "" {
 		return nil, nil
 	}
@@ -338,7 +335,7 @@ func (s *Store) PendingBefore(ctx context.Context, doc *SupplierDocument) ([]str
 // accepted but not yet delivered, rejected or dead, in accept order: what
 // the gateway lays over the ERP's view of the order to check a new document
 // against.
-func (s *Store) PendingDocuments(ctx context.Context, po string) ([]*SupplierDocument, error) {
+func (s *Store) PendingDocuments(ctx context.Context, po string) ([]*supply.Document, error) {
 	docs, _, err := s.PendingState(ctx, po)
 	return docs, err
 }
@@ -346,7 +343,7 @@ func (s *Store) PendingDocuments(ctx context.Context, po string) ([]*SupplierDoc
 // PendingState is PendingDocuments with the ids of the purchase order's
 // pending list as they were read (not nil; a document whose record is gone
 // has an id but no document): what DocumentIntake.CheckedAgainst wants.
-func (s *Store) PendingState(ctx context.Context, po string) ([]*SupplierDocument, []string, error) {
+func (s *Store) PendingState(ctx context.Context, po string) ([]*supply.Document, []string, error) {
 	if !keyPart(po) {
 		return nil, []string{}, nil
 	}

@@ -15,9 +15,9 @@ import (
 	"erpgate/supply"
 )
 
-func ackDoc(id, supplier, docID, po string) *store.SupplierDocument {
-	return &store.SupplierDocument{
-		ID: id, Kind: erp.KindAcknowledgement, SupplierID: supplier, DocumentID: docID, PONumber: po,
+func ackDoc(id, supplier, docID, po string) *supply.Document {
+	return &supply.Document{
+		ID: id, Kind: supply.KindAcknowledgement, SupplierID: supplier, DocumentID: docID, PONumber: po,
 		Acknowledgement: &supply.Acknowledgement{ID: docID, PONumber: po, SupplierID: supplier, Date: "2025-03-01",
 			Lines: []supply.AckLine{{LineNumber: 1, Status: supply.LineAccepted, PromisedDate: "2025-03-05"}}},
 		AcceptedAt: t0,
@@ -38,7 +38,7 @@ func TestAcceptSupplierDocument(t *testing.T) {
 			t.Fatalf("outbox = %+v, %v; want one po.ack for sd_1", msgs, err)
 		}
 		got, err := s.SupplierDocument(ctx, "sd_1")
-		if err != nil || got.State != erp.DocPending || got.Acknowledgement == nil || got.Acknowledgement.Lines[0].PromisedDate != "2025-03-05" || !got.AcceptedAt.Equal(t0) {
+		if err != nil || got.State != supply.DocPending || got.Acknowledgement == nil || got.Acknowledgement.Lines[0].PromisedDate != "2025-03-05" || !got.AcceptedAt.Equal(t0) {
 			t.Fatalf("SupplierDocument = %+v, %v", got, err)
 		}
 
@@ -55,13 +55,13 @@ func TestAcceptSupplierDocument(t *testing.T) {
 			t.Errorf("outbox has %d entries, want 1", n)
 		}
 		// Another supplier's number space is its own.
-		if _, err := s.SupplierDocumentByNumber(ctx, "SUP-1", erp.KindAcknowledgement, "ACK-1"); code(err) != erpgate.NotFound {
+		if _, err := s.SupplierDocumentByNumber(ctx, "SUP-1", supply.KindAcknowledgement, "ACK-1"); code(err) != erpgate.NotFound {
 			t.Errorf("SUP-1 reading SUP-2's ACK-1 = %v, want not_found", err)
 		}
 		if _, err := s.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: ackDoc("sd_3", "SUP-1", "ACK-1", "PO-000002"), Fingerprint: "fp3"}); err != nil {
 			t.Errorf("SUP-1's own ACK-1: %v", err)
 		}
-		docs, total, err := s.SupplierDocuments(ctx, "SUP-2", erp.KindAcknowledgement, 0, 10)
+		docs, total, err := s.SupplierDocuments(ctx, "SUP-2", supply.KindAcknowledgement, 0, 10)
 		if err != nil || total != 1 || len(docs) != 1 || docs[0].ID != "sd_1" {
 			t.Errorf("SUP-2's list = %d docs of %d, %v; want sd_1 only", len(docs), total, err)
 		}
@@ -90,11 +90,11 @@ func TestDocumentDeliveryStates(t *testing.T) {
 		if err != nil || !slices.Equal(before, []string{"sd_a", "sd_b"}) {
 			t.Fatalf("PendingBefore(sd_c) = %v, %v; want [sd_a sd_b]", before, err)
 		}
-		res := &erp.DocResult{PONumber: "PO-000001", POStatus: supply.StatusAcknowledged}
-		if err := s.SetDocumentDelivery(ctx, "sd_a", erp.DocumentDelivery{State: erp.DocDelivered, Attempts: 1, ERP: res}); err != nil {
+		res := &supply.DocResult{PONumber: "PO-000001", POStatus: supply.StatusAcknowledged}
+		if err := s.SetDocumentDelivery(ctx, "sd_a", supply.DocumentDelivery{State: supply.DocDelivered, Attempts: 1, ERP: res}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetDocumentDelivery(ctx, "sd_b", erp.DocumentDelivery{State: erp.DocDead, Reason: "gone"}); err != nil {
+		if err := s.SetDocumentDelivery(ctx, "sd_b", supply.DocumentDelivery{State: supply.DocDead, Reason: "gone"}); err != nil {
 			t.Fatal(err)
 		}
 		if before, _ := s.PendingBefore(ctx, c); len(before) != 0 {
@@ -105,22 +105,22 @@ func TestDocumentDeliveryStates(t *testing.T) {
 			t.Errorf("PendingDocuments = %v, %v; want sd_c", pend, err)
 		}
 		// Delivered stays delivered; dead takes only a final state.
-		for _, st := range []string{erp.DocPending, erp.DocDead, erp.DocRejected} {
-			_ = s.SetDocumentDelivery(ctx, "sd_a", erp.DocumentDelivery{State: st})
+		for _, st := range []string{supply.DocPending, supply.DocDead, supply.DocRejected} {
+			_ = s.SetDocumentDelivery(ctx, "sd_a", supply.DocumentDelivery{State: st})
 		}
 		a, _ := s.SupplierDocument(ctx, "sd_a")
-		if a.State != erp.DocDelivered || a.ERP == nil || a.ERP.POStatus != supply.StatusAcknowledged || a.Attempts != 1 {
+		if a.State != supply.DocDelivered || a.ERP == nil || a.ERP.POStatus != supply.StatusAcknowledged || a.Attempts != 1 {
 			t.Errorf("sd_a = %+v, want still delivered with the ERP's answer", a.DocumentDelivery)
 		}
-		_ = s.SetDocumentDelivery(ctx, "sd_b", erp.DocumentDelivery{State: erp.DocPending})
-		if b, _ := s.SupplierDocument(ctx, "sd_b"); b.State != erp.DocDead {
+		_ = s.SetDocumentDelivery(ctx, "sd_b", supply.DocumentDelivery{State: supply.DocPending})
+		if b, _ := s.SupplierDocument(ctx, "sd_b"); b.State != supply.DocDead {
 			t.Errorf("dead → pending: %s, want dead", b.State)
 		}
-		_ = s.SetDocumentDelivery(ctx, "sd_b", erp.DocumentDelivery{State: erp.DocDelivered})
-		if b, _ := s.SupplierDocument(ctx, "sd_b"); b.State != erp.DocDelivered {
+		_ = s.SetDocumentDelivery(ctx, "sd_b", supply.DocumentDelivery{State: supply.DocDelivered})
+		if b, _ := s.SupplierDocument(ctx, "sd_b"); b.State != supply.DocDelivered {
 			t.Errorf("dead → delivered (a replay went through): %s, want delivered", b.State)
 		}
-		if err := s.SetDocumentDelivery(ctx, "sd_x", erp.DocumentDelivery{State: erp.DocDelivered}); code(err) != erpgate.NotFound {
+		if err := s.SetDocumentDelivery(ctx, "sd_x", supply.DocumentDelivery{State: supply.DocDelivered}); code(err) != erpgate.NotFound {
 			t.Errorf("unknown document = %v, want not_found", err)
 		}
 	})

@@ -114,19 +114,19 @@ func (po *PurchaseOrder) docDate(c *collector, field, date string, notBefore tim
 		return // Validate reported it
 	}
 	if issued, ok := order.ParseDate(po.IssueDate); ok && d.Before(issued) {
-		c.unprocessable(field, "must not be before the purchase order's issue date "+po.IssueDate)
+		c.Unprocessable(field, "must not be before the purchase order's issue date "+po.IssueDate)
 	} else if !notBefore.IsZero() && d.Before(notBefore) {
-		c.unprocessable(field, "must not be before "+notBeforeWhat+" "+order.FormatDate(notBefore))
+		c.Unprocessable(field, "must not be before "+notBeforeWhat+" "+order.FormatDate(notBefore))
 	}
 	y, m, dd := now.UTC().Date()
 	if today := time.Date(y, m, dd, 0, 0, 0, 0, time.UTC); d.After(today.Add(DateSkew)) {
-		c.unprocessable(field, "must not be in the future")
+		c.Unprocessable(field, "must not be in the future")
 	}
 }
 
 // finish returns the new order with its status recomputed, or the problems.
 func finish(next *PurchaseOrder, c *collector, what string) (*PurchaseOrder, error) {
-	if err := c.err(what); err != nil {
+	if err := c.Err(what); err != nil {
 		return nil, err
 	}
 	next.Status = next.derivedStatus()
@@ -159,7 +159,7 @@ func (po *PurchaseOrder) ApplyAck(a *Acknowledgement, now time.Time) (*PurchaseO
 	for i, al := range a.Lines {
 		li := next.Line(al.LineNumber)
 		if li < 0 {
-			c.unprocessable(path("lines", i, "line_number"), "names no line of purchase order "+po.Number)
+			c.Unprocessable(path("lines", i, "line_number"), "names no line of purchase order "+po.Number)
 			continue
 		}
 		l := &next.Lines[li]
@@ -169,12 +169,12 @@ func (po *PurchaseOrder) ApplyAck(a *Acknowledgement, now time.Time) (*PurchaseO
 			if qty == 0 {
 				qty = l.Quantity
 			} else if qty != l.Quantity {
-				c.unprocessable(path("lines", i, "quantity"), "must be the ordered quantity "+strconv.FormatInt(l.Quantity, 10)+" (or empty) when accepted; use changed for less")
+				c.Unprocessable(path("lines", i, "quantity"), "must be the ordered quantity "+strconv.FormatInt(l.Quantity, 10)+" (or empty) when accepted; use changed for less")
 				continue
 			}
 		case LineChanged, LineBackordered:
 			if qty > l.Quantity {
-				c.unprocessable(path("lines", i, "quantity"), "exceeds the ordered quantity "+strconv.FormatInt(l.Quantity, 10))
+				c.Unprocessable(path("lines", i, "quantity"), "exceeds the ordered quantity "+strconv.FormatInt(l.Quantity, 10))
 				continue
 			}
 		case LineRejected:
@@ -185,7 +185,7 @@ func (po *PurchaseOrder) ApplyAck(a *Acknowledgement, now time.Time) (*PurchaseO
 			if al.Status == LineRejected {
 				field = path("lines", i, "status")
 			}
-			c.unprocessable(field, "must cover the "+strconv.FormatInt(l.ShippedQuantity, 10)+" already shipped on line "+strconv.Itoa(l.LineNumber))
+			c.Unprocessable(field, "must cover the "+strconv.FormatInt(l.ShippedQuantity, 10)+" already shipped on line "+strconv.Itoa(l.LineNumber))
 			continue
 		}
 		l.AckStatus, l.ConfirmedQuantity, l.PromisedDate = al.Status, qty, al.PromisedDate
@@ -220,20 +220,20 @@ func (po *PurchaseOrder) ApplyShipment(n *ShippingNotice, now time.Time) (*Purch
 	for i, sl := range n.Lines {
 		li := next.Line(sl.LineNumber)
 		if li < 0 {
-			c.unprocessable(path("lines", i, "line_number"), "names no line of purchase order "+po.Number)
+			c.Unprocessable(path("lines", i, "line_number"), "names no line of purchase order "+po.Number)
 			continue
 		}
 		l := &next.Lines[li]
 		switch {
 		case l.AckStatus == "":
-			c.unprocessable(path("lines", i, "line_number"), "line "+strconv.Itoa(l.LineNumber)+" is not acknowledged yet")
+			c.Unprocessable(path("lines", i, "line_number"), "line "+strconv.Itoa(l.LineNumber)+" is not acknowledged yet")
 			continue
 		case l.AckStatus == LineRejected:
-			c.unprocessable(path("lines", i, "line_number"), "line "+strconv.Itoa(l.LineNumber)+" was rejected")
+			c.Unprocessable(path("lines", i, "line_number"), "line "+strconv.Itoa(l.LineNumber)+" was rejected")
 			continue
 		}
 		if rest := l.ConfirmedQuantity - l.ShippedQuantity; sl.Quantity > rest {
-			c.unprocessable(path("lines", i, "quantity"), "exceeds the "+strconv.FormatInt(rest, 10)+" acknowledged and not yet shipped on line "+strconv.Itoa(l.LineNumber))
+			c.Unprocessable(path("lines", i, "quantity"), "exceeds the "+strconv.FormatInt(rest, 10)+" acknowledged and not yet shipped on line "+strconv.Itoa(l.LineNumber))
 			continue
 		}
 		l.ShippedQuantity += sl.Quantity
@@ -274,17 +274,17 @@ func (po *PurchaseOrder) ApplyReceipt(r *GoodsReceipt, now time.Time) (*Purchase
 	for i, rl := range r.Lines {
 		sj := shipmentLine(s, rl.LineNumber)
 		if sj < 0 {
-			c.unprocessable(path("lines", i, "line_number"), "line "+strconv.Itoa(rl.LineNumber)+" is not in shipment "+s.ID)
+			c.Unprocessable(path("lines", i, "line_number"), "line "+strconv.Itoa(rl.LineNumber)+" is not in shipment "+s.ID)
 			continue
 		}
 		sl := &s.Lines[sj]
 		if rest := sl.Quantity - sl.Received; rl.Quantity > rest {
-			c.unprocessable(path("lines", i, "quantity"), "exceeds the "+strconv.FormatInt(rest, 10)+" shipped in "+s.ID+" and not yet received")
+			c.Unprocessable(path("lines", i, "quantity"), "exceeds the "+strconv.FormatInt(rest, 10)+" shipped in "+s.ID+" and not yet received")
 			continue
 		}
 		li := next.Line(rl.LineNumber)
 		if li < 0 { // only in a corrupt record; never panic on one
-			c.unprocessable(path("lines", i, "line_number"), "names no line of purchase order "+po.Number)
+			c.Unprocessable(path("lines", i, "line_number"), "names no line of purchase order "+po.Number)
 			continue
 		}
 		sl.Received += rl.Quantity
@@ -320,7 +320,7 @@ func (po *PurchaseOrder) ApplyInvoice(inv *Invoice, now time.Time) (*PurchaseOrd
 	}
 	var c collector
 	if inv.Currency != po.Currency {
-		c.unprocessable("currency", "must be the purchase order's currency "+po.Currency)
+		c.Unprocessable("currency", "must be the purchase order's currency "+po.Currency)
 	}
 	shipDate, _ := order.ParseDate(po.Shipments[si].ShipDate)
 	po.docDate(&c, "date", inv.Date, shipDate, "the ship date", now)
@@ -329,24 +329,24 @@ func (po *PurchaseOrder) ApplyInvoice(inv *Invoice, now time.Time) (*PurchaseOrd
 	for i, il := range inv.Lines {
 		li := next.Line(il.LineNumber)
 		if li < 0 {
-			c.unprocessable(path("lines", i, "line_number"), "names no line of purchase order "+po.Number)
+			c.Unprocessable(path("lines", i, "line_number"), "names no line of purchase order "+po.Number)
 			continue
 		}
 		l := &next.Lines[li]
 		if il.SKU != "" && il.SKU != l.SKU {
-			c.unprocessable(path("lines", i, "sku"), "must be the purchase order line's sku "+l.SKU)
+			c.Unprocessable(path("lines", i, "sku"), "must be the purchase order line's sku "+l.SKU)
 		}
 		if il.UnitPrice != l.UnitPrice {
-			c.unprocessable(path("lines", i, "unit_price"), "must be the purchase order price "+l.UnitPrice.String())
+			c.Unprocessable(path("lines", i, "unit_price"), "must be the purchase order price "+l.UnitPrice.String())
 		}
 		sj := shipmentLine(s, il.LineNumber)
 		if sj < 0 {
-			c.unprocessable(path("lines", i, "line_number"), "line "+strconv.Itoa(il.LineNumber)+" is not in shipment "+s.ID)
+			c.Unprocessable(path("lines", i, "line_number"), "line "+strconv.Itoa(il.LineNumber)+" is not in shipment "+s.ID)
 			continue
 		}
 		sl := &s.Lines[sj]
 		if rest := sl.Quantity - sl.Invoiced; il.Quantity > rest {
-			c.unprocessable(path("lines", i, "quantity"), "exceeds the "+strconv.FormatInt(rest, 10)+" shipped in "+s.ID+" and not yet invoiced")
+			c.Unprocessable(path("lines", i, "quantity"), "exceeds the "+strconv.FormatInt(rest, 10)+" shipped in "+s.ID+" and not yet invoiced")
 			continue
 		}
 		sl.Invoiced += il.Quantity

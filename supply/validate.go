@@ -8,57 +8,9 @@ import (
 	"erpgate/order"
 )
 
-// collector gathers problems; see order.Validate for the style. Paths are
-// built only when a problem is found.
-type collector struct {
-	problems []erpgate.Problem
-	syntax   bool
-	dropped  int
-}
-
-// maxProblems bounds one error's problem list like order.MaxProblems.
-const maxProblems = order.MaxProblems
-
-func (c *collector) add(syntax bool, field, msg string) {
-	if syntax {
-		c.syntax = true
-	}
-	if len(c.problems) >= maxProblems-1 {
-		c.dropped++
-		return
-	}
-	c.problems = append(c.problems, erpgate.Problem{Field: field, Message: msg})
-}
-
-func (c *collector) invalid(field, msg string)       { c.add(true, field, msg) }
-func (c *collector) unprocessable(field, msg string) { c.add(false, field, msg) }
-
-func (c *collector) check(field, msg string) {
-	if msg != "" {
-		c.invalid(field, msg)
-	}
-}
-
-func (c *collector) empty() bool { return len(c.problems) == 0 && c.dropped == 0 }
-
-func (c *collector) err(what string) error {
-	if c.empty() {
-		return nil
-	}
-	ps := c.problems
-	if c.dropped > 0 {
-		ps = append(ps, erpgate.Problem{Message: strconv.Itoa(c.dropped) + " more problems not listed"})
-	}
-	n := len(c.problems) + c.dropped
-	count := strconv.Itoa(n) + " problems"
-	if n == 1 {
-		count = "1 problem"
-	}
-	if c.syntax {
-		return &erpgate.Error{Code: erpgate.Invalid, Message: what + " is invalid: " + count, Problems: ps}
-	}
-	return &erpgate.Error{Code: erpgate.Unprocessable, Message: what + " breaks a business rule: " + count, Problems: ps}
-}
+// collector is the one problem list (erpgate.ProblemList) with the field
+// checks the supplier documents share.
+type collector struct{ erpgate.ProblemList }
 
 func path(prefix string, i int, name string) string {
 	p := prefix + "[" + strconv.Itoa(i) + "]"
@@ -137,20 +89,20 @@ func unitProblem(s string) string {
 func (c *collector) date(field, s string, required bool) (time.Time, bool) {
 	if s == "" {
 		if required {
-			c.invalid(field, "is required")
+			c.Invalid(field, "is required")
 		}
 		return time.Time{}, false
 	}
 	d, ok := order.ParseDate(s)
 	if !ok {
-		c.invalid(field, "must be a date YYYY-MM-DD")
+		c.Invalid(field, "must be a date YYYY-MM-DD")
 	}
 	return d, ok
 }
 
 func (c *collector) quantity(field string, q int64, min int64) bool {
 	if q < min || q > MaxQuantity {
-		c.invalid(field, "must be between "+strconv.FormatInt(min, 10)+" and "+strconv.Itoa(MaxQuantity))
+		c.Invalid(field, "must be between "+strconv.FormatInt(min, 10)+" and "+strconv.Itoa(MaxQuantity))
 		return false
 	}
 	return true
@@ -161,13 +113,13 @@ func (c *collector) quantity(field string, q int64, min int64) bool {
 func (c *collector) amount(field string, d order.Decimal, digits int) bool {
 	switch {
 	case !d.InRange():
-		c.invalid(field, "must be at most "+order.MaxDecimal.String())
+		c.Invalid(field, "must be at most "+order.MaxDecimal.String())
 		return false
 	case d < 0:
-		c.invalid(field, "must not be negative")
+		c.Invalid(field, "must not be negative")
 		return false
 	case digits >= 0 && d.FracDigits() > digits:
-		c.unprocessable(field, "must have at most "+strconv.Itoa(digits)+" decimals in this currency")
+		c.Unprocessable(field, "must have at most "+strconv.Itoa(digits)+" decimals in this currency")
 		return false
 	}
 	return true
@@ -180,11 +132,11 @@ func (c *collector) lineNumbers(prefix string, count int, n func(int) int) {
 	for i := range count {
 		ln := n(i)
 		if ln < 1 {
-			c.invalid(path(prefix, i, "line_number"), "must be at least 1")
+			c.Invalid(path(prefix, i, "line_number"), "must be at least 1")
 			continue
 		}
 		if j, dup := seen[ln]; dup {
-			c.invalid(path(prefix, i, "line_number"), "repeats line "+strconv.Itoa(ln)+" of "+path(prefix, j, ""))
+			c.Invalid(path(prefix, i, "line_number"), "repeats line "+strconv.Itoa(ln)+" of "+path(prefix, j, ""))
 			continue
 		}
 		seen[ln] = i
@@ -194,9 +146,9 @@ func (c *collector) lineNumbers(prefix string, count int, n func(int) int) {
 func (c *collector) lineCount(field string, n int) {
 	switch {
 	case n == 0:
-		c.invalid(field, "at least one line is required")
+		c.Invalid(field, "at least one line is required")
 	case n > MaxLines:
-		c.invalid(field, "must have at most "+strconv.Itoa(MaxLines)+" lines")
+		c.Invalid(field, "must have at most "+strconv.Itoa(MaxLines)+" lines")
 	}
 }
 
@@ -208,36 +160,36 @@ func addYears(d time.Time, years int) time.Time { return d.AddDate(years, 0, 0) 
 // quantities), so a record read back from a store or the ERP can be trusted.
 func (po *PurchaseOrder) Validate() error {
 	var c collector
-	c.check("number", idProblem(po.Number))
-	c.check("supplier_id", idProblem(po.SupplierID))
+	c.Check("number", idProblem(po.Number))
+	c.Check("supplier_id", idProblem(po.SupplierID))
 	issued, issuedOK := c.date("issue_date", po.IssueDate, true)
 	switch po.Origin {
 	case OriginReplenishment, OriginCustomerOrder:
 	case "":
-		c.invalid("origin", "is required")
+		c.Invalid("origin", "is required")
 	default:
-		c.invalid("origin", "must be replenishment or customer_order")
+		c.Invalid("origin", "must be replenishment or customer_order")
 	}
 	if len(po.CustomerOrders) > MaxLines {
-		c.invalid("customer_orders", "must have at most "+strconv.Itoa(MaxLines)+" entries")
+		c.Invalid("customer_orders", "must have at most "+strconv.Itoa(MaxLines)+" entries")
 	}
 	for i, id := range po.CustomerOrders {
-		c.check(path("customer_orders", i, ""), codeProblem(id, true, MaxIDLen, &idChars, "letters, digits and . _ : / -"))
+		c.Check(path("customer_orders", i, ""), codeProblem(id, true, MaxIDLen, &idChars, "letters, digits and . _ : / -"))
 	}
 	if _, ok := order.CurrencyDigits(po.Currency); !ok {
-		c.invalid("currency", "must be an active ISO 4217 currency code in upper case, such as EUR")
+		c.Invalid("currency", "must be an active ISO 4217 currency code in upper case, such as EUR")
 	}
 	if d, ok := c.date("requested_delivery_date", po.RequestedDeliveryDate, true); ok && issuedOK {
 		if d.Before(issued) {
-			c.unprocessable("requested_delivery_date", "must not be before issue_date")
+			c.Unprocessable("requested_delivery_date", "must not be before issue_date")
 		} else if d.After(addYears(issued, MaxHorizonYears)) {
-			c.unprocessable("requested_delivery_date", "must be at most "+strconv.Itoa(MaxHorizonYears)+" years after issue_date")
+			c.Unprocessable("requested_delivery_date", "must be at most "+strconv.Itoa(MaxHorizonYears)+" years after issue_date")
 		}
 	}
 	for _, p := range po.ShipTo.Problems("ship_to") {
-		c.invalid(p.Field, p.Message)
+		c.Invalid(p.Field, p.Message)
 	}
-	c.check("notes", order.TextProblem(po.Notes, false, MaxNotesLen, true))
+	c.Check("notes", order.TextProblem(po.Notes, false, MaxNotesLen, true))
 
 	c.lineCount("lines", len(po.Lines))
 	c.lineNumbers("lines", len(po.Lines), func(i int) int { return po.Lines[i].LineNumber })
@@ -245,18 +197,18 @@ func (po *PurchaseOrder) Validate() error {
 		po.Lines[i].check(&c, i)
 	}
 	if _, ok := po.Total(); !ok {
-		c.unprocessable("lines", "the order total exceeds "+order.MaxDecimal.String())
+		c.Unprocessable("lines", "the order total exceeds "+order.MaxDecimal.String())
 	}
 	po.checkProgress(&c)
-	return c.err("the purchase order")
+	return c.Err("the purchase order")
 }
 
 func (l *POLine) check(c *collector, i int) {
-	c.check(path("lines", i, "sku"), skuProblem(l.SKU))
-	c.check(path("lines", i, "supplier_part_number"), order.TextProblem(l.SupplierPartNumber, false, MaxPartNumberLen, false))
-	c.check(path("lines", i, "description"), order.TextProblem(l.Description, false, MaxDescriptionLen, true))
+	c.Check(path("lines", i, "sku"), skuProblem(l.SKU))
+	c.Check(path("lines", i, "supplier_part_number"), order.TextProblem(l.SupplierPartNumber, false, MaxPartNumberLen, false))
+	c.Check(path("lines", i, "description"), order.TextProblem(l.Description, false, MaxDescriptionLen, true))
 	c.quantity(path("lines", i, "quantity"), l.Quantity, 1)
-	c.check(path("lines", i, "unit"), unitProblem(l.Unit))
+	c.Check(path("lines", i, "unit"), unitProblem(l.Unit))
 	c.amount(path("lines", i, "unit_price"), l.UnitPrice, -1)
 
 	// Progress.
@@ -264,29 +216,29 @@ func (l *POLine) check(c *collector, i int) {
 	switch {
 	case l.AckStatus == "":
 		if l.ConfirmedQuantity != 0 || l.PromisedDate != "" || l.ShippedQuantity != 0 {
-			c.invalid(p("ack_status"), "is required once the line has a confirmed quantity, promised date or shipment")
+			c.Invalid(p("ack_status"), "is required once the line has a confirmed quantity, promised date or shipment")
 		}
 	case !l.AckStatus.Valid():
-		c.invalid(p("ack_status"), "must be accepted, rejected, changed or backordered")
+		c.Invalid(p("ack_status"), "must be accepted, rejected, changed or backordered")
 	case l.AckStatus == LineRejected && (l.ConfirmedQuantity != 0 || l.PromisedDate != ""):
-		c.invalid(p("confirmed_quantity"), "must be 0 with no promised date on a rejected line")
+		c.Invalid(p("confirmed_quantity"), "must be 0 with no promised date on a rejected line")
 	case l.AckStatus != LineRejected && l.ConfirmedQuantity < 1:
-		c.invalid(p("confirmed_quantity"), "must be at least 1 on a confirmed line")
+		c.Invalid(p("confirmed_quantity"), "must be at least 1 on a confirmed line")
 	}
 	if l.PromisedDate != "" {
 		c.date(p("promised_date"), l.PromisedDate, false)
 	}
 	switch {
 	case l.ConfirmedQuantity < 0 || l.ConfirmedQuantity > l.Quantity:
-		c.invalid(p("confirmed_quantity"), "must be between 0 and the ordered quantity")
+		c.Invalid(p("confirmed_quantity"), "must be between 0 and the ordered quantity")
 	case l.ShippedQuantity < 0 || l.ShippedQuantity > l.ConfirmedQuantity:
-		c.invalid(p("shipped_quantity"), "must be between 0 and the confirmed quantity")
+		c.Invalid(p("shipped_quantity"), "must be between 0 and the confirmed quantity")
 	}
 	if l.ReceivedQuantity < 0 || l.ReceivedQuantity > l.ShippedQuantity {
-		c.invalid(p("received_quantity"), "must be between 0 and the shipped quantity")
+		c.Invalid(p("received_quantity"), "must be between 0 and the shipped quantity")
 	}
 	if l.InvoicedQuantity < 0 || l.InvoicedQuantity > l.ShippedQuantity {
-		c.invalid(p("invoiced_quantity"), "must be between 0 and the shipped quantity")
+		c.Invalid(p("invoiced_quantity"), "must be between 0 and the shipped quantity")
 	}
 }
 
@@ -298,25 +250,25 @@ func (po *PurchaseOrder) checkProgress(c *collector) {
 		n    int
 	}{{"acknowledgements", len(po.Acknowledgements)}, {"shipments", len(po.Shipments)}, {"receipts", len(po.Receipts)}, {"invoices", len(po.Invoices)}} {
 		if d.n > MaxDocuments {
-			c.invalid(d.name, "must have at most "+strconv.Itoa(MaxDocuments)+" entries")
+			c.Invalid(d.name, "must have at most "+strconv.Itoa(MaxDocuments)+" entries")
 		}
 	}
 	shipped := map[int][3]int64{} // line number → shipped, received, invoiced over all shipments
 	ids := map[string]bool{}
 	for i, s := range po.Shipments {
-		c.check(path("shipments", i, "id"), idProblem(s.ID))
+		c.Check(path("shipments", i, "id"), idProblem(s.ID))
 		if ids[s.ID] {
-			c.invalid(path("shipments", i, "id"), "repeats an earlier shipment")
+			c.Invalid(path("shipments", i, "id"), "repeats an earlier shipment")
 		}
 		ids[s.ID] = true
 		for j, l := range s.Lines {
 			f := path("shipments", i, "lines") + "[" + strconv.Itoa(j) + "]"
 			if po.Line(l.LineNumber) < 0 {
-				c.invalid(f+".line_number", "names no line of the order")
+				c.Invalid(f+".line_number", "names no line of the order")
 				continue
 			}
 			if l.Quantity < 1 || l.Received < 0 || l.Invoiced < 0 || l.Received > l.Quantity || l.Invoiced > l.Quantity {
-				c.invalid(f, "needs 0 ≤ received, invoiced ≤ quantity and quantity ≥ 1")
+				c.Invalid(f, "needs 0 ≤ received, invoiced ≤ quantity and quantity ≥ 1")
 				continue
 			}
 			t := shipped[l.LineNumber]
@@ -326,20 +278,20 @@ func (po *PurchaseOrder) checkProgress(c *collector) {
 	for i, l := range po.Lines {
 		t := shipped[l.LineNumber]
 		if t[0] != l.ShippedQuantity || t[1] != l.ReceivedQuantity || t[2] != l.InvoicedQuantity {
-			c.invalid(path("lines", i, ""), "shipped, received and invoiced quantities do not match the shipments")
+			c.Invalid(path("lines", i, ""), "shipped, received and invoiced quantities do not match the shipments")
 		}
 	}
 	switch {
 	case !po.Status.Valid():
-		c.invalid("status", "must be one of the purchase order statuses")
+		c.Invalid("status", "must be one of the purchase order statuses")
 	case po.Status.Terminal():
 		if po.Status == StatusCancelled && po.anyShipped() {
-			c.invalid("status", "a purchase order with shipments cannot be cancelled")
+			c.Invalid("status", "a purchase order with shipments cannot be cancelled")
 		}
-	case c.empty() && po.Status != po.derivedStatus():
-		c.invalid("status", "must be "+string(po.derivedStatus())+" for these quantities")
+	case c.Empty() && po.Status != po.derivedStatus():
+		c.Invalid("status", "must be "+string(po.derivedStatus())+" for these quantities")
 	}
-	c.check("status_reason", order.TextProblem(po.StatusReason, false, MaxReasonLen, false))
+	c.Check("status_reason", order.TextProblem(po.StatusReason, false, MaxReasonLen, false))
 }
 
 func (po *PurchaseOrder) anyShipped() bool {
@@ -355,9 +307,9 @@ func (po *PurchaseOrder) anyShipped() bool {
 // acknowledgement's date is Unprocessable; everything else Invalid.
 func (a *Acknowledgement) Validate() error {
 	var c collector
-	c.check("id", idProblem(a.ID))
-	c.check("po_number", idProblem(a.PONumber))
-	c.check("supplier_id", idProblem(a.SupplierID))
+	c.Check("id", idProblem(a.ID))
+	c.Check("po_number", idProblem(a.PONumber))
+	c.Check("supplier_id", idProblem(a.SupplierID))
 	date, dateOK := c.date("date", a.Date, true)
 	c.lineCount("lines", len(a.Lines))
 	c.lineNumbers("lines", len(a.Lines), func(i int) int { return a.Lines[i].LineNumber })
@@ -370,29 +322,29 @@ func (a *Acknowledgement) Validate() error {
 			c.quantity(p("quantity"), l.Quantity, 1)
 		case LineRejected:
 			if l.Quantity != 0 {
-				c.invalid(p("quantity"), "must be empty on a rejected line")
+				c.Invalid(p("quantity"), "must be empty on a rejected line")
 			}
 			if l.PromisedDate != "" {
-				c.invalid(p("promised_date"), "must be empty on a rejected line")
+				c.Invalid(p("promised_date"), "must be empty on a rejected line")
 			}
 		case "":
-			c.invalid(p("status"), "is required")
+			c.Invalid(p("status"), "is required")
 		default:
-			c.invalid(p("status"), "must be accepted, rejected, changed or backordered")
+			c.Invalid(p("status"), "must be accepted, rejected, changed or backordered")
 		}
 		if l.Status != LineRejected {
 			if d, ok := c.date(p("promised_date"), l.PromisedDate, true); ok && dateOK {
 				if d.Before(date) {
-					c.unprocessable(p("promised_date"), "must not be before the acknowledgement date")
+					c.Unprocessable(p("promised_date"), "must not be before the acknowledgement date")
 				} else if d.After(addYears(date, MaxHorizonYears)) {
-					c.unprocessable(p("promised_date"), "must be at most "+strconv.Itoa(MaxHorizonYears)+" years after the acknowledgement date")
+					c.Unprocessable(p("promised_date"), "must be at most "+strconv.Itoa(MaxHorizonYears)+" years after the acknowledgement date")
 				}
 			}
 		}
-		c.check(p("reason"), order.TextProblem(l.Reason, false, MaxReasonLen, false))
+		c.Check(p("reason"), order.TextProblem(l.Reason, false, MaxReasonLen, false))
 	}
-	c.check("notes", order.TextProblem(a.Notes, false, MaxNotesLen, true))
-	return c.err("the acknowledgement")
+	c.Check("notes", order.TextProblem(a.Notes, false, MaxNotesLen, true))
+	return c.Err("the acknowledgement")
 }
 
 // Validate checks the shipping notice on its own: expected delivery within
@@ -400,19 +352,19 @@ func (a *Acknowledgement) Validate() error {
 // adding up to the lines are Unprocessable; everything else Invalid.
 func (n *ShippingNotice) Validate() error {
 	var c collector
-	c.check("id", idProblem(n.ID))
-	c.check("po_number", idProblem(n.PONumber))
-	c.check("supplier_id", idProblem(n.SupplierID))
+	c.Check("id", idProblem(n.ID))
+	c.Check("po_number", idProblem(n.PONumber))
+	c.Check("supplier_id", idProblem(n.SupplierID))
 	ship, shipOK := c.date("ship_date", n.ShipDate, true)
 	if exp, ok := c.date("expected_delivery", n.ExpectedDelivery, true); ok && shipOK {
 		if exp.Before(ship) {
-			c.unprocessable("expected_delivery", "must not be before ship_date")
+			c.Unprocessable("expected_delivery", "must not be before ship_date")
 		} else if exp.After(ship.AddDate(0, 0, MaxTransitDays)) {
-			c.unprocessable("expected_delivery", "must be at most "+strconv.Itoa(MaxTransitDays)+" days after ship_date")
+			c.Unprocessable("expected_delivery", "must be at most "+strconv.Itoa(MaxTransitDays)+" days after ship_date")
 		}
 	}
-	c.check("carrier", order.TextProblem(n.Carrier, true, MaxCarrierLen, false))
-	c.check("tracking_number", order.TextProblem(n.TrackingNumber, false, MaxTrackingLen, false))
+	c.Check("carrier", order.TextProblem(n.Carrier, true, MaxCarrierLen, false))
+	c.Check("tracking_number", order.TextProblem(n.TrackingNumber, false, MaxTrackingLen, false))
 	c.lineCount("lines", len(n.Lines))
 	c.lineNumbers("lines", len(n.Lines), func(i int) int { return n.Lines[i].LineNumber })
 	lineQty := make(map[int]int64, len(n.Lines))
@@ -422,22 +374,22 @@ func (n *ShippingNotice) Validate() error {
 	}
 
 	if len(n.Packages) > MaxPackages {
-		c.invalid("packages", "must have at most "+strconv.Itoa(MaxPackages)+" packages")
+		c.Invalid("packages", "must have at most "+strconv.Itoa(MaxPackages)+" packages")
 	}
 	packed := map[int]int64{}
 	withContents := false
 	pkgIDs := map[string]int{}
 	for i, pk := range n.Packages {
-		c.check(path("packages", i, "id"), codeProblem(pk.ID, true, MaxIDLen, &idChars, "letters, digits and . _ : / -"))
+		c.Check(path("packages", i, "id"), codeProblem(pk.ID, true, MaxIDLen, &idChars, "letters, digits and . _ : / -"))
 		if j, dup := pkgIDs[pk.ID]; dup && pk.ID != "" {
-			c.invalid(path("packages", i, "id"), "repeats "+path("packages", j, "id"))
+			c.Invalid(path("packages", i, "id"), "repeats "+path("packages", j, "id"))
 		}
 		pkgIDs[pk.ID] = i
 		if !pk.WeightKG.InRange() || pk.WeightKG < 0 || pk.WeightKG > order.Decimal(MaxPackageWeightKG)*10000 {
-			c.invalid(path("packages", i, "weight_kg"), "must be between 0 and "+strconv.Itoa(MaxPackageWeightKG))
+			c.Invalid(path("packages", i, "weight_kg"), "must be between 0 and "+strconv.Itoa(MaxPackageWeightKG))
 		}
 		if len(pk.Contents) > MaxLines {
-			c.invalid(path("packages", i, "contents"), "must have at most "+strconv.Itoa(MaxLines)+" entries")
+			c.Invalid(path("packages", i, "contents"), "must have at most "+strconv.Itoa(MaxLines)+" entries")
 		}
 		for j, ct := range pk.Contents {
 			withContents = true
@@ -446,34 +398,34 @@ func (n *ShippingNotice) Validate() error {
 				packed[ct.LineNumber] += ct.Quantity
 			}
 			if _, ok := lineQty[ct.LineNumber]; !ok {
-				c.unprocessable(f+".line_number", "names no line of this notice")
+				c.Unprocessable(f+".line_number", "names no line of this notice")
 			}
 		}
 	}
 	if withContents {
 		for i, l := range n.Lines {
 			if packed[l.LineNumber] != l.Quantity {
-				c.unprocessable(path("lines", i, "quantity"), "packages contain "+strconv.FormatInt(packed[l.LineNumber], 10)+" of line "+strconv.Itoa(l.LineNumber))
+				c.Unprocessable(path("lines", i, "quantity"), "packages contain "+strconv.FormatInt(packed[l.LineNumber], 10)+" of line "+strconv.Itoa(l.LineNumber))
 			}
 		}
 	}
-	c.check("notes", order.TextProblem(n.Notes, false, MaxNotesLen, true))
-	return c.err("the shipping notice")
+	c.Check("notes", order.TextProblem(n.Notes, false, MaxNotesLen, true))
+	return c.Err("the shipping notice")
 }
 
 // Validate checks the goods receipt on its own (all problems Invalid).
 func (r *GoodsReceipt) Validate() error {
 	var c collector
-	c.check("id", idProblem(r.ID))
-	c.check("po_number", idProblem(r.PONumber))
-	c.check("shipment_id", idProblem(r.ShipmentID))
+	c.Check("id", idProblem(r.ID))
+	c.Check("po_number", idProblem(r.PONumber))
+	c.Check("shipment_id", idProblem(r.ShipmentID))
 	c.date("date", r.Date, true)
 	c.lineCount("lines", len(r.Lines))
 	c.lineNumbers("lines", len(r.Lines), func(i int) int { return r.Lines[i].LineNumber })
 	for i, l := range r.Lines {
 		c.quantity(path("lines", i, "quantity"), l.Quantity, 1)
 	}
-	return c.err("the goods receipt")
+	return c.Err("the goods receipt")
 }
 
 // Validate checks the stock advice without looking at the clock; ValidateAt
@@ -486,55 +438,55 @@ func (s *StockAdvice) ValidateAt(now time.Time) error { return s.validate(now, t
 
 func (s *StockAdvice) validate(now time.Time, clock bool) error {
 	var c collector
-	c.check("id", idProblem(s.ID))
-	c.check("supplier_id", idProblem(s.SupplierID))
+	c.Check("id", idProblem(s.ID))
+	c.Check("supplier_id", idProblem(s.SupplierID))
 	switch {
 	case s.AsOf.IsZero():
-		c.invalid("as_of", "is required")
+		c.Invalid("as_of", "is required")
 	case clock && s.AsOf.After(now.Add(ClockSkew)):
-		c.unprocessable("as_of", "must not be in the future")
+		c.Unprocessable("as_of", "must not be in the future")
 	case clock && s.AsOf.Before(now.Add(-MaxStockAge)):
-		c.unprocessable("as_of", "is older than "+strconv.Itoa(int(MaxStockAge/(24*time.Hour)))+" days")
+		c.Unprocessable("as_of", "is older than "+strconv.Itoa(int(MaxStockAge/(24*time.Hour)))+" days")
 	}
 	asOfDay, _ := order.ParseDate(order.FormatDate(s.AsOf.UTC()))
 	switch {
 	case len(s.Items) == 0:
-		c.invalid("items", "at least one item is required")
+		c.Invalid("items", "at least one item is required")
 	case len(s.Items) > MaxStockItems:
-		c.invalid("items", "must have at most "+strconv.Itoa(MaxStockItems)+" items")
+		c.Invalid("items", "must have at most "+strconv.Itoa(MaxStockItems)+" items")
 	}
 	seen := make(map[string]int, len(s.Items))
 	for i, it := range s.Items {
 		p := func(name string) string { return path("items", i, name) }
 		if msg := skuProblem(it.SKU); msg != "" {
-			c.invalid(p("sku"), msg)
+			c.Invalid(p("sku"), msg)
 		} else if j, dup := seen[it.SKU]; dup {
-			c.invalid(p("sku"), "repeats "+path("items", j, "sku"))
+			c.Invalid(p("sku"), "repeats "+path("items", j, "sku"))
 		} else {
 			seen[it.SKU] = i
 		}
-		c.check(p("supplier_part_number"), order.TextProblem(it.SupplierPartNumber, false, MaxPartNumberLen, false))
+		c.Check(p("supplier_part_number"), order.TextProblem(it.SupplierPartNumber, false, MaxPartNumberLen, false))
 		c.quantity(p("available"), it.Available, 0)
-		c.check(p("unit"), unitProblem(it.Unit))
+		c.Check(p("unit"), unitProblem(it.Unit))
 		if it.LeadTimeDays < 0 || it.LeadTimeDays > MaxLeadTimeDays {
-			c.invalid(p("lead_time_days"), "must be between 0 and "+strconv.Itoa(MaxLeadTimeDays))
+			c.Invalid(p("lead_time_days"), "must be between 0 and "+strconv.Itoa(MaxLeadTimeDays))
 		}
 		d, ok := c.date(p("next_available_date"), it.NextAvailableDate, false)
 		if ok && !s.AsOf.IsZero() {
 			if d.Before(asOfDay) {
-				c.unprocessable(p("next_available_date"), "must not be before as_of")
+				c.Unprocessable(p("next_available_date"), "must not be before as_of")
 			} else if d.After(addYears(asOfDay, MaxHorizonYears)) {
-				c.unprocessable(p("next_available_date"), "must be at most "+strconv.Itoa(MaxHorizonYears)+" years after as_of")
+				c.Unprocessable(p("next_available_date"), "must be at most "+strconv.Itoa(MaxHorizonYears)+" years after as_of")
 			}
 		}
 		if it.NextAvailableQuantity != 0 {
 			c.quantity(p("next_available_quantity"), it.NextAvailableQuantity, 1)
 			if it.NextAvailableDate == "" {
-				c.invalid(p("next_available_date"), "is required with next_available_quantity")
+				c.Invalid(p("next_available_date"), "is required with next_available_quantity")
 			}
 		}
 	}
-	return c.err("the stock advice")
+	return c.Err("the stock advice")
 }
 
 // Validate checks the invoice on its own, including that it adds up: each
@@ -545,21 +497,21 @@ func (s *StockAdvice) validate(now time.Time, clock bool) error {
 // fields are Invalid.
 func (inv *Invoice) Validate() error {
 	var c collector
-	c.check("id", idProblem(inv.ID))
-	c.check("po_number", idProblem(inv.PONumber))
-	c.check("supplier_id", idProblem(inv.SupplierID))
-	c.check("shipment_id", idProblem(inv.ShipmentID))
+	c.Check("id", idProblem(inv.ID))
+	c.Check("po_number", idProblem(inv.PONumber))
+	c.Check("supplier_id", idProblem(inv.SupplierID))
+	c.Check("shipment_id", idProblem(inv.ShipmentID))
 	date, dateOK := c.date("date", inv.Date, true)
 	if due, ok := c.date("due_date", inv.DueDate, false); ok && dateOK {
 		if due.Before(date) {
-			c.unprocessable("due_date", "must not be before date")
+			c.Unprocessable("due_date", "must not be before date")
 		} else if due.After(date.AddDate(0, 0, MaxPaymentDays)) {
-			c.unprocessable("due_date", "must be at most "+strconv.Itoa(MaxPaymentDays)+" days after date")
+			c.Unprocessable("due_date", "must be at most "+strconv.Itoa(MaxPaymentDays)+" days after date")
 		}
 	}
 	digits, currencyOK := order.CurrencyDigits(inv.Currency)
 	if !currencyOK {
-		c.invalid("currency", "must be an active ISO 4217 currency code in upper case, such as EUR")
+		c.Invalid("currency", "must be an active ISO 4217 currency code in upper case, such as EUR")
 		digits = -1 // do not judge decimals against an unknown currency
 	}
 	c.lineCount("lines", len(inv.Lines))
@@ -568,7 +520,7 @@ func (inv *Invoice) Validate() error {
 	sumOK := true
 	for i, l := range inv.Lines {
 		p := func(name string) string { return path("lines", i, name) }
-		c.check(p("sku"), codeProblem(l.SKU, false, order.MaxSKULen, &skuChars, "letters, digits and . _ -"))
+		c.Check(p("sku"), codeProblem(l.SKU, false, order.MaxSKULen, &skuChars, "letters, digits and . _ -"))
 		qtyOK := c.quantity(p("quantity"), l.Quantity, 1)
 		priceOK := c.amount(p("unit_price"), l.UnitPrice, -1)
 		amountOK := c.amount(p("amount"), l.Amount, digits)
@@ -576,7 +528,7 @@ func (inv *Invoice) Validate() error {
 			sumOK = false
 		} else if sumOK {
 			if sum, sumOK = sum.AddChecked(l.Amount); !sumOK {
-				c.unprocessable("lines", "the sum of the amounts exceeds "+order.MaxDecimal.String())
+				c.Unprocessable("lines", "the sum of the amounts exceeds "+order.MaxDecimal.String())
 			}
 		}
 		if !qtyOK || !priceOK || !amountOK || !currencyOK {
@@ -584,26 +536,26 @@ func (inv *Invoice) Validate() error {
 		}
 		gross, ok := l.UnitPrice.MulIntChecked(l.Quantity)
 		if !ok {
-			c.unprocessable(p("quantity"), "quantity × unit_price exceeds "+order.MaxDecimal.String())
+			c.Unprocessable(p("quantity"), "quantity × unit_price exceeds "+order.MaxDecimal.String())
 			continue
 		}
 		if want := gross.Round(digits); l.Amount != want {
-			c.unprocessable(p("amount"), "must be quantity × unit_price = "+want.String())
+			c.Unprocessable(p("amount"), "must be quantity × unit_price = "+want.String())
 		}
 	}
 	subOK := c.amount("subtotal", inv.Subtotal, digits)
 	taxOK := c.amount("tax", inv.Tax, digits)
 	totalOK := c.amount("total", inv.Total, digits)
 	if sumOK && subOK && inv.Subtotal != sum {
-		c.unprocessable("subtotal", "must be the sum of the line amounts = "+sum.String())
+		c.Unprocessable("subtotal", "must be the sum of the line amounts = "+sum.String())
 	}
 	if subOK && taxOK && totalOK {
 		if want, ok := inv.Subtotal.AddChecked(inv.Tax); !ok {
-			c.unprocessable("total", "subtotal + tax exceeds "+order.MaxDecimal.String())
+			c.Unprocessable("total", "subtotal + tax exceeds "+order.MaxDecimal.String())
 		} else if inv.Total != want {
-			c.unprocessable("total", "must be subtotal + tax = "+want.String())
+			c.Unprocessable("total", "must be subtotal + tax = "+want.String())
 		}
 	}
-	c.check("notes", order.TextProblem(inv.Notes, false, MaxNotesLen, true))
-	return c.err("the invoice")
+	c.Check("notes", order.TextProblem(inv.Notes, false, MaxNotesLen, true))
+	return c.Err("the invoice")
 }

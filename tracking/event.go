@@ -39,21 +39,21 @@ const (
 
 // Event types. The order status is the type of the latest status-bearing event.
 const (
-	TypeAccepted   = "accepted"     // gateway stored the order durably
-	TypeDelivered  = "erp_received" // the authoritative ERP holds the order
-	TypeRejected   = "rejected"     // the ERP refused the order
-	TypeFailed     = "failed"       // delivery dead-lettered
-	TypeConfirmed  = "confirmed"
-	TypeBackorder  = "backordered"
-	TypeAllocated  = "allocated"
-	TypePicked     = "picked"
-	TypeShipped    = "shipped"
-	TypeDone       = "delivered"
-	TypeCancelled  = "cancelled"
-	TypePOIssued   = "po_issued"
-	TypePOAcked    = "po_acknowledged"
-	TypePOShipped  = "po_shipped"
-	TypePOReceived = "goods_received"
+	TypeAccepted    = "accepted"     // gateway stored the order durably
+	TypeERPReceived = "erp_received" // the authoritative ERP holds the order
+	TypeRejected    = "rejected"     // the ERP refused the order
+	TypeFailed      = "failed"       // delivery dead-lettered
+	TypeConfirmed   = "confirmed"
+	TypeBackorder   = "backordered"
+	TypeAllocated   = "allocated"
+	TypePicked      = "picked"
+	TypeShipped     = "shipped"
+	TypeDelivered   = "delivered" // the customer has the parcel
+	TypeCancelled   = "cancelled"
+	TypePOIssued    = "po_issued"
+	TypePOAcked     = "po_acknowledged"
+	TypePOShipped   = "po_shipped"
+	TypePOReceived  = "goods_received"
 )
 
 // Event is one entry of an order's timeline.
@@ -108,7 +108,7 @@ const (
 
 // Types lists every event type this package knows, in lifecycle order.
 var Types = []string{
-	TypeAccepted, TypeDelivered, TypeConfirmed, TypeBackorder, TypePOIssued,
+	TypeAccepted, TypeERPReceived, TypeConfirmed, TypeBackorder, TypePOIssued,
 	TypePOAcked, TypePOShipped, TypePOReceived, TypeAllocated, TypePicked,
-	TypeShipped, TypeDone, TypeCancelled, TypeRejected, TypeFailed,
+	TypeShipped, TypeDelivered, TypeCancelled, TypeRejected, TypeFailed,
 }

@@ -273,19 +273,19 @@ var stepKeys = []string{"step.ordered", "step.confirmed", "step.shipped", "step.
 // the short items with the product names. The page's script words live
 // events from the same table (pageConfig.Summaries).
 var summaryParts = map[string][][2]string{
-	TypeAccepted:  {{"", "summary.accepted"}},
-	TypeDelivered: {{"", "summary.erp_received"}},
-	TypeConfirmed: {{"", "summary.confirmed"}, {DetailERPOrderNumber, "summary.orderNumber"}, {DetailExpectedDelivery, "summary.expected"}},
-	TypeBackorder: {{"", "summary.backordered"}, {DetailShortItems, "summary.shortItems"}, {"", "summary.backorderedSupplier"}, {DetailExpectedDelivery, "summary.newExpected"}},
-	TypeAllocated: {{"", "summary.allocated"}},
-	TypePicked:    {{"", "summary.picked"}},
-	TypeShipped:   {{"", "summary.shipped"}, {DetailCarrier, "summary.carrier"}, {DetailTrackingNumber, "summary.trackingNumber"}, {DetailExpectedDelivery, "summary.expected"}},
-	TypeDone:      {{"", "summary.delivered"}},
-	TypeCancelled: {{"", "summary.cancelled"}, {DetailReason, "summary.reason"}},
-	TypeRejected:  {{"", "summary.rejected"}, {DetailReason, "summary.reason"}},
-	TypeFailed:    {{"", "summary.failed"}},
-	TypePOAcked:   {{DetailPromisedDate, "summary.po_acknowledged"}},
-	TypePOShipped: {{DetailExpectedArrival, "summary.po_shipped"}},
+	TypeAccepted:    {{"", "summary.accepted"}},
+	TypeERPReceived: {{"", "summary.erp_received"}},
+	TypeConfirmed:   {{"", "summary.confirmed"}, {DetailERPOrderNumber, "summary.orderNumber"}, {DetailExpectedDelivery, "summary.expected"}},
+	TypeBackorder:   {{"", "summary.backordered"}, {DetailShortItems, "summary.shortItems"}, {"", "summary.backorderedSupplier"}, {DetailExpectedDelivery, "summary.newExpected"}},
+	TypeAllocated:   {{"", "summary.allocated"}},
+	TypePicked:      {{"", "summary.picked"}},
+	TypeShipped:     {{"", "summary.shipped"}, {DetailCarrier, "summary.carrier"}, {DetailTrackingNumber, "summary.trackingNumber"}, {DetailExpectedDelivery, "summary.expected"}},
+	TypeDelivered:   {{"", "summary.delivered"}},
+	TypeCancelled:   {{"", "summary.cancelled"}, {DetailReason, "summary.reason"}},
+	TypeRejected:    {{"", "summary.rejected"}, {DetailReason, "summary.reason"}},
+	TypeFailed:      {{"", "summary.failed"}},
+	TypePOAcked:     {{DetailPromisedDate, "summary.po_acknowledged"}},
+	TypePOShipped:   {{DetailExpectedArrival, "summary.po_shipped"}},
 }
 
 // DetailShortItems lists what a backordered order waits for, as
@@ -501,7 +501,7 @@ func NewPage(data PageData) (*Page, error) {
 	}
 	v.Step = Step(s.Status)
 	switch {
-	case s.Status == TypeDone:
+	case s.Status == TypeDelivered:
 		v.StepClass = "done"
 	case v.Step < 0 || s.Status == TypeFailed:
 		v.StepClass = "problem"
@@ -509,7 +509,7 @@ func NewPage(data PageData) (*Page, error) {
 		v.StepClass = "progress"
 	}
 	for i, k := range stepKeys {
-		sv := stepView{Label: T(k), Done: i < v.Step || (i == v.Step && s.Status == TypeDone), Current: i == v.Step}
+		sv := stepView{Label: T(k), Done: i < v.Step || (i == v.Step && s.Status == TypeDelivered), Current: i == v.Step}
 		switch {
 		case sv.Done:
 			sv.Class = "done"

@@ -132,7 +132,7 @@ func TestRenderPageStates(t *testing.T) {
 		{"rejected", []Event{{ID: "1-0", Time: t0, Type: TypeRejected, Source: SourceERP, Summary: "Refused",
 			Details: map[string]string{DetailReason: "SKU-9 is not sold"}}},
 			[]string{`status-problem`, `SKU-9 is not sold`, `id="steps" aria-label="Progress" hidden`, `Could not be processed`}, nil},
-		{"delivered", []Event{{ID: "1-0", Time: t0, Type: TypeDone, Source: SourceERP, Summary: "At the door",
+		{"delivered", []Event{{ID: "1-0", Time: t0, Type: TypeDelivered, Source: SourceERP, Summary: "At the door",
 			Details: map[string]string{DetailExpectedDelivery: "2026-03-02"}}},
 			[]string{`status-done`, `Status of order ord_x: Delivered.`},
 			[]string{`Delivered. Expected delivery`}},

@@ -315,7 +315,7 @@ func TestAppendUnlessSpoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	gw := Event{Type: TypeDelivered, Source: SourceGateway, Details: map[string]string{DetailDedup: "result:v2:created"}}
+	gw := Event{Type: TypeERPReceived, Source: SourceGateway, Details: map[string]string{DetailDedup: "result:v2:created"}}
 	if _, ok, err := st.AppendUnlessSpoke(ctx, "ord_a", gw, SourceERP); err != nil || !ok {
 		t.Fatalf("before the ERP spoke: ok=%v err=%v, want written", ok, err)
 	}

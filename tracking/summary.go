@@ -39,21 +39,21 @@ type Summary struct {
 }
 
 var labels = map[string]string{
-	TypeAccepted:   "Order received",
-	TypeDelivered:  "Being processed",
-	TypeConfirmed:  "Confirmed",
-	TypeBackorder:  "Waiting for stock",
-	TypeAllocated:  "Being prepared",
-	TypePicked:     "Packed",
-	TypeShipped:    "Shipped",
-	TypeDone:       "Delivered",
-	TypeCancelled:  "Cancelled",
-	TypeRejected:   "Could not be processed",
-	TypeFailed:     "Processing delayed",
-	TypePOIssued:   "Ordered from our supplier",
-	TypePOAcked:    "Supplier confirmed the date",
-	TypePOShipped:  "Supplier shipped the goods",
-	TypePOReceived: "Goods arrived at our warehouse",
+	TypeAccepted:    "Order received",
+	TypeERPReceived: "Being processed",
+	TypeConfirmed:   "Confirmed",
+	TypeBackorder:   "Waiting for stock",
+	TypeAllocated:   "Being prepared",
+	TypePicked:      "Packed",
+	TypeShipped:     "Shipped",
+	TypeDelivered:   "Delivered",
+	TypeCancelled:   "Cancelled",
+	TypeRejected:    "Could not be processed",
+	TypeFailed:      "Processing delayed",
+	TypePOIssued:    "Ordered from our supplier",
+	TypePOAcked:     "Supplier confirmed the date",
+	TypePOShipped:   "Supplier shipped the goods",
+	TypePOReceived:  "Goods arrived at our warehouse",
 }
 
 // Label returns the customer-facing name of an event type, or a tidied form
@@ -82,7 +82,7 @@ func StatusBearing(eventType string) bool {
 
 // Final reports whether an order with this status is finished.
 func Final(status string) bool {
-	return status == TypeDone || status == TypeCancelled || status == TypeRejected
+	return status == TypeDelivered || status == TypeCancelled || status == TypeRejected
 }
 
 // Step places a status on the four-step progress bar shown to customers:
@@ -94,7 +94,7 @@ func Step(status string) int {
 		return 1
 	case TypeShipped:
 		return 2
-	case TypeDone:
+	case TypeDelivered:
 		return 3
 	case TypeCancelled, TypeRejected:
 		return -1

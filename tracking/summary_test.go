@@ -27,14 +27,14 @@ func TestDerive(t *testing.T) {
 			name: "complete lifecycle",
 			events: []Event{
 				ev(TypeAccepted, SourceGateway),
-				ev(TypeDelivered, SourceGateway),
+				ev(TypeERPReceived, SourceGateway),
 				ev(TypeConfirmed, SourceERP, DetailERPOrderNumber, "SO-9", DetailExpectedDelivery, "2026-03-06"),
 				ev(TypeAllocated, SourceERP),
 				ev(TypePicked, SourceERP),
 				ev(TypeShipped, SourceERP, DetailCarrier, "UPS", DetailTrackingNumber, "1Z999"),
-				ev(TypeDone, SourceERP),
+				ev(TypeDelivered, SourceERP),
 			},
-			want: Summary{Status: TypeDone, StatusLabel: "Delivered", StatusTime: t0, ExpectedDelivery: "2026-03-06",
+			want: Summary{Status: TypeDelivered, StatusLabel: "Delivered", StatusTime: t0, ExpectedDelivery: "2026-03-06",
 				OriginalExpectedDelivery: "2026-03-06", Carrier: "UPS", TrackingNumber: "1Z999",
 				TrackingURL: "https://www.ups.com/track?tracknum=1Z999", ERPOrderNumber: "SO-9", Final: true},
 		},
@@ -113,5 +113,21 @@ func TestLabelAndCarrier(t *testing.T) {
 	}
 	if got := CarrierTrackingURL("Pigeon Post", "1"); got != "" {
 		t.Errorf("unknown carrier url = %q, want empty", got)
+	}
+}
+
+// TestEventTypeWireValues: the names say what the types mean, and the wire
+// values stored in Redis, sent in webhooks and shown by the API never
+// change with a rename.
+func TestEventTypeWireValues(t *testing.T) {
+	for name, got := range map[string]string{
+		"erp_received": TypeERPReceived, // the ERP holds the order
+		"delivered":    TypeDelivered,   // the customer has the parcel
+		"shipped":      TypeShipped,
+		"accepted":     TypeAccepted,
+	} {
+		if got != name {
+			t.Errorf("got %q, want %q", got, name)
+		}
 	}
 }

@@ -160,7 +160,7 @@ func (e *whEnv) startWith(t *testing.T, cfg WebhooksConfig, hook redis.Hook) (*W
 
 func (e *whEnv) lifecycle(t *testing.T, orders ...string) map[string][]string {
 	want := map[string][]string{}
-	for _, typ := range []string{TypeAccepted, TypeConfirmed, TypePicked, TypeShipped, TypeDone} {
+	for _, typ := range []string{TypeAccepted, TypeConfirmed, TypePicked, TypeShipped, TypeDelivered} {
 		for _, o := range orders {
 			ev := mustAppend(t, e.store, o, Event{Type: typ, Source: SourceERP, Summary: typ + " " + o,
 				Details: map[string]string{"n": typ}})
@@ -303,7 +303,7 @@ func TestWebhooksTypeFilterAndAdmin(t *testing.T) {
 	w, _ := env.start(t, env.config(Subscription{ID: "static-1", ShopID: "shop-x", URL: srv.URL, Secret: secret}))
 	ctx := context.Background()
 
-	s, err := w.Subscribe(ctx, Subscription{ShopID: "shop-a", URL: srv.URL + "/shipped", Types: []string{TypeShipped, TypeDone}, Secret: secret})
+	s, err := w.Subscribe(ctx, Subscription{ShopID: "shop-a", URL: srv.URL + "/shipped", Types: []string{TypeShipped, TypeDelivered}, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func timelineHook(trk *tracking.Store, log *slog.Logger) erp.ResultHook {
 			// Written only if the ERP's own confirmation (a v2 push) has
 			// not overtaken this result: "passed to the warehouse" after it
 			// would set the status back.
-			ev = tracking.Event{Type: tracking.TypeDelivered, Summary: "Your order has been passed to our warehouse system",
+			ev = tracking.Event{Type: tracking.TypeERPReceived, Summary: "Your order has been passed to our warehouse system",
 				Details: map[string]string{"erp_order_number": r.ERPOrderNumber}}
 		case erp.StateRejected:
 			ev = tracking.Event{Type: tracking.TypeRejected, Summary: "We could not take this order: " + r.Reason,

@@ -10,6 +10,8 @@ import (
 	"erpgate/erp/erpv2"
 	"erpgate/gateway"
 	"erpgate/store"
+	"erpgate/supplier"
+	"erpgate/supply"
 	"erpgate/tracking"
 )
 
@@ -22,7 +24,7 @@ type supplyWiring struct {
 	handlers map[string]erp.Handler
 	// svc is the gateway's supplier service, set once the server exists;
 	// the delivery workers (started before it) call its OnDelivery.
-	svc atomic.Pointer[gateway.SupplierService]
+	svc atomic.Pointer[supplier.Service]
 }
 
 func newSupplyWiring(v2URL string, timeout time.Duration, st *store.Store, trk *tracking.Store, log *slog.Logger) (*supplyWiring, error) {
@@ -48,7 +50,7 @@ func newSupplyWiring(v2URL string, timeout time.Duration, st *store.Store, trk *
 // attach hands the server's supplier service to the delivery hook.
 func (w *supplyWiring) attach(srv *gateway.Server) { w.svc.Store(srv.Supplier()) }
 
-func (w *supplyWiring) onDelivery(ctx context.Context, target string, doc *erp.SupplierDocument) {
+func (w *supplyWiring) onDelivery(ctx context.Context, target string, doc *supply.Document) {
 	if s := w.svc.Load(); s != nil {
 		s.OnDelivery(ctx, target, doc)
 	}

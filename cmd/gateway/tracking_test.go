@@ -189,10 +189,10 @@ func TestRunTrackingEndToEnd(t *testing.T) {
 			t.Errorf("%s: ERP events %v, want %v (each once, in order)", name, got, want)
 		}
 		all := trail(v.Events, "")
-		if all[0] != tracking.TypeAccepted || v.Status != tracking.TypeDone {
+		if all[0] != tracking.TypeAccepted || v.Status != tracking.TypeDelivered {
 			t.Errorf("%s: timeline %v status %s, want accepted first and delivered last", name, all, v.Status)
 		}
-		if i := slices.Index(all, tracking.TypeDelivered); i > slices.Index(all, tracking.TypeConfirmed) {
+		if i := slices.Index(all, tracking.TypeERPReceived); i > slices.Index(all, tracking.TypeConfirmed) {
 			t.Errorf("%s: timeline %v has erp_received after the ERP's confirmation", name, all)
 		}
 		sh := eventOf(v.Events, tracking.TypeShipped)

@@ -47,7 +47,7 @@ func TestRunTrackingPageLanguageAndRevalidation(t *testing.T) {
 	// The delivery to the ERP adds an event: wait for it, so that the
 	// timeline holds still while the test compares pages.
 	waitTracking(t, gw, id, "passed to the ERP", func(v trackView) bool {
-		return slices.Contains(trail(v.Events, ""), tracking.TypeDelivered)
+		return slices.Contains(trail(v.Events, ""), tracking.TypeERPReceived)
 	})
 
 	// The demo shop's default, English, without a preference.

@@ -132,7 +132,7 @@ func (a *Supply) PurchaseOrder(ctx context.Context, supplier, number string) (*s
 }
 
 // Acknowledge implements erp.SupplyChain.
-func (a *Supply) Acknowledge(ctx context.Context, ack *supply.Acknowledgement) (erp.DocResult, error) {
+func (a *Supply) Acknowledge(ctx context.Context, ack *supply.Acknowledgement) (supply.DocResult, error) {
 	req := &erpv2ws.AcknowledgePurchaseOrder{Acknowledgement: toWireAck(ack)}
 	var res *erpv2ws.AcknowledgePurchaseOrderResponse
 	err := a.call(ctx, func(ctx context.Context) (err error) {
@@ -140,13 +140,13 @@ func (a *Supply) Acknowledge(ctx context.Context, ack *supply.Acknowledgement) (
 		return err
 	})
 	if err != nil {
-		return erp.DocResult{}, classifySupply(ctx, OpAcknowledgePurchaseOrder, err)
+		return supply.DocResult{}, classifySupply(ctx, OpAcknowledgePurchaseOrder, err)
 	}
 	return docResult(res.PurchaseOrderNumber, res.PurchaseOrderStatus, res.AlreadyApplied), nil
 }
 
 // Ship implements erp.SupplyChain.
-func (a *Supply) Ship(ctx context.Context, n *supply.ShippingNotice) (erp.DocResult, error) {
+func (a *Supply) Ship(ctx context.Context, n *supply.ShippingNotice) (supply.DocResult, error) {
 	req := &erpv2ws.SubmitShippingNotice{ShippingNotice: toWireNotice(n)}
 	var res *erpv2ws.SubmitShippingNoticeResponse
 	err := a.call(ctx, func(ctx context.Context) (err error) {
@@ -154,13 +154,13 @@ func (a *Supply) Ship(ctx context.Context, n *supply.ShippingNotice) (erp.DocRes
 		return err
 	})
 	if err != nil {
-		return erp.DocResult{}, classifySupply(ctx, OpSubmitShippingNotice, err)
+		return supply.DocResult{}, classifySupply(ctx, OpSubmitShippingNotice, err)
 	}
 	return docResult(res.PurchaseOrderNumber, res.PurchaseOrderStatus, res.AlreadyApplied), nil
 }
 
 // AdviseStock implements erp.SupplyChain.
-func (a *Supply) AdviseStock(ctx context.Context, adv *supply.StockAdvice) (erp.DocResult, error) {
+func (a *Supply) AdviseStock(ctx context.Context, adv *supply.StockAdvice) (supply.DocResult, error) {
 	req := &erpv2ws.SubmitStockAdvice{StockAdvice: toWireStock(adv)}
 	var res *erpv2ws.SubmitStockAdviceResponse
 	err := a.call(ctx, func(ctx context.Context) (err error) {
@@ -168,13 +168,13 @@ func (a *Supply) AdviseStock(ctx context.Context, adv *supply.StockAdvice) (erp.
 		return err
 	})
 	if err != nil {
-		return erp.DocResult{}, classifySupply(ctx, OpSubmitStockAdvice, err)
+		return supply.DocResult{}, classifySupply(ctx, OpSubmitStockAdvice, err)
 	}
-	return erp.DocResult{AlreadyApplied: res.AlreadyApplied}, nil
+	return supply.DocResult{AlreadyApplied: res.AlreadyApplied}, nil
 }
 
 // Invoice implements erp.SupplyChain.
-func (a *Supply) Invoice(ctx context.Context, inv *supply.Invoice) (erp.DocResult, error) {
+func (a *Supply) Invoice(ctx context.Context, inv *supply.Invoice) (supply.DocResult, error) {
 	req := &erpv2ws.SubmitInvoice{Invoice: toWireInvoice(inv)}
 	var res *erpv2ws.SubmitInvoiceResponse
 	err := a.call(ctx, func(ctx context.Context) (err error) {
@@ -182,7 +182,7 @@ func (a *Supply) Invoice(ctx context.Context, inv *supply.Invoice) (erp.DocResul
 		return err
 	})
 	if err != nil {
-		return erp.DocResult{}, classifySupply(ctx, OpSubmitInvoice, err)
+		return supply.DocResult{}, classifySupply(ctx, OpSubmitInvoice, err)
 	}
 	return docResult(res.PurchaseOrderNumber, res.PurchaseOrderStatus, res.AlreadyApplied), nil
 }
@@ -233,8 +233,8 @@ func (a *Supply) CatalogItem(ctx context.Context, sku string) (erp.CatalogItem, 
 	return it, nil
 }
 
-func docResult(number string, st *erpv2ws.PurchaseOrderStatus, already bool) erp.DocResult {
-	r := erp.DocResult{PONumber: number, AlreadyApplied: already}
+func docResult(number string, st *erpv2ws.PurchaseOrderStatus, already bool) supply.DocResult {
+	r := supply.DocResult{PONumber: number, AlreadyApplied: already}
 	if st != nil {
 		r.POStatus = supply.Status(*st)
 	}

@@ -1,12 +1,11 @@
-package gateway
-
-// The supplier service layer, shared by the REST API (supplier.go) and the
-// SOAP SupplierService (soap_supplier.go), so the two cannot drift: reads of
-// purchase orders through the cache from the ERP, the business checks of a
-// supplier document against the purchase order as it will be when every
-// document accepted before it has been applied, the durable accept, and
-// what follows an accept (cache invalidation, customer tracking events,
-// metrics).
+// Package supplier holds the supplier use cases, shared by the REST API
+// and the SOAP SupplierService so the two cannot drift: reads of purchase
+// orders and the catalog through the cache from the ERP, the business
+// checks of a supplier document against the purchase order as it will be
+// when every document accepted before it has been applied, the durable
+// accept, and what follows an accept (cache invalidation, customer
+// tracking events, metrics). Nothing here knows HTTP or SOAP.
+package supplier
 
 import (
 	"context"
@@ -24,20 +23,20 @@ import (
 
 	"erpgate"
 	"erpgate/erp"
+	"erpgate/internal/ulid"
 	"erpgate/store"
 	"erpgate/supply"
 	"erpgate/tracking"
 )
 
-// SupplierConfig configures the supplier services and the catalog. The
-// routes exist only when ERP and Store are set.
-type SupplierConfig struct {
+// Config configures the supplier services and the catalog.
+type Config struct {
 	// ERP is the ERP's supply chain (v2): purchase orders and the catalog
 	// are read from it.
 	ERP erp.SupplyChain
 	// Store keeps supplier documents, the read cache and the signature
 	// replay records (*store.Store).
-	Store SupplyStore
+	Store Store
 	// Active, optional (nil: always), reports whether the ERP may be asked
 	// at all. While it reports false, reads are answered from the last copy
 	// the cache holds without a call. Without it, reads ask the ERP and fall
@@ -47,22 +46,15 @@ type SupplierConfig struct {
 	// Timelines, optional, receives the supplier's acknowledgement and
 	// shipping notice as events on the timelines of the customer orders
 	// waiting on the purchase order.
-	Timelines SupplyTimelines
+	Timelines Timelines
 	// CacheTTL is how long a read from the ERP is served from the cache
-	// (0: DefaultSupplyCacheTTL). Writes invalidate at once.
+	// (0: DefaultCacheTTL). Writes invalidate at once.
 	CacheTTL time.Duration
-	// RequireSignature refuses supplier requests that are not HMAC-signed
-	// (a Bearer key alone is then not enough).
-	RequireSignature bool
-	// SignatureWindow is how far a signed request's timestamp may be from
-	// the gateway's clock (0: DefaultSignatureWindow).
-	SignatureWindow time.Duration
 }
 
-// Defaults of SupplierConfig.
+// Defaults of Config.
 const (
-	DefaultSupplyCacheTTL  = 30 * time.Second
-	DefaultSignatureWindow = 5 * time.Minute
+	DefaultCacheTTL = 30 * time.Second
 	// lastKnownTTL keeps the last copy of a purchase order, list or
 	// catalog page for answering while the ERP is away.
 	lastKnownTTL = 7 * 24 * time.Hour
@@ -70,43 +62,46 @@ const (
 	erpReadTimeout = 5 * time.Second
 )
 
-// SupplyStore is what the supplier services need of the store.
-type SupplyStore interface {
+// Store is what the supplier services need of the store (*store.Store).
+type Store interface {
 	AcceptSupplierDocument(ctx context.Context, in store.DocumentIntake) (store.AcceptedDocument, error)
-	SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*store.SupplierDocument, error)
-	SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*store.SupplierDocument, int, error)
-	PendingState(ctx context.Context, po string) ([]*store.SupplierDocument, []string, error)
+	SupplierDocumentByNumber(ctx context.Context, supplier, kind, docID string) (*supply.Document, error)
+	SupplierDocuments(ctx context.Context, supplier, kind string, offset, limit int) ([]*supply.Document, int, error)
+	PendingState(ctx context.Context, po string) ([]*supply.Document, []string, error)
 	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
 	CacheSet(ctx context.Context, key string, val []byte, ttl time.Duration) error
 	CacheGenerations(ctx context.Context, scopes ...string) ([]int64, error)
 	BumpCacheGenerations(ctx context.Context, scopes ...string) error
-	FirstUse(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
 
-// SupplyTimelines appends events to customer orders' timelines
+// Timelines appends events to customer orders' timelines
 // (*tracking.Store).
-type SupplyTimelines interface {
+type Timelines interface {
 	Append(ctx context.Context, orderID string, e tracking.Event) (tracking.Event, error)
 }
 
-// SupplierService is the one service layer behind the supplier REST API and
+// Orders is what the supplier services need of the order store: whether
+// this gateway holds an order (*store.Store).
+type Orders interface {
+	Order(ctx context.Context, id string) (*store.Record, error)
+}
+
+// Service is the one service layer behind the supplier REST API and
 // SOAP SupplierService. Every method takes the authenticated supplier's id
 // and only ever shows or changes that supplier's documents: anything else is
 // NotFound, exactly like something that does not exist.
-type SupplierService struct {
-	cfg    SupplierConfig
-	orders OrderStore
+type Service struct {
+	cfg    Config
+	orders Orders
 	now    func() time.Time
 	log    *slog.Logger
 	docs   *prometheus.CounterVec
 }
 
-func newSupplierService(cfg SupplierConfig, orders OrderStore, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*SupplierService, error) {
+// New returns the supplier service; its metrics go to reg.
+func New(cfg Config, orders Orders, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	if cfg.CacheTTL <= 0 {
-		cfg.CacheTTL = DefaultSupplyCacheTTL
-	}
-	if cfg.SignatureWindow <= 0 {
-		cfg.SignatureWindow = DefaultSignatureWindow
+		cfg.CacheTTL = DefaultCacheTTL
 	}
 	if cfg.Active == nil {
 		cfg.Active = func() bool { return true }
@@ -118,12 +113,12 @@ func newSupplierService(cfg SupplierConfig, orders OrderStore, now func() time.T
 	if err := reg.Register(docs); err != nil {
 		return nil, err
 	}
-	for _, k := range erp.DocumentKinds {
+	for _, k := range supply.DocumentKinds {
 		for _, o := range []string{"accepted", "replayed", "invalid", "not_found", "conflict", "error", "delivered", "rejected", "dead"} {
 			docs.WithLabelValues(k, o)
 		}
 	}
-	return &SupplierService{cfg: cfg, orders: orders, now: now, log: log, docs: docs}, nil
+	return &Service{cfg: cfg, orders: orders, now: now, log: log, docs: docs}, nil
 }
 
 // Cache scopes: one per supplier (its purchase orders and lists) and the
@@ -145,7 +140,7 @@ type cached[T any] struct {
 // the answer. When the ERP cannot be asked (paused, or a transient failure)
 // the last copy is returned with stale set. A permanent ERP error (not
 // found) is returned as is.
-func readThrough[T any](ctx context.Context, s *SupplierService, scope, key string, fetch func(context.Context) (T, error)) (v T, stale bool, err error) {
+func readThrough[T any](ctx context.Context, s *Service, scope, key string, fetch func(context.Context) (T, error)) (v T, stale bool, err error) {
 	st := s.cfg.Store
 	var entry cached[T]
 	have := false
@@ -225,7 +220,7 @@ const (
 // ListPurchaseOrders returns one page of supplier's purchase orders, newest
 // first, only those in statuses when any are given. Errors: Invalid (page
 // or status), Unavailable.
-func (s *SupplierService) ListPurchaseOrders(ctx context.Context, supplier string, statuses []supply.Status, offset, limit int) (POPage, error) {
+func (s *Service) ListPurchaseOrders(ctx context.Context, supplier string, statuses []supply.Status, offset, limit int) (POPage, error) {
 	if limit == 0 {
 		limit = DefaultPOPage
 	}
@@ -266,7 +261,7 @@ func (s *SupplierService) ListPurchaseOrders(ctx context.Context, supplier strin
 
 // remember caches the purchase orders a list returned under their own
 // keys, so a later write finds its order even while the ERP is away.
-func (s *SupplierService) remember(ctx context.Context, supplier string, pos []*supply.PurchaseOrder) {
+func (s *Service) remember(ctx context.Context, supplier string, pos []*supply.PurchaseOrder) {
 	if len(pos) == 0 {
 		return
 	}
@@ -311,13 +306,13 @@ func checkPage(offset, limit, maxLimit int) error {
 // the supplier's documents the ERP has not applied yet.
 type POView struct {
 	Order   *supply.PurchaseOrder
-	Pending []*store.SupplierDocument
+	Pending []*supply.Document
 	Stale   bool
 }
 
 // PurchaseOrder returns supplier's purchase order number. Errors: NotFound
 // (also another supplier's), Unavailable.
-func (s *SupplierService) PurchaseOrder(ctx context.Context, supplier, number string) (*POView, error) {
+func (s *Service) PurchaseOrder(ctx context.Context, supplier, number string) (*POView, error) {
 	po, stale, err := s.purchaseOrder(ctx, supplier, number)
 	if err != nil {
 		return nil, err
@@ -329,7 +324,7 @@ func (s *SupplierService) PurchaseOrder(ctx context.Context, supplier, number st
 	return &POView{Order: po, Pending: pending, Stale: stale}, nil
 }
 
-func (s *SupplierService) purchaseOrder(ctx context.Context, supplier, number string) (*supply.PurchaseOrder, bool, error) {
+func (s *Service) purchaseOrder(ctx context.Context, supplier, number string) (*supply.PurchaseOrder, bool, error) {
 	if !validDocID(number) {
 		return nil, false, noSuchPO()
 	}
@@ -370,40 +365,40 @@ func validDocID(id string) bool {
 // DocReceipt is what a supplier gets back for a document: the document as
 // stored, and whether this was a repeat of an earlier submission.
 type DocReceipt struct {
-	Doc      *store.SupplierDocument
+	Doc      *supply.Document
 	Replayed bool
 }
 
 // Acknowledge accepts supplier's acknowledgement a of purchase order number
 // (a.PONumber and a.SupplierID may be empty: they are taken from the path
 // and the credentials). See submit for the errors.
-func (s *SupplierService) Acknowledge(ctx context.Context, supplier, number string, a *supply.Acknowledgement) (DocReceipt, error) {
+func (s *Service) Acknowledge(ctx context.Context, supplier, number string, a *supply.Acknowledgement) (DocReceipt, error) {
 	if err := s.own(supplier, &a.SupplierID, number, &a.PONumber); err != nil {
-		return s.outcome(erp.KindAcknowledgement, DocReceipt{}, err)
+		return s.outcome(supply.KindAcknowledgement, DocReceipt{}, err)
 	}
-	doc := &store.SupplierDocument{Kind: erp.KindAcknowledgement, DocumentID: a.ID, PONumber: number, Acknowledgement: a}
+	doc := &supply.Document{Kind: supply.KindAcknowledgement, DocumentID: a.ID, PONumber: number, Acknowledgement: a}
 	return s.submit(ctx, supplier, doc, func(po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
 		return po.ApplyAck(a, now)
 	})
 }
 
 // Ship accepts supplier's shipping notice n for purchase order number.
-func (s *SupplierService) Ship(ctx context.Context, supplier, number string, n *supply.ShippingNotice) (DocReceipt, error) {
+func (s *Service) Ship(ctx context.Context, supplier, number string, n *supply.ShippingNotice) (DocReceipt, error) {
 	if err := s.own(supplier, &n.SupplierID, number, &n.PONumber); err != nil {
-		return s.outcome(erp.KindShippingNotice, DocReceipt{}, err)
+		return s.outcome(supply.KindShippingNotice, DocReceipt{}, err)
 	}
-	doc := &store.SupplierDocument{Kind: erp.KindShippingNotice, DocumentID: n.ID, PONumber: number, ShippingNotice: n}
+	doc := &supply.Document{Kind: supply.KindShippingNotice, DocumentID: n.ID, PONumber: number, ShippingNotice: n}
 	return s.submit(ctx, supplier, doc, func(po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
 		return po.ApplyShipment(n, now)
 	})
 }
 
 // Invoice accepts supplier's invoice inv for purchase order number.
-func (s *SupplierService) Invoice(ctx context.Context, supplier, number string, inv *supply.Invoice) (DocReceipt, error) {
+func (s *Service) Invoice(ctx context.Context, supplier, number string, inv *supply.Invoice) (DocReceipt, error) {
 	if err := s.own(supplier, &inv.SupplierID, number, &inv.PONumber); err != nil {
-		return s.outcome(erp.KindInvoice, DocReceipt{}, err)
+		return s.outcome(supply.KindInvoice, DocReceipt{}, err)
 	}
-	doc := &store.SupplierDocument{Kind: erp.KindInvoice, DocumentID: inv.ID, PONumber: number, Invoice: inv}
+	doc := &supply.Document{Kind: supply.KindInvoice, DocumentID: inv.ID, PONumber: number, Invoice: inv}
 	return s.submit(ctx, supplier, doc, func(po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, error) {
 		return po.ApplyInvoice(inv, now)
 	})
@@ -412,11 +407,11 @@ func (s *SupplierService) Invoice(ctx context.Context, supplier, number string, 
 // AdviseStock accepts supplier's stock advice a. Every item must be a sku
 // the catalog lists with this supplier (Unprocessable otherwise, as the
 // ERP would refuse it).
-func (s *SupplierService) AdviseStock(ctx context.Context, supplier string, a *supply.StockAdvice) (DocReceipt, error) {
+func (s *Service) AdviseStock(ctx context.Context, supplier string, a *supply.StockAdvice) (DocReceipt, error) {
 	if err := s.own(supplier, &a.SupplierID, "", nil); err != nil {
-		return s.outcome(erp.KindStockAdvice, DocReceipt{}, err)
+		return s.outcome(supply.KindStockAdvice, DocReceipt{}, err)
 	}
-	doc := &store.SupplierDocument{Kind: erp.KindStockAdvice, DocumentID: a.ID, StockAdvice: a}
+	doc := &supply.Document{Kind: supply.KindStockAdvice, DocumentID: a.ID, StockAdvice: a}
 	return s.submit(ctx, supplier, doc, nil)
 }
 
@@ -424,7 +419,7 @@ func (s *SupplierService) AdviseStock(ctx context.Context, supplier string, a *s
 // credentials and the path. A document that names another supplier is
 // about something that is not the caller's: NotFound. A purchase order
 // number in the body that differs from the path's is Invalid.
-func (s *SupplierService) own(supplier string, docSupplier *string, number string, docPO *string) error {
+func (s *Service) own(supplier string, docSupplier *string, number string, docPO *string) error {
 	if *docSupplier != "" && *docSupplier != supplier {
 		return noSuchPO()
 	}
@@ -455,7 +450,7 @@ func (s *SupplierService) own(supplier string, docSupplier *string, number strin
 // NotFound (no such purchase order for this supplier), Conflict (the
 // purchase order's status does not allow it, or the document was applied
 // already), IdempotencyMismatch, Unavailable.
-func (s *SupplierService) submit(ctx context.Context, supplier string, doc *store.SupplierDocument, apply func(*supply.PurchaseOrder, time.Time) (*supply.PurchaseOrder, error)) (DocReceipt, error) {
+func (s *Service) submit(ctx context.Context, supplier string, doc *supply.Document, apply func(*supply.PurchaseOrder, time.Time) (*supply.PurchaseOrder, error)) (DocReceipt, error) {
 	now := s.now().UTC()
 	doc.SupplierID = supplier
 	if err := validateDocument(doc, now); err != nil {
@@ -477,7 +472,7 @@ func (s *SupplierService) submit(ctx context.Context, supplier string, doc *stor
 		}
 		doc.ID = newDocID(now)
 		doc.AcceptedAt = now.Truncate(time.Millisecond)
-		doc.DocumentDelivery = erp.DocumentDelivery{State: erp.DocPending}
+		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocPending}
 		return s.accept(ctx, doc, fp, nil, nil)
 	}
 	// The check and the accept are one optimistic step: the accept goes
@@ -500,7 +495,7 @@ func (s *SupplierService) submit(ctx context.Context, supplier string, doc *stor
 		}
 		doc.ID = newDocID(now)
 		doc.AcceptedAt = now.Truncate(time.Millisecond)
-		doc.DocumentDelivery = erp.DocumentDelivery{State: erp.DocPending}
+		doc.DocumentDelivery = supply.DocumentDelivery{State: supply.DocPending}
 		r, err := s.accept(ctx, doc, fp, po, seen)
 		if !errors.Is(err, store.ErrPendingChanged) || attempt == maxCheckAttempts {
 			return r, err
@@ -516,7 +511,7 @@ const maxCheckAttempts = 3
 // accept stores doc durably and does what follows: po is the purchase
 // order with doc applied (nil for a repeat or a stock advice) and seen the
 // pending documents it was checked against (nil: no check).
-func (s *SupplierService) accept(ctx context.Context, doc *store.SupplierDocument, fp string, po *supply.PurchaseOrder, seen []string) (DocReceipt, error) {
+func (s *Service) accept(ctx context.Context, doc *supply.Document, fp string, po *supply.PurchaseOrder, seen []string) (DocReceipt, error) {
 	acc, err := s.cfg.Store.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: doc, Fingerprint: fp, CheckedAgainst: seen})
 	if err != nil {
 		return s.outcome(doc.Kind, DocReceipt{}, err)
@@ -529,7 +524,7 @@ func (s *SupplierService) accept(ctx context.Context, doc *store.SupplierDocumen
 		return s.outcome(doc.Kind, DocReceipt{Doc: prev, Replayed: true}, nil)
 	}
 	scopes := []string{supplierScope(doc.SupplierID)}
-	if doc.Kind == erp.KindShippingNotice || doc.Kind == erp.KindStockAdvice || doc.Kind == erp.KindAcknowledgement {
+	if doc.Kind == supply.KindShippingNotice || doc.Kind == supply.KindStockAdvice || doc.Kind == supply.KindAcknowledgement {
 		scopes = append(scopes, catalogScope) // inbound supply and stock changed
 	}
 	if err := s.cfg.Store.BumpCacheGenerations(ctx, scopes...); err != nil {
@@ -545,7 +540,7 @@ func (s *SupplierService) accept(ctx context.Context, doc *store.SupplierDocumen
 // are accepted but not yet delivered applied on top, in accept order. A
 // document the ERP already holds (its record not updated yet) is skipped,
 // as is one that no longer applies (the ERP will reject it too).
-func (s *SupplierService) project(ctx context.Context, po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, []string, error) {
+func (s *Service) project(ctx context.Context, po *supply.PurchaseOrder, now time.Time) (*supply.PurchaseOrder, []string, error) {
 	pending, seen, err := s.cfg.Store.PendingState(ctx, po.Number)
 	if err != nil {
 		return nil, nil, err
@@ -571,15 +566,15 @@ func (s *SupplierService) project(ctx context.Context, po *supply.PurchaseOrder,
 }
 
 // validateDocument runs the document's own checks.
-func validateDocument(doc *store.SupplierDocument, now time.Time) error {
+func validateDocument(doc *supply.Document, now time.Time) error {
 	switch doc.Kind {
-	case erp.KindAcknowledgement:
+	case supply.KindAcknowledgement:
 		return doc.Acknowledgement.Validate()
-	case erp.KindShippingNotice:
+	case supply.KindShippingNotice:
 		return doc.ShippingNotice.Validate()
-	case erp.KindInvoice:
+	case supply.KindInvoice:
 		return doc.Invoice.Validate()
-	case erp.KindStockAdvice:
+	case supply.KindStockAdvice:
 		return doc.StockAdvice.ValidateAt(now)
 	}
 	return erpgate.Errorf(erpgate.Internal, "unknown document kind %q", doc.Kind)
@@ -587,7 +582,7 @@ func validateDocument(doc *store.SupplierDocument, now time.Time) error {
 
 // checkStockSKUs refuses stock advice items whose sku the catalog does not
 // list with this supplier, with the problems the ERP reports for them.
-func (s *SupplierService) checkStockSKUs(ctx context.Context, a *supply.StockAdvice) error {
+func (s *Service) checkStockSKUs(ctx context.Context, a *supply.StockAdvice) error {
 	items, _, err := s.catalogAll(ctx)
 	if err != nil {
 		return err
@@ -610,7 +605,7 @@ func (s *SupplierService) checkStockSKUs(ctx context.Context, a *supply.StockAdv
 }
 
 // outcome counts a submission in erpgate_supplier_documents_total.
-func (s *SupplierService) outcome(kind string, r DocReceipt, err error) (DocReceipt, error) {
+func (s *Service) outcome(kind string, r DocReceipt, err error) (DocReceipt, error) {
 	o := "accepted"
 	switch {
 	case err == nil && r.Replayed:
@@ -635,7 +630,7 @@ func (s *SupplierService) outcome(kind string, r DocReceipt, err error) (DocRece
 // announce puts the supplier's dates on the timelines of the customer
 // orders waiting on po (accepted: the customer sees them at once; the
 // events carry dedup keys, so a repeat records nothing).
-func (s *SupplierService) announce(ctx context.Context, po *supply.PurchaseOrder, doc *store.SupplierDocument) {
+func (s *Service) announce(ctx context.Context, po *supply.PurchaseOrder, doc *supply.Document) {
 	if s.cfg.Timelines == nil || len(po.CustomerOrders) == 0 {
 		return
 	}
@@ -684,7 +679,7 @@ func (s *SupplierService) announce(ctx context.Context, po *supply.PurchaseOrder
 }
 
 // Documents returns one page of supplier's documents of kind, newest first.
-func (s *SupplierService) Documents(ctx context.Context, supplier, kind string, offset, limit int) ([]*store.SupplierDocument, int, error) {
+func (s *Service) Documents(ctx context.Context, supplier, kind string, offset, limit int) ([]*supply.Document, int, error) {
 	if limit == 0 {
 		limit = DefaultPOPage
 	}
@@ -696,7 +691,7 @@ func (s *SupplierService) Documents(ctx context.Context, supplier, kind string, 
 
 // Document returns supplier's document of kind with the supplier's number
 // docID. Errors: NotFound (also another supplier's), Unavailable.
-func (s *SupplierService) Document(ctx context.Context, supplier, kind, docID string) (*store.SupplierDocument, error) {
+func (s *Service) Document(ctx context.Context, supplier, kind, docID string) (*supply.Document, error) {
 	if !validDocID(docID) {
 		return nil, erpgate.Errorf(erpgate.NotFound, "no such document")
 	}
@@ -710,7 +705,7 @@ func (s *SupplierService) Document(ctx context.Context, supplier, kind, docID st
 // OnDelivery is the delivery worker's hook for supplier documents
 // (erp.SupplyDeliveryConfig.OnResult): a final answer of the ERP
 // invalidates what the supplier and the catalog read, and is counted.
-func (s *SupplierService) OnDelivery(ctx context.Context, target string, doc *erp.SupplierDocument) {
+func (s *Service) OnDelivery(ctx context.Context, target string, doc *supply.Document) {
 	if !doc.Final() {
 		return
 	}
@@ -723,16 +718,16 @@ func (s *SupplierService) OnDelivery(ctx context.Context, target string, doc *er
 // docFingerprint identifies a document's content: the canonical JSON of the
 // document as the supplier sent it (with supplier and purchase order filled
 // in), so formatting does not count as a difference.
-func docFingerprint(doc *store.SupplierDocument) (string, error) {
+func docFingerprint(doc *supply.Document) (string, error) {
 	var v any
 	switch doc.Kind {
-	case erp.KindAcknowledgement:
+	case supply.KindAcknowledgement:
 		v = doc.Acknowledgement
-	case erp.KindShippingNotice:
+	case supply.KindShippingNotice:
 		v = doc.ShippingNotice
-	case erp.KindStockAdvice:
+	case supply.KindStockAdvice:
 		v = doc.StockAdvice
-	case erp.KindInvoice:
+	case supply.KindInvoice:
 		v = doc.Invoice
 	}
 	b, err := json.Marshal(v)
@@ -745,19 +740,5 @@ func docFingerprint(doc *store.SupplierDocument) (string, error) {
 
 // newDocID returns "sd_" and a ULID, like order ids.
 func newDocID(now time.Time) string {
-	return "sd_" + strings.TrimPrefix(newOrderID(now), "ord_")
-}
-
-// docStateName is the state a supplier sees: accepted (waiting for the
-// ERP), delivered, rejected, failed.
-func docStateName(state string) string {
-	switch state {
-	case erp.DocDelivered:
-		return "delivered"
-	case erp.DocRejected:
-		return "rejected"
-	case erp.DocDead:
-		return "failed"
-	}
-	return "accepted"
+	return ulid.New("sd_", now)
 }

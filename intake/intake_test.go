@@ -1,4 +1,4 @@
-package gateway
+package intake
 
 import (
 	"bytes"
@@ -8,21 +8,22 @@ import (
 	"testing"
 	"time"
 
+	"erpgate/internal/jsonenc"
+	"erpgate/internal/ulid"
 	"erpgate/order"
+	"erpgate/order/ordertest"
 	"erpgate/tracking"
 )
+
+var now = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 // TestWithIdentity: the record spliced from the fingerprint's JSON is
 // exactly json.Marshal of the order.
 func TestWithIdentity(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	pick := func() string { return jsonStrings[rng.IntN(len(jsonStrings))] }
+	pick := func() string { return jsonenc.EscapeCases[rng.IntN(len(jsonenc.EscapeCases))] }
 	for i := range 500 {
-		var req orderRequest
-		if err := unmarshalStrict(genOrderJSON(rng), &req); err != nil {
-			continue // a generated fractional quantity
-		}
-		o, _ := req.toOrder()
+		o := ordertest.Random(rng, ordertest.Options{Now: now, Posted: true})
 		if o.ExternalID == "" && i%2 == 0 {
 			o.ExternalID = pick() // "external_id" is always encoded, even empty
 		}
@@ -33,8 +34,8 @@ func TestWithIdentity(t *testing.T) {
 		}
 		switch i % 4 {
 		case 0:
-			o.ID, o.ShopID = newOrderID(restNow), "demo-shop"
-			o.CreatedAt = restNow.Add(time.Duration(rng.IntN(1e9))).Truncate(time.Millisecond)
+			o.ID, o.ShopID = ulid.New("ord_", now), "demo-shop"
+			o.CreatedAt = now.Add(time.Duration(rng.IntN(1e9))).Truncate(time.Millisecond)
 		case 1:
 			o.ID, o.ShopID, o.CreatedAt = pick(), pick(), time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
 		case 2:
@@ -68,7 +69,7 @@ func TestEncodersMatchShapes(t *testing.T) {
 
 func TestAppendOrderJSON(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	pick := func() string { return jsonStrings[rng.IntN(len(jsonStrings))] }
+	pick := func() string { return jsonenc.EscapeCases[rng.IntN(len(jsonenc.EscapeCases))] }
 	check := func(o *order.Order) {
 		t.Helper()
 		want, err := json.Marshal(o)
@@ -83,11 +84,7 @@ func TestAppendOrderJSON(t *testing.T) {
 	check(&order.Order{})
 	check(&order.Order{Lines: []order.Line{}})
 	for range 1000 {
-		var req orderRequest
-		if err := unmarshalStrict(genOrderJSON(rng), &req); err != nil {
-			continue
-		}
-		o, _ := req.toOrder()
+		o := ordertest.Random(rng, ordertest.Options{Now: now, Posted: true})
 		if rng.IntN(3) == 0 {
 			o.ID, o.ShopID, o.Customer.ID = pick(), pick(), pick()
 			o.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, rng.IntN(1e9), time.FixedZone("X", rng.IntN(7200)))
@@ -116,7 +113,7 @@ func TestEncodeEvent(t *testing.T) {
 		{Time: when, Details: map[string]string{}},
 		{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Type: "far future"},
 	}
-	for _, s := range jsonStrings {
+	for _, s := range jsonenc.EscapeCases {
 		events = append(events, tracking.Event{Time: when, Type: s, Source: s, Summary: s, Details: map[string]string{s: s}})
 	}
 	for _, e := range events {
@@ -127,11 +124,7 @@ func TestEncodeEvent(t *testing.T) {
 }
 
 func BenchmarkEncodeOrder(b *testing.B) {
-	var req orderRequest
-	if err := unmarshalStrict([]byte(validOrderJSON), &req); err != nil {
-		b.Fatal(err)
-	}
-	o, _ := req.toOrder()
+	o := ordertest.Posted(ordertest.ValidAt(now))
 	b.Run("direct", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

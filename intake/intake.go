@@ -1,4 +1,8 @@
-package gateway
+// Package intake holds the order intake use case, the one service behind
+// every order channel (REST and SOAP), so the channels cannot drift:
+// validation, identity, idempotency and the durable accept happen here and
+// nowhere else. Nothing here knows HTTP or SOAP.
+package intake
 
 import (
 	"context"
@@ -6,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"reflect"
@@ -16,38 +19,46 @@ import (
 	"time"
 
 	"erpgate"
+	"erpgate/internal/jsonenc"
+	"erpgate/internal/ulid"
 	"erpgate/order"
 	"erpgate/store"
 	"erpgate/tracking"
 )
 
-// OrderStore is what the gateway needs of the durable store.
-type OrderStore interface {
+// Store is what intake needs of the durable store (*store.Store).
+type Store interface {
 	Accept(ctx context.Context, in store.Intake) (store.Accepted, error)
-	Order(ctx context.Context, id string) (*store.Record, error)
-	OrderByExternalID(ctx context.Context, shopID, externalID string) (*store.Record, error)
 }
 
-// Intake is the one service layer behind every order channel (REST and SOAP),
-// so the two cannot drift: validation, identity, idempotency and the durable
-// accept happen here and nowhere else.
-type Intake struct {
-	store OrderStore
-	now   func() time.Time
-	// accepted, if set, observes the first tracking event of every newly
+// Config holds the intake service's dependencies.
+type Config struct {
+	Store Store
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Accepted, if set, observes the first tracking event of every newly
 	// accepted order (the store writes it inside the accept step).
-	accepted func(tracking.Event)
-	// gate, if set, refuses intake while a maintenance notice pauses it
-	// (notices.go): Unavailable wrapping *notice.IntakePausedError.
-	gate func(ctx context.Context) error
+	Accepted func(tracking.Event)
+	// Gate, if set, refuses intake while it returns an error (a maintenance
+	// notice pausing intake: Unavailable wrapping
+	// *notice.IntakePausedError).
+	Gate func(ctx context.Context) error
 }
 
-// NewIntake returns the intake service.
-func NewIntake(s OrderStore, now func() time.Time) *Intake {
-	if now == nil {
-		now = time.Now
+// Service is the order intake.
+type Service struct {
+	store    Store
+	now      func() time.Time
+	accepted func(tracking.Event)
+	gate     func(ctx context.Context) error
+}
+
+// New returns the intake service.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Intake{store: s, now: now}
+	return &Service{store: cfg.Store, now: cfg.Now, accepted: cfg.Accepted, gate: cfg.Gate}
 }
 
 // MaxIdempotencyKey bounds the Idempotency-Key header.
@@ -59,7 +70,7 @@ const MaxIdempotencyKey = 255
 // Replayed set. Errors: Invalid/Unprocessable (validation),
 // IdempotencyMismatch (same key, different content), Unavailable (store;
 // or a maintenance notice pausing intake).
-func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempotencyKey string) (store.Accepted, error) {
+func (s *Service) Submit(ctx context.Context, shop string, o *order.Order, idempotencyKey string) (store.Accepted, error) {
 	if s.gate != nil {
 		if err := s.gate(ctx); err != nil {
 			return store.Accepted{}, err
@@ -78,7 +89,7 @@ func (s *Intake) Submit(ctx context.Context, shop string, o *order.Order, idempo
 		return store.Accepted{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
 	fp := fingerprint(content)
-	o.ID = newOrderID(now)
+	o.ID = ulid.New("ord_", now)
 	o.ShopID = shop
 	o.CreatedAt = now.Truncate(time.Millisecond)
 	doc, err := withIdentity(content, o)
@@ -152,12 +163,12 @@ func withIdentity(content []byte, o *order.Order) ([]byte, error) {
 	b = append(b, '{')
 	if o.ID != "" {
 		b = append(b, `"id":`...)
-		b = appendJSONString(b, o.ID)
+		b = jsonenc.AppendString(b, o.ID)
 		b = append(b, ',')
 	}
 	if o.ShopID != "" {
 		b = append(b, `"shop_id":`...)
-		b = appendJSONString(b, o.ShopID)
+		b = jsonenc.AppendString(b, o.ShopID)
 		b = append(b, ',')
 	}
 	b = append(b, content[1:len(content)-1]...)
@@ -166,28 +177,6 @@ func withIdentity(content []byte, o *order.Order) ([]byte, error) {
 		b = append(b, created...)
 	}
 	return append(b, '}'), nil
-}
-
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// newOrderID returns "ord_" and a ULID: 48 bits of milliseconds and 80 random
-// bits in Crockford base32, so ids sort by time and never collide in practice.
-func newOrderID(now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	if _, err := rand.Read(b[6:]); err != nil {
-		panic("crypto/rand: " + err.Error()) // cannot happen on supported platforms
-	}
-	hi := binary.BigEndian.Uint64(b[:8])
-	lo := binary.BigEndian.Uint64(b[8:])
-	out := make([]byte, 4+26)
-	copy(out, "ord_")
-	for i := 25; i >= 0; i-- {
-		out[4+i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return string(out)
 }
 
 // newToken returns a 128-bit random customer tracking token.
@@ -305,30 +294,30 @@ func encodeOrder(o *order.Order) ([]byte, error) {
 func appendOrderJSON(b []byte, o *order.Order) ([]byte, error) {
 	b = append(b, '{')
 	if o.ID != "" {
-		b = appendJSONString(append(b, `"id":`...), o.ID)
+		b = jsonenc.AppendString(append(b, `"id":`...), o.ID)
 		b = append(b, ',')
 	}
 	if o.ShopID != "" {
-		b = appendJSONString(append(b, `"shop_id":`...), o.ShopID)
+		b = jsonenc.AppendString(append(b, `"shop_id":`...), o.ShopID)
 		b = append(b, ',')
 	}
-	b = appendJSONString(append(b, `"external_id":`...), o.ExternalID)
+	b = jsonenc.AppendString(append(b, `"external_id":`...), o.ExternalID)
 	c := &o.Customer
 	b = append(b, `,"customer":{`...)
 	if c.ID != "" {
-		b = appendJSONString(append(b, `"id":`...), c.ID)
+		b = jsonenc.AppendString(append(b, `"id":`...), c.ID)
 		b = append(b, ',')
 	}
-	b = appendJSONString(append(b, `"name":`...), c.Name)
-	b = appendJSONString(append(b, `,"email":`...), c.Email)
+	b = jsonenc.AppendString(append(b, `"name":`...), c.Name)
+	b = jsonenc.AppendString(append(b, `,"email":`...), c.Email)
 	if c.Phone != "" {
-		b = appendJSONString(append(b, `,"phone":`...), c.Phone)
+		b = jsonenc.AppendString(append(b, `,"phone":`...), c.Phone)
 	}
 	b = appendAddressJSON(append(b, `},"shipping_address":`...), &o.ShippingAddress)
 	if o.BillingAddress != nil {
 		b = appendAddressJSON(append(b, `,"billing_address":`...), o.BillingAddress)
 	}
-	b = appendJSONString(append(b, `,"currency":`...), o.Currency)
+	b = jsonenc.AppendString(append(b, `,"currency":`...), o.Currency)
 	if o.Lines == nil {
 		b = append(b, `,"lines":null`...)
 	} else {
@@ -338,9 +327,9 @@ func appendOrderJSON(b []byte, o *order.Order) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(append(b, `{"sku":`...), l.SKU)
+			b = jsonenc.AppendString(append(b, `{"sku":`...), l.SKU)
 			if l.Description != "" {
-				b = appendJSONString(append(b, `,"description":`...), l.Description)
+				b = jsonenc.AppendString(append(b, `,"description":`...), l.Description)
 			}
 			b = strconv.AppendInt(append(b, `,"quantity":`...), l.Quantity, 10)
 			b = appendDecimalJSON(append(b, `,"unit_price":`...), l.UnitPrice)
@@ -351,14 +340,14 @@ func appendOrderJSON(b []byte, o *order.Order) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
-	b = appendJSONString(append(b, `,"shipping":{"method":`...), o.Shipping.Method)
+	b = jsonenc.AppendString(append(b, `,"shipping":{"method":`...), o.Shipping.Method)
 	b = appendDecimalJSON(append(b, `,"price":`...), o.Shipping.Price)
 	b = append(b, '}')
 	if o.RequestedDeliveryDate != "" {
-		b = appendJSONString(append(b, `,"requested_delivery_date":`...), o.RequestedDeliveryDate)
+		b = jsonenc.AppendString(append(b, `,"requested_delivery_date":`...), o.RequestedDeliveryDate)
 	}
 	if o.Notes != "" {
-		b = appendJSONString(append(b, `,"notes":`...), o.Notes)
+		b = jsonenc.AppendString(append(b, `,"notes":`...), o.Notes)
 	}
 	if !o.CreatedAt.IsZero() {
 		t, err := o.CreatedAt.MarshalJSON()
@@ -371,17 +360,17 @@ func appendOrderJSON(b []byte, o *order.Order) ([]byte, error) {
 }
 
 func appendAddressJSON(b []byte, a *order.Address) []byte {
-	b = appendJSONString(append(b, `{"name":`...), a.Name)
-	b = appendJSONString(append(b, `,"line1":`...), a.Line1)
+	b = jsonenc.AppendString(append(b, `{"name":`...), a.Name)
+	b = jsonenc.AppendString(append(b, `,"line1":`...), a.Line1)
 	if a.Line2 != "" {
-		b = appendJSONString(append(b, `,"line2":`...), a.Line2)
+		b = jsonenc.AppendString(append(b, `,"line2":`...), a.Line2)
 	}
-	b = appendJSONString(append(b, `,"city":`...), a.City)
-	b = appendJSONString(append(b, `,"postal_code":`...), a.PostalCode)
+	b = jsonenc.AppendString(append(b, `,"city":`...), a.City)
+	b = jsonenc.AppendString(append(b, `,"postal_code":`...), a.PostalCode)
 	if a.Region != "" {
-		b = appendJSONString(append(b, `,"region":`...), a.Region)
+		b = jsonenc.AppendString(append(b, `,"region":`...), a.Region)
 	}
-	b = appendJSONString(append(b, `,"country":`...), a.Country)
+	b = jsonenc.AppendString(append(b, `,"country":`...), a.Country)
 	return append(b, '}')
 }
 
@@ -402,9 +391,9 @@ func encodeEvent(e tracking.Event) []byte {
 		return e.Encode() // a year outside 0..9999: let Encode decide
 	}
 	b = append(append(b, `{"time":`...), t...)
-	b = appendJSONString(append(b, `,"type":`...), e.Type)
-	b = appendJSONString(append(b, `,"source":`...), e.Source)
-	b = appendJSONString(append(b, `,"summary":`...), e.Summary)
+	b = jsonenc.AppendString(append(b, `,"type":`...), e.Type)
+	b = jsonenc.AppendString(append(b, `,"source":`...), e.Source)
+	b = jsonenc.AppendString(append(b, `,"summary":`...), e.Summary)
 	if len(e.Details) > 0 {
 		keys := make([]string, 0, len(e.Details))
 		for k := range e.Details {
@@ -416,8 +405,8 @@ func encodeEvent(e tracking.Event) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
-			b = appendJSONString(append(b, ':'), e.Details[k])
+			b = jsonenc.AppendString(b, k)
+			b = jsonenc.AppendString(append(b, ':'), e.Details[k])
 		}
 		b = append(b, '}')
 	}
