@@ -62,6 +62,14 @@ type SupplyDeliveryConfig struct {
 	// pending one) was recorded: cache invalidation, tracking events,
 	// metrics. It may be called more than once for one result.
 	OnResult func(ctx context.Context, target string, doc *supply.Document)
+	// BeforeFinal, optional, is called just before a final state is
+	// recorded: what readers cached about the document's purchase order
+	// must be invalidated then, not after. Once final, the document no
+	// longer counts as pending, so a purchase order cached from before the
+	// ERP applied it would be checked without it (a shipping notice right
+	// after its acknowledgement was refused as "issued"). A reader in
+	// between reads the ERP, which holds the document already.
+	BeforeFinal func(ctx context.Context, doc *supply.Document)
 	Logger   *slog.Logger     // default: discard
 	Now      func() time.Time // default time.Now
 }
@@ -162,6 +170,9 @@ func (d *SupplyDelivery) Deliver(ctx context.Context, target string, m Message) 
 // record stores the delivery state and calls the hook; the error is the
 // store's (Unavailable, NotFound).
 func (d *SupplyDelivery) record(ctx context.Context, target string, doc *supply.Document, dd supply.DocumentDelivery) error {
+	if dd.Final() && d.cfg.BeforeFinal != nil {
+		d.cfg.BeforeFinal(ctx, doc)
+	}
 	if err := d.cfg.Documents.SetDocumentDelivery(ctx, doc.ID, dd); err != nil {
 		d.cfg.Logger.Error("recording a supplier document's delivery failed", "document", doc.ID, "state", dd.State, "err", err)
 		return err

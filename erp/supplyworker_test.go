@@ -157,8 +157,13 @@ func TestSupplyDeliveryKeepsPurchaseOrderOrder(t *testing.T) {
 	}
 	// v1 has no supply chain: its group acknowledged all four unseen.
 	waitUntil(t, "v1's group to be empty", func() bool {
-		p, err := rdb.XPending(context.Background(), "outbox", "erp-v1").Result()
-		return err == nil && p.Count == 0
+		for p := range e.st.Outbox().Partitions() {
+			pe, err := rdb.XPending(context.Background(), store.OutboxKey(e.st.Space().Tag(p)), "erp-v1").Result()
+			if err != nil || pe.Count != 0 {
+				return false
+			}
+		}
+		return true
 	})
 	mu.Lock()
 	defer mu.Unlock()
@@ -187,5 +192,40 @@ func TestDocumentStates(t *testing.T) {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
+	}
+}
+
+// TestSupplyDeliveryBeforeFinal: the hook runs while the document still
+// counts as pending, once per final result, and not for a retried failure.
+func TestSupplyDeliveryBeforeFinal(t *testing.T) {
+	rdb, _ := redistest.Mini(t)
+	e := newEnv(t, rdb)
+	var mu sync.Mutex
+	var seen []string
+	sd, err := erp.NewSupplyDelivery(erp.SupplyDeliveryConfig{Documents: e.st, Chains: map[string]erp.SupplyChain{erp.V2: &fakeChain{}},
+		Now: e.clock.Now, BeforeFinal: func(ctx context.Context, d *supply.Document) {
+			pending, err := e.st.PendingDocuments(ctx, d.PONumber)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || len(pending) != 1 || pending[0].ID != d.ID {
+				seen = append(seen, "not pending")
+				return
+			}
+			seen = append(seen, d.DocumentID)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acceptDoc(t, e, &supply.Document{ID: "sd_1", Kind: supply.KindAcknowledgement, DocumentID: "ACK-1", PONumber: "PO-1",
+		Acknowledgement: &supply.Acknowledgement{ID: "ACK-1", PONumber: "PO-1"}})
+	cfg := e.config()
+	cfg.Handlers = sd.Handlers()
+	_, stop := e.run(cfg)
+	defer stop()
+	waitUntil(t, "the acknowledgement delivered", func() bool { return docState(t, e, "sd_1").State == supply.DocDelivered })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(seen, []string{"ACK-1"}) {
+		t.Errorf("BeforeFinal saw %v, want [ACK-1] while still pending", seen)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +47,8 @@ type Result struct {
 // never a rendered payload: the adapter renders its own format from the
 // canonical record when it delivers.
 type Message struct {
-	ID      string    // outbox stream entry id
+	Part    int       // the outbox partition (stream) the entry is in
+	ID      string    // outbox stream entry id, within its partition
 	Type    string    // e.g. TypeOrderCreate
 	OrderID string    // the order the message is about
 	Only    string    // if set, only this target delivers it (a replay); others ack it unseen
@@ -58,32 +58,39 @@ type Message struct {
 	Deliveries int64
 }
 
-// Outbox is the durable log the workers drain, one consumer group per
-// target. *store.Outbox implements it on Redis Streams. Errors are
-// infrastructure failures (Redis unreachable); the worker pauses and retries.
+// Outbox is the durable log the workers drain: Partitions streams, and on
+// each one consumer group per target. *store.Outbox implements it on Redis
+// Streams. Every call but DeadLetter and Defer (which take the message's
+// Part) names the partition it works on. Errors are infrastructure failures
+// (Redis unreachable); the worker pauses and retries.
 type Outbox interface {
-	// Read returns up to count entries no consumer of target's group has seen,
-	// now pending for consumer. It waits up to block for the first one.
-	Read(ctx context.Context, target, consumer string, count int, block time.Duration) ([]Message, error)
-	// Due claims for consumer up to count entries deferred with a due time not
-	// after now, oldest due first.
-	Due(ctx context.Context, target, consumer string, now time.Time, count int) ([]Message, error)
-	// Reclaim claims for consumer up to count entries that have been pending
-	// for at least minIdle: those of consumers that died mid-delivery.
-	Reclaim(ctx context.Context, target, consumer string, minIdle time.Duration, count int) ([]Message, error)
-	// Touch resets the idle time of the entries among ids that consumer still
-	// holds (without counting a delivery) and returns their ids; an entry
-	// another consumer took over, or that is finished, is left out and must
-	// not be delivered. Workers touch a batch they are slow to work through,
-	// so that Reclaim never mistakes its waiting entries for a dead worker's.
-	Touch(ctx context.Context, target, consumer string, ids ...string) ([]string, error)
-	// Defer parks pending entry id of target's group until due, setting its
+	// Partitions returns the number of partitions, numbered from 0.
+	Partitions() int
+	// Read returns up to count entries of partition part no consumer of
+	// target's group has seen, now pending for consumer. It waits up to
+	// block for the first one (block ≤ 0: not at all).
+	Read(ctx context.Context, target, consumer string, part, count int, block time.Duration) ([]Message, error)
+	// Due claims for consumer up to count entries of partition part
+	// deferred with a due time not after now, oldest due first.
+	Due(ctx context.Context, target, consumer string, part int, now time.Time, count int) ([]Message, error)
+	// Reclaim claims for consumer up to count entries of partition part
+	// that have been pending for at least minIdle: those of consumers that
+	// died mid-delivery.
+	Reclaim(ctx context.Context, target, consumer string, part int, minIdle time.Duration, count int) ([]Message, error)
+	// Touch resets the idle time of the entries of partition part among ids
+	// that consumer still holds (without counting a delivery) and returns
+	// their ids; an entry another consumer took over, or that is finished,
+	// is left out and must not be delivered. Workers touch a batch they are
+	// slow to work through, so that Reclaim never mistakes its waiting
+	// entries for a dead worker's.
+	Touch(ctx context.Context, target, consumer string, part int, ids ...string) ([]string, error)
+	// Defer parks pending entry m of target's group until due, setting its
 	// delivery counter to deliveries (so an entry handed back without an ERP
 	// call is not charged for one). The entry stays pending: a crash loses
 	// nothing, and the parking survives it.
-	Defer(ctx context.Context, target, id string, due time.Time, deliveries int64) error
-	// Ack marks entries of target's group done.
-	Ack(ctx context.Context, target string, ids ...string) error
+	Defer(ctx context.Context, target string, m Message, due time.Time, deliveries int64) error
+	// Ack marks entries of partition part done for target's group.
+	Ack(ctx context.Context, target string, part int, ids ...string) error
 	// DeadLetter moves m out of target's group into the dead-letter stream,
 	// with an operator-facing reason, in one atomic step.
 	DeadLetter(ctx context.Context, target string, m Message, reason string) error
@@ -93,13 +100,13 @@ type Outbox interface {
 // consumer whose instance is gone at once, instead of after ReclaimMinIdle.
 // *store.Outbox implements it.
 type Adopter interface {
-	// Holders returns the consumers of target's group that hold pending
-	// entries.
-	Holders(ctx context.Context, target string) ([]string, error)
-	// Adopt claims for consumer up to count entries pending for consumer
-	// from that have been idle at least minIdle, oldest first, counting a
-	// delivery each.
-	Adopt(ctx context.Context, target, from, consumer string, minIdle time.Duration, count int) ([]Message, error)
+	// Holders returns the consumers of target's group on partition part
+	// that hold pending entries.
+	Holders(ctx context.Context, target string, part int) ([]string, error)
+	// Adopt claims for consumer up to count entries of partition part
+	// pending for consumer from that have been idle at least minIdle,
+	// oldest first, counting a delivery each.
+	Adopt(ctx context.Context, target string, part int, from, consumer string, minIdle time.Duration, count int) ([]Message, error)
 }
 
 // Liveness tells whether a gateway instance is alive (heartbeating);
@@ -171,15 +178,28 @@ type DispatcherConfig struct {
 	// that this run does not have); default 1s.
 	TakeoverEvery time.Duration
 
-	Consumers int // consumers per target; default 2
+	// Consumers is the number of workers per target; default 2. Each
+	// partition of the outbox has one reader per target in every instance
+	// (the consumer "<Name>:<target>:0" of that partition's group), which
+	// fetches a batch and hands it to the next free worker of its target:
+	// every partition is read by every instance, and the readers take
+	// turns at the workers (a channel serves waiting senders in order), so
+	// no partition starves.
+	Consumers int
 	BatchSize int // entries fetched at once per consumer; default 64
 	// InFlight is how many entries of its batch a consumer delivers at once;
 	// default 16. The calls of one consumer overlap (an ERP call is mostly
 	// waiting), while the batch's bookkeeping stays shared: its orders are
 	// loaded in one round trip and its acknowledgements sent in one. 1
 	// delivers a batch one entry after the other.
-	InFlight    int
-	Block       time.Duration // how long a read waits for new entries; default 1s (also bounds stop latency)
+	InFlight int
+	Block    time.Duration // how long a read waits for new entries; default 1s (also bounds stop latency)
+	// ReadPoll, when positive, replaces the blocking read: a partition's
+	// reader reads without BLOCK and, finding nothing, waits ReadPoll. For
+	// the embedded Redis (miniredis), which re-runs every blocked read after
+	// every command any client sends; with one blocked reader per partition
+	// and target that re-running would be most of its work.
+	ReadPoll    time.Duration
 	Poll        time.Duration // pause while paused, breaker open, or after an infrastructure error; default 250ms
 	CallTimeout time.Duration // deadline of one ERP call; default 15s
 
@@ -282,6 +302,12 @@ func (c DispatcherConfig) Validate() error {
 	if c.Block < time.Millisecond {
 		bad("Block %v must be at least 1ms", c.Block)
 	}
+	if c.ReadPoll < 0 {
+		bad("ReadPoll %v must not be negative", c.ReadPoll)
+	}
+	if c.Outbox != nil && c.Outbox.Partitions() < 1 {
+		bad("the outbox has no partitions")
+	}
 	if c.Poll <= 0 || c.CallTimeout <= 0 || c.ReclaimEvery <= 0 || c.BreakerOpenFor <= 0 || c.TakeoverEvery <= 0 {
 		bad("Poll, CallTimeout, ReclaimEvery, TakeoverEvery and BreakerOpenFor must be positive")
 	}
@@ -311,9 +337,10 @@ func (c DispatcherConfig) Validate() error {
 	return nil
 }
 
-// Dispatcher runs the delivery workers: per target, Consumers goroutines
-// that read the target's consumer group and deliver each entry through the
-// target's adapter.
+// Dispatcher runs the delivery workers: per target, one reader per outbox
+// partition that fetches batches from the target's consumer group on that
+// partition, and Consumers workers that deliver each entry of a batch
+// through the target's adapter.
 //
 // Semantics: at-least-once from the outbox, exactly-once in the ERP through
 // the adapter's idempotent create. Success (created or duplicate) and
@@ -343,7 +370,9 @@ type Dispatcher struct {
 	own      map[string]bool // this run's consumer names (set before Run starts them)
 }
 
-// consumerName is the name of consumer i of target in instance id.
+// consumerName is the name of consumer i of target in instance id. This
+// release names one consumer per target (i = 0), the same on every
+// partition.
 func consumerName(id, target string, i int) string {
 	return instance.Consumer(id, fmt.Sprintf("%s:%d", target, i))
 }
@@ -386,22 +415,35 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	d.own = make(map[string]bool)
 	for target := range d.cfg.Adapters {
-		for i := range d.cfg.Consumers {
-			d.own[consumerName(d.cfg.Name, target, i)] = true
-		}
+		d.own[consumerName(d.cfg.Name, target, 0)] = true
 	}
 	for target, a := range d.cfg.Adapters {
 		d.met.init(target)
-		for i := range d.cfg.Consumers {
-			c := &consumer{
-				d:       d,
-				target:  target,
-				name:    consumerName(d.cfg.Name, target, i),
-				adapter: a,
-				br:      d.breakers[target],
-			}
-			c.log = d.cfg.Logger.With("target", target, "consumer", c.name)
-			wg.Go(func() { c.run(ctx) })
+		name := consumerName(d.cfg.Name, target, 0)
+		newConsumer := func() *consumer {
+			c := &consumer{d: d, target: target, name: name, adapter: a, br: d.breakers[target]}
+			c.log = d.cfg.Logger.With("target", target, "consumer", name)
+			return c
+		}
+		w := newWorkers(ctx)
+		for p := range d.cfg.Outbox.Partitions() {
+			r := &reader{c: newConsumer(), part: p, started: time.Now()}
+			r.c.log = r.c.log.With("partition", p)
+			wg.Go(func() { r.run(ctx, w) })
+		}
+		for range d.cfg.Consumers {
+			c := newConsumer()
+			wg.Go(func() {
+				for {
+					w.idle(+1)
+					select {
+					case b := <-w.batches:
+						c.work(ctx, w.more(b, d.cfg.BatchSize))
+					case <-ctx.Done():
+						return
+					}
+				}
+			})
 		}
 	}
 	d.running.Store(true)
@@ -410,21 +452,104 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// consumer is one worker goroutine of one target, with the deliveries of
-// its current batch running beside it.
+// workers is the hand-over between a target's readers and its workers. A
+// reader fetches only while some worker is idle, so that an instance whose
+// workers are all busy (a slow ERP) does not take entries other instances
+// could deliver; it then waits on the channel for a worker, which the
+// readers get in turn. A worker that takes a batch also takes the batches
+// other readers are offering at that moment, up to BatchSize entries: with
+// the entries spread over many partitions, one partition's batch is often
+// small, and the worker's InFlight concurrency spans them all.
+//
+// n counts the idle workers: a worker adds itself before it waits, the
+// reader whose batch it takes subtracts it once handed over (so the reader
+// never sees its own worker as idle), and a batch taken in addition gives
+// its reader's subtraction back.
+type workers struct {
+	batches chan batch
+	mu      sync.Mutex
+	cond    *sync.Cond
+	n       int // idle workers
+	done    bool
+}
+
+func newWorkers(ctx context.Context) *workers {
+	w := &workers{batches: make(chan batch)}
+	w.cond = sync.NewCond(&w.mu)
+	context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+		w.cond.Broadcast()
+	})
+	return w
+}
+
+// idle counts a worker becoming idle (+1) or busy (-1).
+func (w *workers) idle(d int) {
+	w.mu.Lock()
+	w.n += d
+	w.mu.Unlock()
+	if d > 0 {
+		w.cond.Broadcast()
+	}
+}
+
+// more adds to b the batches offered right now, up to max entries.
+func (w *workers) more(b batch, max int) batch {
+	for len(b.msgs) < max {
+		select {
+		case o := <-w.batches:
+			w.idle(+1) // not another worker: give back its reader's subtraction
+			b.msgs = append(b.msgs, o.msgs...)
+			if o.read.Before(b.read) {
+				b.read = o.read
+			}
+		default:
+			return b
+		}
+	}
+	return b
+}
+
+// waitIdle returns once some worker is idle, or the run is stopping.
+func (w *workers) waitIdle() {
+	w.mu.Lock()
+	for w.n == 0 && !w.done {
+		w.cond.Wait()
+	}
+	w.mu.Unlock()
+}
+
+// batch is entries fetched together (from one partition, or several merged).
+type batch struct {
+	msgs []Message
+	read time.Time // wall clock: when they were fetched (their idle time started)
+}
+
+// consumer delivers the batches of one target, with the deliveries of its
+// current batch running beside it.
 type consumer struct {
-	d           *Dispatcher
-	target      string
-	name        string
-	adapter     Adapter
-	br          *Breaker
-	log         *slog.Logger
-	lastReclaim time.Time // wall clock: paces Reclaim against Redis idle times
-	lastAdopt   time.Time // wall clock: paces the look for dead instances' entries
-	recovered   bool      // this consumer took over its own entries of the previous run
+	d       *Dispatcher
+	target  string
+	name    string
+	adapter Adapter
+	br      *Breaker
+	log     *slog.Logger
 
 	mu   sync.Mutex
-	acks []string // entries of the current batch finished and waiting for the batch's ack
+	acks []Message // entries of the current batch finished and waiting for the batch's ack
+}
+
+// reader fetches the batches of one target on one partition and hands them
+// to the target's workers.
+type reader struct {
+	c           *consumer // its name, and for probing the ERP and handing entries back
+	part        int
+	lastReclaim time.Time // wall clock: paces Reclaim against Redis idle times
+	lastAdopt   time.Time // wall clock: paces the look for dead instances' entries
+	recovered   bool      // took over its own entries of the previous run
+	started     time.Time // wall clock: when this run's reader started
 }
 
 // maxErrorPause caps the pause between outbox reads while Redis fails.
@@ -434,7 +559,8 @@ const maxErrorPause = 5 * time.Second
 // when the worker is stopping.
 const opTimeout = 5 * time.Second
 
-func (c *consumer) run(ctx context.Context) {
+func (r *reader) run(ctx context.Context, w *workers) {
+	c := r.c
 	cfg := &c.d.cfg
 	failures := 0 // consecutive outbox failures: the pause grows with them, and few are logged
 	for ctx.Err() == nil {
@@ -454,7 +580,8 @@ func (c *consumer) run(ctx context.Context) {
 			}
 			continue
 		}
-		msgs, err := c.fetch(ctx)
+		w.waitIdle()
+		msgs, err := r.fetch(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				failures++
@@ -469,14 +596,26 @@ func (c *consumer) run(ctx context.Context) {
 			c.log.Info("outbox reachable again", "after_failures", failures)
 			failures = 0
 		}
-		c.work(ctx, msgs)
+		if len(msgs) == 0 {
+			if cfg.ReadPoll > 0 {
+				sleep(ctx, cfg.ReadPoll)
+			}
+			continue
+		}
+		select {
+		case w.batches <- batch{msgs: msgs, read: time.Now()}:
+			w.idle(-1)
+		case <-ctx.Done():
+			c.handBack(ctx, msgs)
+		}
 	}
 }
 
 // work delivers a fetched batch: up to InFlight entries at once, started in
 // order, and acknowledges the finished ones together at the end.
-func (c *consumer) work(ctx context.Context, batch []Message) {
+func (c *consumer) work(ctx context.Context, b batch) {
 	cfg := &c.d.cfg
+	batch := b.msgs
 	orders, ok := c.preload(ctx, batch)
 	if !ok {
 		// The store is in trouble, not the ERP: hand the batch back
@@ -489,7 +628,7 @@ func (c *consumer) work(ctx context.Context, batch []Message) {
 	var wg sync.WaitGroup
 	defer c.flushAcks(ctx)
 	defer wg.Wait()
-	touched := time.Now()
+	touched := b.read
 	for len(batch) > 0 {
 		// A free slot first, so that the checks below see the outcome of
 		// the calls that finished meanwhile (with InFlight 1: of the
@@ -517,7 +656,7 @@ func (c *consumer) work(ctx context.Context, batch []Message) {
 		}
 		m := batch[0]
 		batch = batch[1:]
-		pre := orders[m.ID]
+		pre := orders[entryOf(m)]
 		if m.Type != TypeOrderCreate {
 			// Another type's message goes alone (see Dispatcher).
 			wg.Wait()
@@ -542,17 +681,18 @@ type loaded struct {
 // preload loads the orders of batch's order messages in one round trip when
 // the store can (BatchLoader); it returns nil (each delivery loads its own)
 // when it cannot, and false when the store failed.
-func (c *consumer) preload(ctx context.Context, batch []Message) (map[string]*loaded, bool) {
+func (c *consumer) preload(ctx context.Context, batch []Message) (map[entry]*loaded, bool) {
 	fl, isFresh := c.d.cfg.Orders.(FreshLoader)
 	bl, isBatch := c.d.cfg.Orders.(BatchLoader)
 	if !isBatch && !isFresh {
 		return nil, true
 	}
-	var ids, entries []string
+	var ids []string
+	var entries []entry
 	for _, m := range batch {
 		if m.Type == TypeOrderCreate && (m.Only == "" || m.Only == c.target) {
 			ids = append(ids, m.OrderID)
-			entries = append(entries, m.ID)
+			entries = append(entries, entryOf(m))
 		}
 	}
 	if len(ids) == 0 || (len(ids) < 2 && !isFresh) {
@@ -579,34 +719,36 @@ func (c *consumer) preload(ctx context.Context, batch []Message) (map[string]*lo
 		}
 		return nil, false
 	}
-	out := make(map[string]*loaded, len(ids))
-	for i, id := range entries {
-		out[id] = &loaded{o: got[i], fresh: fresh[i], err: errs[i]}
+	out := make(map[entry]*loaded, len(ids))
+	for i, e := range entries {
+		out[e] = &loaded{o: got[i], fresh: fresh[i], err: errs[i]}
 	}
 	return out, true
 }
 
 // touch keeps the entries of batch still held by c (see Outbox.Touch).
 func (c *consumer) touch(ctx context.Context, batch []Message) []Message {
-	ids := make([]string, len(batch))
-	for i, m := range batch {
-		ids[i] = m.ID
-	}
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
-	kept, err := c.d.cfg.Outbox.Touch(tctx, c.target, c.name, ids...)
-	if err != nil {
-		// Deliver anyway: at worst another worker delivers too, and the
-		// ERP reports the second as a duplicate.
-		c.log.Warn("touch failed", "err", err)
-		return batch
+	kept := make(map[entry]bool, len(batch))
+	for part, ids := range byPart(batch) {
+		k, err := c.d.cfg.Outbox.Touch(tctx, c.target, c.name, part, ids...)
+		if err != nil {
+			// Deliver anyway: at worst another worker delivers too, and the
+			// ERP reports the second as a duplicate.
+			c.log.Warn("touch failed", "err", err)
+			return batch
+		}
+		for _, id := range k {
+			kept[entry{part, id}] = true
+		}
 	}
 	out := batch[:0]
 	for _, m := range batch {
-		if slices.Contains(kept, m.ID) {
+		if kept[entryOf(m)] {
 			out = append(out, m)
 		} else {
-			c.log.Info("entry taken over by another worker", "entry", m.ID)
+			c.log.Info("entry taken over by another worker", "entry", m.ID, "partition", m.Part)
 		}
 	}
 	return out
@@ -614,18 +756,19 @@ func (c *consumer) touch(ctx context.Context, batch []Message) []Message {
 
 // fetch returns the next entries to deliver: deferred entries that are due
 // first (they are the oldest), then entries of dead consumers, then new ones.
-func (c *consumer) fetch(ctx context.Context) ([]Message, error) {
+func (r *reader) fetch(ctx context.Context) ([]Message, error) {
+	c := r.c
 	cfg := &c.d.cfg
-	msgs, err := cfg.Outbox.Due(ctx, c.target, c.name, cfg.Now(), cfg.BatchSize)
+	msgs, err := cfg.Outbox.Due(ctx, c.target, c.name, r.part, cfg.Now(), cfg.BatchSize)
 	if err != nil || len(msgs) > 0 {
 		return msgs, err
 	}
-	if msgs, err := c.adopt(ctx); err != nil || len(msgs) > 0 {
+	if msgs, err := r.adopt(ctx); err != nil || len(msgs) > 0 {
 		return msgs, err
 	}
-	if time.Since(c.lastReclaim) >= cfg.ReclaimEvery {
-		c.lastReclaim = time.Now()
-		msgs, err = cfg.Outbox.Reclaim(ctx, c.target, c.name, cfg.ReclaimMinIdle, cfg.BatchSize)
+	if time.Since(r.lastReclaim) >= cfg.ReclaimEvery {
+		r.lastReclaim = time.Now()
+		msgs, err = cfg.Outbox.Reclaim(ctx, c.target, c.name, r.part, cfg.ReclaimMinIdle, cfg.BatchSize)
 		if err != nil || len(msgs) > 0 {
 			if len(msgs) > 0 {
 				c.log.Info("reclaimed entries of a dead consumer", "count", len(msgs))
@@ -633,36 +776,43 @@ func (c *consumer) fetch(ctx context.Context) ([]Message, error) {
 			return msgs, err
 		}
 	}
-	return cfg.Outbox.Read(ctx, c.target, c.name, cfg.BatchSize, cfg.Block)
+	block := cfg.Block
+	if cfg.ReadPoll > 0 {
+		block = 0
+	}
+	return cfg.Outbox.Read(ctx, c.target, c.name, r.part, cfg.BatchSize, block)
 }
 
-// adopt takes over entries nobody else will finish: first (once, before
-// this consumer reads anything) the entries its own name holds from the
-// previous run of this instance, delivered at once after a restart; then,
+// adopt takes over entries nobody else will finish: first the entries its
+// own name holds from the previous run of this instance, delivered at once
+// after a restart; then,
 // every TakeoverEvery, those of consumers of dead instances and of this
 // instance's consumers this run does not have. A live instance's entries,
 // however slow its consumers, are never taken here (only by ReclaimMinIdle).
-func (c *consumer) adopt(ctx context.Context) ([]Message, error) {
+func (r *reader) adopt(ctx context.Context) ([]Message, error) {
+	c := r.c
 	cfg := &c.d.cfg
 	ad, ok := cfg.Outbox.(Adopter)
 	if !ok {
 		return nil, nil
 	}
-	if !c.recovered {
-		msgs, err := ad.Adopt(ctx, c.target, c.name, c.name, 0, cfg.BatchSize)
+	if !r.recovered {
+		// Idle since before this run started: the previous run's entries,
+		// never those this reader fetched and handed on already.
+		msgs, err := ad.Adopt(ctx, c.target, r.part, c.name, c.name, time.Since(r.started).Truncate(time.Millisecond), cfg.BatchSize)
 		if err != nil || len(msgs) > 0 {
 			if len(msgs) > 0 {
 				c.log.Info("taking over this instance's entries of its previous run", "count", len(msgs))
 			}
 			return msgs, err
 		}
-		c.recovered = true
+		r.recovered = true
 	}
-	if time.Since(c.lastAdopt) < cfg.TakeoverEvery {
+	if time.Since(r.lastAdopt) < cfg.TakeoverEvery {
 		return nil, nil
 	}
-	c.lastAdopt = time.Now()
-	holders, err := ad.Holders(ctx, c.target)
+	r.lastAdopt = time.Now()
+	holders, err := ad.Holders(ctx, c.target, r.part)
 	if err != nil {
 		return nil, err
 	}
@@ -674,13 +824,13 @@ func (c *consumer) adopt(ctx context.Context) ([]Message, error) {
 	for _, o := range orphans {
 		// The idle floor keeps two instances adopting the same orphan at
 		// once from both taking an entry: a claim resets its idle time.
-		msgs, aerr := ad.Adopt(ctx, c.target, o, c.name, adoptMinIdle, cfg.BatchSize)
+		msgs, aerr := ad.Adopt(ctx, c.target, r.part, o, c.name, adoptMinIdle, cfg.BatchSize)
 		if aerr != nil {
 			return nil, aerr
 		}
 		if len(msgs) > 0 {
 			c.log.Info("took over entries of a dead instance", "from", o, "count", len(msgs))
-			c.lastAdopt = time.Time{} // more may wait: look again next round
+			r.lastAdopt = time.Time{} // more may wait: look again next round
 			return msgs, nil
 		}
 	}
@@ -829,24 +979,26 @@ func (c *consumer) record(ctx context.Context, log *slog.Logger, m Message, o *o
 // ack marks m done: its acknowledgement leaves with the batch's (flushAcks).
 func (c *consumer) ack(_ context.Context, _ *slog.Logger, m Message) {
 	c.mu.Lock()
-	c.acks = append(c.acks, m.ID)
+	c.acks = append(c.acks, m)
 	c.mu.Unlock()
 }
 
 // flushAcks acknowledges the finished entries of the batch in one call.
 func (c *consumer) flushAcks(ctx context.Context) {
 	c.mu.Lock()
-	ids := c.acks
+	ms := c.acks
 	c.acks = nil
 	c.mu.Unlock()
-	if len(ids) == 0 {
+	if len(ms) == 0 {
 		return
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
-	if err := c.d.cfg.Outbox.Ack(actx, c.target, ids...); err != nil {
-		// Delivered again later; the adapter makes that harmless.
-		c.log.Error("ack failed", "err", err, "entries", len(ids))
+	for part, ids := range byPart(ms) {
+		if err := c.d.cfg.Outbox.Ack(actx, c.target, part, ids...); err != nil {
+			// Delivered again later; the adapter makes that harmless.
+			c.log.Error("ack failed", "err", err, "entries", len(ids))
+		}
 	}
 }
 
@@ -876,7 +1028,7 @@ func (c *consumer) dead(ctx context.Context, log *slog.Logger, m Message, o *ord
 func (c *consumer) park(ctx context.Context, m Message, due time.Time, deliveries int64) error {
 	dctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	return c.d.cfg.Outbox.Defer(dctx, c.target, m.ID, due, deliveries)
+	return c.d.cfg.Outbox.Defer(dctx, c.target, m, due, deliveries)
 }
 
 // handBack returns fetched entries that were not delivered, due at once and
@@ -890,6 +1042,23 @@ func (c *consumer) handBack(ctx context.Context, msgs []Message) {
 			c.log.Error("hand back failed; entry is reclaimed later", "entry", m.ID, "err", err)
 		}
 	}
+}
+
+// entry names an outbox entry: entry ids are unique within a partition only.
+type entry struct {
+	part int
+	id   string
+}
+
+func entryOf(m Message) entry { return entry{m.Part, m.ID} }
+
+// byPart groups the ids of ms by partition.
+func byPart(ms []Message) map[int][]string {
+	out := make(map[int][]string)
+	for _, m := range ms {
+		out[m.Part] = append(out[m.Part], m.ID)
+	}
+	return out
 }
 
 // shopReason returns the shop-safe reason of a permanent ERP failure.

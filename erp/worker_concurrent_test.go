@@ -37,7 +37,7 @@ func waitStarted(t *testing.T, started <-chan string, n int) []string {
 // once after one attempt, reported to the hook once and acknowledged.
 func TestDispatcherConcurrentBatchDeliversEachOnce(t *testing.T) {
 	backends(t, func(t *testing.T, rdb *redis.Client) {
-		e := newEnv(t, rdb)
+		e := newEnvParts(t, rdb, 1)
 		v2 := e.erps[erp.V2]
 		gate, started := make(chan struct{}), make(chan string, 100)
 		v2.gate, v2.started = gate, started
@@ -85,7 +85,7 @@ func TestDispatcherConcurrentBatchDeliversEachOnce(t *testing.T) {
 // charged), the others are created and acknowledged.
 func TestDispatcherConcurrentTransientFailureParksOnlyThatOne(t *testing.T) {
 	backends(t, func(t *testing.T, rdb *redis.Client) {
-		e := newEnv(t, rdb)
+		e := newEnvParts(t, rdb, 1)
 		v2 := e.erps[erp.V2]
 		ids := e.acceptN(20)
 		v2.failFor["ord_07"] = 1
@@ -118,7 +118,7 @@ func TestDispatcherConcurrentTransientFailureParksOnlyThatOne(t *testing.T) {
 // started back uncharged; a later dispatcher delivers them once.
 func TestDispatcherConcurrentStopHandsBackUnstarted(t *testing.T) {
 	backends(t, func(t *testing.T, rdb *redis.Client) {
-		e := newEnv(t, rdb)
+		e := newEnvParts(t, rdb, 1)
 		v2 := e.erps[erp.V2]
 		gate, started := make(chan struct{}), make(chan string, 100)
 		v2.gate, v2.started = gate, started
@@ -164,7 +164,7 @@ func TestDispatcherConcurrentStopHandsBackUnstarted(t *testing.T) {
 // uncharged, and nothing is lost.
 func TestDispatcherConcurrentERPDown(t *testing.T) {
 	backends(t, func(t *testing.T, rdb *redis.Client) {
-		e := newEnv(t, rdb)
+		e := newEnvParts(t, rdb, 1)
 		v2 := e.erps[erp.V2]
 		v2.setDown(true)
 		gate, started := make(chan struct{}), make(chan string, 100)
@@ -225,7 +225,7 @@ func TestDispatcherConcurrentERPDown(t *testing.T) {
 // orders at once (store.Store), the worker does not load them one by one.
 func TestDispatcherBatchLoadsOrdersOnce(t *testing.T) {
 	backends(t, func(t *testing.T, rdb *redis.Client) {
-		e := newEnv(t, rdb)
+		e := newEnvParts(t, rdb, 1)
 		ids := e.acceptN(12)
 		counting := &countingOrders{Store: e.st}
 		cfg := e.config()

@@ -96,16 +96,3 @@ func readV1Find(f *fields) *erpv1ws.FindOrderByReference {
 	}
 	return in
 }
-
-func readV1Status(f *fields) *erpv1ws.GetOrderStatus {
-	in := &erpv1ws.GetOrderStatus{XMLName: xml.Name{Space: erpv1ws.Namespace, Local: "GetOrderStatus"}}
-	var seen uint32
-	for f.child() {
-		if f.local != "OrderNumber" {
-			f.skip()
-			break
-		}
-		f.str(&in.OrderNumber, &seen, 1)
-	}
-	return in
-}

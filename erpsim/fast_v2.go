@@ -152,29 +152,3 @@ func readV2Shipping(f *fields) *erpv2ws.Shipping {
 	}
 	return s
 }
-
-func readV2Get(f *fields) *erpv2ws.GetSalesOrder {
-	in := &erpv2ws.GetSalesOrder{XMLName: xml.Name{Space: erpv2ws.Namespace, Local: "GetSalesOrder"}}
-	var seen uint32
-	for f.child() {
-		if f.local != "ExternalReference" {
-			f.skip()
-			break
-		}
-		f.str(&in.ExternalReference, &seen, 1)
-	}
-	return in
-}
-
-func readV2Status(f *fields) *erpv2ws.GetSalesOrderStatus {
-	in := &erpv2ws.GetSalesOrderStatus{XMLName: xml.Name{Space: erpv2ws.Namespace, Local: "GetSalesOrderStatus"}}
-	var seen uint32
-	for f.child() {
-		if f.local != "ExternalReference" {
-			f.skip()
-			break
-		}
-		f.str(&in.ExternalReference, &seen, 1)
-	}
-	return in
-}

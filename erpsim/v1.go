@@ -48,7 +48,6 @@ func newV1(s *Sim) *version {
 	v.fast = map[string]fastOp{
 		"CreateOrder":          fastOpOf(readV1Create, h.createOrder),
 		"FindOrderByReference": fastOpOf(readV1Find, h.findOrders),
-		"GetOrderStatus":       fastOpOf(readV1Status, h.orderStatus),
 	}
 	v.fault = func(faultCode, code, msg string) *soap.Fault {
 		return v1Fault(faultCode, erpv1ws.ErrorCode(code), msg)

@@ -42,9 +42,7 @@ func newV2(s *Sim) *version {
 	h := &v2Handler{sim: s, v: v}
 	v.serve = h.serve
 	v.fast = map[string]fastOp{
-		"CreateSalesOrder":    fastOpOf(readV2Create, h.createSalesOrder),
-		"GetSalesOrder":       fastOpOf(readV2Get, h.getSalesOrder),
-		"GetSalesOrderStatus": fastOpOf(readV2Status, h.salesOrderStatus),
+		"CreateSalesOrder": fastOpOf(readV2Create, h.createSalesOrder),
 	}
 	v.fault = func(faultCode, code, msg string) *soap.Fault {
 		return v2Fault(faultCode, erpv2ws.ErrorCode(code), msg)

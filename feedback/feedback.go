@@ -245,8 +245,10 @@ func (s *Service) allow(ctx context.Context, key string, limit int, what string)
 	}
 	if !ok {
 		wait = max(wait, time.Second)
-		return erpgate.Wrap(erpgate.RateLimited, &RateLimitedError{RetryAfter: wait},
+		e := erpgate.Wrap(erpgate.RateLimited, &RateLimitedError{RetryAfter: wait},
 			fmt.Sprintf("too much %s: at most %d an hour; try again in %s", what, limit, wait.Round(time.Second)))
+		e.RetryAfter = wait
+		return e
 	}
 	return nil
 }

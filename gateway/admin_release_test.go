@@ -35,7 +35,7 @@ func newReleaseEnv(t *testing.T) *releaseEnv {
 		rdb, _ = redistest.Mini(t)
 	}
 	now := func() time.Time { return time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC) }
-	st := store.New(rdb, store.Options{Now: now})
+	st := store.New(rdb, store.Options{Now: now, Partitions: 1})
 	if err := st.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func BenchmarkCreateOrder(b *testing.B) {
 		rdb, _ = redistest.Mini(b)
 	}
 	now := func() time.Time { return restNow }
-	st := store.New(rdb, store.Options{Now: now})
+	st := store.New(rdb, store.Options{Now: now, Partitions: 1})
 	if err := st.Init(context.Background()); err != nil {
 		b.Fatal(err)
 	}

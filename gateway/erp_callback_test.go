@@ -75,7 +75,7 @@ func newTrackEnv(t testing.TB) *trackEnv {
 	} else {
 		rdb, _ = redistest.Mini(t)
 	}
-	st := store.New(rdb, store.Options{Now: func() time.Time { return restNow }})
+	st := store.New(rdb, store.Options{Now: func() time.Time { return restNow }, Partitions: 1})
 	if err := st.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}

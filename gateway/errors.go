@@ -55,7 +55,7 @@ const problemTypePath = "/problems/"
 // statusOf, echo's own HTTP errors (404 route, 405 method, 413 body limit)
 // to the matching code, and logs only internal errors. publicURL (the
 // gateway's base URL, may be empty) makes the problem type URIs absolute.
-func errorHandler(log *slog.Logger, now func() time.Time, publicURL string) echo.HTTPErrorHandler {
+func errorHandler(log *slog.Logger, publicURL string) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -89,20 +89,20 @@ func errorHandler(log *slog.Logger, now func() time.Time, publicURL string) echo
 			Errors:    erpgate.ErrorProblems(err),
 		}
 		setRetryAfter(c.Response().Header(), status, err)
-		retryAfterHeader(c, err, now()) // an intake pause, a feedback limit (notices.go): their own wait
 		writeProblem(c, p)
 	}
 }
-
-// unavailableRetryAfter is the Retry-After of a 503, in seconds.
-const unavailableRetryAfter = "1"
 
 // defaultRetryAfter is the Retry-After of a 503 or 429 whose error names
 // no wait of its own.
 const defaultRetryAfter = time.Second
 
-// setRetryAfter sets Retry-After (whole seconds, at least 1) on a 503 or
-// 429 answer: the error's RetryAfter, or defaultRetryAfter.
+// setRetryAfter sets Retry-After (whole seconds, rounded up, at least 1) on
+// a 503 or 429 answer: the error's RetryAfter (a shed request, a rate
+// limit, the end of an intake pause), or defaultRetryAfter — nothing was
+// done, a retry (with the same Idempotency-Key) is safe, and clients should
+// not hammer. It is the one place the header is set, for problem+json,
+// SOAP faults and the feedback form's pages alike.
 func setRetryAfter(h http.Header, status int, err error) {
 	if status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests {
 		return
@@ -121,13 +121,6 @@ func writeProblem(c echo.Context, p problem) {
 	switch p.Status {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="erpgate"`)
-	case http.StatusServiceUnavailable:
-		// A dependency is down: nothing was done, and a retry (with the same
-		// Idempotency-Key) is safe. Say when, so clients do not hammer —
-		// unless the cause already said (a pause with a known end).
-		if h.Get("Retry-After") == "" {
-			h.Set("Retry-After", unavailableRetryAfter)
-		}
 	}
 	if c.Request().Method == http.MethodHead {
 		c.Response().WriteHeader(p.Status)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -240,16 +239,12 @@ func (s *Server) feedbackAnswer(c echo.Context, form bool, lang, back string, er
 	if !form {
 		return err
 	}
-	retryAfterHeader(c, err, s.now())
 	code := erpgate.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
-		// As on every 503 (writeProblem): say when to retry.
-		c.Response().Header().Set("Retry-After", unavailableRetryAfter)
-	}
+	setRetryAfter(c.Response().Header(), status, err)
 	if code == erpgate.Internal {
 		s.log.ErrorContext(c.Request().Context(), "internal error", "err", err, "route", c.Path())
 	}
@@ -273,15 +268,6 @@ func (s *Server) feedbackPage(c echo.Context, status int, lang, back string, err
 		}
 	}
 	return help.RenderNote(c.Response(), n)
-}
-
-// feedbackRetryAfter is the Retry-After of a rate-limited feedback.
-func feedbackRetryAfter(err error) (int, bool) {
-	var rl *feedback.RateLimitedError
-	if errors.As(err, &rl) {
-		return max(1, int(rl.RetryAfter.Round(time.Second)/time.Second)), true
-	}
-	return 0, false
 }
 
 func (s *Server) handleListFeedback() echo.HandlerFunc {

@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -106,16 +104,6 @@ func (s *Server) noticeHeader() echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
-}
-
-// retryAfter is the Retry-After of an error that has one: the end of an
-// intake pause, or a rate limit's wait (feedback.go).
-func retryAfter(err error, now time.Time) (int, bool) {
-	var p *notice.IntakePausedError
-	if errors.As(err, &p) {
-		return max(1, int(p.Until.Sub(now).Round(time.Second)/time.Second)), true
-	}
-	return feedbackRetryAfter(err)
 }
 
 func (s *Server) handlePutNotice() echo.HandlerFunc {
@@ -261,11 +249,4 @@ func (s *Server) NoticeBanner(ctx context.Context, t time.Time, lang string) (no
 		return notice.Banner{}, false
 	}
 	return s.notices.Board().Banner(ctx, t, lang)
-}
-
-// retryAfterHeader sets Retry-After (seconds) for errors that carry one.
-func retryAfterHeader(c echo.Context, err error, now time.Time) {
-	if secs, ok := retryAfter(err, now); ok {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-	}
 }

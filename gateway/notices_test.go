@@ -50,7 +50,7 @@ func newNoticeEnv(t *testing.T, opts ...noticeOpt) *noticeEnv {
 	e := &noticeEnv{reg: prometheus.NewRegistry()}
 	e.clock.Store(soapNow.UnixNano())
 	now := func() time.Time { return time.Unix(0, e.clock.Load()).UTC() }
-	st := store.New(rdb, store.Options{Now: now})
+	st := store.New(rdb, store.Options{Now: now, Partitions: 1})
 	if err := st.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -205,8 +205,8 @@ func TestNoticeLifecycle(t *testing.T) {
 	sr := e.do(t, http.MethodPost, soapOrdersPath, "demo-shop-key", soapEnvelope("", soapOrder{ext: "SOAP-P1"}.xml()),
 		"Content-Type", "text/xml; charset=utf-8")
 	f := soapReply{status: sr.status, header: sr.header, body: sr.body}.fault(t, http.StatusInternalServerError, "Server")
-	if f.Detail.Code != erpgate.Unavailable || !strings.Contains(f.String, "until "+end.Format(time.RFC3339)) {
-		t.Errorf("SOAP fault = %+v", f)
+	if f.Detail.Code != erpgate.Unavailable || !strings.Contains(f.String, "until "+end.Format(time.RFC3339)) || sr.header.Get("Retry-After") != "2700" {
+		t.Errorf("SOAP fault = %+v, Retry-After %q (want the pause's end, 2700)", f, sr.header.Get("Retry-After"))
 	}
 	if r = e.do(t, http.MethodGet, "/healthz", "", ""); r.header.Get(HeaderNotice) != "erp-upgrade" {
 		t.Errorf("Erpgate-Notice on /healthz in the window = %q", r.header.Get(HeaderNotice))

@@ -6,14 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"erpgate"
 	"erpgate/erp"
-	"erpgate/internal/jsonenc"
 	"erpgate/notice"
 	"erpgate/order"
 	"erpgate/store"
@@ -216,44 +214,12 @@ func (s *Server) handleCreateOrder() echo.HandlerFunc {
 		}
 		s.metrics.intake.WithLabelValues("rest", outcome).Inc()
 		c.Response().Header().Set(echo.HeaderLocation, "/v1/orders/"+acc.OrderID)
-		return writeAccepted(c, acceptedResponse{
+		return c.JSON(http.StatusAccepted, acceptedResponse{
 			ID: acc.OrderID, ExternalID: acc.ExternalID, Status: "accepted",
 			Tracking: trackingLink{URL: s.trackingURL(acc.OrderID, acc.Token), Token: acc.Token},
 		})
 	}
 }
-
-// writeAccepted answers 202 with r as JSON: byte for byte what c.JSON
-// writes (encoding/json with HTML escaping, a trailing newline), without
-// reflection and echo's query parsing. A request with a query string (echo
-// pretty-prints for ?pretty) or an echo in debug mode takes c.JSON.
-func writeAccepted(c echo.Context, r acceptedResponse) error {
-	if c.Request().URL.RawQuery != "" || c.Echo().Debug {
-		return c.JSON(http.StatusAccepted, r)
-	}
-	bp := responseBuffers.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 4<<10 {
-			responseBuffers.Put(bp)
-		}
-	}()
-	b := append((*bp)[:0], `{"id":`...)
-	b = jsonenc.AppendString(b, r.ID)
-	b = append(b, `,"external_id":`...)
-	b = jsonenc.AppendString(b, r.ExternalID)
-	b = append(b, `,"status":`...)
-	b = jsonenc.AppendString(b, r.Status)
-	b = append(b, `,"tracking":{"url":`...)
-	b = jsonenc.AppendString(b, r.Tracking.URL)
-	b = append(b, `,"token":`...)
-	b = jsonenc.AppendString(b, r.Tracking.Token)
-	b = append(b, "}}\n"...)
-	*bp = b
-	// JSONBlob copies b into the connection's buffer before it returns.
-	return c.JSONBlob(http.StatusAccepted, b)
-}
-
-var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func hasProblem(ps []erpgate.Problem, field string) bool {
 	for _, p := range ps {

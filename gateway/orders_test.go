@@ -37,7 +37,7 @@ func newRESTEnv(t *testing.T) *restEnv {
 	} else {
 		rdb, _ = redistest.Mini(t)
 	}
-	st := store.New(rdb, store.Options{Now: func() time.Time { return restNow }})
+	st := store.New(rdb, store.Options{Now: func() time.Time { return restNow }, Partitions: 1})
 	if err := st.Init(context.Background()); err != nil {
 		t.Fatalf("store init: %v", err)
 	}
@@ -113,7 +113,7 @@ func (e *restEnv) orderKeys(t *testing.T) []string {
 		}
 		out = append(out, keys...)
 	}
-	n, err := e.rdb.XLen(context.Background(), "outbox").Result()
+	n, err := e.rdb.XLen(context.Background(), "outbox:{p0.0}").Result()
 	if err != nil && err != redis.Nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestCreateOrderIdempotency(t *testing.T) {
 	if r := e.postOrder(t, "shop-2-key", validOrderJSON); r.status != http.StatusAccepted || r.body["id"] == first.body["id"] {
 		t.Errorf("other shop, same external id: got %d %v", r.status, r.body["id"])
 	}
-	if n, _ := e.rdb.XLen(context.Background(), "outbox").Result(); n != 2 {
+	if n, _ := e.rdb.XLen(context.Background(), "outbox:{p0.0}").Result(); n != 2 {
 		t.Errorf("outbox entries: got %d, want 2 (one per order)", n)
 	}
 }
@@ -232,7 +232,7 @@ func TestCreateOrderConcurrentRepeatsMakeOneOrder(t *testing.T) {
 			t.Fatalf("request %d: got %d id %q, want 202 id %q", i, codes[i], ids[i], ids[0])
 		}
 	}
-	if n, _ := e.rdb.XLen(context.Background(), "outbox").Result(); n != 1 {
+	if n, _ := e.rdb.XLen(context.Background(), "outbox:{p0.0}").Result(); n != 1 {
 		t.Errorf("outbox entries: got %d, want 1", n)
 	}
 }

@@ -175,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	publicURL := strings.TrimRight(cfg.PublicURL, "/")
-	e.HTTPErrorHandler = errorHandler(cfg.Logger, cfg.Now, publicURL)
+	e.HTTPErrorHandler = errorHandler(cfg.Logger, publicURL)
 	s := &Server{
 		e: e, log: cfg.Logger, publicURL: publicURL,
 		store: cfg.Store, keys: cfg.Keyring,

@@ -21,6 +21,10 @@ import (
 // false and Request.DecodeStrict decodes the request as before, with its exact
 // problems. The generated type stays the contract; FuzzSubmitOrderFast
 // holds the fast path to Request.DecodeStrict's result on every input it takes.
+//
+// It pays: BenchmarkDecodeSubmitOrder (a plain envelope, already read;
+// -benchtime=2000x -count 5, median, 2 shared cores, 2026-12-07) fast
+// 6.1 µs, 17 allocs; Request.DecodeStrict 117 µs, 718 allocs — 19 times.
 func decodeSubmitOrderFast(req *soap.Request, in *orderws.SubmitOrder) bool {
 	if req.Operation.Local != orderws.OpSubmitOrder {
 		return false

@@ -170,3 +170,32 @@ func FuzzSubmitOrderFast(f *testing.F) {
 		checkSubmitOrderFast(t, envelope)
 	})
 }
+
+// BenchmarkDecodeSubmitOrder compares the fast path with the generated-type
+// path it stands beside, on a plain SubmitOrder envelope (already read).
+func BenchmarkDecodeSubmitOrder(b *testing.B) {
+	r := httptest.NewRequest(http.MethodPost, soapOrdersPath, strings.NewReader(soapEnvelope("", soapOrder{}.xml())))
+	r.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req, err := soap.ReadRequest(r, soap.DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var in orderws.SubmitOrder
+			if !decodeSubmitOrderFast(req, &in) {
+				b.Fatal("not taken")
+			}
+		}
+	})
+	b.Run("DecodeStrict", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var in orderws.SubmitOrder
+			if err := req.DecodeStrict(&in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

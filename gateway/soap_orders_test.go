@@ -70,7 +70,7 @@ func newSOAPEnv(t *testing.T) *soapEnv {
 	} else {
 		rdb, _ = redistest.Mini(t)
 	}
-	st := store.New(rdb, store.Options{Now: func() time.Time { return soapNow }})
+	st := store.New(rdb, store.Options{Now: func() time.Time { return soapNow }, Partitions: 1})
 	if err := st.Init(context.Background()); err != nil {
 		t.Fatalf("store init: %v", err)
 	}
@@ -266,7 +266,7 @@ func (e *soapEnv) snapshot(t *testing.T) map[string]string {
 
 func (e *soapEnv) outboxLen(t *testing.T) int64 {
 	t.Helper()
-	n, err := e.rdb.XLen(context.Background(), "outbox").Result()
+	n, err := e.rdb.XLen(context.Background(), "outbox:{p0.0}").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func newSupEnv(t *testing.T, opts ...supOpts) *supEnv {
 	simSrv := httptest.NewServer(e.sim)
 	t.Cleanup(simSrv.Close)
 
-	e.st = store.New(rdb, store.Options{Now: e.clk.Now})
+	e.st = store.New(rdb, store.Options{Now: e.clk.Now, Partitions: 1})
 	if err := e.st.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func (e *supEnv) startWorkers(chain erp.SupplyChain, simURL string) {
 	}
 	e.v1 = erpfake.New(erpfake.Config{Target: erp.V1})
 	sd, err := erp.NewSupplyDelivery(erp.SupplyDeliveryConfig{Documents: e.st, Chains: map[string]erp.SupplyChain{erp.V2: chain},
-		OnResult: e.gw.Supplier().OnDelivery, Now: e.clk.Now})
+		OnResult: e.gw.Supplier().OnDelivery, BeforeFinal: e.gw.Supplier().BeforeFinal, Now: e.clk.Now})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func (e *supEnv) issuedPO(ref string) string {
 
 func (e *supEnv) outboxLen() int64 {
 	e.t.Helper()
-	n, err := e.rdb.XLen(context.Background(), "outbox").Result()
+	n, err := e.rdb.XLen(context.Background(), "outbox:{p0.0}").Result()
 	if err != nil && err != redis.Nil {
 		e.t.Fatal(err)
 	}
@@ -778,11 +778,11 @@ func TestSupplierWritesWaitWhileV2IsPaused(t *testing.T) {
 	// has not consumed them.
 	waitFor(t, "v1's group to acknowledge both documents", func() bool {
 		ctx := context.Background()
-		last, err := e.rdb.XRevRangeN(ctx, "outbox", "+", "-", 1).Result()
+		last, err := e.rdb.XRevRangeN(ctx, "outbox:{p0.0}", "+", "-", 1).Result()
 		if err != nil || len(last) != 1 {
 			return false
 		}
-		gs, err := e.rdb.XInfoGroups(ctx, "outbox").Result()
+		gs, err := e.rdb.XInfoGroups(ctx, "outbox:{p0.0}").Result()
 		if err != nil {
 			return false
 		}

@@ -198,6 +198,11 @@ func newToken() string {
 // json.Marshal by itself (and TestEncodersMatchShapes fails, so that the
 // encoders get updated), so a new field can never be silently dropped from
 // the record or the fingerprint.
+//
+// They pay (-benchtime=2000x -count 5, median, 2 shared cores, 2026-12-07):
+// BenchmarkEncodeOrder direct 1.4 µs, 1 alloc, json.Marshal 4.3 µs, 12
+// allocs; BenchmarkEncodeEvent direct 0.29 µs, 2 allocs, Event.Encode
+// 1.1 µs, 6 allocs — three to four times.
 
 // orderShape and eventShape are typeShape of order.Order and
 // tracking.Event that the encoders below were written for.

@@ -138,3 +138,20 @@ func BenchmarkEncodeOrder(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkEncodeEvent(b *testing.B) {
+	e := tracking.Event{Time: now, Type: tracking.TypeAccepted, Source: tracking.SourceGateway,
+		Summary: "Order received and safely stored", Details: map[string]string{"external_id": "WEB-1001"}}
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			encodeEvent(e)
+		}
+	})
+	b.Run("Encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.Encode()
+		}
+	})
+}

@@ -282,15 +282,18 @@ func (e *IntakePausedError) Error() string {
 }
 
 // CheckIntake returns nil, or an Unavailable *erpgate.Error wrapping an
-// *IntakePausedError when a notice pauses intake at now.
+// *IntakePausedError when a notice pauses intake at now; its RetryAfter is
+// the time left until the pause ends.
 func CheckIntake(ns []Notice, now time.Time) error {
 	p, ok := Paused(ns, now)
 	if !ok {
 		return nil
 	}
 	until := p.End.UTC().Format(time.RFC3339)
-	return erpgate.Wrap(erpgate.Unavailable, &IntakePausedError{NoticeID: p.ID, Until: p.End},
+	e := erpgate.Wrap(erpgate.Unavailable, &IntakePausedError{NoticeID: p.ID, Until: p.End},
 		"order intake is paused for maintenance (notice "+p.ID+") until "+until+"; send the order again after "+until)
+	e.RetryAfter = p.End.Sub(now) // Retry-After: the end of the pause
+	return e
 }
 
 // Source is where Board reads the notices from (store.Notices).

@@ -20,6 +20,10 @@ import (
 // answer never depends on which path read it. A Scanner only ever sees
 // bytes ReadRequest has already checked; it never needs to diagnose.
 // FuzzScanner holds it to encoding/xml's reading of the same bytes.
+//
+// Its user is the gateway's SubmitOrder decoder: 6.1 µs and 17 allocs
+// against 117 µs and 718 allocs through DecodeStrict (gateway
+// BenchmarkDecodeSubmitOrder, median of 5 × 2000, 2026-12-07).
 
 // ScanKind is what Scanner.Next found.
 type ScanKind int

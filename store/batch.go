@@ -19,7 +19,7 @@ import (
 // also one network round trip: one read and one write system call on each
 // side, one wake-up of Redis's event loop, and with appendfsync always one
 // fsync. Under load those per-round-trip costs, not the work itself, are
-// most of what Redis and the gateway spend. The batcher therefore sends
+// most of what Redis and the gateway spend. The accept batcher therefore sends
 // concurrent accepts together, as ONE call of the accept script for the
 // whole batch (acceptScript loops over the orders).
 //
@@ -173,101 +173,6 @@ func wait(ctx context.Context, done <-chan struct{}) error {
 	}
 }
 
-// batcher is a group commit of arbitrary script calls: a batch is one
-// pipeline of one EVALSHA per call, each call atomic on its own.
-type batcher struct {
-	rdb redis.UniversalClient
-	flusher[*scriptCall]
-}
-
-// scriptCall is one script invocation waiting for its reply.
-type scriptCall struct {
-	ctx    context.Context
-	script *redis.Script
-	keys   []string
-	args   []any
-
-	// Set by the batcher before done is closed.
-	res []string
-	err error
-
-	done chan struct{}
-}
-
-func newBatcher(rdb redis.UniversalClient, maxBatch, maxPipes int) *batcher {
-	b := &batcher{rdb: rdb}
-	b.init(maxBatch, maxPipes, func(q []*scriptCall, max int) int { return min(len(q), max) }, b.exec)
-	return b
-}
-
-// run executes script with keys and args in the next pipeline and returns
-// its reply as a string slice. It returns ctx's error as soon as ctx ends;
-// see the comment at the top for what that means for the write.
-func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, args ...any) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	c := &scriptCall{ctx: ctx, script: script, keys: keys, args: args, done: make(chan struct{})}
-	b.enqueue(c)
-	if err := wait(ctx, c.done); err != nil {
-		return nil, err
-	}
-	return c.res, c.err
-}
-
-// exec sends one batch as one pipeline and hands every call its own reply.
-func (b *batcher) exec(batch []*scriptCall) {
-	live := batch[:0]
-	for _, c := range batch {
-		if err := c.ctx.Err(); err != nil {
-			// The caller has gone; it was never sent, so nothing is written.
-			c.finish(nil, err)
-			continue
-		}
-		live = append(live, c)
-	}
-	if len(live) == 0 {
-		return
-	}
-	// The pipeline must not die with the first caller's ctx (the others
-	// still wait for it); go-redis's read/write timeouts bound it.
-	ctx := direct(context.WithoutCancel(live[0].ctx))
-	cmds := make([]*redis.Cmd, len(live))
-	pipe := b.rdb.Pipeline()
-	for i, c := range live {
-		cmds[i] = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
-	}
-	_, _ = pipe.Exec(ctx) // errors are per command, read below
-
-	// NOSCRIPT (a restarted or flushed Redis): the script did not run, so
-	// sending it again in full is safe; EVAL also reloads the cache.
-	var retry []int
-	for i, cmd := range cmds {
-		if err := cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			retry = append(retry, i)
-			continue
-		}
-		live[i].finish(cmd.StringSlice())
-	}
-	if len(retry) == 0 {
-		return
-	}
-	pipe = b.rdb.Pipeline()
-	for _, i := range retry {
-		c := live[i]
-		cmds[i] = c.script.Eval(ctx, pipe, c.keys, c.args...)
-	}
-	_, _ = pipe.Exec(ctx)
-	for _, i := range retry {
-		live[i].finish(cmds[i].StringSlice())
-	}
-}
-
-func (c *scriptCall) finish(res []string, err error) {
-	c.res, c.err = res, err
-	close(c.done)
-}
-
 // acceptBatcher is the group commit of Accept: a batch is one call of
 // acceptScript for all its orders (see the comment at the top).
 type acceptBatcher struct {
@@ -284,6 +189,7 @@ const maxBatchBytes = 1 << 20
 // acceptCall is one order waiting for its batch's reply.
 type acceptCall struct {
 	ctx  context.Context
+	tag  string   // the order's partition tag: its batch's feed and outbox streams
 	keys []string // ord, ext, trk[, idem]: the order's own keys
 	args []any    // the order's values of acceptScript's ARGV
 	size int      // bytes of order data, for maxBatchBytes
@@ -305,11 +211,11 @@ func newAcceptBatcher(rdb redis.UniversalClient, maxBatch, maxPipes int) *accept
 // size is the bytes of its data) in the next batch and returns its reply
 // as a string slice. It returns ctx's error as soon as ctx ends; see the
 // comment at the top for what that means for the write.
-func (b *acceptBatcher) run(ctx context.Context, keys []string, size int, args ...any) ([]string, error) {
+func (b *acceptBatcher) run(ctx context.Context, tag string, keys []string, size int, args ...any) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &acceptCall{ctx: ctx, keys: keys, args: args, size: size, done: make(chan struct{})}
+	c := &acceptCall{ctx: ctx, tag: tag, keys: keys, args: args, size: size, done: make(chan struct{})}
 	b.enqueue(c)
 	if err := wait(ctx, c.done); err != nil {
 		return nil, err
@@ -317,10 +223,12 @@ func (b *acceptBatcher) run(ctx context.Context, keys []string, size int, args .
 	return c.res, c.err
 }
 
-// acceptBatchLen is how many queued calls the next batch takes.
+// acceptBatchLen is how many queued calls the next batch takes: a batch
+// holds orders of one partition (one script call writes one partition's
+// feed and outbox).
 func acceptBatchLen(q []*acceptCall, maxBatch int) int {
 	n, bytes := 0, 0
-	for n < len(q) && n < maxBatch {
+	for n < len(q) && n < maxBatch && q[n].tag == q[0].tag {
 		bytes += q[n].size
 		if n > 0 && bytes > maxBatchBytes {
 			break
@@ -349,7 +257,7 @@ func (b *acceptBatcher) exec(batch []*acceptCall) {
 		return
 	}
 	keys := make([]string, 0, nkeys)
-	keys = append(keys, tracking.FeedKey, outboxKey)
+	keys = append(keys, tracking.FeedKey, outboxKey(live[0].tag))
 	args := make([]any, 0, nargs)
 	args = append(args, feedMaxLen, len(live))
 	for _, c := range live {

@@ -81,7 +81,7 @@ func (g *gate) pipelineSizes() []int {
 // the single call first) when it returns.
 func gatedStore(t *testing.T, rdb *redis.Client, first store.Intake) (*store.Store, *gate, <-chan result) {
 	t.Helper()
-	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1})
+	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1, Partitions: 1})
 	if err := s.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestAcceptBatchesConcurrentCalls(t *testing.T) {
 		if got, want := g.pipelineSizes(), []int{1, n}; !slices.Equal(got, want) {
 			t.Errorf("batch sizes %v, want %v (the queued calls in one script call)", got, want)
 		}
-		if got := rdb.XLen(ctx, "outbox").Val(); got != n+1 {
+		if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != n+1 {
 			t.Errorf("outbox length %d, want %d", got, n+1)
 		}
 		if got := len(rdb.Keys(ctx, "ord:*").Val()); got != n+1 {
@@ -228,7 +228,7 @@ func TestAcceptBatchMixedOutcomes(t *testing.T) {
 		if want := []string{"ord:ord_01", "ord:ord_09", "ord:ord_12", "ord:ord_16"}; !slices.Equal(keys, want) {
 			t.Errorf("order records %v, want %v", keys, want)
 		}
-		if got := rdb.XLen(ctx, "outbox").Val(); got != 4 {
+		if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != 4 {
 			t.Errorf("outbox length %d, want 4", got)
 		}
 	})
@@ -277,7 +277,7 @@ func TestAcceptBatchOrderErrorIsItsOwn(t *testing.T) {
 		if v := rdb.Get(ctx, "idem:key:shop-a:key-1").Val(); v != "ord_01 fp" {
 			t.Errorf("idempotency record %q", v)
 		}
-		ob := rdb.XRange(ctx, "outbox", "-", "+").Val()
+		ob := rdb.XRange(ctx, "outbox:{p0.0}", "-", "+").Val()
 		if len(ob) != 3 || ob[1].Values["id"] != "ord_01" || ob[1].Values["type"] != "order.create" ||
 			ob[1].Values["at"] != strconv.FormatInt(t0.UnixMilli(), 10) || ob[2].Values["id"] != "ord_03" {
 			t.Errorf("outbox %v", ob)
@@ -295,7 +295,7 @@ func TestAcceptBatchOrderErrorIsItsOwn(t *testing.T) {
 // Unavailable.
 func TestAcceptBatchRedisDown(t *testing.T) {
 	rdb := downClient(t)
-	s := store.New(rdb, store.Options{AcceptPipelines: 1})
+	s := store.New(rdb, store.Options{AcceptPipelines: 1, Partitions: 1})
 	const n = 20
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -320,7 +320,7 @@ func TestAcceptCancelReturnsPromptly(t *testing.T) {
 	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
 		ctx := context.Background()
 		sentCtx, cancelSent := context.WithCancel(ctx)
-		s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1})
+		s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1, Partitions: 1})
 		if err := s.Init(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -390,7 +390,7 @@ func TestAcceptAfterScriptFlush(t *testing.T) {
 				t.Errorf("call %d: %v", i, err)
 			}
 		}
-		if got := rdb.XLen(ctx, "outbox").Val(); got != 10 {
+		if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != 10 {
 			t.Errorf("outbox length %d, want 10", got)
 		}
 		a, err := s.Accept(ctx, intake("ord_99", "shop-a", "EXT-ord_03", "fp", ""))
@@ -404,7 +404,7 @@ func TestAcceptAfterScriptFlush(t *testing.T) {
 // the next instead of exiting; new work wakes it (no second loop starts).
 func TestAcceptWakesIdleFlusher(t *testing.T) {
 	rdb, _ := redistest.Mini(t)
-	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1})
+	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1, Partitions: 1})
 	ctx := context.Background()
 	if err := s.Init(ctx); err != nil {
 		t.Fatal(err)
@@ -418,7 +418,7 @@ func TestAcceptWakesIdleFlusher(t *testing.T) {
 			runtime.Gosched() // until the loop is parked waiting for work
 		}
 	}
-	if got := rdb.XLen(ctx, "outbox").Val(); got != 5 {
+	if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != 5 {
 		t.Errorf("outbox length %d, want 5", got)
 	}
 }
@@ -444,7 +444,7 @@ func TestAcceptBatchRealRedisMany(t *testing.T) {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if got := rdb.XLen(ctx, "outbox").Val(); got != n {
+	if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != n {
 		t.Errorf("outbox length %d, want %d", got, n)
 	}
 	if got := len(rdb.Keys(ctx, "idem:key:*").Val()); got != n {

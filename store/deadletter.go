@@ -1,10 +1,10 @@
 package store
 
 // Operator actions on the outbox's dead letters: read one, replay it into a
-// chosen target, discard it — each action recorded in outbox:dead:log (who,
-// when, what), which the admin API lists.
+// chosen target, discard it — each action recorded in the log of the dead
+// letter's partition (who, when, what), which the admin API lists merged.
 //
-//	outbox:dead:log   stream of actions: action (replay | discard), dead (the
+//	outbox:dead:log:T stream of actions: action (replay | discard), dead (the
 //	                  dead-letter id), type, id (order id), from (the target that
 //	                  gave up), target (replay only), outbox (the new outbox
 //	                  entry, replay only), actor, reason, at (unix ms)
@@ -21,8 +21,6 @@ import (
 
 	"erpgate"
 )
-
-const deadLogKey = "outbox:dead:log"
 
 // deadLogMaxLen bounds the action log (approximately): it is a record for
 // people, not a queue.
@@ -43,7 +41,7 @@ type DeadLetterAction struct {
 	At           time.Time `json:"at"`                     // when
 }
 
-// deadActionScript: KEYS dead, outbox, log; ARGV deadID, action, target, actor, reason, atms, maxlen
+// deadActionScript: KEYS dead, outbox, log (one partition's); ARGV dead stream id, action, target, actor, reason, atms, maxlen, dead-letter id
 // Replays (a new outbox entry for target only, like Replay) or discards one
 // dead letter, removes it from the dead-letter stream and records the
 // action, in one step. Returns {log id, type, order id, from, outbox id},
@@ -59,10 +57,10 @@ for i = 1, #f, 2 do
 end
 local ob = ''
 if ARGV[2] == 'replay' then
-  ob = redis.call('XADD', KEYS[2], '*', 'type', t, 'id', id, 'at', at, 'only', ARGV[3], 'replay', ARGV[1])
+  ob = redis.call('XADD', KEYS[2], '*', 'type', t, 'id', id, 'at', at, 'only', ARGV[3], 'replay', ARGV[8])
 end
 redis.call('XDEL', KEYS[1], ARGV[1])
-local lid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'action', ARGV[2], 'dead', ARGV[1],
+local lid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'action', ARGV[2], 'dead', ARGV[8],
   'type', t, 'id', id, 'from', from, 'target', ARGV[3], 'outbox', ob, 'actor', ARGV[4], 'reason', ARGV[5], 'at', ARGV[6])
 return {lid, t, id, from, ob}
 `)
@@ -82,17 +80,18 @@ func noSuchDeadLetter(id string) error {
 // DeadLetterByID returns one dead letter. Errors: NotFound (also for a
 // malformed id), Unavailable.
 func (b *Outbox) DeadLetterByID(ctx context.Context, id string) (DeadLetter, error) {
-	if !validStreamID(id) {
+	p, sid, ok := b.parseDeadID(id)
+	if !ok {
 		return DeadLetter{}, noSuchDeadLetter(id)
 	}
-	xs, err := b.s.rdb.XRangeN(ctx, deadKey, id, id, 1).Result()
+	xs, err := b.s.rdb.XRangeN(ctx, deadKey(b.s.space.Tag(p)), sid, sid, 1).Result()
 	if err != nil {
 		return DeadLetter{}, unavailable(err)
 	}
 	if len(xs) == 0 {
 		return DeadLetter{}, noSuchDeadLetter(id)
 	}
-	return deadLetterOf(xs[0]), nil
+	return deadLetterOf(p, xs[0]), nil
 }
 
 // ReplayDeadLetter puts one dead letter back on the outbox for target (the
@@ -117,12 +116,14 @@ func (b *Outbox) DiscardDeadLetter(ctx context.Context, id, actor, reason string
 }
 
 func (b *Outbox) deadAction(ctx context.Context, id, action, target, actor, reason string) (DeadLetterAction, error) {
-	if !validStreamID(id) {
+	p, sid, ok := b.parseDeadID(id)
+	if !ok {
 		return DeadLetterAction{}, noSuchDeadLetter(id)
 	}
+	tag := b.s.space.Tag(p)
 	now := b.s.now()
-	res, err := deadActionScript.Run(ctx, b.s.rdb, []string{deadKey, outboxKey, deadLogKey},
-		id, action, target, actor, reason, now.UnixMilli(), deadLogMaxLen).StringSlice()
+	res, err := deadActionScript.Run(ctx, b.s.rdb, []string{deadKey(tag), outboxKey(tag), deadLogKey(tag)},
+		sid, action, target, actor, reason, now.UnixMilli(), deadLogMaxLen, id).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return DeadLetterAction{}, noSuchDeadLetter(id)
 	}
@@ -133,23 +134,47 @@ func (b *Outbox) deadAction(ctx context.Context, id, action, target, actor, reas
 		return DeadLetterAction{}, erpgate.Errorf(erpgate.Internal, "dead-letter %s: unexpected script answer %q", action, res)
 	}
 	return DeadLetterAction{
-		ID: res[0], Action: action, DeadLetterID: id, Type: res[1], OrderID: res[2], From: res[3],
+		ID: deadID(p, res[0]), Action: action, DeadLetterID: id, Type: res[1], OrderID: res[2], From: res[3],
 		Target: target, OutboxID: res[4], Actor: actor, Reason: reason, At: time.UnixMilli(now.UnixMilli()),
 	}, nil
 }
 
-// DeadLetterActions returns up to n recorded actions, newest first.
-// Errors: Unavailable.
+// DeadLetterActions returns up to n recorded actions of every partition,
+// newest first. Errors: Unavailable.
 func (b *Outbox) DeadLetterActions(ctx context.Context, n int64) ([]DeadLetterAction, error) {
-	xs, err := b.s.rdb.XRevRangeN(ctx, deadLogKey, "+", "-", n).Result()
-	if err != nil {
+	parts := b.s.space.N()
+	cmds := make([]*redis.XMessageSliceCmd, parts)
+	_, err := b.s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for p := range parts {
+			cmds[p] = pl.XRevRangeN(ctx, deadLogKey(b.s.space.Tag(p)), "+", "-", n)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	out := make([]DeadLetterAction, 0, len(xs))
-	for _, x := range xs {
+	type one struct {
+		p int
+		x redis.XMessage
+	}
+	var all []one
+	for p, c := range cmds {
+		for _, x := range c.Val() {
+			all = append(all, one{p, x})
+		}
+	}
+	slices.SortFunc(all, func(a, b one) int { // newest first
+		if deadLess(a.p, a.x.ID, b.p, b.x.ID) {
+			return 1
+		}
+		return -1
+	})
+	out := make([]DeadLetterAction, 0, min(int64(len(all)), n))
+	for _, e := range all[:min(int64(len(all)), n)] {
+		x := e.x
 		f := func(k string) string { s, _ := x.Values[k].(string); return s }
 		out = append(out, DeadLetterAction{
-			ID: x.ID, Action: f("action"), DeadLetterID: f("dead"), Type: f("type"), OrderID: f("id"),
+			ID: deadID(e.p, x.ID), Action: f("action"), DeadLetterID: f("dead"), Type: f("type"), OrderID: f("id"),
 			From: f("from"), Target: f("target"), OutboxID: f("outbox"), Actor: f("actor"), Reason: f("reason"),
 			At: msTime(f("at")),
 		})

@@ -96,7 +96,7 @@ func TestTakeoverDeadInstanceNotSlowOne(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			p, err := rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: "outbox", Group: "erp-v1", Start: "-", End: "+", Count: 1000, Consumer: consumer}).Result()
+			p, err := rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: "outbox:{p0.0}", Group: "erp-v1", Start: "-", End: "+", Count: 1000, Consumer: consumer}).Result()
 			if err == nil && int64(len(p)) == n {
 				return
 			}

@@ -94,7 +94,7 @@ func TestOutboxLagAfterAOFReload(t *testing.T) {
 				if len(ms) == 0 {
 					break
 				}
-				if err := ob.Ack(ctx, target, ids(ms)...); err != nil {
+				if err := ob.Ack(ctx, target, 0, ids(ms)...); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -122,7 +122,7 @@ func TestOutboxLagAfterAOFReload(t *testing.T) {
 	rdb = srv.client()
 	defer rdb.Close()
 	st = newStore(t, rdb)
-	gs := rdb.XInfoGroups(ctx, "outbox").Val()
+	gs := rdb.XInfoGroups(ctx, "outbox:{p0.0}").Val()
 	for _, g := range gs {
 		t.Logf("after the reload Redis reports group %s: pending %d, entries-read %d, lag %d", g.Name, g.Pending, g.EntriesRead, g.Lag)
 	}

@@ -23,7 +23,7 @@ import (
 // cost more than the commands. So a batch's orders are loaded in one
 // pipeline (LoadOrders), its acknowledgements leave in one XACK (the
 // worker's), and concurrent results are recorded through a group commit of
-// their own (the batcher of batch.go, separate from the accepts' so that
+// their own (resultBatcher below, separate from the accepts' so that
 // intake never queues behind deliveries).
 
 var (

@@ -29,7 +29,7 @@ func acceptN(t *testing.T, s *store.Store, rdb *redis.Client, n int) []string {
 		}
 	}
 	var ids []string
-	for _, x := range rdb.XRange(ctx, "outbox", "-", "+").Val() {
+	for _, x := range rdb.XRange(ctx, "outbox:{p0.0}", "-", "+").Val() {
 		ids = append(ids, x.ID)
 	}
 	return ids
@@ -37,7 +37,7 @@ func acceptN(t *testing.T, s *store.Store, rdb *redis.Client, n int) []string {
 
 func read(t *testing.T, ob *store.Outbox, target, consumer string, n int) []erp.Message {
 	t.Helper()
-	ms, err := ob.Read(context.Background(), target, consumer, n, 10*time.Millisecond)
+	ms, err := ob.Read(context.Background(), target, consumer, 0, n, 10*time.Millisecond)
 	if err != nil {
 		t.Fatalf("Read(%s): %v", target, err)
 	}
@@ -55,7 +55,7 @@ func ids(ms []erp.Message) []string {
 // pendingOf returns consumer and delivery count of a pending entry.
 func pendingOf(t *testing.T, rdb *redis.Client, target, id string) (string, int64, bool) {
 	t.Helper()
-	p := rdb.XPendingExt(context.Background(), &redis.XPendingExtArgs{Stream: "outbox", Group: "erp-" + target, Start: id, End: id, Count: 1}).Val()
+	p := rdb.XPendingExt(context.Background(), &redis.XPendingExtArgs{Stream: "outbox:{p0.0}", Group: "erp-" + target, Start: id, End: id, Count: 1}).Val()
 	if len(p) == 0 {
 		return "", 0, false
 	}
@@ -83,7 +83,7 @@ func TestOutboxReadAck(t *testing.T) {
 		if got := ids(read(t, ob, "v1", "c1", 10)); !slices.Equal(got, want) {
 			t.Errorf("v1 Read ids = %v, want %v", got, want)
 		}
-		if err := ob.Ack(ctx, "v2", want[0], want[1]); err != nil {
+		if err := ob.Ack(ctx, "v2", 0, want[0], want[1]); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, ok := pendingOf(t, rdb, "v2", want[0]); ok {
@@ -107,20 +107,20 @@ func TestOutboxDeferAndDue(t *testing.T) {
 		read(t, ob, "v2", "c1", 10)
 
 		// Entry 0 failed once: due in 10s. Entry 1 was handed back uncharged.
-		if err := ob.Defer(ctx, "v2", want[0], t0.Add(10*time.Second), 1); err != nil {
+		if err := ob.Defer(ctx, "v2", erp.Message{ID: want[0]}, t0.Add(10*time.Second), 1); err != nil {
 			t.Fatal(err)
 		}
-		if err := ob.Defer(ctx, "v2", want[1], t0.Add(20*time.Second), 0); err != nil {
+		if err := ob.Defer(ctx, "v2", erp.Message{ID: want[1]}, t0.Add(20*time.Second), 0); err != nil {
 			t.Fatal(err)
 		}
 		if c, n, _ := pendingOf(t, rdb, "v2", want[0]); c != "_backoff" || n != 1 {
 			t.Errorf("deferred entry owned by %q with %d deliveries, want _backoff with 1", c, n)
 		}
 		// Deferring an entry no longer pending does nothing.
-		if err := ob.Ack(ctx, "v2", want[2]); err != nil {
+		if err := ob.Ack(ctx, "v2", 0, want[2]); err != nil {
 			t.Fatal(err)
 		}
-		if err := ob.Defer(ctx, "v2", want[2], t0, 1); err != nil {
+		if err := ob.Defer(ctx, "v2", erp.Message{ID: want[2]}, t0, 1); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, ok := pendingOf(t, rdb, "v2", want[2]); ok {
@@ -138,7 +138,7 @@ func TestOutboxDeferAndDue(t *testing.T) {
 			{t0.Add(time.Hour), want[1:2], 1},
 		}
 		for _, st := range steps {
-			ms, err := ob.Due(ctx, "v2", "c2", st.now, 10)
+			ms, err := ob.Due(ctx, "v2", "c2", 0, st.now, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +154,7 @@ func TestOutboxDeferAndDue(t *testing.T) {
 				}
 			}
 		}
-		if n := rdb.ZCard(ctx, "outbox:retry:v2").Val(); n != 0 {
+		if n := rdb.ZCard(ctx, "outbox:retry:{p0.0}:v2").Val(); n != 0 {
 			t.Errorf("retry schedule holds %d entries after all were due, want 0", n)
 		}
 	})
@@ -168,21 +168,21 @@ func TestOutboxDueDropsStaleSchedules(t *testing.T) {
 		want := acceptN(t, s, rdb, 2)
 		read(t, ob, "v2", "c1", 10)
 		for _, id := range want {
-			if err := ob.Defer(ctx, "v2", id, t0, 1); err != nil {
+			if err := ob.Defer(ctx, "v2", erp.Message{ID: id}, t0, 1); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// Entry 0 finished meanwhile; entry 1 was reclaimed by a live consumer.
-		ob.Ack(ctx, "v2", want[0])
-		rdb.XClaim(ctx, &redis.XClaimArgs{Stream: "outbox", Group: "erp-v2", Consumer: "c9", Messages: want[1:]})
-		ms, err := ob.Due(ctx, "v2", "c2", t0, 10)
+		ob.Ack(ctx, "v2", 0, want[0])
+		rdb.XClaim(ctx, &redis.XClaimArgs{Stream: "outbox:{p0.0}", Group: "erp-v2", Consumer: "c9", Messages: want[1:]})
+		ms, err := ob.Due(ctx, "v2", "c2", 0, t0, 10)
 		if err != nil || len(ms) != 0 {
 			t.Fatalf("Due = %v, %v; want nothing (neither entry is parked)", ids(ms), err)
 		}
 		if c, _, _ := pendingOf(t, rdb, "v2", want[1]); c != "c9" {
 			t.Errorf("entry 1 owned by %q, want c9 (not stolen)", c)
 		}
-		if n := rdb.ZCard(ctx, "outbox:retry:v2").Val(); n != 0 {
+		if n := rdb.ZCard(ctx, "outbox:retry:{p0.0}:v2").Val(); n != 0 {
 			t.Errorf("stale schedules left: %d", n)
 		}
 	})
@@ -196,13 +196,13 @@ func TestOutboxReclaim(t *testing.T) {
 		want := acceptN(t, s, rdb, 3)
 		read(t, ob, "v2", "dead-consumer", 10) // read, never acked
 
-		if ms, err := ob.Reclaim(ctx, "v2", "c2", time.Hour, 10); err != nil || len(ms) != 0 {
+		if ms, err := ob.Reclaim(ctx, "v2", "c2", 0, time.Hour, 10); err != nil || len(ms) != 0 {
 			t.Fatalf("Reclaim(min idle 1h) = %v, %v; want nothing (entries are young)", ids(ms), err)
 		}
 		// The cursor walks the pending list: two calls of two cover all three.
 		var got []erp.Message
 		for range 2 {
-			ms, err := ob.Reclaim(ctx, "v2", "c2", 0, 2)
+			ms, err := ob.Reclaim(ctx, "v2", "c2", 0, 0, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,7 +297,7 @@ func TestOutboxStats(t *testing.T) {
 	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
 		ctx := context.Background()
 		now := time.Now()
-		s := store.New(rdb, store.Options{Now: func() time.Time { return now.Add(time.Minute) }})
+		s := store.New(rdb, store.Options{Now: func() time.Time { return now.Add(time.Minute) }, Partitions: 1})
 		if err := s.Init(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +313,7 @@ func TestOutboxStats(t *testing.T) {
 		}
 		acceptN(t, s, rdb, 4)
 		ms := read(t, ob, "v2", "c1", 3)
-		ob.Ack(ctx, "v2", ms[0].ID)
+		ob.Ack(ctx, "v2", 0, ms[0].ID)
 		st, err = ob.Stats(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -339,7 +339,7 @@ func TestOutboxTrimNeverDropsUnacked(t *testing.T) {
 		all := acceptN(t, s, rdb, 6)
 		left := func() []string {
 			var out []string
-			for _, x := range rdb.XRange(ctx, "outbox", "-", "+").Val() {
+			for _, x := range rdb.XRange(ctx, "outbox:{p0.0}", "-", "+").Val() {
 				out = append(out, x.ID)
 			}
 			return out
@@ -356,25 +356,25 @@ func TestOutboxTrimNeverDropsUnacked(t *testing.T) {
 
 		// v2 has done everything; v1 has read nothing: nothing may go.
 		read(t, ob, "v2", "c", 10)
-		ob.Ack(ctx, "v2", all...)
+		ob.Ack(ctx, "v2", 0, all...)
 		trim(all)
 
 		// v1 read four, acked 0, 1 and 3; 2 is pending (deferred): keep from 2.
 		ms := read(t, ob, "v1", "c", 4)
-		ob.Ack(ctx, "v1", ms[0].ID, ms[1].ID, ms[3].ID)
-		if err := ob.Defer(ctx, "v1", ms[2].ID, t0.Add(time.Hour), 1); err != nil {
+		ob.Ack(ctx, "v1", 0, ms[0].ID, ms[1].ID, ms[3].ID)
+		if err := ob.Defer(ctx, "v1", erp.Message{ID: ms[2].ID}, t0.Add(time.Hour), 1); err != nil {
 			t.Fatal(err)
 		}
 		trim(all[2:])
 
 		// 2 done: the next needed is v1's first undelivered entry, 4.
-		ob.Ack(ctx, "v1", ms[2].ID)
+		ob.Ack(ctx, "v1", 0, ms[2].ID)
 		trim(all[4:])
 
 		// A group created later at the start of what is left keeps it all.
-		rdb.XGroupCreate(ctx, "outbox", "erp-v3", "0")
+		rdb.XGroupCreate(ctx, "outbox:{p0.0}", "erp-v3", "0")
 		ms = read(t, ob, "v1", "c", 10)
-		ob.Ack(ctx, "v1", ids(ms)...)
+		ob.Ack(ctx, "v1", 0, ids(ms)...)
 		trim(all[4:])
 	})
 }
@@ -386,9 +386,9 @@ func TestOutboxPruneConsumers(t *testing.T) {
 	ob := s.Outbox()
 	all := acceptN(t, s, rdb, 3)
 	read(t, ob, "v2", "idle", 1) // reads entry 0 and finishes it
-	ob.Ack(ctx, "v2", all[0])
+	ob.Ack(ctx, "v2", 0, all[0])
 	ms := read(t, ob, "v2", "busy", 2) // holds entry 1; parks entry 2
-	if err := ob.Defer(ctx, "v2", all[2], t0, 1); err != nil {
+	if err := ob.Defer(ctx, "v2", erp.Message{ID: all[2]}, t0, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ob.PruneConsumers(ctx, time.Hour); err != nil {
@@ -396,7 +396,7 @@ func TestOutboxPruneConsumers(t *testing.T) {
 	}
 	names := func() []string {
 		var out []string
-		for _, c := range rdb.XInfoConsumers(ctx, "outbox", "erp-v2").Val() {
+		for _, c := range rdb.XInfoConsumers(ctx, "outbox:{p0.0}", "erp-v2").Val() {
 			out = append(out, c.Name)
 		}
 		slices.Sort(out)
@@ -423,7 +423,7 @@ func TestCollector(t *testing.T) {
 		ob := s.Outbox()
 		acceptN(t, s, rdb, 3)
 		ms := read(t, ob, "v2", "c", 3)
-		ob.Ack(ctx, "v2", ms[0].ID)
+		ob.Ack(ctx, "v2", 0, ms[0].ID)
 		ob.DeadLetter(ctx, "v2", ms[1], "test")
 
 		reg := prometheus.NewPedanticRegistry()
@@ -463,9 +463,9 @@ func TestOutboxTouch(t *testing.T) {
 		ob := s.Outbox()
 		all := acceptN(t, s, rdb, 4)
 		read(t, ob, "v2", "c1", 10)
-		ob.Ack(ctx, "v2", all[1])
-		rdb.XClaim(ctx, &redis.XClaimArgs{Stream: "outbox", Group: "erp-v2", Consumer: "c2", Messages: all[2:3]})
-		kept, err := ob.Touch(ctx, "v2", "c1", all...)
+		ob.Ack(ctx, "v2", 0, all[1])
+		rdb.XClaim(ctx, &redis.XClaimArgs{Stream: "outbox:{p0.0}", Group: "erp-v2", Consumer: "c2", Messages: all[2:3]})
+		kept, err := ob.Touch(ctx, "v2", "c1", 0, all...)
 		if err != nil {
 			t.Fatal(err)
 		}

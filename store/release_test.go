@@ -32,7 +32,7 @@ func relEach(t *testing.T, f func(t *testing.T, rdb *redis.Client)) {
 
 func relStore(t *testing.T, rdb redis.UniversalClient) *store.Store {
 	t.Helper()
-	s := store.New(rdb, store.Options{Now: func() time.Time { return relT0 }})
+	s := store.New(rdb, store.Options{Now: func() time.Time { return relT0 }, Partitions: 1})
 	if err := s.Init(context.Background()); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
@@ -491,16 +491,16 @@ func TestSkipDelivered(t *testing.T) {
 			t.Fatal(err)
 		}
 		// v2 had read orders 0 and 1 before it was paused; 1 is parked for a retry.
-		got, err := ob.Read(ctx, erp.V2, "w1", 2, time.Millisecond)
+		got, err := ob.Read(ctx, erp.V2, "w1", 0, 2, time.Millisecond)
 		if err != nil || len(got) != 2 {
 			t.Fatalf("read: %v %v", got, err)
 		}
-		if err := ob.Defer(ctx, erp.V2, got[1].ID, relT0.Add(time.Hour), 1); err != nil {
+		if err := ob.Defer(ctx, erp.V2, erp.Message{ID: got[1].ID}, relT0.Add(time.Hour), 1); err != nil {
 			t.Fatal(err)
 		}
 		// Replays: order 3 for v1 only (v2 acks it unseen), order 0 for v2 (the operator wants it there).
-		replayV1 := rdb.XAdd(ctx, &redis.XAddArgs{Stream: "outbox", Values: []any{"type", erp.TypeOrderCreate, "id", ids[3], "only", erp.V1}}).Val()
-		replayV2 := rdb.XAdd(ctx, &redis.XAddArgs{Stream: "outbox", Values: []any{"type", erp.TypeOrderCreate, "id", ids[0], "only", erp.V2}}).Val()
+		replayV1 := rdb.XAdd(ctx, &redis.XAddArgs{Stream: "outbox:{p0.0}", Values: []any{"type", erp.TypeOrderCreate, "id", ids[3], "only", erp.V1}}).Val()
+		replayV2 := rdb.XAdd(ctx, &redis.XAddArgs{Stream: "outbox:{p0.0}", Values: []any{"type", erp.TypeOrderCreate, "id", ids[0], "only", erp.V2}}).Val()
 
 		rep, err := r.SkipDelivered(ctx, erp.V2, erp.V1)
 		if err != nil {
@@ -510,10 +510,10 @@ func TestSkipDelivered(t *testing.T) {
 		if rep.Skipped != 4 || rep.Kept != 4 {
 			t.Errorf("report: got %+v, want 4 skipped, 4 kept", rep)
 		}
-		if more, _ := ob.Read(ctx, erp.V2, "w2", 10, time.Millisecond); len(more) != 0 {
+		if more, _ := ob.Read(ctx, erp.V2, "w2", 0, 10, time.Millisecond); len(more) != 0 {
 			t.Errorf("entries left undelivered in v2's group: %v", more)
 		}
-		due, err := ob.Due(ctx, erp.V2, "w2", relT0.Add(2*time.Hour), 10)
+		due, err := ob.Due(ctx, erp.V2, "w2", 0, relT0.Add(2*time.Hour), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -537,7 +537,7 @@ func TestSkipDelivered(t *testing.T) {
 			t.Error("the v2 replay is not due for v2")
 		}
 		// v1's group is untouched.
-		if v1, _ := ob.Read(ctx, erp.V1, "x", 20, time.Millisecond); len(v1) != 8 {
+		if v1, _ := ob.Read(ctx, erp.V1, "x", 0, 20, time.Millisecond); len(v1) != 8 {
 			t.Errorf("v1 group: got %d entries, want all 8", len(v1))
 		}
 	})
@@ -560,9 +560,9 @@ func TestReconcileAfterBackout(t *testing.T) {
 		ids := relAccept(t, s, "rec", 4)
 		ob := s.Outbox()
 		// v2 (authoritative) answered order 0 and acknowledged it.
-		v2read, _ := ob.Read(ctx, erp.V2, "w", 1, time.Millisecond)
+		v2read, _ := ob.Read(ctx, erp.V2, "w", 0, 1, time.Millisecond)
 		s.SetResult(ctx, ids[0], erp.V2, erp.Result{State: erp.StateCreated, ERPOrderNumber: "SO-0"}, true)
-		ob.Ack(ctx, erp.V2, v2read[0].ID)
+		ob.Ack(ctx, erp.V2, 0, v2read[0].ID)
 		// v1 (beside it) answered 0, 1, 2; order 3 nobody has.
 		s.SetResult(ctx, ids[0], erp.V1, erp.Result{State: erp.StateCreated, ERPOrderNumber: "V1-0"}, false)
 		s.SetResult(ctx, ids[1], erp.V1, erp.Result{State: erp.StateCreated, ERPOrderNumber: "V1-1"}, false)

@@ -1,6 +1,10 @@
 package store
 
-import "github.com/redis/go-redis/v9"
+import (
+	"github.com/redis/go-redis/v9"
+
+	"erpgate/internal/streamgroup"
+)
 
 // The Lua scripts. Each is one atomic step on the server. Every key a script
 // touches is passed in KEYS, so they stay valid where Redis enforces that.
@@ -90,64 +94,7 @@ end
 return 'ok'
 `)
 
-// deferScript: KEYS outbox, retry; ARGV group, id, duems, deliveries, parkconsumer
-// Moves a pending entry to the parking consumer (idle reset, counter set, no
-// increment) and schedules it. Returns 0 if the entry is no longer pending.
-var deferScript = redis.NewScript(`
-local c = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[5], 0, ARGV[2], 'RETRYCOUNT', ARGV[4], 'JUSTID')
-if #c == 0 then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-return 1
-`)
-
-// touchScript: KEYS outbox; ARGV group, consumer, id...
-// Re-claims (idle reset, counter kept) the ids consumer still holds and
-// returns them.
-var touchScript = redis.NewScript(`
-local out = {}
-for i = 3, #ARGV do
-  local id = ARGV[i]
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
-  if #p == 1 and p[1][2] == ARGV[2] then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', p[1][4], 'JUSTID')
-    table.insert(out, id)
-  end
-end
-return out
-`)
-
-// dueScript: KEYS outbox, retry; ARGV group, consumer, nowms, count, parkconsumer
-// Claims parked entries that are due, oldest due first. A schedule whose
-// entry is no longer parked (acknowledged, or reclaimed by another path) is
-// dropped. Returns {{id, {field, value, ...}, deliveries}, ...}.
-var dueScript = redis.NewScript(`
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
-local out = {}
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[2], id)
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
-  if #p == 1 and p[1][2] == ARGV[5] then
-    local n = tonumber(p[1][4]) + 1
-    local c = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', n)
-    if #c == 1 and c[1] then
-      table.insert(out, {c[1][1], c[1][2], n})
-    end
-  end
-end
-return out
-`)
-
-// deadScript: KEYS outbox, dead; ARGV group, id, type, orderid, target, reason, deliveries, at, deadms
-// Acknowledges the entry and records it as dead in one step; if it was no
-// longer pending (another worker finished it) nothing is recorded.
-var deadScript = redis.NewScript(`
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('XADD', KEYS[2], '*', 'type', ARGV[3], 'id', ARGV[4], 'target', ARGV[5], 'reason', ARGV[6],
-  'deliveries', ARGV[7], 'entry', ARGV[2], 'at', ARGV[8], 'dead_at', ARGV[9])
-return 1
-`)
-
-// replayScript: KEYS dead, outbox; ARGV deadID, target
+// replayScript: KEYS dead, outbox (one partition's); ARGV dead stream id, target, dead-letter id
 // Puts a dead letter back on the outbox for one target and removes it from
 // the dead-letter stream. Returns the new outbox id, or false if absent.
 var replayScript = redis.NewScript(`
@@ -158,7 +105,7 @@ local t, id, at = '', '', ''
 for i = 1, #f, 2 do
   if f[i] == 'type' then t = f[i + 1] elseif f[i] == 'id' then id = f[i + 1] elseif f[i] == 'at' then at = f[i + 1] end
 end
-local ob = redis.call('XADD', KEYS[2], '*', 'type', t, 'id', id, 'at', at, 'only', ARGV[2], 'replay', ARGV[1])
+local ob = redis.call('XADD', KEYS[2], '*', 'type', t, 'id', id, 'at', at, 'only', ARGV[2], 'replay', ARGV[3])
 redis.call('XDEL', KEYS[1], ARGV[1])
 return ob
 `)
@@ -173,7 +120,7 @@ var trimScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'', 0} end
 local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
 if #groups == 0 then return {'', 0} end
-` + fieldFunc + `
+` + streamgroup.FieldLua + `
 local function parse(id)
   local d = string.find(id, '-', 1, true)
   if not d then return tonumber(id), 0 end
@@ -201,35 +148,6 @@ local n = redis.call('XTRIM', KEYS[1], 'MINID', minid)
 return {minid, n}
 `)
 
-// pruneScript: KEYS outbox; ARGV group, minidlems, keep
-// Deletes consumers that hold nothing and have been idle for long (each
-// process start names new ones). The check and the delete are one step, so a
-// consumer that just read an entry is never deleted with it.
-var pruneScript = redis.NewScript(`
-` + fieldFunc + `
-local cs = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
-local n = 0
-for _, c in ipairs(cs) do
-  local name, pending, idle = field(c, 'name'), tonumber(field(c, 'pending')), tonumber(field(c, 'idle'))
-  if name ~= ARGV[3] and pending == 0 and idle >= tonumber(ARGV[2]) then
-    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
-    n = n + 1
-  end
-end
-return n
-`)
-
-// fieldFunc reads a field of an XINFO reply, whether it arrives as a flat
-// list (Redis) or as a table keyed by name (miniredis's map replies).
-const fieldFunc = `
-local function field(t, k)
-  if t[k] ~= nil then return t[k] end
-  for i = 1, #t, 2 do
-    if t[i] == k then return t[i + 1] end
-  end
-  return nil
-end`
-
-var allScripts = []*redis.Script{
-	acceptScript, setResultScript, touchScript, deferScript, dueScript, deadScript, replayScript, trimScript, pruneScript,
-}
+var allScripts = append([]*redis.Script{
+	acceptScript, setResultScript, replayScript, trimScript,
+}, streamgroup.Scripts...)

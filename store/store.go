@@ -12,21 +12,26 @@
 //	idem:key:<shop>:<key>       string "<orderID> <fp>": the Idempotency-Key header
 //	trk:<orderID>, trk:feed     the tracking streams (layout in package tracking); accept
 //	                            writes the first event
-//	outbox                      stream, one entry per message: type, id (order id), at
-//	                            (accept time, unix ms), and for replays only (the one target
-//	                            that delivers it) and replay (the dead-letter id)
-//	erp-<target>                consumer group of target on outbox; the pseudo-consumer
-//	                            "_backoff" holds entries waiting out a retry backoff
-//	outbox:retry:<target>       sorted set: parked entry id → due time (unix ms)
-//	outbox:dead                 stream of dead letters: type, id, target, reason, deliveries,
-//	                            entry (outbox id), at, dead_at
+//	outbox:T                    stream of partition T (T = partition.Space.Tag(p), braces
+//	                            included), one entry per message: type, id (order or
+//	                            document id, of partition p), at (accept time, unix ms), and
+//	                            for replays only (the one target that delivers it) and
+//	                            replay (the dead-letter id)
+//	erp-<target>                consumer group of target on every outbox:T; the
+//	                            pseudo-consumer "_backoff" holds entries waiting out a retry
+//	outbox:retry:T:<target>     sorted set: parked entry id → due time (unix ms)
+//	outbox:dead:T               stream of dead letters: type, id, target, reason, deliveries,
+//	                            entry (outbox id), at, dead_at; shown to operators as
+//	                            "<dead id>-<p>"
+//	outbox:dead:log:T           operator actions on partition p's dead letters (deadletter.go)
 //
-// Shop ids never contain ':', so the idempotency keys are unambiguous. Keys
-// carry no hash tags: the target is one Redis node (with AOF). Redis Cluster
-// would need the accept keys of an order under one hash tag, which the fixed
-// tracking layout does not have, and a partitioned outbox; that is a later
-// change, which is why the client is a redis.UniversalClient already.
-//
+// Shop ids never contain ':', so the idempotency keys are unambiguous. An
+// order's accept writes its records, its first tracking event and its
+// outbox entry in one script: the outbox and feed entries go to the streams
+// of the order's partition (space.Of(orderID)), under the same hash tag, so
+// that on Redis Cluster the script runs within one slot. The consumers read
+// every partition (internal/streamgroup).
+
 // # Outbox rules
 //
 // Every entry stays until every consumer group has acknowledged it: the
@@ -54,6 +59,7 @@ import (
 	"erpgate"
 	"erpgate/erp"
 	"erpgate/internal/partition"
+	"erpgate/internal/streamgroup"
 	"erpgate/order"
 	"erpgate/tracking"
 )
@@ -134,7 +140,7 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 		panic("store: " + err.Error()) // flags are validated before; a programming error here
 	}
 	s.space = sp
-	s.outbox = &Outbox{s: s, cursors: make(map[string]string)}
+	s.outbox = newOutbox(s)
 	s.accepts = newAcceptBatcher(rdb, opt.AcceptBatch, opt.AcceptPipelines)
 	return s
 }
@@ -180,8 +186,7 @@ func (s *Store) Init(ctx context.Context) error {
 		if t == "" || strings.ContainsAny(t, " :") {
 			return erpgate.Errorf(erpgate.Internal, "store: invalid target name %q", t)
 		}
-		err := s.rdb.XGroupCreateMkStream(ctx, outboxKey, group(t), "0").Err()
-		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		if err := s.outbox.groups[t].Ensure(ctx, "0"); err != nil {
 			return unavailable(err)
 		}
 	}
@@ -300,7 +305,7 @@ func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 	if in.IdempotencyKey != "" {
 		keys = append(keys, idemKey(o.ShopID, in.IdempotencyKey))
 	}
-	res, err := s.accepts.run(ctx, keys, len(doc)+len(in.Event),
+	res, err := s.accepts.run(ctx, s.space.TagOf(o.ID), keys, len(doc)+len(in.Event),
 		o.ID, in.Fingerprint, doc, o.ShopID, o.ExternalID, in.Token, in.Event, ms, in.IdempotencyKey,
 	)
 	if err != nil {
@@ -516,18 +521,24 @@ func (s *Store) SetResult(ctx context.Context, orderID, target string, r TargetR
 // Outbox returns the outbox of s.
 func (s *Store) Outbox() *Outbox { return s.outbox }
 
-// Key names; see the package comment.
-const (
-	outboxKey = "outbox"
-	deadKey   = "outbox:dead"
-	parking   = "_backoff" // pseudo-consumer holding deferred entries
-)
+// Key names; see the package comment. tag is a partition's hash tag
+// (partition.Space.Tag), braces included.
+
+// parking is the pseudo-consumer holding deferred entries.
+const parking = streamgroup.ParkingConsumer
+
+// OutboxKey returns the outbox stream of the partition with hash tag tag.
+func OutboxKey(tag string) string { return outboxKey(tag) }
+
+func outboxKey(tag string) string        { return "outbox:" + tag }
+func retryKey(tag, target string) string { return "outbox:retry:" + tag + ":" + target }
+func deadKey(tag string) string          { return "outbox:dead:" + tag }
+func deadLogKey(tag string) string       { return "outbox:dead:log:" + tag }
 
 func orderKey(id string) string       { return "ord:" + id }
 func extKey(shop, ext string) string  { return "idem:ext:" + shop + ":" + ext }
 func idemKey(shop, key string) string { return "idem:key:" + shop + ":" + key }
 func group(target string) string      { return "erp-" + target }
-func retryKey(target string) string   { return "outbox:retry:" + target }
 func notFound(what string) *erpgate.Error {
 	return erpgate.Errorf(erpgate.NotFound, "order %q not found", what)
 }

@@ -43,7 +43,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newStore(t testing.TB, rdb redis.UniversalClient) *store.Store {
 	t.Helper()
-	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }})
+	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, Partitions: 1})
 	if err := s.Init(context.Background()); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
@@ -150,7 +150,7 @@ func TestAcceptWritesEverythingOnce(t *testing.T) {
 		if len(feed) != 1 || feed[0].Values["o"] != "ord_1" || feed[0].Values["e"] != evs[0].ID {
 			t.Errorf("feed = %v, want o=ord_1 e=%s", feed, evs[0].ID)
 		}
-		ob := rdb.XRange(ctx, "outbox", "-", "+").Val()
+		ob := rdb.XRange(ctx, "outbox:{p0.0}", "-", "+").Val()
 		wantAt := fmt.Sprint(t0.UnixMilli())
 		if len(ob) != 1 || ob[0].Values["type"] != "order.create" || ob[0].Values["id"] != "ord_1" || ob[0].Values["at"] != wantAt {
 			t.Errorf("outbox = %v, want one order.create for ord_1 at %s", ob, wantAt)
@@ -317,7 +317,7 @@ func TestAcceptConcurrentSameOrder(t *testing.T) {
 	if fresh != 1 {
 		t.Errorf("%d calls created an order, want 1", fresh)
 	}
-	if got := rdb.XLen(ctx, "outbox").Val(); got != 1 {
+	if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != 1 {
 		t.Errorf("outbox length %d, want 1", got)
 	}
 	if got := len(rdb.Keys(ctx, "ord:*").Val()); got != 1 {
@@ -460,13 +460,13 @@ func TestCheckDurability(t *testing.T) {
 func TestInitIdempotentAndGroups(t *testing.T) {
 	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
 		ctx := context.Background()
-		s := store.New(rdb, store.Options{Targets: []string{"v1", "v2", "v3"}})
+		s := store.New(rdb, store.Options{Targets: []string{"v1", "v2", "v3"}, Partitions: 1})
 		for range 2 {
 			if err := s.Init(ctx); err != nil {
 				t.Fatalf("Init: %v", err)
 			}
 		}
-		gs, err := rdb.XInfoGroups(ctx, "outbox").Result()
+		gs, err := rdb.XInfoGroups(ctx, "outbox:{p0.0}").Result()
 		if err != nil {
 			t.Fatal(err)
 		}

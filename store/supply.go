@@ -88,7 +88,7 @@ func (s *Store) AcceptSupplierDocument(ctx context.Context, in DocumentIntake) (
 		return AcceptedDocument{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
 	ms := strconv.FormatInt(d.AcceptedAt.UnixMilli(), 10)
-	keys := []string{docKey(d.ID), docIdemKey(d.Kind, d.SupplierID, d.DocumentID), docListKey(d.Kind, d.SupplierID), outboxKey}
+	keys := []string{docKey(d.ID), docIdemKey(d.Kind, d.SupplierID, d.DocumentID), docListKey(d.Kind, d.SupplierID), outboxKey(s.space.TagOf(d.SupplierID))}
 	if d.PONumber != "" {
 		keys = append(keys, docPendingKey(d.PONumber))
 	}

@@ -33,7 +33,7 @@ func TestAcceptSupplierDocument(t *testing.T) {
 		if err != nil || acc.ID != "sd_1" || acc.Replayed {
 			t.Fatalf("Accept = %+v, %v", acc, err)
 		}
-		msgs, err := rdb.XRange(ctx, "outbox", "-", "+").Result()
+		msgs, err := rdb.XRange(ctx, "outbox:{p0.0}", "-", "+").Result()
 		if err != nil || len(msgs) != 1 || msgs[0].Values["type"] != erp.TypePOAck || msgs[0].Values["id"] != "sd_1" {
 			t.Fatalf("outbox = %+v, %v; want one po.ack for sd_1", msgs, err)
 		}
@@ -51,7 +51,7 @@ func TestAcceptSupplierDocument(t *testing.T) {
 		if _, err := s.AcceptSupplierDocument(ctx, store.DocumentIntake{Doc: d2, Fingerprint: "fp2"}); code(err) != erpgate.IdempotencyMismatch {
 			t.Errorf("other content = %v, want idempotency_mismatch", err)
 		}
-		if n, _ := rdb.XLen(ctx, "outbox").Result(); n != 1 {
+		if n, _ := rdb.XLen(ctx, "outbox:{p0.0}").Result(); n != 1 {
 			t.Errorf("outbox has %d entries, want 1", n)
 		}
 		// Another supplier's number space is its own.

@@ -702,15 +702,21 @@ func (s *Service) Document(ctx context.Context, supplier, kind, docID string) (*
 	return d, err
 }
 
+// BeforeFinal is the delivery worker's hook before a supplier document's
+// final state is recorded (erp.SupplyDeliveryConfig.BeforeFinal): the
+// ERP's answer changes what the supplier and the catalog read.
+func (s *Service) BeforeFinal(ctx context.Context, doc *supply.Document) {
+	if err := s.cfg.Store.BumpCacheGenerations(ctx, supplierScope(doc.SupplierID), catalogScope); err != nil {
+		s.log.WarnContext(ctx, "cache invalidation before a delivery result failed", "document", doc.ID, "err", err)
+	}
+}
+
 // OnDelivery is the delivery worker's hook for supplier documents
-// (erp.SupplyDeliveryConfig.OnResult): a final answer of the ERP
-// invalidates what the supplier and the catalog read, and is counted.
+// (erp.SupplyDeliveryConfig.OnResult): a final answer of the ERP is
+// counted.
 func (s *Service) OnDelivery(ctx context.Context, target string, doc *supply.Document) {
 	if !doc.Final() {
 		return
-	}
-	if err := s.cfg.Store.BumpCacheGenerations(ctx, supplierScope(doc.SupplierID), catalogScope); err != nil {
-		s.log.WarnContext(ctx, "cache invalidation after a delivery failed", "document", doc.ID, "err", err)
 	}
 	s.docs.WithLabelValues(doc.Kind, doc.State).Inc()
 }

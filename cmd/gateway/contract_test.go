@@ -309,10 +309,25 @@ func TestContractTraffic(t *testing.T) {
 	e.do(t, req{method: "GET", path: "/v1/tracking/" + id, key: shop, want: 200})
 	e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "?token=wrong", want: 404})
 	e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "/events?token=wrong", want: 404})
-	if a := e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "?token=" + token, want: 200}); a.header.Get("ETag") != "" {
-		e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "?token=" + token, hdr: map[string]string{"If-None-Match": a.header.Get("ETag")}, want: 304})
-	} else {
-		t.Error("tracking answer without ETag")
+	// The timeline moves while the ERPs answer: a 200 to the conditional
+	// request is right when the order changed in between, so ask again
+	// until the same ETag comes back 304 (or give up after a few rounds).
+	for round := 0; ; round++ {
+		a := e.do(t, req{method: "GET", path: "/v1/tracking/" + id + "?token=" + token, want: 200})
+		tag := a.header.Get("ETag")
+		if tag == "" {
+			t.Error("tracking answer without ETag")
+			break
+		}
+		cond := req{method: "GET", path: "/v1/tracking/" + id + "?token=" + token, hdr: map[string]string{"If-None-Match": tag}}
+		if round == 9 {
+			cond.want = 304
+		}
+		if b := e.do(t, cond); b.status == 304 || round == 9 {
+			break
+		} else if b.status != 200 || b.header.Get("ETag") == tag {
+			t.Fatalf("conditional tracking GET = %d with ETag %q (sent %q), want 304, or 200 with a new ETag", b.status, b.header.Get("ETag"), tag)
+		}
 	}
 	e.stream(t, "/v1/tracking/"+id+"/events?token="+token)
 
@@ -711,9 +726,9 @@ func TestContractTraffic(t *testing.T) {
 		{method: "GET", path: "/admin/outbox", key: admin},
 		{method: "GET", path: "/admin/outbox/dead-letters", key: admin},
 		{method: "GET", path: "/admin/outbox/dead-letters/actions", key: admin},
-		{method: "GET", path: "/admin/outbox/dead-letters/1-0", key: admin},
-		{method: "POST", path: "/admin/outbox/dead-letters/1-0/replay", key: admin},
-		{method: "DELETE", path: "/admin/outbox/dead-letters/1-0", key: admin},
+		{method: "GET", path: "/admin/outbox/dead-letters/1-0-0", key: admin},
+		{method: "POST", path: "/admin/outbox/dead-letters/1-0-0/replay", key: admin},
+		{method: "DELETE", path: "/admin/outbox/dead-letters/1-0-0", key: admin},
 		{method: "GET", path: "/admin/webhooks/dead-letters/actions", key: admin},
 		{method: "GET", path: "/admin/webhooks/dead-letters/1-0", key: admin},
 		{method: "POST", path: "/admin/webhooks/dead-letters/1-0/replay", key: admin},

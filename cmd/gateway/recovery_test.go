@@ -17,7 +17,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"erpgate/internal/partition"
 	"erpgate/internal/redistest"
+	"erpgate/store"
 )
 
 // startRedisServer starts a redis-server of its own with args on a free
@@ -106,11 +108,14 @@ func TestSIGKILLRestartTakesOverAtOnce(t *testing.T) {
 	// Kill once the workers hold orders in flight.
 	held := func() int64 {
 		var n int64
+		space := partition.MustNew(partition.Default)
 		for _, g := range []string{"erp-v1", "erp-v2"} {
-			cs, _ := rdb.XInfoConsumers(t.Context(), "outbox", g).Result()
-			for _, c := range cs {
-				if strings.HasPrefix(c.Name, "gw-kill:") {
-					n += c.Pending
+			for p := range space.N() {
+				cs, _ := rdb.XInfoConsumers(t.Context(), store.OutboxKey(space.Tag(p)), g).Result()
+				for _, c := range cs {
+					if strings.HasPrefix(c.Name, "gw-kill:") {
+						n += c.Pending
+					}
 				}
 			}
 		}

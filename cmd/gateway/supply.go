@@ -38,7 +38,7 @@ func newSupplyWiring(v2URL string, timeout time.Duration, st *store.Store, trk *
 	// through the outbox, so a paused v2 only delays them.
 	w := &supplyWiring{config: gateway.SupplierConfig{ERP: chain, Store: st, Timelines: trk}}
 	sd, err := erp.NewSupplyDelivery(erp.SupplyDeliveryConfig{
-		Documents: st, Chains: map[string]erp.SupplyChain{erp.V2: chain}, Logger: log, OnResult: w.onDelivery,
+		Documents: st, Chains: map[string]erp.SupplyChain{erp.V2: chain}, Logger: log, OnResult: w.onDelivery, BeforeFinal: w.beforeFinal,
 	})
 	if err != nil {
 		return nil, err
@@ -53,5 +53,11 @@ func (w *supplyWiring) attach(srv *gateway.Server) { w.svc.Store(srv.Supplier())
 func (w *supplyWiring) onDelivery(ctx context.Context, target string, doc *supply.Document) {
 	if s := w.svc.Load(); s != nil {
 		s.OnDelivery(ctx, target, doc)
+	}
+}
+
+func (w *supplyWiring) beforeFinal(ctx context.Context, doc *supply.Document) {
+	if s := w.svc.Load(); s != nil {
+		s.BeforeFinal(ctx, doc)
 	}
 }

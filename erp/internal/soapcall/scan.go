@@ -26,6 +26,11 @@ import (
 // reports false, and the caller uses Decode, so the result never depends on
 // which path read the answer. The adapters' fuzz tests hold the two to the
 // same result.
+//
+// It pays on every delivery (median of 5, -benchtime=2000x): v1's lookup
+// and create answers 3.4 µs vs encoding/xml 26 µs, 12 vs 158 allocations
+// (erpv1 BenchmarkResponses); v2's create answer 1.6 µs vs 16 µs, 7 vs
+// 110 allocations (erpv2 BenchmarkCreateResponse).
 
 // Fields reads the children of one struct element of an answer.
 type Fields struct {
