@@ -40,7 +40,7 @@ var pollT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 func newPollEnv(t *testing.T, rdb redis.UniversalClient) *pollEnv {
 	t.Helper()
 	e := &pollEnv{
-		open: store.New(rdb, store.Options{}).OpenOrders(), fake: erpfake.New(erpfake.Config{Target: erp.V1, NumberPrefix: "V1-"}),
+		open: store.New(rdb, store.Options{Partitions: 4}).OpenOrders(), fake: erpfake.New(erpfake.Config{Target: erp.V1, NumberPrefix: "V1-"}),
 		reg: prometheus.NewRegistry(), now: pollT0,
 		auth: map[string]string{}, done: map[string]bool{}, records: map[string][]string{},
 	}

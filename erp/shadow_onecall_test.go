@@ -119,9 +119,9 @@ type threeCalls struct{ erp.ShadowStore }
 // order (shadow comparison and the back-out rule on) against a real Redis:
 // one call per result, or the three calls of ShadowStore.
 func BenchmarkShadowOnResult(b *testing.B) {
-	rdb := redistest.Real(b)
+	rdb := redistest.Universal(b)
 	ctx := context.Background()
-	st := store.New(rdb, store.Options{})
+	st := store.New(rdb, store.Options{Partitions: 1})
 	if err := st.Init(ctx); err != nil {
 		b.Fatal(err)
 	}

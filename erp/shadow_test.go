@@ -345,15 +345,15 @@ func TestAutoBackoutOnMismatches(t *testing.T) {
 func TestShadowThroughDispatcher(t *testing.T) {
 	for _, b := range []struct {
 		name string
-		rdb  func(t *testing.T) *redis.Client
+		rdb  func(t *testing.T) redis.UniversalClient
 	}{
-		{"mini", func(t *testing.T) *redis.Client { c, _ := redistest.Mini(t); return c }},
-		{"real", func(t *testing.T) *redis.Client { return redistest.Real(t) }},
+		{"mini", func(t *testing.T) redis.UniversalClient { c, _ := redistest.Mini(t); return c }},
+		{"real", func(t *testing.T) redis.UniversalClient { return redistest.Universal(t) }},
 	} {
 		t.Run(b.name, func(t *testing.T) {
 			rdb := b.rdb(t)
 			ctx := context.Background()
-			st := store.New(rdb, store.Options{})
+			st := store.New(rdb, store.Options{Partitions: 1})
 			if err := st.Init(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -94,7 +94,7 @@ func docState(t *testing.T, e *env, id string) supply.DocumentDelivery {
 // without a call; a refused document is recorded as rejected.
 func TestSupplyDeliveryKeepsPurchaseOrderOrder(t *testing.T) {
 	rdb, _ := redistest.Mini(t)
-	e := newEnv(t, rdb)
+	e := newEnvParts(t, rdb, 1) // documents named by the test: one partition holds every supplier
 	chain := &fakeChain{fail: map[string]error{"ACK-1": errDown}, refuse: map[string]bool{"INV-1": true}}
 	var mu sync.Mutex
 	var results []string
@@ -199,12 +199,12 @@ func TestDocumentStates(t *testing.T) {
 // counts as pending, once per final result, and not for a retried failure.
 func TestSupplyDeliveryBeforeFinal(t *testing.T) {
 	rdb, _ := redistest.Mini(t)
-	e := newEnv(t, rdb)
+	e := newEnvParts(t, rdb, 1) // documents named by the test: one partition holds every supplier
 	var mu sync.Mutex
 	var seen []string
 	sd, err := erp.NewSupplyDelivery(erp.SupplyDeliveryConfig{Documents: e.st, Chains: map[string]erp.SupplyChain{erp.V2: &fakeChain{}},
 		Now: e.clock.Now, BeforeFinal: func(ctx context.Context, d *supply.Document) {
-			pending, err := e.st.PendingDocuments(ctx, d.PONumber)
+			pending, err := e.st.PendingDocuments(ctx, d.SupplierID, d.PONumber)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil || len(pending) != 1 || pending[0].ID != d.ID {

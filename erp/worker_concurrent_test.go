@@ -36,7 +36,7 @@ func waitStarted(t *testing.T, started <-chan string, n int) []string {
 // calls of its batch at once; still every order is created once, recorded
 // once after one attempt, reported to the hook once and acknowledged.
 func TestDispatcherConcurrentBatchDeliversEachOnce(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnvParts(t, rdb, 1)
 		v2 := e.erps[erp.V2]
 		gate, started := make(chan struct{}), make(chan string, 100)
@@ -84,7 +84,7 @@ func TestDispatcherConcurrentBatchDeliversEachOnce(t *testing.T) {
 // concurrent batch fails transiently; only it is parked for a retry (and
 // charged), the others are created and acknowledged.
 func TestDispatcherConcurrentTransientFailureParksOnlyThatOne(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnvParts(t, rdb, 1)
 		v2 := e.erps[erp.V2]
 		ids := e.acceptN(20)
@@ -117,7 +117,7 @@ func TestDispatcherConcurrentTransientFailureParksOnlyThatOne(t *testing.T) {
 // the calls in flight finish and be recorded, and hands the entries not yet
 // started back uncharged; a later dispatcher delivers them once.
 func TestDispatcherConcurrentStopHandsBackUnstarted(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnvParts(t, rdb, 1)
 		v2 := e.erps[erp.V2]
 		gate, started := make(chan struct{}), make(chan string, 100)
@@ -163,7 +163,7 @@ func TestDispatcherConcurrentStopHandsBackUnstarted(t *testing.T) {
 // once); the breaker opens and the rest of the batch is handed back
 // uncharged, and nothing is lost.
 func TestDispatcherConcurrentERPDown(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnvParts(t, rdb, 1)
 		v2 := e.erps[erp.V2]
 		v2.setDown(true)
@@ -224,7 +224,7 @@ func TestDispatcherConcurrentERPDown(t *testing.T) {
 // TestDispatcherBatchLoadsOrdersOnce: with a store that loads a batch's
 // orders at once (store.Store), the worker does not load them one by one.
 func TestDispatcherBatchLoadsOrdersOnce(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnvParts(t, rdb, 1)
 		ids := e.acceptN(12)
 		counting := &countingOrders{Store: e.st}

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate/erp"
+	"erpgate/internal/partition"
 	"erpgate/internal/redistest"
 	"erpgate/order"
 	"erpgate/store"
@@ -155,7 +156,7 @@ type hookCall struct {
 // env is a store on a Redis, two fake ERPs and a dispatcher over them.
 type env struct {
 	t     *testing.T
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	st    *store.Store
 	clock *fakeClock
 	plan  *switchPlan
@@ -168,7 +169,7 @@ type env struct {
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func newEnv(t *testing.T, rdb *redis.Client) *env {
+func newEnv(t *testing.T, rdb redis.UniversalClient) *env {
 	t.Helper()
 	return newEnvParts(t, rdb, 0)
 }
@@ -176,7 +177,7 @@ func newEnv(t *testing.T, rdb *redis.Client) *env {
 // newEnvParts is newEnv with an outbox of parts partitions (0: the
 // default, 16). The tests of one batch's concurrency use 1, so that all
 // their entries come in one batch.
-func newEnvParts(t *testing.T, rdb *redis.Client, parts int) *env {
+func newEnvParts(t *testing.T, rdb redis.UniversalClient, parts int) *env {
 	t.Helper()
 	e := &env{
 		t: t, rdb: rdb, clock: &fakeClock{t: t0},
@@ -246,7 +247,7 @@ func (e *env) run(cfg erp.DispatcherConfig) (d *erp.Dispatcher, stop func()) {
 func (e *env) accept(id string, skus ...string) {
 	e.t.Helper()
 	o := &order.Order{
-		ID: id, ShopID: "shop-a", ExternalID: "EXT-" + id,
+		ID: id, ShopID: "shop-a", ExternalID: e.extFor(id),
 		Customer:        order.Customer{Name: "Ada", Email: "ada@example.com"},
 		ShippingAddress: order.Address{Name: "Ada", Line1: "1 Road", City: "London", PostalCode: "N1", Country: "GB"},
 		Currency:        "EUR",
@@ -262,6 +263,19 @@ func (e *env) accept(id string, skus ...string) {
 	ev := tracking.Event{Time: o.CreatedAt, Type: tracking.TypeAccepted, Source: tracking.SourceGateway}
 	if _, err := e.st.Accept(context.Background(), store.Intake{Order: o, Fingerprint: "fp-" + id, Token: "tok", Event: ev.Encode()}); err != nil {
 		e.t.Fatal(err)
+	}
+}
+
+// extFor returns an external id of shop-a in the partition of order id (the
+// store accepts an order only in the partition of its business key; the
+// tests name their orders).
+func (e *env) extFor(id string) string {
+	sp := e.st.Space()
+	for k := 0; ; k++ {
+		ext := fmt.Sprint("EXT-", id, ".", k)
+		if sp.Of(partition.Join("shop-a", ext)) == sp.Of(id) {
+			return ext
+		}
 	}
 }
 
@@ -311,13 +325,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // backends runs f on miniredis and on the real Redis (when configured).
-func backends(t *testing.T, f func(t *testing.T, rdb *redis.Client)) {
+func backends(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient)) {
 	t.Run("mini", func(t *testing.T) { rdb, _ := redistest.Mini(t); f(t, rdb) })
-	t.Run("real", func(t *testing.T) { f(t, redistest.Real(t)) })
+	t.Run("real", func(t *testing.T) { f(t, redistest.Universal(t)) })
 }
 
 func TestDispatcherDeliversEachOrderOnceToEachTarget(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		ids := e.acceptN(20)
 		_, stop := e.run(e.config()) // 2 consumers per target
@@ -448,7 +462,7 @@ func TestDispatcherPermanentRejection(t *testing.T) {
 // TestDispatcherRetriesWithBackoff: a transient failure parks the entry for
 // the backoff (in fake time) while other orders flow; it is retried when due.
 func TestDispatcherRetriesWithBackoff(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		v2 := e.erps[erp.V2]
 		v2.failFor["ord_slow"] = 2
@@ -504,7 +518,7 @@ func TestDispatcherRetriesWithBackoff(t *testing.T) {
 // has a result for (an earlier attempt through another entry) is never
 // delivered as a first delivery, even from a new entry.
 func TestDispatcherFirstDeliveryNeedsNoResult(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		e.accept("ord_tried")
 		e.accept("ord_new")
@@ -529,7 +543,7 @@ func TestDispatcherFirstDeliveryNeedsNoResult(t *testing.T) {
 // after the threshold and nothing more is sent; entries wait; when the ERP
 // is back every order arrives exactly once.
 func TestDispatcherERPDownLosesNothing(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		v2 := e.erps[erp.V2]
 		v2.setDown(true)
@@ -594,7 +608,7 @@ func TestDispatcherERPDownLosesNothing(t *testing.T) {
 // TestDispatcherReclaimsFromDeadConsumer: a worker read entries and died
 // before acknowledging; another worker takes them over after the idle time.
 func TestDispatcherReclaimsFromDeadConsumer(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		e.acceptN(3)
 		var ms []erp.Message
@@ -631,7 +645,7 @@ func TestDispatcherReclaimsFromDeadConsumer(t *testing.T) {
 // calls would look abandoned after ReclaimMinIdle; the worker keeps its hold
 // on them, so no other worker delivers them a second time.
 func TestDispatcherSlowBatchIsNotStolen(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		v2 := e.erps[erp.V2]
 		v2.delay = 250 * time.Millisecond
@@ -670,7 +684,7 @@ func (e *env) wantV2DeliveredOnce(t *testing.T, ids []string) {
 // v2 is otherwise healthy is dead-lettered after MaxDeliveries; replaying it
 // into v2 only delivers it there without touching v1.
 func TestDispatcherDeadLetterAndReplay(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		e := newEnv(t, rdb)
 		v1, v2 := e.erps[erp.V1], e.erps[erp.V2]
@@ -741,7 +755,7 @@ erpgate_erp_dead_letters_total{target="v2"} 1
 // TestDispatcherPausedTargetWaits: a paused target reads nothing, its entries
 // wait (and the trimmer keeps them); resumed, it catches up.
 func TestDispatcherPausedTargetWaits(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		e := newEnv(t, rdb)
 		e.plan.pause(erp.V1, true)
@@ -772,7 +786,7 @@ func TestDispatcherPausedTargetWaits(t *testing.T) {
 // recorded; fetched entries not yet started are handed back uncharged and a
 // later dispatcher delivers them.
 func TestDispatcherGracefulStop(t *testing.T) {
-	backends(t, func(t *testing.T, rdb *redis.Client) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		e := newEnv(t, rdb)
 		v2 := e.erps[erp.V2]
 		gate, started := make(chan struct{}), make(chan string, 10)
@@ -887,7 +901,8 @@ func (p *cutProxy) setDown(v bool) {
 // TestDispatcherSurvivesRedisOutage: workers keep running while Redis is
 // unreachable and deliver everything once it is back.
 func TestDispatcherSurvivesRedisOutage(t *testing.T) {
-	backends(t, func(t *testing.T, direct *redis.Client) {
+	backends(t, func(t *testing.T, u redis.UniversalClient) {
+		direct := redistest.SingleNode(t, u)
 		proxy := newCutProxy(t, direct.Options().Addr)
 		rdb := redis.NewClient(&redis.Options{
 			Addr: proxy.ln.Addr().String(), DB: direct.Options().DB,

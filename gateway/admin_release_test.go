@@ -30,7 +30,7 @@ func newReleaseEnv(t *testing.T) *releaseEnv {
 	t.Helper()
 	var rdb redis.UniversalClient
 	if os.Getenv("ERPGATE_REDIS_ADDR") != "" || os.Getenv("ERPGATE_REDIS_REQUIRED") == "1" {
-		rdb = redistest.Real(t)
+		rdb = redistest.Universal(t)
 	} else {
 		rdb, _ = redistest.Mini(t)
 	}

@@ -25,7 +25,7 @@ import (
 func BenchmarkCreateOrder(b *testing.B) {
 	var rdb redis.UniversalClient
 	if os.Getenv("ERPGATE_REDIS_ADDR") != "" {
-		rdb = redistest.Real(b)
+		rdb = redistest.Universal(b)
 	} else {
 		rdb, _ = redistest.Mini(b)
 	}

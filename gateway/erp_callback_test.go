@@ -71,7 +71,7 @@ func newTrackEnv(t testing.TB) *trackEnv {
 	t.Helper()
 	var rdb redis.UniversalClient
 	if os.Getenv("ERPGATE_REDIS_ADDR") != "" || os.Getenv("ERPGATE_REDIS_REQUIRED") == "1" {
-		rdb = redistest.Real(t)
+		rdb = redistest.Universal(t)
 	} else {
 		rdb, _ = redistest.Mini(t)
 	}
@@ -84,7 +84,7 @@ func newTrackEnv(t testing.TB) *trackEnv {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Registerer: reg})
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Space: st.Space(), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func newTrackEnv(t testing.TB) *trackEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{Client: rdb,
+	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{Client: rdb, Space: st.Space(),
 		ShopOf: func(context.Context, string) (string, error) { return "demo-shop", nil },
 		Static: []tracking.Subscription{{ID: "from-config", ShopID: "demo-shop", URL: "https://backoffice.example/hooks", Secret: "config-secret-0123456789", Static: true}},
 	})
@@ -390,11 +390,11 @@ func TestERPCallbackRefusals(t *testing.T) {
 // mustToken reads an order's token from the store.
 func mustToken(t *testing.T, e *trackEnv, id string) string {
 	t.Helper()
-	tok, err := e.rdb.HGet(context.Background(), "ord:"+id, "token").Result()
+	rec, err := e.st.Order(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	return rec.Token
 }
 
 func TestERPCallbackWSDL(t *testing.T) {

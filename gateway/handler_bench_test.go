@@ -23,6 +23,7 @@ func (nullStore) Order(context.Context, string) (*store.Record, error) { return 
 func (nullStore) OrderByExternalID(context.Context, string, string) (*store.Record, error) {
 	return nil, nil
 }
+func (nullStore) NewOrderID(_, _ string, gen func() string) string { return gen() }
 
 // BenchmarkCreateOrderCPU is BenchmarkCreateOrder without Redis: routing,
 // middleware, auth, decode, validate, fingerprint, ids, metrics and the 202,

@@ -43,7 +43,7 @@ func newNoticeEnv(t *testing.T, opts ...noticeOpt) *noticeEnv {
 	t.Helper()
 	var rdb redis.UniversalClient
 	if os.Getenv("ERPGATE_REDIS_ADDR") != "" || os.Getenv("ERPGATE_REDIS_REQUIRED") == "1" {
-		rdb = redistest.Real(t)
+		rdb = redistest.Universal(t)
 	} else {
 		rdb, _ = redistest.Mini(t)
 	}

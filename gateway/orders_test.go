@@ -33,7 +33,7 @@ func newRESTEnv(t *testing.T) *restEnv {
 	t.Helper()
 	var rdb redis.UniversalClient
 	if os.Getenv("ERPGATE_REDIS_ADDR") != "" || os.Getenv("ERPGATE_REDIS_REQUIRED") == "1" {
-		rdb = redistest.Real(t)
+		rdb = redistest.Universal(t)
 	} else {
 		rdb, _ = redistest.Mini(t)
 	}
@@ -107,10 +107,7 @@ func (e *restEnv) orderKeys(t *testing.T) []string {
 	t.Helper()
 	var out []string
 	for _, pattern := range []string{"ord:*", "idem:*", "trk:*"} {
-		keys, err := e.rdb.Keys(context.Background(), pattern).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
+		keys := redistest.Keys(t, e.rdb, pattern)
 		out = append(out, keys...)
 	}
 	n, err := e.rdb.XLen(context.Background(), "outbox:{p0.0}").Result()

@@ -106,6 +106,7 @@ type OrderStore interface {
 	Accept(ctx context.Context, in store.Intake) (store.Accepted, error)
 	Order(ctx context.Context, id string) (*store.Record, error)
 	OrderByExternalID(ctx context.Context, shopID, externalID string) (*store.Record, error)
+	NewOrderID(shopID, externalID string, gen func() string) string // intake.Store
 }
 
 // Server is the gateway's HTTP handler.

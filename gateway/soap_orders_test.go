@@ -66,7 +66,7 @@ func newSOAPEnv(t *testing.T) *soapEnv {
 	t.Helper()
 	var rdb redis.UniversalClient
 	if os.Getenv("ERPGATE_REDIS_ADDR") != "" || os.Getenv("ERPGATE_REDIS_REQUIRED") == "1" {
-		rdb = redistest.Real(t)
+		rdb = redistest.Universal(t)
 	} else {
 		rdb, _ = redistest.Mini(t)
 	}
@@ -241,10 +241,7 @@ func (e *soapEnv) submit(t *testing.T, o soapOrder) *orderws.SubmitOrderResponse
 func (e *soapEnv) snapshot(t *testing.T) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := e.rdb.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := redistest.Keys(t, e.rdb, "*")
 	out := make(map[string]string, len(keys))
 	for _, k := range keys {
 		typ := e.rdb.Type(ctx, k).Val()

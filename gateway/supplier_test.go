@@ -23,6 +23,7 @@ import (
 	"erpgate/erp/erpfake"
 	"erpgate/erp/erpv2"
 	"erpgate/erpsim"
+	"erpgate/internal/partition"
 	"erpgate/internal/redistest"
 	"erpgate/order"
 	"erpgate/store"
@@ -90,7 +91,7 @@ func newSupEnv(t *testing.T, opts ...supOpts) *supEnv {
 	}
 	var rdb redis.UniversalClient
 	if os.Getenv("ERPGATE_REDIS_ADDR") != "" || os.Getenv("ERPGATE_REDIS_REQUIRED") == "1" {
-		rdb = redistest.Real(t)
+		rdb = redistest.Universal(t)
 	} else {
 		rdb, _ = redistest.Mini(t)
 	}
@@ -104,7 +105,7 @@ func newSupEnv(t *testing.T, opts ...supOpts) *supEnv {
 	if err := e.st.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Now: e.clk.Now})
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Space: partition.MustNew(1), Now: e.clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,8 +551,8 @@ func (p *pausingStore) arm() {
 	p.armed, p.reached, p.release = true, make(chan struct{}), make(chan struct{})
 }
 
-func (p *pausingStore) PendingState(ctx context.Context, po string) ([]*supply.Document, []string, error) {
-	docs, ids, err := p.SupplyStore.PendingState(ctx, po)
+func (p *pausingStore) PendingState(ctx context.Context, supplier, po string) ([]*supply.Document, []string, error) {
+	docs, ids, err := p.SupplyStore.PendingState(ctx, supplier, po)
 	p.mu.Lock()
 	armed, reached, release := p.armed, p.reached, p.release
 	p.armed = false

@@ -41,7 +41,7 @@ func (h *loseReplies) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // is lost, the caller hears "outcome unknown" (never "nothing was stored"),
 // and the retry with the same external id replays the stored order.
 func TestAcceptLostReplyIsOutcomeUnknown(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		hook := &loseReplies{}
@@ -71,7 +71,7 @@ func TestAcceptLostReplyIsOutcomeUnknown(t *testing.T) {
 // TestAcceptNotSentIsUnavailable: a Redis that cannot be reached at all
 // stored nothing, and says so.
 func TestAcceptNotSentIsUnavailable(t *testing.T) {
-	s := store.New(downClient(t), store.Options{})
+	s := store.New(downClient(t), store.Options{Partitions: 1})
 	_, err := s.Accept(context.Background(), intake("ord_1", "shop-a", "EXT-1", "fp1", ""))
 	if code(err) != erpgate.Unavailable || !strings.Contains(erpgate.ErrorMessage(err), "nothing was stored") {
 		t.Errorf("Accept on a dead Redis: %v, want unavailable saying nothing was stored", err)

@@ -48,9 +48,9 @@ func (g *pipeGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 
 // autoPiped returns a real-Redis client whose AutoPipeline has one
 // pipeline in flight at most, the hook, its registry and a pipeGate behind it.
-func autoPiped(t *testing.T) (*redis.Client, *store.AutoPipeline, *prometheus.Registry, *pipeGate) {
+func autoPiped(t *testing.T) (redis.UniversalClient, *store.AutoPipeline, *prometheus.Registry, *pipeGate) {
 	t.Helper()
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	reg := prometheus.NewRegistry()
 	ap, err := store.NewAutoPipeline(rdb, 0, 1, reg)
 	if err != nil {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"erpgate/internal/partition"
 	"erpgate/tracking"
 )
 
@@ -174,9 +174,21 @@ func wait(ctx context.Context, done <-chan struct{}) error {
 }
 
 // acceptBatcher is the group commit of Accept: a batch is one call of
-// acceptScript for all its orders (see the comment at the top).
+// acceptScript for orders of ONE partition (see the comment at the top).
+// Each partition has its own queue and flush loops: a script call must
+// touch keys of one hash slot only (Redis Cluster), and the partition's tag
+// puts the orders, their records and the partition's streams in one slot.
+// An idle partition holds no goroutine.
 type acceptBatcher struct {
-	rdb redis.UniversalClient
+	rdb   redis.UniversalClient
+	wait  replicaWait
+	parts []*acceptQueue
+}
+
+// acceptQueue is the group commit of one partition.
+type acceptQueue struct {
+	b   *acceptBatcher
+	tag string // the partition's hash tag
 	flusher[*acceptCall]
 }
 
@@ -189,7 +201,6 @@ const maxBatchBytes = 1 << 20
 // acceptCall is one order waiting for its batch's reply.
 type acceptCall struct {
 	ctx  context.Context
-	tag  string   // the order's partition tag: its batch's feed and outbox streams
 	keys []string // ord, ext, trk[, idem]: the order's own keys
 	args []any    // the order's values of acceptScript's ARGV
 	size int      // bytes of order data, for maxBatchBytes
@@ -201,34 +212,38 @@ type acceptCall struct {
 	done chan struct{}
 }
 
-func newAcceptBatcher(rdb redis.UniversalClient, maxBatch, maxPipes int) *acceptBatcher {
-	b := &acceptBatcher{rdb: rdb}
-	b.init(maxBatch, maxPipes, acceptBatchLen, b.exec)
+func newAcceptBatcher(rdb redis.UniversalClient, sp partition.Space, w replicaWait, maxBatch, maxPipes int) *acceptBatcher {
+	b := &acceptBatcher{rdb: rdb, wait: w, parts: make([]*acceptQueue, sp.N())}
+	for p := range b.parts {
+		q := &acceptQueue{b: b, tag: sp.Tag(p)}
+		q.init(maxBatch, maxPipes, acceptBatchLen, q.exec)
+		b.parts[p] = q
+	}
 	return b
 }
 
-// run accepts one order (its keys and its values of acceptScript's ARGV;
-// size is the bytes of its data) in the next batch and returns its reply
-// as a string slice. It returns ctx's error as soon as ctx ends; see the
-// comment at the top for what that means for the write.
-func (b *acceptBatcher) run(ctx context.Context, tag string, keys []string, size int, args ...any) ([]string, error) {
+// run accepts one order of partition p (its keys and its values of
+// acceptScript's ARGV; size is the bytes of its data) in the next batch of
+// that partition and returns its reply as a string slice. It returns ctx's
+// error as soon as ctx ends; see the comment at the top for what that means
+// for the write.
+func (b *acceptBatcher) run(ctx context.Context, p int, keys []string, size int, args ...any) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &acceptCall{ctx: ctx, tag: tag, keys: keys, args: args, size: size, done: make(chan struct{})}
-	b.enqueue(c)
+	c := &acceptCall{ctx: ctx, keys: keys, args: args, size: size, done: make(chan struct{})}
+	b.parts[p].enqueue(c)
 	if err := wait(ctx, c.done); err != nil {
 		return nil, err
 	}
 	return c.res, c.err
 }
 
-// acceptBatchLen is how many queued calls the next batch takes: a batch
-// holds orders of one partition (one script call writes one partition's
-// feed and outbox).
+// acceptBatchLen is how many queued calls (of one partition's queue) the
+// next batch takes.
 func acceptBatchLen(q []*acceptCall, maxBatch int) int {
 	n, bytes := 0, 0
-	for n < len(q) && n < maxBatch && q[n].tag == q[0].tag {
+	for n < len(q) && n < maxBatch {
 		bytes += q[n].size
 		if n > 0 && bytes > maxBatchBytes {
 			break
@@ -240,7 +255,7 @@ func acceptBatchLen(q []*acceptCall, maxBatch int) int {
 
 // exec sends one batch as one call of acceptScript and hands every call its
 // own reply.
-func (b *acceptBatcher) exec(batch []*acceptCall) {
+func (q *acceptQueue) exec(batch []*acceptCall) {
 	live := batch[:0]
 	nkeys, nargs := 2, 2
 	for _, c := range batch {
@@ -257,7 +272,7 @@ func (b *acceptBatcher) exec(batch []*acceptCall) {
 		return
 	}
 	keys := make([]string, 0, nkeys)
-	keys = append(keys, tracking.FeedKey, outboxKey(live[0].tag))
+	keys = append(keys, tracking.FeedKey(q.tag), outboxKey(q.tag))
 	args := make([]any, 0, nargs)
 	args = append(args, feedMaxLen, len(live))
 	for _, c := range live {
@@ -268,12 +283,7 @@ func (b *acceptBatcher) exec(batch []*acceptCall) {
 	// The call must not die with the first caller's ctx (the others still
 	// wait for it); go-redis's read/write timeouts bound it.
 	ctx := direct(context.WithoutCancel(live[0].ctx))
-	reply, err := acceptScript.EvalSha(ctx, b.rdb, keys, args...).Slice()
-	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		// A restarted or flushed Redis: the script did not run, so sending
-		// it again in full is safe; EVAL also reloads the cache.
-		reply, err = acceptScript.Eval(ctx, b.rdb, keys, args...).Slice()
-	}
+	reply, err := q.b.wait.eval(ctx, q.b.rdb, acceptScript, outboxKey(q.tag), keys, args)
 	if err == nil && len(reply) != len(live) {
 		err = fmt.Errorf("accept script answered %d of %d orders", len(reply), len(live))
 	}

@@ -64,7 +64,7 @@ func acceptBatchOrders(cmd redis.Cmder) (int, bool) {
 		return 0, false
 	}
 	nkeys, ok := args[2].(int)
-	if !ok || len(args) < 3+nkeys+2 || nkeys < 2 || args[3] != "trk:feed" {
+	if !ok || len(args) < 3+nkeys+2 || nkeys < 2 || args[3] != "trk:feed:{p0.0}" {
 		return 0, false
 	}
 	n, ok := args[3+nkeys+1].(int)
@@ -79,7 +79,7 @@ func (g *gate) pipelineSizes() []int {
 
 // gatedStore returns a store on rdb whose first pipeline is held in g (with
 // the single call first) when it returns.
-func gatedStore(t *testing.T, rdb *redis.Client, first store.Intake) (*store.Store, *gate, <-chan result) {
+func gatedStore(t *testing.T, rdb redis.UniversalClient, first store.Intake) (*store.Store, *gate, <-chan result) {
 	t.Helper()
 	s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1, Partitions: 1})
 	if err := s.Init(context.Background()); err != nil {
@@ -133,7 +133,7 @@ func enqueue(t *testing.T, ctx context.Context, s *store.Store, in store.Intake)
 // TestAcceptBatchesConcurrentCalls: calls arriving while a pipeline is in
 // flight leave together in the next one, and each gets its own order.
 func TestAcceptBatchesConcurrentCalls(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s, g, first := gatedStore(t, rdb, intake("ord_000", "shop-a", "EXT-000", "fp0", ""))
 		const n = 40
@@ -159,7 +159,7 @@ func TestAcceptBatchesConcurrentCalls(t *testing.T) {
 		if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != n+1 {
 			t.Errorf("outbox length %d, want %d", got, n+1)
 		}
-		if got := len(rdb.Keys(ctx, "ord:*").Val()); got != n+1 {
+		if got := len(redistest.Keys(t, rdb, "ord:*")); got != n+1 {
 			t.Errorf("%d order records, want %d", got, n+1)
 		}
 	})
@@ -192,7 +192,7 @@ func TestAcceptBatchMixedOutcomes(t *testing.T) {
 		// the batch.
 		{intake("", "shop-a", "EXT-BAD", "fp", ""), "", false, erpgate.Internal},
 	}
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		if _, err := newStore(t, rdb).Accept(ctx, intake("ord_01", "shop-a", "EXT-OLD", "fpold", "")); err != nil {
 			t.Fatal(err)
@@ -200,7 +200,9 @@ func TestAcceptBatchMixedOutcomes(t *testing.T) {
 		s, g, first := gatedStore(t, rdb, intake("ord_09", "shop-a", "EXT-FIRST", "fp9", ""))
 		waits := make([]<-chan result, len(calls))
 		for i, c := range calls {
-			if c.wantCode == erpgate.Internal {
+			// A caller bug, and a key claimed for other content (the
+			// claim step answers it), are answered before the batch.
+			if c.wantCode == erpgate.Internal || c.in.Order.ID == "ord_15" {
 				a, err := s.Accept(ctx, c.in)
 				waits[i] = func() <-chan result { ch := make(chan result, 1); ch <- result{a, err}; return ch }()
 				continue
@@ -219,13 +221,13 @@ func TestAcceptBatchMixedOutcomes(t *testing.T) {
 				t.Errorf("call %d (%s): got %+v, want order %s replayed=%v", i, c.in.Order.ExternalID, r.acc, c.wantOrder, c.wantReplayed)
 			}
 		}
-		if got, want := g.pipelineSizes(), []int{1, len(calls) - 1}; !slices.Equal(got, want) {
+		if got, want := g.pipelineSizes(), []int{1, len(calls) - 2}; !slices.Equal(got, want) {
 			t.Errorf("batch sizes %v, want %v", got, want)
 		}
 		// ord_01 (before), ord_09 (first), ord_12, ord_16: nothing else.
-		keys := rdb.Keys(ctx, "ord:*").Val()
+		keys := redistest.Keys(t, rdb, "ord:*")
 		slices.Sort(keys)
-		if want := []string{"ord:ord_01", "ord:ord_09", "ord:ord_12", "ord:ord_16"}; !slices.Equal(keys, want) {
+		if want := []string{"ord:{p0.0}:ord_01", "ord:{p0.0}:ord_09", "ord:{p0.0}:ord_12", "ord:{p0.0}:ord_16"}; !slices.Equal(keys, want) {
 			t.Errorf("order records %v, want %v", keys, want)
 		}
 		if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != 4 {
@@ -240,9 +242,9 @@ func TestAcceptBatchMixedOutcomes(t *testing.T) {
 // orders before and after it in the same call are accepted as usual, and
 // the layout they write is the one readers expect.
 func TestAcceptBatchOrderErrorIsItsOwn(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		if err := rdb.HSet(ctx, "idem:ext:shop-a:EXT-BROKEN", "x", "1").Err(); err != nil {
+		if err := rdb.HSet(ctx, "idem:ext:{p0.0}:shop-a:EXT-BROKEN", "x", "1").Err(); err != nil {
 			t.Fatal(err)
 		}
 		s, g, first := gatedStore(t, rdb, intake("ord_00", "shop-a", "EXT-00", "fp", ""))
@@ -266,15 +268,15 @@ func TestAcceptBatchOrderErrorIsItsOwn(t *testing.T) {
 		if got, want := g.pipelineSizes(), []int{1, 3}; !slices.Equal(got, want) {
 			t.Errorf("batch sizes %v, want %v", got, want)
 		}
-		if got := rdb.Exists(ctx, "ord:ord_02").Val(); got != 0 {
+		if got := rdb.Exists(ctx, "ord:{p0.0}:ord_02").Val(); got != 0 {
 			t.Errorf("broken order wrote its record")
 		}
-		h := rdb.HGetAll(ctx, "ord:ord_01").Val()
+		h := rdb.HGetAll(ctx, "ord:{p0.0}:ord_01").Val()
 		if h["status"] != "accepted" || h["ext"] != "EXT-01" || h["key"] != "key-1" || h["token"] != "tok-ord_01" ||
 			h["fp"] != "fp" || h["shop"] != "shop-a" || h["created"] != strconv.FormatInt(t0.UnixMilli(), 10) || h["json"] == "" {
 			t.Errorf("record of ord_01: %v", h)
 		}
-		if v := rdb.Get(ctx, "idem:key:shop-a:key-1").Val(); v != "ord_01 fp" {
+		if v := rdb.Get(ctx, "idem:key:shop-a:key-1").Val(); v != "ord_01 fp EXT-01" {
 			t.Errorf("idempotency record %q", v)
 		}
 		ob := rdb.XRange(ctx, "outbox:{p0.0}", "-", "+").Val()
@@ -282,8 +284,8 @@ func TestAcceptBatchOrderErrorIsItsOwn(t *testing.T) {
 			ob[1].Values["at"] != strconv.FormatInt(t0.UnixMilli(), 10) || ob[2].Values["id"] != "ord_03" {
 			t.Errorf("outbox %v", ob)
 		}
-		trk := rdb.XRange(ctx, "trk:ord_01", "-", "+").Val()
-		feed := rdb.XRange(ctx, "trk:feed", "-", "+").Val()
+		trk := rdb.XRange(ctx, "trk:{p0.0}:ord_01", "-", "+").Val()
+		feed := rdb.XRange(ctx, "trk:feed:{p0.0}", "-", "+").Val()
 		if len(trk) != 1 || trk[0].Values["ev"] == "" || len(feed) != 3 ||
 			feed[1].Values["o"] != "ord_01" || feed[1].Values["e"] != trk[0].ID {
 			t.Errorf("tracking stream %v, feed %v", trk, feed)
@@ -317,7 +319,7 @@ func TestAcceptBatchRedisDown(t *testing.T) {
 // with OutcomeUnknown, while Redis has not answered. A call already sent may
 // still be written (as after a network timeout); one still queued is not.
 func TestAcceptCancelReturnsPromptly(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		sentCtx, cancelSent := context.WithCancel(ctx)
 		s := store.New(rdb, store.Options{Now: func() time.Time { return t0 }, AcceptPipelines: 1, Partitions: 1})
@@ -355,10 +357,10 @@ func TestAcceptCancelReturnsPromptly(t *testing.T) {
 		}
 		// ord_1 had left: it is stored (the shop's retry replays it).
 		// ord_2 had not: nothing was written for it.
-		if got := rdb.Exists(ctx, "ord:ord_1").Val(); got != 1 {
+		if got := rdb.Exists(ctx, "ord:{p0.0}:ord_1").Val(); got != 1 {
 			t.Errorf("ord_1 (cancelled after sending) exists=%d, want 1", got)
 		}
-		if got := rdb.Exists(ctx, "ord:ord_2", "idem:ext:shop-a:EXT-2").Val(); got != 0 {
+		if got := rdb.Exists(ctx, "ord:{p0.0}:ord_2", "idem:ext:{p0.0}:shop-a:EXT-2").Val(); got != 0 {
 			t.Errorf("ord_2 (cancelled while queued) wrote %d keys, want 0", got)
 		}
 		if got, want := g.pipelineSizes(), []int{1, 1}; !slices.Equal(got, want) {
@@ -370,7 +372,7 @@ func TestAcceptCancelReturnsPromptly(t *testing.T) {
 // TestAcceptAfterScriptFlush: a Redis that lost its script cache (restart,
 // SCRIPT FLUSH) gets the script again in full; nothing fails or doubles.
 func TestAcceptAfterScriptFlush(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
@@ -426,7 +428,7 @@ func TestAcceptWakesIdleFlusher(t *testing.T) {
 // TestAcceptBatchRealRedisMany: many concurrent accepts on the real server
 // all land once (no timing: only the outcome is checked).
 func TestAcceptBatchRealRedisMany(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	s := newStore(t, rdb)
 	ctx := context.Background()
 	const n = 500
@@ -447,7 +449,7 @@ func TestAcceptBatchRealRedisMany(t *testing.T) {
 	if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != n {
 		t.Errorf("outbox length %d, want %d", got, n)
 	}
-	if got := len(rdb.Keys(ctx, "idem:key:*").Val()); got != n {
+	if got := len(redistest.Keys(t, rdb, "idem:key:*")); got != n {
 		t.Errorf("%d idempotency keys, want %d", got, n)
 	}
 }
@@ -458,7 +460,7 @@ func TestAcceptBatchRealRedisMany(t *testing.T) {
 //
 //	ERPGATE_REDIS_ADDR=127.0.0.1:6390 go test -run X -bench AcceptConcurrent -benchmem ./store
 func BenchmarkAcceptConcurrent(b *testing.B) {
-	rdb := redistest.Real(b)
+	rdb := redistest.Universal(b)
 	s := newStore(b, rdb)
 	ctx := context.Background()
 	var n atomic.Int64

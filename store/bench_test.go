@@ -13,7 +13,7 @@ import (
 // two idempotency records, two tracking entries and the outbox entry) against
 // the real Redis of ERPGATE_REDIS_ADDR; it is skipped without one.
 func BenchmarkAccept(b *testing.B) {
-	rdb := redistest.Real(b)
+	rdb := redistest.Universal(b)
 	s := newStore(b, rdb)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -30,7 +30,7 @@ func BenchmarkAccept(b *testing.B) {
 // BenchmarkAcceptParallel is BenchmarkAccept from GOMAXPROCS goroutines: the
 // throughput one gateway instance gets from one Redis.
 func BenchmarkAcceptParallel(b *testing.B) {
-	rdb := redistest.Real(b)
+	rdb := redistest.Universal(b)
 	s := newStore(b, rdb)
 	ctx := context.Background()
 	var n atomic.Int64
@@ -49,7 +49,7 @@ func BenchmarkAcceptParallel(b *testing.B) {
 
 // BenchmarkAcceptReplay measures a replay (the shop retrying a known order).
 func BenchmarkAcceptReplay(b *testing.B) {
-	rdb := redistest.Real(b)
+	rdb := redistest.Universal(b)
 	s := newStore(b, rdb)
 	ctx := context.Background()
 	in := intake("ord_1", "shop-a", "EXT-1", "fp", "")

@@ -153,24 +153,8 @@ func (b *Outbox) DeadLetterActions(ctx context.Context, n int64) ([]DeadLetterAc
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	type one struct {
-		p int
-		x redis.XMessage
-	}
-	var all []one
-	for p, c := range cmds {
-		for _, x := range c.Val() {
-			all = append(all, one{p, x})
-		}
-	}
-	slices.SortFunc(all, func(a, b one) int { // newest first
-		if deadLess(a.p, a.x.ID, b.p, b.x.ID) {
-			return 1
-		}
-		return -1
-	})
-	out := make([]DeadLetterAction, 0, min(int64(len(all)), n))
-	for _, e := range all[:min(int64(len(all)), n)] {
+	out := []DeadLetterAction{}
+	for _, e := range merged(cmds, true, n) { // newest first
 		x := e.x
 		f := func(k string) string { s, _ := x.Values[k].(string); return s }
 		out = append(out, DeadLetterAction{

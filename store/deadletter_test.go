@@ -10,7 +10,7 @@ import (
 )
 
 func TestDeadLetterInspectReplayDiscardRecorded(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		ob := s.Outbox()

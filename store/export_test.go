@@ -3,16 +3,24 @@ package store
 // QueuedAccepts returns how many accepts wait for a pipeline (batch.go), so
 // tests can line calls up in a known order without sleeping.
 func QueuedAccepts(s *Store) int {
-	s.accepts.mu.Lock()
-	defer s.accepts.mu.Unlock()
-	return len(s.accepts.queue)
+	n := 0
+	for _, q := range s.accepts.parts {
+		q.mu.Lock()
+		n += len(q.queue)
+		q.mu.Unlock()
+	}
+	return n
 }
 
 // IdleFlushers returns how many flush loops wait for work.
 func IdleFlushers(s *Store) int {
-	s.accepts.mu.Lock()
-	defer s.accepts.mu.Unlock()
-	return s.accepts.idle
+	n := 0
+	for _, q := range s.accepts.parts {
+		q.mu.Lock()
+		n += q.idle
+		q.mu.Unlock()
+	}
+	return n
 }
 
 // QueuedCommands returns how many commands wait for a pipeline of a.
@@ -29,3 +37,7 @@ func Pipelined(cmd interface {
 }) bool {
 	return pipelinedName(cmd.Name(), cmd.Args())
 }
+
+// SetAfterClaim sets the hook that runs between the Idempotency-Key claim
+// and the accept (claim.go); nil removes it.
+func SetAfterClaim(f func()) { afterClaim = f }

@@ -21,8 +21,8 @@ import (
 //	fb:count      hash: "<revision>|<topic>" → count (the FAQ candidates)
 //	rl:fb:<key>   string: the key's rate-limit bucket (GCRA, ratelimit.go)
 const (
-	feedbackLogKey   = "fb:log"
-	feedbackCountKey = "fb:count"
+	feedbackLogKey   = "{fb}:log"
+	feedbackCountKey = "{fb}:count"
 	feedbackRLPrefix = "fb:" // under the limiter's rl: prefix
 	// feedbackScan bounds the entries one filtered List reads.
 	feedbackScan = 5000

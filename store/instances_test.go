@@ -16,7 +16,7 @@ import (
 )
 
 func TestInstancesRegistry(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	ctx := t.Context()
 	reg := store.NewInstances(rdb, 300*time.Millisecond)
 	a := store.Instance{ID: "gw-a", Version: "1.2.3", Commit: "abc", Address: "http://a", Started: time.Now().Add(-time.Hour)}
@@ -74,7 +74,7 @@ func TestInstancesRegistry(t *testing.T) {
 // expiring, while the entries of a live instance stuck in slow ERP calls
 // stay with it (ReclaimMinIdle is 30m here: nothing moves by idle time).
 func TestTakeoverDeadInstanceNotSlowOne(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	st := newStore(t, rdb)

@@ -70,7 +70,7 @@ func (s *redisServer) kill() {
 	}
 }
 
-func (s *redisServer) client() *redis.Client {
+func (s *redisServer) client() redis.UniversalClient {
 	return redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + s.port})
 }
 

@@ -20,8 +20,8 @@ import (
 //	notices:rev  hash: notice id → revision
 //	faq          hash: FAQ entry id → entry JSON
 const (
-	noticesKey    = "notices"
-	noticesRevKey = "notices:rev"
+	noticesKey    = "{notices}"
+	noticesRevKey = "{notices}:rev"
 	faqKey        = "faq"
 )
 

@@ -24,7 +24,7 @@ func testNotice(id string, start time.Time) notice.Notice {
 // store refuses more than notice.MaxNotices.
 func TestNoticesStore(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t, redistest.Real(t)).Notices()
+	st := newStore(t, redistest.Universal(t)).Notices()
 	n, created, err := st.Put(ctx, testNotice("erp-1", t0.Add(time.Hour)))
 	if err != nil || !created || n.Revision != 1 {
 		t.Fatalf("first Put = rev %d, created %v, %v; want rev 1, created", n.Revision, created, err)
@@ -81,7 +81,7 @@ func TestNoticesStore(t *testing.T) {
 // and revision across more than one read, and counted by (topic, revision).
 func TestFeedbackStore(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t, redistest.Real(t)).Feedback()
+	st := newStore(t, redistest.Universal(t)).Feedback()
 	var ids []string
 	for i := range 30 {
 		f := feedback.Feedback{Time: t0, Channel: feedback.ChannelCustomer, ShopID: "shop", OrderID: "ord_1",
@@ -144,7 +144,7 @@ func TestFeedbackStore(t *testing.T) {
 // key.
 func TestFeedbackAllow(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t, redistest.Real(t)).Feedback()
+	st := newStore(t, redistest.Universal(t)).Feedback()
 	for i := range 3 {
 		if ok, _, err := st.Allow(ctx, "o:ord_1", 3, time.Hour); !ok || err != nil {
 			t.Fatalf("use %d refused: %v", i+1, err)
@@ -162,7 +162,7 @@ func TestFeedbackAllow(t *testing.T) {
 // TestFAQStore: put/replace/delete and the entry limit.
 func TestFAQStore(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t, redistest.Real(t)).FAQ()
+	st := newStore(t, redistest.Universal(t)).FAQ()
 	e := help.Entry{ID: "when", Topic: "delivery-date", Question: map[string]string{"en": "When?", "de": "Wann?"},
 		Answer: map[string]string{"en": "Soon.", "de": "Bald."}}
 	if created, err := st.Put(ctx, e); !created || err != nil {

@@ -15,9 +15,9 @@ import (
 )
 
 func TestOpenOrdersClaimLeasesAndReschedules(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		open := store.New(rdb, store.Options{}).OpenOrders()
+		open := store.New(rdb, store.Options{Partitions: 4}).OpenOrders()
 		for i, id := range []string{"o1", "o2", "o3"} {
 			if err := open.Add(ctx, "v1", id, t0.Add(time.Duration(i)*time.Second)); err != nil {
 				t.Fatal(err)
@@ -67,9 +67,9 @@ func TestOpenOrdersClaimLeasesAndReschedules(t *testing.T) {
 }
 
 func TestOpenOrdersConcurrentClaimsAreDisjoint(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		open := store.New(rdb, store.Options{}).OpenOrders()
+		open := store.New(rdb, store.Options{Partitions: 4}).OpenOrders()
 		const n = 200
 		for i := range n {
 			if err := open.Add(ctx, "v1", fmt.Sprintf("o%03d", i), t0); err != nil {
@@ -113,7 +113,7 @@ func TestOpenOrdersConcurrentClaimsAreDisjoint(t *testing.T) {
 func TestOpenOrdersUnavailable(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	defer rdb.Close()
-	open := store.New(rdb, store.Options{}).OpenOrders()
+	open := store.New(rdb, store.Options{Partitions: 4}).OpenOrders()
 	ctx := context.Background()
 	if err := open.Add(ctx, "v1", "o1", t0); erpgate.ErrorCode(err) != erpgate.Unavailable {
 		t.Errorf("Add = %v, want Unavailable", err)
@@ -126,9 +126,9 @@ func TestOpenOrdersUnavailable(t *testing.T) {
 // TestOpenOrdersWake: every order due after now becomes due now, over more
 // than one step; orders due already keep their time.
 func TestOpenOrdersWake(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		open := store.New(rdb, store.Options{}).OpenOrders()
+		open := store.New(rdb, store.Options{Partitions: 1}).OpenOrders() // one set: the wake takes more than one step
 		if err := open.Add(ctx, "v1", "early", t0.Add(-time.Minute)); err != nil {
 			t.Fatal(err)
 		}
@@ -152,5 +152,43 @@ func TestOpenOrdersWake(t *testing.T) {
 		if n, err := open.Wake(ctx, "v1", t0.Add(2*time.Hour)); err != nil || n != 0 {
 			t.Errorf("wake after the leases: %d, %v; want 0", n, err)
 		}
+	})
+}
+
+// TestOpenOrdersClaimRoundRobin: claims start at the next partition each
+// time, so an order in a quiet partition is claimed within one round of
+// claims even while another partition has more due than a claim takes.
+func TestOpenOrdersClaimRoundRobin(t *testing.T) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Partitions: 4})
+		open := s.OpenOrders()
+		sp := s.Space()
+		quiet := ""
+		for i := 0; quiet == ""; i++ {
+			if id := fmt.Sprint("o", i); sp.Of(id) == 2 {
+				quiet = id
+			}
+		}
+		for i := 0; i < 100; i++ {
+			if id := fmt.Sprint("b", i); sp.Of(id) == 0 {
+				if err := open.Add(ctx, "v1", id, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := open.Add(ctx, "v1", quiet, t0); err != nil {
+			t.Fatal(err)
+		}
+		for range sp.N() {
+			ids, err := open.Claim(ctx, "v1", t0, t0.Add(time.Hour), 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(ids, quiet) {
+				return
+			}
+		}
+		t.Errorf("the quiet partition's order was not claimed within %d claims", sp.N())
 	})
 }

@@ -297,27 +297,35 @@ func (b *Outbox) DeadLetters(ctx context.Context, after string, count int64) ([]
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	type one struct {
-		p int
-		x redis.XMessage
+	out := []DeadLetter{}
+	for _, e := range merged(cmds, false, count) {
+		out = append(out, deadLetterOf(e.p, e.x))
 	}
-	var all []one
+	return out, nil
+}
+
+// partEntry is a stream entry of partition p.
+type partEntry struct {
+	p int
+	x redis.XMessage
+}
+
+// merged returns up to n of the entries cmds[p] read from partition p's
+// stream, for every p, in the order of deadLess (reversed with desc).
+func merged(cmds []*redis.XMessageSliceCmd, desc bool, n int64) []partEntry {
+	var all []partEntry
 	for p, c := range cmds {
 		for _, x := range c.Val() {
-			all = append(all, one{p, x})
+			all = append(all, partEntry{p, x})
 		}
 	}
-	slices.SortFunc(all, func(a, b one) int {
-		if deadLess(a.p, a.x.ID, b.p, b.x.ID) {
+	slices.SortFunc(all, func(a, b partEntry) int {
+		if deadLess(a.p, a.x.ID, b.p, b.x.ID) != desc {
 			return -1
 		}
 		return 1
 	})
-	out := make([]DeadLetter, 0, min(int64(len(all)), count))
-	for _, e := range all[:min(int64(len(all)), count)] {
-		out = append(out, deadLetterOf(e.p, e.x))
-	}
-	return out, nil
+	return all[:min(int64(len(all)), n)]
 }
 
 // deadLetterOf decodes entry x of partition p's dead-letter stream.

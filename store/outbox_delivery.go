@@ -54,7 +54,7 @@ func (s *Store) LoadOrdersFor(ctx context.Context, target string, ids []string) 
 	cmds := make([]*redis.SliceCmd, len(ids))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, orderKey(id), fields...)
+			cmds[i] = p.HMGet(ctx, s.orderKey(id), fields...)
 		}
 		return nil
 	})

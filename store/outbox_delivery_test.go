@@ -26,7 +26,7 @@ func acceptOrders(t *testing.T, s *store.Store, ids ...string) {
 // TestLoadOrders: a batch's orders come back index by index; a missing one
 // is NotFound without failing the others.
 func TestLoadOrders(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		s := newStore(t, rdb)
 		ctx := context.Background()
 		acceptOrders(t, s, "ord_1", "ord_2")
@@ -56,7 +56,7 @@ func TestLoadOrders(t *testing.T) {
 // TestLoadOrdersForTellsFreshOrders: an order is fresh for a target until
 // the target has a result for it, whatever the other target did.
 func TestLoadOrdersForTellsFreshOrders(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		s := newStore(t, rdb)
 		ctx := context.Background()
 		acceptOrders(t, s, "ord_1", "ord_2")
@@ -85,7 +85,7 @@ func TestLoadOrdersForTellsFreshOrders(t *testing.T) {
 }
 
 func TestLoadOrdersRedisDownIsUnavailable(t *testing.T) {
-	s := store.New(downClient(t), store.Options{})
+	s := store.New(downClient(t), store.Options{Partitions: 1})
 	if _, _, err := s.LoadOrders(context.Background(), []string{"ord_1"}); code(err) != erpgate.Unavailable {
 		t.Errorf("LoadOrders error %v, want code unavailable", err)
 	}
@@ -95,7 +95,7 @@ func TestLoadOrdersRedisDownIsUnavailable(t *testing.T) {
 // leave together in one pipeline) are each applied to their own order, and
 // the forward-only rule still holds per call.
 func TestSetResultConcurrent(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		s := newStore(t, rdb)
 		ctx := context.Background()
 		const n = 60
@@ -149,7 +149,7 @@ func TestSetResultConcurrent(t *testing.T) {
 // TestSetResultRedisDownIsUnavailable: a failed pipeline is each caller's
 // Unavailable.
 func TestSetResultRedisDownIsUnavailable(t *testing.T) {
-	s := store.New(downClient(t), store.Options{})
+	s := store.New(downClient(t), store.Options{Partitions: 1})
 	err := s.SetResult(context.Background(), "ord_1", erp.V2, store.TargetResult{State: erp.StateCreated, UpdatedAt: t0}, true)
 	if code(err) != erpgate.Unavailable {
 		t.Errorf("SetResult error %v, want code unavailable", err)
@@ -159,7 +159,7 @@ func TestSetResultRedisDownIsUnavailable(t *testing.T) {
 // TestSetResultAfterScriptFlush: the scripts were flushed from Redis (a
 // restart); a result is still recorded.
 func TestSetResultAfterScriptFlush(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		s := newStore(t, rdb)
 		ctx := context.Background()
 		if _, err := s.Accept(ctx, intake("ord_1", "shop-a", "EXT-1", "fp", "")); err != nil {

@@ -178,7 +178,7 @@ func (b *Outbox) SkipDelivered(ctx context.Context, target, holder string) (Skip
 		_, err := b.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, e := range es {
 				if e.typ == erp.TypeOrderCreate && e.only == "" && e.orderID != "" {
-					cmds[i] = p.HGet(ctx, orderKey(e.orderID), "res:"+holder)
+					cmds[i] = p.HGet(ctx, b.s.orderKey(e.orderID), "res:"+holder)
 				}
 			}
 			return nil

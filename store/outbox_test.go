@@ -19,7 +19,7 @@ import (
 )
 
 // acceptN accepts n orders ord_0 … ord_<n-1> and returns their outbox ids.
-func acceptN(t *testing.T, s *store.Store, rdb *redis.Client, n int) []string {
+func acceptN(t *testing.T, s *store.Store, rdb redis.UniversalClient, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	for i := range n {
@@ -53,7 +53,7 @@ func ids(ms []erp.Message) []string {
 }
 
 // pendingOf returns consumer and delivery count of a pending entry.
-func pendingOf(t *testing.T, rdb *redis.Client, target, id string) (string, int64, bool) {
+func pendingOf(t *testing.T, rdb redis.UniversalClient, target, id string) (string, int64, bool) {
 	t.Helper()
 	p := rdb.XPendingExt(context.Background(), &redis.XPendingExtArgs{Stream: "outbox:{p0.0}", Group: "erp-" + target, Start: id, End: id, Count: 1}).Val()
 	if len(p) == 0 {
@@ -63,7 +63,7 @@ func pendingOf(t *testing.T, rdb *redis.Client, target, id string) (string, int6
 }
 
 func TestOutboxReadAck(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		ob := s.Outbox()
@@ -99,7 +99,7 @@ func TestOutboxReadAck(t *testing.T) {
 }
 
 func TestOutboxDeferAndDue(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		ob := s.Outbox()
@@ -161,7 +161,7 @@ func TestOutboxDeferAndDue(t *testing.T) {
 }
 
 func TestOutboxDueDropsStaleSchedules(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		ob := s.Outbox()
@@ -189,7 +189,7 @@ func TestOutboxDueDropsStaleSchedules(t *testing.T) {
 }
 
 func TestOutboxReclaim(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		ob := s.Outbox()
@@ -223,7 +223,7 @@ func TestOutboxReclaim(t *testing.T) {
 }
 
 func TestOutboxDeadLetterAndReplay(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		ob := s.Outbox()
@@ -294,7 +294,7 @@ func TestOutboxDeadLetterAndReplay(t *testing.T) {
 }
 
 func TestOutboxStats(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		now := time.Now()
 		s := store.New(rdb, store.Options{Now: func() time.Time { return now.Add(time.Minute) }, Partitions: 1})
@@ -332,7 +332,7 @@ func TestOutboxStats(t *testing.T) {
 }
 
 func TestOutboxTrimNeverDropsUnacked(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		ob := s.Outbox()
@@ -380,7 +380,7 @@ func TestOutboxTrimNeverDropsUnacked(t *testing.T) {
 }
 
 func TestOutboxPruneConsumers(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	ctx := context.Background()
 	s := newStore(t, rdb)
 	ob := s.Outbox()
@@ -417,7 +417,7 @@ func TestOutboxPruneConsumers(t *testing.T) {
 }
 
 func TestCollector(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		ob := s.Outbox()
@@ -447,7 +447,7 @@ erpgate_outbox_pending_messages{target="v2"} 1
 }
 
 func TestCollectorRedisDown(t *testing.T) {
-	s := store.New(downClient(t), store.Options{})
+	s := store.New(downClient(t), store.Options{Partitions: 1})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(s.Collector())
 	n, err := testutil.GatherAndCount(reg)
@@ -457,7 +457,7 @@ func TestCollectorRedisDown(t *testing.T) {
 }
 
 func TestOutboxTouch(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		ob := s.Outbox()

@@ -14,7 +14,7 @@ import (
 // once, then refuses with a wait of about one interval; other clients have
 // their own buckets. On miniredis (the embedded mode) and real Redis.
 func TestRateLimiterBurstThenLimit(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		l := store.NewRateLimiter(rdb)
 		for i := range 5 {

@@ -35,9 +35,9 @@ import (
 	"erpgate/manifest"
 )
 
-const releaseManifestsKey = "release:manifests"
+const releaseManifestsKey = "{release}:manifests"
 
-func approvalsKey(rev int64) string { return "release:approvals:" + strconv.FormatInt(rev, 10) }
+func approvalsKey(rev int64) string { return "{release}:approvals:" + strconv.FormatInt(rev, 10) }
 
 // approveScript: KEYS rev, approvals, history, plan; ARGV rev, actor, approval json,
 // comment, atms, maxlen, default plan json.

@@ -43,7 +43,7 @@ func problemFields(err error) []string {
 // missing approval, writes nothing, and passes once they are recorded; the
 // approvals and the change that relied on them are in the history.
 func TestReleaseGatesRefuseUntilApproved(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		reg := prometheus.NewRegistry()
 		m := erp.NewReleaseMetrics()
@@ -126,7 +126,7 @@ erpgate_release_approvals_total 2
 // (here a narrowing, which itself needs none) leaves the next widening
 // without approvals. A back-out is never gated.
 func TestReleaseChangeVoidsApprovals(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		p := erp.DefaultReleasePlan()
@@ -179,7 +179,7 @@ func signedManifest(t *testing.T, version, binSum string) manifest.Manifest {
 // again changes nothing, another one is a conflict; a promotion to a version
 // under require_manifest needs it, and records live and back-out target.
 func TestReleaseManifestLibrary(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		p := erp.DefaultReleasePlan().BackedOut()

@@ -62,15 +62,15 @@ const (
 )
 
 const (
-	releasePlanKey    = "release:plan"
-	releaseRevKey     = "release:rev"
-	releaseHistoryKey = "release:history"
-	shadowSampleKey   = "release:shadow:sample"
+	releasePlanKey    = "{release}:plan"
+	releaseRevKey     = "{release}:rev"
+	releaseHistoryKey = "{release}:history"
+	shadowSampleKey   = "{release}:shadow:sample"
 )
 
-func shadowKey(orderID string) string { return "release:shadow:o:" + orderID }
+func shadowKey(orderID string) string { return "{release}:shadow:o:" + orderID }
 func windowKey(rev int64, kind string) string {
-	return "release:win:" + strconv.FormatInt(rev, 10) + ":" + kind
+	return "{release}:win:" + strconv.FormatInt(rev, 10) + ":" + kind
 }
 
 // ReleaseOptions configures Releases. Zero values take the defaults.

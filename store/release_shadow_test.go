@@ -19,7 +19,7 @@ var _ erp.ShadowResultStore = (*store.Releases)(nil)
 // and the comparison left to the caller when the other answer came without
 // a projection (recorded by RecordAnswer, as an older instance does).
 func TestShadowStoreRecordResult(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		total := order.MustDecimal("12.34")
@@ -72,7 +72,7 @@ func TestShadowStoreRecordResult(t *testing.T) {
 // TestShadowStoreComparesAsCompareAnswers holds the script's comparison of
 // projections to erp.CompareAnswers over random pairs of answers.
 func TestShadowStoreComparesAsCompareAnswers(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		rnd := rand.New(rand.NewPCG(1, 2))

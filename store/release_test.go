@@ -25,9 +25,9 @@ import (
 var relT0 = time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
 
 // relEach runs f on miniredis and, when available, on the real Redis.
-func relEach(t *testing.T, f func(t *testing.T, rdb *redis.Client)) {
+func relEach(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient)) {
 	t.Run("mini", func(t *testing.T) { c, _ := redistest.Mini(t); f(t, c) })
-	t.Run("real", func(t *testing.T) { f(t, redistest.Real(t)) })
+	t.Run("real", func(t *testing.T) { f(t, redistest.Universal(t)) })
 }
 
 func relStore(t *testing.T, rdb redis.UniversalClient) *store.Store {
@@ -78,13 +78,10 @@ func relAccept(t *testing.T, s *store.Store, prefix string, n int) []string {
 
 // releaseKeys digests every release:* key, to prove a refused change wrote
 // nothing.
-func releaseKeys(t *testing.T, rdb *redis.Client) string {
+func releaseKeys(t *testing.T, rdb redis.UniversalClient) string {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, "release:*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := redistest.Keys(t, rdb, "{release}:*")
 	slices.Sort(keys)
 	var b strings.Builder
 	for _, k := range keys {
@@ -101,7 +98,7 @@ func releaseKeys(t *testing.T, rdb *redis.Client) string {
 }
 
 func TestReleaseCurrentIsDefaultOnAFreshRedis(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		p, err := r.Current(context.Background())
 		if err != nil {
@@ -124,7 +121,7 @@ func TestReleaseCurrentIsDefaultOnAFreshRedis(t *testing.T) {
 // revision and a history entry with who, when and why; a stale expected
 // revision is a Conflict that writes nothing.
 func TestReleaseSetCompareAndSetAndHistory(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		canary := erp.DefaultReleasePlan()
@@ -182,7 +179,7 @@ func TestReleaseSetCompareAndSetAndHistory(t *testing.T) {
 }
 
 func TestReleaseSetRefusesInvalidChanges(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		before := releaseKeys(t, rdb)
@@ -204,7 +201,7 @@ func TestReleaseSetRefusesInvalidChanges(t *testing.T) {
 }
 
 func TestReleaseBackoutAndPromote(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		reg := prometheus.NewRegistry()
 		m := erp.NewReleaseMetrics()
@@ -271,7 +268,7 @@ erpgate_release_revision 3
 // their own revision and history entry; with an expected revision exactly
 // one of the racers wins.
 func TestReleaseConcurrentChanges(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := relStore(t, rdb)
 		const workers, each = 6, 4
@@ -332,7 +329,7 @@ func TestReleaseWatcherFollowsChanges(t *testing.T) {
 	if store.ReleasePollInterval > 500*time.Millisecond {
 		t.Fatalf("ReleasePollInterval %v: a change must reach every instance well within a second", store.ReleasePollInterval)
 	}
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, a := relReleases(t, rdb, store.ReleaseOptions{})
 		_, b := relReleases(t, rdb, store.ReleaseOptions{Poll: 10 * time.Millisecond})
@@ -350,8 +347,8 @@ func TestReleaseWatcherFollowsChanges(t *testing.T) {
 		}
 
 		// A plan that does not decode is not applied; the last one stays.
-		rdb.Set(ctx, "release:plan", `{"revision":2,"stage":`, 0)
-		rdb.Set(ctx, "release:rev", "2", 0)
+		rdb.Set(ctx, "{release}:plan", `{"revision":2,"stage":`, 0)
+		rdb.Set(ctx, "{release}:rev", "2", 0)
 		if err := b.Refresh(ctx); code(err) != erpgate.Internal {
 			t.Errorf("refresh of an undecodable stored plan: got %v, want internal", err)
 		}
@@ -361,8 +358,8 @@ func TestReleaseWatcherFollowsChanges(t *testing.T) {
 		// One that decodes but breaks the rules is obeyed as far as safe
 		// (every instance obeys the same document): stage 9 with an
 		// unknown target "v3", which stays paused.
-		rdb.Set(ctx, "release:plan", `{"revision":3,"stage":9,"targets":{"v1":"active","v2":"paused","v3":"active"},"authoritative":"v1"}`, 0)
-		rdb.Set(ctx, "release:rev", "3", 0)
+		rdb.Set(ctx, "{release}:plan", `{"revision":3,"stage":9,"targets":{"v1":"active","v2":"paused","v3":"active"},"authoritative":"v1"}`, 0)
+		rdb.Set(ctx, "{release}:rev", "3", 0)
 		if err := b.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -384,7 +381,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
 }
 
 func TestShadowStoreRecordAnswerPairsOnce(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		total := order.MustDecimal("12.34")
@@ -410,20 +407,20 @@ func TestShadowStoreRecordAnswerPairsOnce(t *testing.T) {
 				t.Errorf("step %d: got %+v, want %+v", i, got, step.want)
 			}
 		}
-		if ttl := rdb.PTTL(ctx, "release:shadow:o:ord_x").Val(); ttl <= 0 || ttl > 25*time.Hour {
+		if ttl := rdb.PTTL(ctx, "{release}:shadow:o:ord_x").Val(); ttl <= 0 || ttl > 25*time.Hour {
 			t.Errorf("compared pair ttl: got %v, want ≤ 1 day", ttl)
 		}
 		if _, err := r.RecordAnswer(ctx, "ord_y", erp.V2, v2, erp.V1); err != nil {
 			t.Fatal(err)
 		}
-		if ttl := rdb.PTTL(ctx, "release:shadow:o:ord_y").Val(); ttl < 6*24*time.Hour {
+		if ttl := rdb.PTTL(ctx, "{release}:shadow:o:ord_y").Val(); ttl < 6*24*time.Hour {
 			t.Errorf("waiting answer ttl: got %v, want about 7 days", ttl)
 		}
 	})
 }
 
 func TestShadowStoreWindowSlides(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		var n, bads int
@@ -449,7 +446,7 @@ func TestShadowStoreWindowSlides(t *testing.T) {
 }
 
 func TestShadowStoreMismatchSampleIsBounded(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		_, r := relReleases(t, rdb, store.ReleaseOptions{})
 		for i := range 105 {
@@ -476,7 +473,7 @@ func TestShadowStoreMismatchSampleIsBounded(t *testing.T) {
 // their entries are (pending or not yet delivered); the kept ones are due at
 // once, uncharged; replays follow their target.
 func TestSkipDelivered(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s, r := relReleases(t, rdb, store.ReleaseOptions{})
 		ids := relAccept(t, s, "skip", 6)
@@ -547,7 +544,7 @@ func TestSkipDelivered(t *testing.T) {
 // and v2 had not answered show v1's answer once the plan backs out, and the
 // hook hears about each once.
 func TestReconcileAfterBackout(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		var mu sync.Mutex
 		var heard []string
@@ -604,7 +601,7 @@ func TestReconcileAfterBackout(t *testing.T) {
 // TestReconcileRunsAfterAChangeOfAuthority: Run reconciles by itself after a
 // back-out made on this instance.
 func TestReconcileRunsAfterAChangeOfAuthority(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s, r := relReleases(t, rdb, store.ReleaseOptions{Poll: 10 * time.Millisecond, ReconcileDelay: 10 * time.Millisecond})
 		ids := relAccept(t, s, "auto", 1)
@@ -624,7 +621,7 @@ func TestReconcileRunsAfterAChangeOfAuthority(t *testing.T) {
 }
 
 func TestPromoteSkippingWhatV1Holds(t *testing.T) {
-	relEach(t, func(t *testing.T, rdb *redis.Client) {
+	relEach(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s, r := relReleases(t, rdb, store.ReleaseOptions{})
 		if _, _, err := r.Backout(ctx, relChange("drill")); err != nil {

@@ -14,44 +14,29 @@ import (
 // is the only one Redis may refuse for memory (later writes of a script that
 // has written are allowed).
 
-// acceptScript accepts a batch of orders (batch.go), each on its own as if
-// alone, in order.
-// KEYS feed, outbox, then per order: ord, ext, trk[, key]
-// ARGV feedmaxlen, n, then per order: nkeys (3|4), id, fp, json, shop, ext, token, event, atms, idemkey
+// acceptScript accepts a batch of orders of one partition (batch.go), each
+// on its own as if alone, in order. Every key is under the partition's hash
+// tag, so the call stays in one slot. The Idempotency-Key record is not
+// here: it lives in its own slot and is claimed before (claim.go).
+// KEYS feed, outbox, then per order: ord, ext, trk
+// ARGV feedmaxlen, n, then per order: nkeys (3), id, fp, json, shop, ext, token, event, atms, idemkey
 // Returns per order {"ok", id, outboxID} | {"replay", id} | {"mismatch", id} |
 // {"exists", id} | {"err", message}. An order whose step fails (a Redis
 // error) is that order's "err" only; the orders after it still run.
 var acceptScript = redis.NewScript(`
 local feed, outbox, maxlen = KEYS[1], KEYS[2], ARGV[1]
-local function split(v)
-  if not v then return nil end
-  local sp = string.find(v, ' ', 1, true)
-  return string.sub(v, 1, sp - 1), string.sub(v, sp + 1)
-end
-local function accept(ok, ek, tk, ik, id, fp, json, shop, ext, token, ev, at, idem)
-  -- One MGET and one MSET for both records: each redis.call costs a
-  -- dispatch and a reply conversion, a sizeable part of an accept.
-  local eid, efp, kid, kfp
-  if ik then
-    local v = redis.call('MGET', ek, ik)
-    eid, efp = split(v[1])
-    kid, kfp = split(v[2])
-  else
-    eid, efp = split(redis.call('GET', ek))
-  end
-  if eid or kid then
-    -- Both records must name the same order with the same content, else
-    -- the shop reused a key for something else.
-    if (eid and efp ~= fp) or (kid and kfp ~= fp) or (eid and kid and eid ~= kid) then
-      return {'mismatch', eid or kid}
-    end
-    return {'replay', eid or kid}
+local function accept(ok, ek, tk, id, fp, json, shop, ext, token, ev, at, idem)
+  local v = redis.call('GET', ek)
+  if v then
+    local sp = string.find(v, ' ', 1, true)
+    local eid, efp = string.sub(v, 1, sp - 1), string.sub(v, sp + 1)
+    if efp ~= fp then return {'mismatch', eid} end
+    return {'replay', eid}
   end
   if redis.call('EXISTS', ok) == 1 then return {'exists', id} end
-  local rec = id .. ' ' .. fp
   redis.call('HSET', ok, 'json', json, 'shop', shop, 'ext', ext, 'token', token,
     'fp', fp, 'key', idem, 'status', 'accepted', 'created', at)
-  if ik then redis.call('MSET', ek, rec, ik, rec) else redis.call('SET', ek, rec) end
+  redis.call('SET', ek, id .. ' ' .. fp)
   local e = redis.call('XADD', tk, '*', 'ev', ev)
   redis.call('XADD', feed, 'MAXLEN', '~', maxlen, '*', 'o', id, 'e', e)
   local ob = redis.call('XADD', outbox, '*', 'type', 'order.create', 'id', id, 'at', at)
@@ -61,9 +46,7 @@ local out = {}
 local k, a = 3, 3
 for i = 1, tonumber(ARGV[2]) do
   local nk = tonumber(ARGV[a])
-  local ik = nil
-  if nk == 4 then ik = KEYS[k + 3] end
-  local done, res = pcall(accept, KEYS[k], KEYS[k + 1], KEYS[k + 2], ik,
+  local done, res = pcall(accept, KEYS[k], KEYS[k + 1], KEYS[k + 2],
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9])
   if not done then
     if type(res) == 'table' and res.err then res = res.err end

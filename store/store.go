@@ -4,18 +4,26 @@
 //
 // # Key layout
 //
-//	ord:<orderID>               hash: json (canonical order), shop, ext, token, fp (request
+// Orders are spread over the partitions of Options.Partitions (package
+// partition); T is a partition's hash tag, braces included ("{p3.17}"). An
+// order's partition follows from its business key (shop, external id), and
+// its id is drawn into the same partition (NewOrderID), so the id alone
+// names T. Every key one atomic step touches shares one tag, so the same
+// keys and code serve one node, Sentinel and Redis Cluster.
+//
+//	ord:T:<orderID>             hash: json (canonical order), shop, ext, token, fp (request
 //	                            fingerprint), key (Idempotency-Key or ""), created (unix ms),
 //	                            status ("accepted" | "erp_received" | "rejected" | "failed"),
 //	                            reason (shop-safe), res:<target> (JSON TargetResult)
-//	idem:ext:<shop>:<externalID> string "<orderID> <fp>": the natural idempotency key
-//	idem:key:<shop>:<key>       string "<orderID> <fp>": the Idempotency-Key header
-//	trk:<orderID>, trk:feed     the tracking streams (layout in package tracking); accept
-//	                            writes the first event
-//	outbox:T                    stream of partition T (T = partition.Space.Tag(p), braces
-//	                            included), one entry per message: type, id (order or
-//	                            document id, of partition p), at (accept time, unix ms), and
-//	                            for replays only (the one target that delivers it) and
+//	idem:ext:T:<shop>:<externalID> string "<orderID> <fp>": the natural idempotency key,
+//	                            in the order's slot (written by the accept script)
+//	idem:key:<shop>:<key>       string "<orderID> <fp> <externalID>": the Idempotency-Key
+//	                            claim, in a slot of its own (claim.go)
+//	trk:T:<orderID>, trk:dedup:T:<orderID>  the order's timeline, trk:feed:T the partition's
+//	                            tracking feed (package tracking); accept writes the first event
+//	outbox:T                    stream of partition T, one entry per message: type, id (order
+//	                            or document id, of partition p), at (accept time, unix ms),
+//	                            and for replays only (the one target that delivers it) and
 //	                            replay (the dead-letter id)
 //	erp-<target>                consumer group of target on every outbox:T; the
 //	                            pseudo-consumer "_backoff" holds entries waiting out a retry
@@ -24,14 +32,22 @@
 //	                            entry (outbox id), at, dead_at; shown to operators as
 //	                            "<dead id>-<p>"
 //	outbox:dead:log:T           operator actions on partition p's dead letters (deadletter.go)
+//	{release}:…                 the release plan, its history, approvals, manifests,
+//	                            shadow comparisons and windows (release*.go): one tag,
+//	                            as their scripts touch several together
+//	{notices}, {notices}:rev    notices (notices.go); {fb}:log, {fb}:count feedback
+//	erpgate:partitions          the partition count, recorded at first Init
 //
 // Shop ids never contain ':', so the idempotency keys are unambiguous. An
 // order's accept writes its records, its first tracking event and its
 // outbox entry in one script: the outbox and feed entries go to the streams
 // of the order's partition (space.Of(orderID)), under the same hash tag, so
 // that on Redis Cluster the script runs within one slot. The consumers read
-// every partition (internal/streamgroup).
-
+// every partition (internal/streamgroup). The Idempotency-Key claim is the
+// one record of an accept outside its partition (claim.go). Single-key
+// records (rate limits, instances, FAQ) carry no tag: each is one slot
+// anyway.
+//
 // # Outbox rules
 //
 // Every entry stays until every consumer group has acknowledged it: the
@@ -49,9 +65,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -100,6 +118,14 @@ type Options struct {
 	// the first Init; an Init with another number is refused (see
 	// PartitionsKey).
 	Partitions int
+	// WaitReplicas, when positive, makes every accept wait until that many
+	// replicas hold it (Redis WAIT, sent after the accept on the same
+	// connection: wait.go) before it is confirmed; when fewer confirm
+	// within WaitTimeout (default DefaultWaitTimeout) the accept fails with
+	// OutcomeUnknown. WaitTimeout must stay below the client's read
+	// timeout.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // Store is the Redis-backed order store and outbox. It is safe for
@@ -141,7 +167,11 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	}
 	s.space = sp
 	s.outbox = newOutbox(s)
-	s.accepts = newAcceptBatcher(rdb, opt.AcceptBatch, opt.AcceptPipelines)
+	wt := opt.WaitTimeout
+	if wt <= 0 {
+		wt = DefaultWaitTimeout
+	}
+	s.accepts = newAcceptBatcher(rdb, sp, replicaWait{n: opt.WaitReplicas, timeout: wt}, opt.AcceptBatch, opt.AcceptPipelines)
 	return s
 }
 
@@ -198,6 +228,16 @@ func (s *Store) Init(ctx context.Context) error {
 	return nil
 }
 
+// PoolSize is the connection pool a gateway of partitions partitions and
+// targets ERP targets needs from go-redis (on a Redis Cluster: per node at
+// most): go-redis's default (10 per CPU) for requests and bookkeeping, plus
+// one connection for every blocked stream read, which holds its
+// connection for up to its block time: per partition one outbox reader per
+// target, one webhook feed reader and one tracking hub reader.
+func PoolSize(partitions, targets int) int {
+	return 10*runtime.GOMAXPROCS(0) + partitions*(targets+2)
+}
+
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
@@ -223,6 +263,25 @@ func CheckDurability(ctx context.Context, rdb redis.UniversalClient, log *slog.L
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		// Every primary holds a share of the orders: each must persist.
+		var mu sync.Mutex
+		var errs []error
+		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			if err := checkDurability(ctx, node, log.With("node", node.Options().Addr)); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("primary %s: %w", node.Options().Addr, err))
+				mu.Unlock()
+			}
+			return nil
+		})
+		return errors.Join(append(errs, err)...)
+	}
+	return checkDurability(ctx, rdb, log)
+}
+
+// checkDurability is CheckDurability of one server.
+func checkDurability(ctx context.Context, rdb redis.Cmdable, log *slog.Logger) error {
 	if cfg, err := rdb.ConfigGet(ctx, "append*").Result(); err == nil && cfg["appendonly"] != "" {
 		if cfg["appendonly"] != "yes" {
 			return errors.New("redis persistence: appendonly is " + cfg["appendonly"] + ", must be yes")
@@ -288,6 +347,25 @@ func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 		return Accepted{}, err
 	}
 	o := in.Order
+	if p := s.space.Of(partition.Join(o.ShopID, o.ExternalID)); s.space.Of(o.ID) != p {
+		return Accepted{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("store.Accept: order id %s is not in partition %d of its external id: draw it with NewOrderID", o.ID, p), "internal error")
+	}
+	if in.IdempotencyKey != "" {
+		return s.acceptWithKey(ctx, in) // claim.go
+	}
+	return s.accept(ctx, in)
+}
+
+// NewOrderID draws an order id with gen into the partition of the order's
+// business key (shop, external id), as Accept requires: the id alone then
+// names the partition, so every key of the order is found from it.
+func (s *Store) NewOrderID(shopID, externalID string, gen func() string) string {
+	return s.space.NewID(s.space.Of(partition.Join(shopID, externalID)), gen)
+}
+
+// accept runs the atomic accept of in in its partition.
+func (s *Store) accept(ctx context.Context, in Intake) (Accepted, error) {
+	o := in.Order
 	doc := in.Doc
 	if doc == nil {
 		var err error
@@ -300,12 +378,10 @@ func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 		created = s.now()
 	}
 	ms := strconv.FormatInt(created.UnixMilli(), 10)
-	keys := make([]string, 3, 4)
-	keys[0], keys[1], keys[2] = orderKey(o.ID), extKey(o.ShopID, o.ExternalID), tracking.StreamKey(o.ID)
-	if in.IdempotencyKey != "" {
-		keys = append(keys, idemKey(o.ShopID, in.IdempotencyKey))
-	}
-	res, err := s.accepts.run(ctx, s.space.TagOf(o.ID), keys, len(doc)+len(in.Event),
+	p := s.space.Of(o.ID)
+	tag := s.space.Tag(p)
+	keys := []string{orderKeyIn(tag, o.ID), extKeyIn(tag, o.ShopID, o.ExternalID), tracking.StreamKey(tag, o.ID)}
+	res, err := s.accepts.run(ctx, p, keys, len(doc)+len(in.Event),
 		o.ID, in.Fingerprint, doc, o.ShopID, o.ExternalID, in.Token, in.Event, ms, in.IdempotencyKey,
 	)
 	if err != nil {
@@ -318,13 +394,9 @@ func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 	case "ok":
 		return Accepted{OrderID: o.ID, ExternalID: o.ExternalID, Token: in.Token}, nil
 	case "mismatch":
-		return Accepted{}, &erpgate.Error{
-			Code:    erpgate.IdempotencyMismatch,
-			Message: "an order with this external_id or Idempotency-Key was already accepted with different content",
-			Err:     fmt.Errorf("existing order %s", res[1]),
-		}
+		return Accepted{}, mismatch(res[1])
 	case "replay":
-		v, err := s.rdb.HMGet(ctx, orderKey(res[1]), "ext", "token").Result()
+		v, err := s.rdb.HMGet(ctx, s.orderKey(res[1]), "ext", "token").Result()
 		if err != nil {
 			return Accepted{}, unavailable(err)
 		}
@@ -336,6 +408,15 @@ func (s *Store) Accept(ctx context.Context, in Intake) (Accepted, error) {
 		return Accepted{OrderID: res[1], ExternalID: ext, Token: tok, Replayed: true}, nil
 	default: // "exists": the caller generated an id already in use
 		return Accepted{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("order id %s already in use", res[1]), "internal error")
+	}
+}
+
+// mismatch is the error of a reused external id or Idempotency-Key.
+func mismatch(existing string) *erpgate.Error {
+	return &erpgate.Error{
+		Code:    erpgate.IdempotencyMismatch,
+		Message: "an order with this external_id or Idempotency-Key was already accepted with different content",
+		Err:     fmt.Errorf("existing order %s", existing),
 	}
 }
 
@@ -415,7 +496,7 @@ func (s *Store) Order(ctx context.Context, id string) (*Record, error) {
 	if id == "" || strings.ContainsAny(id, " :") {
 		return nil, notFound(id)
 	}
-	h, err := s.rdb.HGetAll(ctx, orderKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.orderKey(id)).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -444,7 +525,7 @@ func (s *Store) OrderByExternalID(ctx context.Context, shopID, externalID string
 	if shopID == "" || strings.Contains(shopID, ":") || externalID == "" {
 		return nil, notFound(externalID)
 	}
-	v, err := s.rdb.Get(ctx, extKey(shopID, externalID)).Result()
+	v, err := s.rdb.Get(ctx, s.extKey(shopID, externalID)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, notFound(externalID)
 	}
@@ -465,7 +546,7 @@ func (s *Store) OrderByExternalID(ctx context.Context, shopID, externalID string
 // LoadOrder returns the canonical order id (for the delivery workers).
 // Errors: NotFound, Unavailable.
 func (s *Store) LoadOrder(ctx context.Context, id string) (*order.Order, error) {
-	doc, err := s.rdb.HGet(ctx, orderKey(id), "json").Result()
+	doc, err := s.rdb.HGet(ctx, s.orderKey(id), "json").Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, notFound(id)
 	}
@@ -507,7 +588,7 @@ func (s *Store) SetResult(ctx context.Context, orderID, target string, r TargetR
 		reason = r.Reason
 	}
 	// Concurrent results leave together in one pipeline (outbox_delivery.go).
-	res, err := s.outbox.results.run(ctx, s.rdb, []string{orderKey(orderID)},
+	res, err := s.outbox.results.run(ctx, s.rdb, []string{s.orderKey(orderID)},
 		"res:"+target, doc, r.State, auth, status, reason)
 	if err != nil {
 		return unavailable(err)
@@ -535,10 +616,19 @@ func retryKey(tag, target string) string { return "outbox:retry:" + tag + ":" + 
 func deadKey(tag string) string          { return "outbox:dead:" + tag }
 func deadLogKey(tag string) string       { return "outbox:dead:log:" + tag }
 
-func orderKey(id string) string       { return "ord:" + id }
-func extKey(shop, ext string) string  { return "idem:ext:" + shop + ":" + ext }
-func idemKey(shop, key string) string { return "idem:key:" + shop + ":" + key }
-func group(target string) string      { return "erp-" + target }
+// orderKey is the record of order id, under its partition's tag.
+func (s *Store) orderKey(id string) string { return orderKeyIn(s.space.TagOf(id), id) }
+
+// extKey is the business-key idempotency record of (shop, ext), under the
+// partition's tag of the business key — the order's partition.
+func (s *Store) extKey(shop, ext string) string {
+	return extKeyIn(s.space.TagOf(partition.Join(shop, ext)), shop, ext)
+}
+
+func orderKeyIn(tag, id string) string      { return "ord:" + tag + ":" + id }
+func extKeyIn(tag, shop, ext string) string { return "idem:ext:" + tag + ":" + shop + ":" + ext }
+func idemKey(shop, key string) string       { return "idem:key:" + shop + ":" + key }
+func group(target string) string            { return "erp-" + target }
 func notFound(what string) *erpgate.Error {
 	return erpgate.Errorf(erpgate.NotFound, "order %q not found", what)
 }
@@ -577,7 +667,9 @@ func notSent(err error) bool {
 	var re redis.Error
 	if errors.As(err, &re) {
 		msg := re.Error()
-		for _, p := range []string{"OOM ", "READONLY ", "LOADING ", "BUSY ", "MASTERDOWN ", "NOREPLICAS ", "MISCONF ", "NOSCRIPT "} {
+		for _, p := range []string{"OOM ", "READONLY ", "LOADING ", "BUSY ", "MASTERDOWN ", "NOREPLICAS ", "MISCONF ", "NOSCRIPT ",
+			// Cluster answers: the command did not run (wait.go retries them first).
+			"MOVED ", "ASK ", "TRYAGAIN ", "CLUSTERDOWN ", "CROSSSLOT "} {
 			if strings.HasPrefix(msg, p) {
 				return true
 			}

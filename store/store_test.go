@@ -24,16 +24,16 @@ import (
 // ERPGATE_REDIS_ADDR is set.
 type backend struct {
 	name string
-	new  func(t *testing.T) *redis.Client
+	new  func(t *testing.T) redis.UniversalClient
 }
 
 var backends = []backend{
-	{"mini", func(t *testing.T) *redis.Client { c, _ := redistest.Mini(t); return c }},
-	{"real", func(t *testing.T) *redis.Client { return redistest.Real(t) }},
+	{"mini", func(t *testing.T) redis.UniversalClient { c, _ := redistest.Mini(t); return c }},
+	{"real", func(t *testing.T) redis.UniversalClient { return redistest.Universal(t) }},
 }
 
 // eachBackend runs f once per backend.
-func eachBackend(t *testing.T, f func(t *testing.T, rdb *redis.Client)) {
+func eachBackend(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient)) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) { f(t, b.new(t)) })
 	}
@@ -77,13 +77,10 @@ func code(err error) string { return erpgate.ErrorCode(err) }
 
 // snapshot returns every key with a digest of its content, to prove that a
 // call wrote nothing.
-func snapshot(t *testing.T, rdb *redis.Client) map[string]string {
+func snapshot(t *testing.T, rdb redis.UniversalClient) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := redistest.Keys(t, rdb, "*")
 	m := make(map[string]string)
 	for _, k := range keys {
 		typ := rdb.Type(ctx, k).Val()
@@ -111,7 +108,7 @@ func sameSnapshot(t *testing.T, got, want map[string]string) {
 }
 
 func TestAcceptWritesEverythingOnce(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		in := intake("ord_1", "shop-a", "EXT-1", "fp1", "key-1")
@@ -136,17 +133,17 @@ func TestAcceptWritesEverythingOnce(t *testing.T) {
 		}
 
 		// The documented layout.
-		if v := rdb.Get(ctx, "idem:ext:shop-a:EXT-1").Val(); v != "ord_1 fp1" {
+		if v := rdb.Get(ctx, "idem:ext:{p0.0}:shop-a:EXT-1").Val(); v != "ord_1 fp1" {
 			t.Errorf("idem:ext = %q, want %q", v, "ord_1 fp1")
 		}
-		if v := rdb.Get(ctx, "idem:key:shop-a:key-1").Val(); v != "ord_1 fp1" {
-			t.Errorf("idem:key = %q, want %q", v, "ord_1 fp1")
+		if v := rdb.Get(ctx, "idem:key:shop-a:key-1").Val(); v != "ord_1 fp1 EXT-1" {
+			t.Errorf("idem:key = %q, want %q", v, "ord_1 fp1 EXT-1")
 		}
-		evs := rdb.XRange(ctx, tracking.StreamKey("ord_1"), "-", "+").Val()
+		evs := rdb.XRange(ctx, tracking.StreamKey("{p0.0}", "ord_1"), "-", "+").Val()
 		if len(evs) != 1 || evs[0].Values["ev"] != string(in.Event) {
 			t.Fatalf("tracking stream = %v, want the accepted event", evs)
 		}
-		feed := rdb.XRange(ctx, tracking.FeedKey, "-", "+").Val()
+		feed := rdb.XRange(ctx, tracking.FeedKey("{p0.0}"), "-", "+").Val()
 		if len(feed) != 1 || feed[0].Values["o"] != "ord_1" || feed[0].Values["e"] != evs[0].ID {
 			t.Errorf("feed = %v, want o=ord_1 e=%s", feed, evs[0].ID)
 		}
@@ -172,11 +169,11 @@ func TestAcceptIdempotency(t *testing.T) {
 		{"same key, different order", intake("ord_2", "shop-a", "EXT-2", "fp2", "key-1"), erpgate.IdempotencyMismatch, false},
 		{"same content, key of another order", intake("ord_2", "shop-a", "EXT-1", "fp1", "key-other"), erpgate.IdempotencyMismatch, false},
 	}
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				ctx := context.Background()
-				rdb.FlushDB(ctx)
+				redistest.Flush(t, rdb)
 				s := newStore(t, rdb)
 				if _, err := s.Accept(ctx, intake("ord_1", "shop-a", "EXT-1", "fp1", "key-1")); err != nil {
 					t.Fatal(err)
@@ -202,7 +199,7 @@ func TestAcceptIdempotency(t *testing.T) {
 }
 
 func TestAcceptOtherShopIsAnotherOrder(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		if _, err := s.Accept(ctx, intake("ord_1", "shop-a", "EXT-1", "fp1", "k")); err != nil {
@@ -259,12 +256,12 @@ func TestAcceptRejectsBadIntakeWritingNothing(t *testing.T) {
 
 // downClient returns a client on a miniredis that is then stopped, set up
 // to fail fast.
-func downClient(t *testing.T) *redis.Client {
+func downClient(t *testing.T) redis.UniversalClient {
 	t.Helper()
 	_, m := redistest.Mini(t)
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { rdb.Close() })
-	if err := store.New(rdb, store.Options{}).Init(context.Background()); err != nil {
+	if err := store.New(rdb, store.Options{Partitions: 1}).Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	m.Close()
@@ -273,7 +270,7 @@ func downClient(t *testing.T) *redis.Client {
 
 func TestAcceptRedisDownIsUnavailable(t *testing.T) {
 	rdb := downClient(t)
-	s := store.New(rdb, store.Options{})
+	s := store.New(rdb, store.Options{Partitions: 1})
 	if _, err := s.Accept(context.Background(), intake("ord_1", "shop-a", "EXT-1", "fp1", "")); code(err) != erpgate.Unavailable {
 		t.Errorf("Accept error %v, want code unavailable", err)
 	}
@@ -289,7 +286,7 @@ func TestAcceptRedisDownIsUnavailable(t *testing.T) {
 // other produce one order; every other call replays it.
 func TestAcceptConcurrentSameOrder(t *testing.T) {
 	ctx := context.Background()
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	s := newStore(t, rdb)
 	const n = 50
 	var wg sync.WaitGroup
@@ -320,7 +317,7 @@ func TestAcceptConcurrentSameOrder(t *testing.T) {
 	if got := rdb.XLen(ctx, "outbox:{p0.0}").Val(); got != 1 {
 		t.Errorf("outbox length %d, want 1", got)
 	}
-	if got := len(rdb.Keys(ctx, "ord:*").Val()); got != 1 {
+	if got := len(redistest.Keys(t, rdb, "ord:*")); got != 1 {
 		t.Errorf("%d order records, want 1", got)
 	}
 }
@@ -351,7 +348,7 @@ func TestSetResult(t *testing.T) {
 		{"dead", []set{{pending, true}, {dead, true}}, erp.StateDead, store.StatusFailed, "gave up"},
 		{"dead then replayed and created", []set{{dead, true}, {created, true}}, erp.StateCreated, store.StatusReceived, ""},
 	}
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		for i, tt := range tests {
@@ -443,14 +440,14 @@ func TestCheckDurability(t *testing.T) {
 	ctx := context.Background()
 	t.Run("miniredis", func(t *testing.T) {
 		rdb, _ := redistest.Mini(t)
-		if err := store.New(rdb, store.Options{}).CheckDurability(ctx); err == nil {
+		if err := store.New(rdb, store.Options{Partitions: 1}).CheckDurability(ctx); err == nil {
 			t.Error("CheckDurability on miniredis = nil, want an error")
 		}
 	})
 	t.Run("real", func(t *testing.T) {
-		rdb := redistest.Real(t)
+		rdb := redistest.Universal(t)
 		aof := rdb.ConfigGet(ctx, "appendonly").Val()["appendonly"]
-		err := store.New(rdb, store.Options{}).CheckDurability(ctx)
+		err := store.New(rdb, store.Options{Partitions: 1}).CheckDurability(ctx)
 		if got, want := err == nil, aof == "yes"; got != want {
 			t.Errorf("CheckDurability = %v with appendonly %q", err, aof)
 		}
@@ -458,7 +455,7 @@ func TestCheckDurability(t *testing.T) {
 }
 
 func TestInitIdempotentAndGroups(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := store.New(rdb, store.Options{Targets: []string{"v1", "v2", "v3"}, Partitions: 1})
 		for range 2 {
@@ -478,7 +475,7 @@ func TestInitIdempotentAndGroups(t *testing.T) {
 		if got, want := strings.Join(names, ","), "erp-v1,erp-v2,erp-v3"; got != want {
 			t.Errorf("groups = %s, want %s", got, want)
 		}
-		if err := store.New(rdb, store.Options{Targets: []string{"a:b"}}).Init(ctx); err == nil {
+		if err := store.New(rdb, store.Options{Partitions: 1, Targets: []string{"a:b"}}).Init(ctx); err == nil {
 			t.Error("Init with target a:b = nil, want error")
 		}
 	})
@@ -499,7 +496,7 @@ func TestErrorsAreErpgateErrors(t *testing.T) {
 }
 
 func TestPartitionCountRecordedAndMismatchRefused(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		if err := store.New(rdb, store.Options{Partitions: 4}).Init(ctx); err != nil {
 			t.Fatalf("first Init: %v", err)

@@ -4,16 +4,19 @@ package store
 // shipping notice, stock advice or invoice, their records and delivery
 // states, and the per-purchase-order list of documents not yet delivered.
 //
-// Key layout (in addition to the package comment's):
+// Key layout (in addition to the package comment's). T is the tag of the
+// supplier's partition (Space.TagOf(supplierID)); document ids are drawn
+// into it (NewDocumentID), so every key of a document's accept is in one
+// slot:
 //
-//	sdoc:<id>                   hash: json (supply.Document as accepted), supplier, kind,
+//	sdoc:T:<id>                 hash: json (supply.Document as accepted), supplier, kind,
 //	                            docid, po, fp, created (unix ms), state, reason, attempts,
 //	                            erp (JSON supply.DocResult), updated (unix ms)
-//	sdoc:idem:<kind>|<supplier>|<docid>  string "<id> <fp>": one document per supplier,
+//	sdoc:idem:T:<kind>|<supplier>|<docid>  string "<id> <fp>": one document per supplier,
 //	                            kind and document number
-//	sdoc:list:<kind>|<supplier> sorted set: id → created ms (the supplier's list)
-//	sdoc:pending:<po>           list: ids of the purchase order's documents not yet
-//	                            delivered, rejected or dead, in accept order
+//	sdoc:list:T:<kind>|<supplier> sorted set: id → created ms (the supplier's list)
+//	sdoc:pending:T:<po>         list: ids of the supplier's purchase order's documents not
+//	                            yet delivered, rejected or dead, in accept order
 //	outbox                      entry type po.ack | asn.create | stock.update |
 //	                            invoice.create, id = the document's id
 //
@@ -87,10 +90,14 @@ func (s *Store) AcceptSupplierDocument(ctx context.Context, in DocumentIntake) (
 	if err != nil {
 		return AcceptedDocument{}, erpgate.Wrap(erpgate.Internal, err, "internal error")
 	}
+	if p := s.space.Of(d.SupplierID); s.space.Of(d.ID) != p {
+		return AcceptedDocument{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("store.AcceptSupplierDocument: document id %s is not in partition %d of its supplier: draw it with NewDocumentID", d.ID, p), "internal error")
+	}
 	ms := strconv.FormatInt(d.AcceptedAt.UnixMilli(), 10)
-	keys := []string{docKey(d.ID), docIdemKey(d.Kind, d.SupplierID, d.DocumentID), docListKey(d.Kind, d.SupplierID), outboxKey(s.space.TagOf(d.SupplierID))}
+	tag := s.space.TagOf(d.SupplierID)
+	keys := []string{docKeyIn(tag, d.ID), docIdemKey(tag, d.Kind, d.SupplierID, d.DocumentID), docListKey(tag, d.Kind, d.SupplierID), outboxKey(tag)}
 	if d.PONumber != "" {
-		keys = append(keys, docPendingKey(d.PONumber))
+		keys = append(keys, docPendingKey(tag, d.PONumber))
 	}
 	args := []any{d.ID, in.Fingerprint, doc, d.SupplierID, d.Kind, d.DocumentID, d.PONumber, ms, erp.MessageType(d.Kind), 0}
 	if in.CheckedAgainst != nil && d.PONumber != "" {
@@ -154,7 +161,7 @@ func (s *Store) SupplierDocument(ctx context.Context, id string) (*supply.Docume
 	if id == "" || strings.ContainsAny(id, " :|") {
 		return nil, docNotFound(id)
 	}
-	h, err := s.rdb.HGetAll(ctx, docKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.docKey(id)).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -193,7 +200,7 @@ func (s *Store) SupplierDocumentByNumber(ctx context.Context, supplier, kind, do
 	if !keyPart(supplier) || !keyPart(docID) || erp.MessageType(kind) == "" {
 		return nil, docNotFound(docID)
 	}
-	v, err := s.rdb.Get(ctx, docIdemKey(kind, supplier, docID)).Result()
+	v, err := s.rdb.Get(ctx, docIdemKey(s.space.TagOf(supplier), kind, supplier, docID)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, docNotFound(docID)
 	}
@@ -223,7 +230,7 @@ func (s *Store) SupplierDocuments(ctx context.Context, supplier, kind string, of
 	}
 	limit = min(max(limit, 1), MaxDocumentPage)
 	offset = max(offset, 0)
-	key := docListKey(kind, supplier)
+	key := docListKey(s.space.TagOf(supplier), kind, supplier)
 	var total *redis.IntCmd
 	var ids *redis.StringSliceCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -247,7 +254,7 @@ func (s *Store) documents(ctx context.Context, ids []string) ([]*supply.Document
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, docKey(id))
+			cmds[i] = p.HGetAll(ctx, s.docKey(id))
 		}
 		return nil
 	})
@@ -282,7 +289,8 @@ func (s *Store) SetDocumentDelivery(ctx context.Context, id string, dd supply.Do
 	if id == "" || strings.ContainsAny(id, " :|") {
 		return docNotFound(id)
 	}
-	po, err := s.rdb.HGet(ctx, docKey(id), "po").Result()
+	tag := s.space.TagOf(id)
+	po, err := s.rdb.HGet(ctx, docKeyIn(tag, id), "po").Result()
 	if errors.Is(err, redis.Nil) {
 		return docNotFound(id)
 	}
@@ -298,11 +306,11 @@ func (s *Store) SetDocumentDelivery(ctx context.Context, id string, dd supply.Do
 	if updated.IsZero() {
 		updated = s.now()
 	}
-	pending := docPendingKey("-") // a key no purchase order has: the script needs one
+	pending := docPendingKey(tag, "-") // a key no purchase order has: the script needs one
 	if po != "" {
-		pending = docPendingKey(po)
+		pending = docPendingKey(tag, po)
 	}
-	out, err := setDocScript.Run(ctx, s.rdb, []string{docKey(id), pending},
+	out, err := setDocScript.Run(ctx, s.rdb, []string{docKeyIn(tag, id), pending},
 		id, dd.State, dd.Reason, dd.Attempts, res, updated.UnixMilli()).Text()
 	if err != nil {
 		return unavailable(err)
@@ -319,7 +327,7 @@ func (s *Store) PendingBefore(ctx context.Context, doc *supply.Document) ([]stri
 	if doc.PONumber == "" {
 		return nil, nil
 	}
-	ids, err := s.rdb.LRange(ctx, docPendingKey(doc.PONumber), 0, -1).Result()
+	ids, err := s.rdb.LRange(ctx, docPendingKey(s.space.TagOf(doc.SupplierID), doc.PONumber), 0, -1).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -331,23 +339,23 @@ func (s *Store) PendingBefore(ctx context.Context, doc *supply.Document) ([]stri
 	return nil, nil // not pending (any more): nothing to wait for
 }
 
-// PendingDocuments returns the documents of purchase order po that are
+// PendingDocuments returns the documents of supplier's purchase order po that are
 // accepted but not yet delivered, rejected or dead, in accept order: what
 // the gateway lays over the ERP's view of the order to check a new document
 // against.
-func (s *Store) PendingDocuments(ctx context.Context, po string) ([]*supply.Document, error) {
-	docs, _, err := s.PendingState(ctx, po)
+func (s *Store) PendingDocuments(ctx context.Context, supplier, po string) ([]*supply.Document, error) {
+	docs, _, err := s.PendingState(ctx, supplier, po)
 	return docs, err
 }
 
 // PendingState is PendingDocuments with the ids of the purchase order's
 // pending list as they were read (not nil; a document whose record is gone
 // has an id but no document): what DocumentIntake.CheckedAgainst wants.
-func (s *Store) PendingState(ctx context.Context, po string) ([]*supply.Document, []string, error) {
-	if !keyPart(po) {
+func (s *Store) PendingState(ctx context.Context, supplier, po string) ([]*supply.Document, []string, error) {
+	if !keyPart(po) || !keyPart(supplier) {
 		return nil, []string{}, nil
 	}
-	ids, err := s.rdb.LRange(ctx, docPendingKey(po), 0, -1).Result()
+	ids, err := s.rdb.LRange(ctx, docPendingKey(s.space.TagOf(supplier), po), 0, -1).Result()
 	if err != nil {
 		return nil, nil, unavailable(err)
 	}
@@ -361,12 +369,26 @@ func (s *Store) PendingState(ctx context.Context, po string) ([]*supply.Document
 	return docs, ids, nil
 }
 
-func docKey(id string) string { return "sdoc:" + id }
-func docIdemKey(kind, supplier, docID string) string {
-	return "sdoc:idem:" + kind + "|" + supplier + "|" + docID
+// NewDocumentID draws a supplier document id with gen into the partition
+// of its supplier, as AcceptSupplierDocument requires: every key of the
+// document's accept (its record, its number's record, the supplier's list,
+// the purchase order's pending list) is under the supplier's tag.
+func (s *Store) NewDocumentID(supplier string, gen func() string) string {
+	return s.space.NewID(s.space.Of(supplier), gen)
 }
-func docListKey(kind, supplier string) string { return "sdoc:list:" + kind + "|" + supplier }
-func docPendingKey(po string) string          { return "sdoc:pending:" + po }
+
+// docKey is document id's record, under its partition's tag (the
+// supplier's: the id is drawn into it).
+func (s *Store) docKey(id string) string { return docKeyIn(s.space.TagOf(id), id) }
+
+func docKeyIn(tag, id string) string { return "sdoc:" + tag + ":" + id }
+func docIdemKey(tag, kind, supplier, docID string) string {
+	return "sdoc:idem:" + tag + ":" + kind + "|" + supplier + "|" + docID
+}
+func docListKey(tag, kind, supplier string) string {
+	return "sdoc:list:" + tag + ":" + kind + "|" + supplier
+}
+func docPendingKey(tag, po string) string { return "sdoc:pending:" + tag + ":" + po }
 func docNotFound(id string) *erpgate.Error {
 	return erpgate.Errorf(erpgate.NotFound, "document %q not found", id)
 }

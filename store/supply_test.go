@@ -25,7 +25,7 @@ func ackDoc(id, supplier, docID, po string) *supply.Document {
 }
 
 func TestAcceptSupplierDocument(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		d := ackDoc("sd_1", "SUP-2", "ACK-1", "PO-000001")
@@ -75,7 +75,7 @@ func TestAcceptSupplierDocument(t *testing.T) {
 }
 
 func TestDocumentDeliveryStates(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		for i, id := range []string{"sd_a", "sd_b", "sd_c"} {
@@ -100,7 +100,7 @@ func TestDocumentDeliveryStates(t *testing.T) {
 		if before, _ := s.PendingBefore(ctx, c); len(before) != 0 {
 			t.Errorf("PendingBefore(sd_c) after a and b ended = %v, want none", before)
 		}
-		pend, err := s.PendingDocuments(ctx, "PO-000001")
+		pend, err := s.PendingDocuments(ctx, "SUP-2", "PO-000001")
 		if err != nil || len(pend) != 1 || pend[0].ID != "sd_c" {
 			t.Errorf("PendingDocuments = %v, %v; want sd_c", pend, err)
 		}
@@ -127,7 +127,7 @@ func TestDocumentDeliveryStates(t *testing.T) {
 }
 
 func TestSupplyCacheAndSignatures(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore(t, rdb)
 		if _, ok, err := s.CacheGet(ctx, "k"); ok || err != nil {
@@ -160,10 +160,10 @@ func TestSupplyCacheAndSignatures(t *testing.T) {
 // those; after another document joined them it is refused with
 // ErrPendingChanged and nothing is written.
 func TestAcceptSupplierDocumentCheckedAgainst(t *testing.T) {
-	eachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		s := newStore(t, rdb)
 		ctx := context.Background()
-		_, seen, err := s.PendingState(ctx, "PO-000001")
+		_, seen, err := s.PendingState(ctx, "SUP-1", "PO-000001")
 		if err != nil || seen == nil || len(seen) != 0 {
 			t.Fatalf("pending state of a fresh order: %v, %v; want an empty, non-nil list", seen, err)
 		}
@@ -179,7 +179,7 @@ func TestAcceptSupplierDocumentCheckedAgainst(t *testing.T) {
 			t.Errorf("refused document stored: %v", err)
 		}
 		// Checked again against the new state: accepted.
-		_, seen, err = s.PendingState(ctx, "PO-000001")
+		_, seen, err = s.PendingState(ctx, "SUP-1", "PO-000001")
 		if err != nil || len(seen) != 1 || seen[0] != "sd_1" {
 			t.Fatalf("pending state = %v, %v; want [sd_1]", seen, err)
 		}

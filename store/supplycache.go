@@ -41,22 +41,26 @@ func (s *Store) CacheSet(ctx context.Context, key string, val []byte, ttl time.D
 }
 
 // CacheGenerations returns the current generation of each scope (0 for one
-// never bumped), in one round trip. Errors: Unavailable.
+// never bumped), in one round trip (one per node of a cluster: a pipeline
+// of GETs rather than an MGET, whose keys would have to share a slot).
+// Errors: Unavailable.
 func (s *Store) CacheGenerations(ctx context.Context, scopes ...string) ([]int64, error) {
 	if len(scopes) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, len(scopes))
-	for i, sc := range scopes {
-		keys[i] = "cachegen:" + sc
-	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
+	cmds := make([]*redis.StringCmd, len(scopes))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sc := range scopes {
+			cmds[i] = p.Get(ctx, "cachegen:"+sc)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	out := make([]int64, len(vals))
-	for i, v := range vals {
-		if str, ok := v.(string); ok {
+	out := make([]int64, len(cmds))
+	for i, c := range cmds {
+		if str, err := c.Result(); err == nil {
 			out[i], _ = strconv.ParseInt(str, 10, 64)
 		}
 	}

@@ -25,10 +25,9 @@ import (
 // startHub runs a Hub on its own connection to the same database as rdb (as
 // a second gateway instance would) until the test ends.
 // hooks, if any, are added to that connection.
-func startHub(t *testing.T, rdb *redis.Client, cfg HubConfig, hooks ...redis.Hook) *Hub {
+func startHub(t *testing.T, rdb redis.UniversalClient, cfg HubConfig, hooks ...redis.Hook) *Hub {
 	t.Helper()
-	own := redis.NewClient(rdb.Options())
-	t.Cleanup(func() { own.Close() })
+	own := redistest.Another(t, rdb)
 	for _, h := range hooks {
 		own.AddHook(h)
 	}
@@ -63,7 +62,7 @@ func recv(t *testing.T, ch <-chan Event) (Event, bool) {
 }
 
 func TestHubAcrossInstances(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	a := startHub(t, rdb, HubConfig{})
 	b := startHub(t, rdb, HubConfig{})
 	writer := newTestStore(t, rdb, nil) // a third instance appends
@@ -99,7 +98,7 @@ func TestHubAcrossInstances(t *testing.T) {
 }
 
 func TestHubDropsSlowSubscriber(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	h := startHub(t, rdb, HubConfig{Buffer: 1})
 	s := newTestStore(t, rdb, nil)
 	ch, cancel := h.Subscribe("ord_1")
@@ -125,7 +124,7 @@ func TestHubDropsSlowSubscriber(t *testing.T) {
 }
 
 func TestHubStopClosesSubscribers(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	s := newTestStore(t, rdb, nil)
 	h, err := NewHub(HubConfig{Client: rdb, Store: s, Block: 50 * time.Millisecond})
 	if err != nil {
@@ -237,7 +236,7 @@ func sseServer(t *testing.T, h *Hub, heartbeat time.Duration) *httptest.Server {
 }
 
 func TestSSEResumeNoGapNoDuplicate(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	reg := prometheus.NewRegistry()
 	h := startHub(t, rdb, HubConfig{Registerer: reg})
 	srv := sseServer(t, h, time.Hour)
@@ -283,7 +282,7 @@ func TestSSEResumeNoGapNoDuplicate(t *testing.T) {
 // TestSSESeam appends while clients connect: whatever the interleaving of
 // history read and live delivery, each client sees every event once, in order.
 func TestSSESeam(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	h := startHub(t, rdb, HubConfig{})
 	srv := sseServer(t, h, time.Hour)
 	writer := newTestStore(t, rdb, nil)
@@ -322,7 +321,7 @@ func TestSSESeam(t *testing.T) {
 }
 
 func TestSSEHeartbeatAndErrors(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	h := startHub(t, rdb, HubConfig{})
 	srv := sseServer(t, h, 5*time.Millisecond)
 	writer := newTestStore(t, rdb, nil)
@@ -401,7 +400,7 @@ func TestHubManySubscribers(t *testing.T) {
 // (run with -benchmem; B/op is the figure).
 func BenchmarkHubSubscribe(b *testing.B) {
 	rdb, _ := redistest.Mini(b)
-	s, _ := NewStore(StoreConfig{Client: rdb})
+	s, _ := NewStore(StoreConfig{Space: testSpace, Client: rdb})
 	h, _ := NewHub(HubConfig{Client: rdb, Store: s})
 	cancels := make([]func(), 0, b.N)
 	b.ReportAllocs()

@@ -3,6 +3,7 @@ package tracking
 import (
 	"bufio"
 	"context"
+	"erpgate/internal/partition"
 	"errors"
 	"fmt"
 	"io"
@@ -89,7 +90,7 @@ func dialRaw(t *testing.T, srv *httptest.Server, orderID string, readHead bool, 
 // from the timeline when told to, and resumes after a reconnect: every
 // event exactly once, in order.
 func TestSSEHijackedStream(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	h := startHub(t, rdb, HubConfig{})
 	var returned atomic.Int64
 	srv := hijackServer(t, h, time.Hour, &returned)
@@ -126,7 +127,7 @@ func TestSSEHijackedStream(t *testing.T) {
 	// from the timeline (as after an overflow or a failed fan-out read).
 	for i := 4; i < 6; i++ {
 		id, err := rdb.XAdd(context.Background(), &redis.XAddArgs{
-			Stream: StreamKey("ord_1"),
+			Stream: StreamKey(tagOf("ord_1"), "ord_1"),
 			Values: map[string]any{"ev": Event{Type: TypePicked, Source: SourceERP, Summary: fmt.Sprint("e", i), Time: t0}.Encode()},
 		}).Result()
 		if err != nil {
@@ -161,7 +162,7 @@ func TestSSEHijackedStream(t *testing.T) {
 // TestSSEHeartbeatFindsVanishedClient: with hangups not watched, a client
 // that went away is found by the heartbeat write failing, and removed.
 func TestSSEHeartbeatFindsVanishedClient(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	h := startHub(t, rdb, HubConfig{noHangupWatch: true})
 	srv := hijackServer(t, h, 5*time.Millisecond, nil)
 	c := dialRaw(t, srv, "ord_1", true, 0)
@@ -184,7 +185,7 @@ func TestSSEHeartbeatFindsVanishedClient(t *testing.T) {
 func TestSSEHangupNoticed(t *testing.T) {
 	for _, watcher := range []string{"default", "read"} {
 		t.Run(watcher, func(t *testing.T) {
-			rdb := redistest.Real(t)
+			rdb := redistest.Universal(t)
 			h := startHub(t, rdb, HubConfig{noHangupWatch: watcher == "read"})
 			if watcher == "read" {
 				h.mu.Lock()
@@ -243,7 +244,7 @@ func TestSSEStuckClientDoesNotHoldOthers(t *testing.T) {
 		timeout time.Duration
 	}{{"stuck stays stuck", time.Hour}, {"stuck is closed", time.Second}} {
 		t.Run(tc.name, func(t *testing.T) {
-			rdb := redistest.Real(t)
+			rdb := redistest.Universal(t)
 			h := startHub(t, rdb, HubConfig{Writers: 2, WriteTimeout: tc.timeout})
 			srv := stuckServer(t, h)
 			writer := newTestStore(t, rdb, nil)
@@ -289,7 +290,7 @@ func TestSSEStuckClientDoesNotHoldOthers(t *testing.T) {
 // TestHubStopClosesHijackedStreams: http.Server.Shutdown does not know
 // hijacked connections, so the Hub closes them when Run ends.
 func TestHubStopClosesHijackedStreams(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	h, err := NewHub(HubConfig{Client: rdb, Store: newTestStore(t, rdb, nil), Block: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -354,7 +355,7 @@ func (r *flushRecorder) String() string {
 // TestSSEFallbackWithoutHijack: a writer that cannot be taken over gets the
 // stream from ServeSSE's own goroutine, until ctx ends.
 func TestSSEFallbackWithoutHijack(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	h := startHub(t, rdb, HubConfig{})
 	writer := newTestStore(t, rdb, nil)
 	a := mustAppend(t, writer, "ord_1", Event{Type: TypeConfirmed, Source: SourceERP})
@@ -392,7 +393,7 @@ func TestSSEFallbackWithoutHijack(t *testing.T) {
 // TestSSEOverHTTP2: HTTP/2 streams cannot be hijacked; they take the
 // goroutine path and still get history and live events.
 func TestSSEOverHTTP2(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	h := startHub(t, rdb, HubConfig{})
 	writer := newTestStore(t, rdb, nil)
 	a := mustAppend(t, writer, "ord_1", Event{Type: TypeConfirmed, Source: SourceERP})
@@ -428,7 +429,7 @@ func TestSSEOverHTTP2(t *testing.T) {
 // position, in order, before its fan-out; OnGap marks the start, a failed
 // feed read and the stop.
 func TestHubOnFeedOnGap(t *testing.T) {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	writer := newTestStore(t, rdb, nil)
 	mustAppend(t, writer, "ord_old", Event{Type: TypePicked, Source: SourceERP}) // before the start: never seen
 
@@ -449,8 +450,7 @@ func TestHubOnFeedOnGap(t *testing.T) {
 		defer mu.Unlock()
 		return append([]string(nil), log...)
 	}
-	own := redis.NewClient(rdb.Options())
-	t.Cleanup(func() { own.Close() })
+	own := redistest.Another(t, rdb)
 	h, err := NewHub(HubConfig{
 		Client: own, Store: newTestStore(t, own, nil), Block: 50 * time.Millisecond, RetryDelay: 10 * time.Millisecond,
 		OnFeed: record, OnGap: func() { record("gap") },
@@ -485,17 +485,17 @@ func TestHubOnFeedOnGap(t *testing.T) {
 
 	// The feed key turns unreadable: each failed read is a gap.
 	bg := context.Background()
-	if err := rdb.Rename(bg, FeedKey, "trk:feed:saved").Err(); err != nil {
+	if err := rdb.Rename(bg, testFeed, "trk:feed:saved").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.Set(bg, FeedKey, "not a stream", 0).Err(); err != nil {
+	if err := rdb.Set(bg, testFeed, "not a stream", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a gap after the failed read", func() bool { return len(logged()) > 5 })
-	if err := rdb.Del(bg, FeedKey).Err(); err != nil {
+	if err := rdb.Del(bg, testFeed).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.Rename(bg, "trk:feed:saved", FeedKey).Err(); err != nil {
+	if err := rdb.Rename(bg, "trk:feed:saved", testFeed).Err(); err != nil {
 		t.Fatal(err)
 	}
 	mustAppend(t, writer, "ord_d", Event{Type: TypePicked, Source: SourceERP})
@@ -570,7 +570,7 @@ func goMemory() int64 {
 }
 
 func mustStore(tb testing.TB, rdb redis.UniversalClient) *Store {
-	s, err := NewStore(StoreConfig{Client: rdb})
+	s, err := NewStore(StoreConfig{Space: testSpace, Client: rdb})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -654,7 +654,7 @@ func BenchmarkSSEFanOut(b *testing.B) {
 // ("goroutine"). Both stop when the benchmark ends.
 func benchHub(b *testing.B, mode string, streams int) (*Hub, *httptest.Server) {
 	b.Helper()
-	rdb := redistest.Real(b)
+	rdb := redistest.Universal(b)
 	if lim := openFileLimit(); lim < 2*streams+200 {
 		b.Skipf("open-file limit %d too low", lim)
 	}
@@ -676,3 +676,6 @@ func benchHub(b *testing.B, mode string, streams int) (*Hub, *httptest.Server) {
 	b.Cleanup(srv.Close)
 	return h, srv
 }
+
+// tagOf is the partition tag of an order id in the default space.
+func tagOf(id string) string { return partition.MustNew(partition.Default).TagOf(id) }

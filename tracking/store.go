@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate"
+	"erpgate/internal/partition"
 )
 
 // Limits on what Append accepts. Events come from the ERP and suppliers; the
@@ -47,6 +48,10 @@ type StoreConfig struct {
 	Now func() time.Time
 	// FeedMaxLen is the approximate cap of trk:feed; default DefaultFeedMaxLen.
 	FeedMaxLen int64
+	// Space is the partition space of the order ids (the store's,
+	// store.Store.Space); default partition.Default partitions. An order's
+	// events are announced on its partition's feed.
+	Space partition.Space
 	// OnAppend, if set, is called with the order id after Append wrote an
 	// event (not for a deduplicated repeat), before Append returns: a read
 	// cache invalidates there, so this instance reads its own writes at once.
@@ -56,6 +61,7 @@ type StoreConfig struct {
 // Store keeps order timelines in Redis streams (layout in the package doc).
 type Store struct {
 	rdb    redis.UniversalClient
+	space  partition.Space
 	now    func() time.Time
 	maxLen int64
 	events *prometheus.CounterVec
@@ -80,8 +86,23 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{rdb: cfg.Client, now: cfg.Now, maxLen: cfg.FeedMaxLen, events: events, onApp: cfg.OnAppend}, nil
+	return &Store{rdb: cfg.Client, now: cfg.Now, maxLen: cfg.FeedMaxLen, events: events, onApp: cfg.OnAppend,
+		space: orDefault(cfg.Space)}, nil
 }
+
+// orDefault is sp, or the default space for the zero Space.
+func orDefault(sp partition.Space) partition.Space {
+	if sp.N() == 0 {
+		return partition.MustNew(partition.Default)
+	}
+	return sp
+}
+
+// StreamKey returns the key of orderID's timeline stream.
+func (s *Store) StreamKey(orderID string) string { return StreamKey(s.space.TagOf(orderID), orderID) }
+
+// Space returns the partition space of the store's keys.
+func (s *Store) Space() partition.Space { return s.space }
 
 // appendScript writes an event to the order's stream and announces it on the
 // feed in one atomic step, so the feed order of one order's events is its
@@ -91,7 +112,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 // "src:<source>"), so that an append can be conditional on a source not
 // having spoken yet (AppendUnlessSpoke) without a check-then-write race.
 //
-// KEYS: trk:<order>, trk:feed, trk:dedup:<order>
+// KEYS: trk:<order>, trk:feed:T (the order's partition), trk:dedup:<order>
 // ARGV: event JSON, order id, feed maxlen, dedup key or "", source, unless-source or ""
 // Returns {1, id} when written, {0, id} for a duplicate, {2, ""} when the
 // unless-source has spoken.
@@ -113,7 +134,8 @@ return {1, id}
 // DedupKey returns the Redis key of the hash that remembers the dedup keys of
 // an order's events (field = dedup key, value = event id) and the sources
 // that have spoken (field "src:<source>"). It lives as long as the timeline.
-func DedupKey(orderID string) string { return "trk:dedup:" + orderID }
+// tag is the order's partition tag, as for StreamKey.
+func DedupKey(tag, orderID string) string { return "trk:dedup:" + tag + ":" + orderID }
 
 // Append records e on the order's timeline and returns it with ID set (and
 // Time, if it was zero). Details[DetailDedup], when present, makes the call
@@ -152,7 +174,8 @@ func (s *Store) append(ctx context.Context, orderID string, e Event, unless stri
 	if err != nil {
 		return Event{}, false, err
 	}
-	keys := []string{StreamKey(orderID), FeedKey, DedupKey(orderID)}
+	tag := s.space.TagOf(orderID)
+	keys := []string{StreamKey(tag, orderID), FeedKey(tag), DedupKey(tag, orderID)}
 	res, err := appendScript.Run(ctx, s.rdb, keys, e.Encode(), orderID, s.maxLen, dedup, e.Source, unless).Slice()
 	if err != nil {
 		return Event{}, false, unavailable(err)
@@ -320,7 +343,7 @@ func (s *Store) read(ctx context.Context, orderID, start, end string, limit int)
 	var out []Event
 	for len(out) < limit {
 		n := min(page, limit-len(out))
-		msgs, err := s.rdb.XRangeN(ctx, StreamKey(orderID), start, end, int64(n)).Result()
+		msgs, err := s.rdb.XRangeN(ctx, s.StreamKey(orderID), start, end, int64(n)).Result()
 		if err != nil {
 			return nil, unavailable(err)
 		}

@@ -79,7 +79,7 @@ func (c *cmdCounter) snapshot() (map[string]int, int) {
 }
 
 // commandUsec reads INFO commandstats: command → (calls, usec).
-func commandUsec(ctx context.Context, rdb *redis.Client) (map[string][2]int64, error) {
+func commandUsec(ctx context.Context, rdb redis.UniversalClient) (map[string][2]int64, error) {
 	s, err := rdb.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return nil, err
@@ -143,18 +143,17 @@ func benchFeedConsumer(b *testing.B, static []Subscription, coalesce time.Durati
 	if v, err := strconv.Atoi(os.Getenv("ERPGATE_BENCH_FEED_RATE")); err == nil && v > 0 {
 		rate = v
 	}
-	rdb := redistest.Real(b)
+	rdb := redistest.Universal(b)
 	ctx := context.Background()
-	store, err := NewStore(StoreConfig{Client: rdb})
+	store, err := NewStore(StoreConfig{Space: testSpace, Client: rdb})
 	if err != nil {
 		b.Fatal(err)
 	}
-	own := redis.NewClient(rdb.Options())
-	defer own.Close()
+	own := redistest.Another(b, rdb)
 	hook := newCmdCounter()
 	own.AddHook(hook)
 	w, err := NewWebhooks(WebhooksConfig{
-		Client: own, Logger: slog.New(slog.DiscardHandler), Static: static, Coalesce: coalesce,
+		Space: testSpace, Client: own, Logger: slog.New(slog.DiscardHandler), Static: static, Coalesce: coalesce,
 		ShopOf: func(context.Context, string) (string, error) { return "shop", nil },
 	})
 	if err != nil {
@@ -196,13 +195,13 @@ func benchFeedConsumer(b *testing.B, static []Subscription, coalesce time.Durati
 		wg.Wait()
 	}
 	// The feed's newest id, then wait for the group to pass it.
-	m, err := rdb.XRevRangeN(ctx, FeedKey, "+", "-", 1).Result()
+	m, err := rdb.XRevRangeN(ctx, testFeed, "+", "-", 1).Result()
 	if err != nil || len(m) != 1 {
 		b.Fatalf("feed end: %v %v", m, err)
 	}
 	last := m[0].ID
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		gs, err := rdb.XInfoGroups(ctx, FeedKey).Result()
+		gs, err := rdb.XInfoGroups(ctx, testFeed).Result()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -86,7 +86,7 @@ func (w *Webhooks) ReplayDeadLetter(ctx context.Context, id, actor, reason strin
 	if checkOrderID(d.OrderID) != nil || !streamID(d.EventID) {
 		return DeadLetterAction{}, erpgate.Errorf(erpgate.NotFound, "dead letter %s names no event", id)
 	}
-	msgs, err := w.rdb.XRangeN(ctx, StreamKey(d.OrderID), d.EventID, d.EventID, 1).Result()
+	msgs, err := w.rdb.XRangeN(ctx, w.streamKey(d.OrderID), d.EventID, d.EventID, 1).Result()
 	if err != nil {
 		return DeadLetterAction{}, unavailable(err)
 	}

@@ -97,7 +97,7 @@ func (r *receiver) attempts(id string) int {
 }
 
 type whEnv struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	store *Store
 	clk   clock
 	shops map[string]string
@@ -105,7 +105,7 @@ type whEnv struct {
 }
 
 func newWHEnv(t *testing.T) *whEnv {
-	rdb := redistest.Real(t)
+	rdb := redistest.Universal(t)
 	return &whEnv{rdb: rdb, store: newTestStore(t, rdb, nil), clk: clock{start: time.Now()},
 		shops: map[string]string{"ord_a1": "shop-a", "ord_a2": "shop-a", "ord_b1": "shop-b"}, reg: prometheus.NewRegistry()}
 }
@@ -120,7 +120,7 @@ func (e *whEnv) shopOf(_ context.Context, orderID string) (string, error) {
 
 func (e *whEnv) config(static ...Subscription) WebhooksConfig {
 	return WebhooksConfig{
-		ShopOf: e.shopOf, Static: static, Registerer: e.reg, Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler),
+		Space: testSpace, ShopOf: e.shopOf, Static: static, Registerer: e.reg, Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler),
 		Workers: 3, MaxAttempts: 50, BackoffBase: time.Millisecond, BackoffMax: 4 * time.Millisecond,
 		Timeout: 5 * time.Second, PollInterval: 5 * time.Millisecond, Block: 50 * time.Millisecond,
 		ReclaimIdle: 500 * time.Millisecond, SubscriptionRefresh: 10 * time.Millisecond,
@@ -137,7 +137,7 @@ func (e *whEnv) start(t *testing.T, cfg WebhooksConfig) (*Webhooks, func()) {
 // startWith is start with hook (if not nil) on the instance's own client.
 func (e *whEnv) startWith(t *testing.T, cfg WebhooksConfig, hook redis.Hook) (*Webhooks, func()) {
 	t.Helper()
-	own := redis.NewClient(e.rdb.Options())
+	own := redistest.Another(t, e.rdb)
 	if hook != nil {
 		own.AddHook(hook)
 	}
@@ -365,7 +365,7 @@ func TestWebhooksTypeFilterAndAdmin(t *testing.T) {
 		t.Errorf("after Delete List has %d, want 2", len(list))
 	}
 
-	if _, err := NewWebhooks(WebhooksConfig{Client: env.rdb, ShopOf: env.shopOf,
+	if _, err := NewWebhooks(WebhooksConfig{Space: testSpace, Client: env.rdb, ShopOf: env.shopOf,
 		Static: []Subscription{{ID: "x", ShopID: "s", URL: "nope", Secret: secret}}}); err == nil {
 		t.Error("NewWebhooks accepted an invalid static subscription")
 	}

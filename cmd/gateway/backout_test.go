@@ -99,8 +99,8 @@ func simHolds(t *testing.T, sim, version string) map[string]int {
 // drillRedisArgs points run() at the private database of the real test Redis.
 func drillRedisArgs(t *testing.T) []string {
 	t.Helper()
-	rdb := redistest.Real(t)
-	args := []string{"--redis-url", fmt.Sprintf("redis://%s/%d", rdb.Options().Addr, rdb.Options().DB)}
+	rdb := redistest.Universal(t)
+	args := []string{"--redis-url", redistest.URL(t, rdb)}
 	if info, err := rdb.Info(context.Background(), "persistence").Result(); err != nil || !strings.Contains(info, "aof_enabled:1") {
 		args = append(args, "--allow-volatile-redis")
 	}

@@ -35,6 +35,8 @@ type options struct {
 	shutdownTimeout    time.Duration
 	consumers          int
 	partitions         int
+	redisWaitReplicas  int
+	redisWaitTimeout   time.Duration
 	erpInFlight        int
 	erpBackoffMax      time.Duration
 	erpBreakerOpen     time.Duration
@@ -69,7 +71,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.listen, "listen", env("ERPGATE_LISTEN", "127.0.0.1:8080"), "gateway listen address (port 0 picks a free port) [ERPGATE_LISTEN]")
 	fs.StringVar(&o.erpsimListen, "erpsim-listen", env("ERPGATE_ERPSIM_LISTEN", "127.0.0.1:8090"), "listen address of the embedded ERP simulator, used when no ERP URL is given [ERPGATE_ERPSIM_LISTEN]")
 	fs.StringVar(&o.publicURL, "public-url", env("ERPGATE_PUBLIC_URL", ""), "base URL customers reach the gateway at, for tracking links (default http://<listen address>) [ERPGATE_PUBLIC_URL]")
-	fs.StringVar(&o.redisURL, "redis-url", env("REDIS_URL", ""), "Redis URL (redis://host:port/db, rediss://…); empty = embedded in-memory Redis, NOT durable [REDIS_URL]")
+	fs.StringVar(&o.redisURL, "redis-url", env("REDIS_URL", ""), "Redis URL (redis://host:port/db, rediss://…, redis+sentinel://h1:p1,h2:p2/master, redis+cluster://h1:p1,h2:p2); empty = embedded in-memory Redis, NOT durable [REDIS_URL]")
 	fs.StringVar(&o.erpV1URL, "erp-v1-url", env("ERPGATE_ERP_V1_URL", ""), "SOAP endpoint of ERP interface v1 (old release); empty = embedded simulator [ERPGATE_ERP_V1_URL]")
 	fs.StringVar(&o.erpV2URL, "erp-v2-url", env("ERPGATE_ERP_V2_URL", ""), "SOAP endpoint of ERP interface v2 (new WebServices); empty = embedded simulator [ERPGATE_ERP_V2_URL]")
 	fs.StringVar(&o.configFile, "config", env("ERPGATE_CONFIG", ""), "JSON config file with clients (API key hashes) and webhooks; empty = demo credentials [ERPGATE_CONFIG]")
@@ -93,6 +95,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and commit and exit")
 	fs.StringVar(&o.manifestFile, "manifest", env("ERPGATE_MANIFEST", ""), "the signed release manifest of this build; checked at start, its digest is registered with the instance [ERPGATE_MANIFEST]")
 	fs.StringVar(&o.releasePublicKey, "release-public-key", env("ERPGATE_RELEASE_PUBLIC_KEY", ""), "PEM ed25519 public key: the release library accepts only manifests signed by it (default: any valid signature) [ERPGATE_RELEASE_PUBLIC_KEY]")
+	fs.IntVar(&o.redisWaitReplicas, "redis-wait-replicas", intEnv(getenv, "ERPGATE_REDIS_WAIT_REPLICAS", 0), "an accept answers 202 only once this many Redis replicas hold it (WAIT); fewer in time: 503 outcome_unknown, safe to retry [ERPGATE_REDIS_WAIT_REPLICAS]")
+	fs.DurationVar(&o.redisWaitTimeout, "redis-wait-timeout", 500*time.Millisecond, "how long an accept waits for --redis-wait-replicas (at most 2s) [ERPGATE_REDIS_WAIT_TIMEOUT]")
+	if v := getenv("ERPGATE_REDIS_WAIT_TIMEOUT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			o.redisWaitTimeout = d
+		}
+	}
 	addHardeningFlags(fs, env, &o.hardening) // hardening.go
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -105,6 +114,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if _, err := partition.New(o.partitions); err != nil {
 		return nil, errors.New("--partitions must be between 1 and " + strconv.Itoa(partition.Max))
+	}
+	if o.redisWaitReplicas < 0 || o.redisWaitReplicas > 16 {
+		return nil, errors.New("--redis-wait-replicas must be between 0 and 16")
+	}
+	// The WAIT travels in one pipeline with the accept, which the client
+	// reads with its 3s read timeout: the wait must end well before.
+	if o.redisWaitTimeout <= 0 || o.redisWaitTimeout > 2*time.Second {
+		return nil, errors.New("--redis-wait-timeout must be above 0 and at most 2s")
 	}
 	if o.consumers < 1 || o.consumers > 256 {
 		return nil, errors.New("--consumers must be between 1 and 256")
@@ -161,6 +178,18 @@ func loadConfig(path string) (*fileConfig, error) {
 		return nil, fmt.Errorf("config %s: no clients: nobody could call the gateway", path)
 	}
 	return &fc, nil
+}
+
+// intEnv is the environment variable name as a number, def when unset,
+// and -1 when malformed (the range check then names the flag).
+func intEnv(getenv func(string) string, name string, def int) int {
+	if v := getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		return -1
+	}
+	return def
 }
 
 // partitionsDefault is ERPGATE_PARTITIONS when it is a number, else

@@ -184,8 +184,8 @@ func (p *proc) output() string {
 // way, then restarted, loses no acknowledged order and creates none twice in
 // either ERP — also with replies lost by the ERP on the way back.
 func TestSIGKILLMidLoadLosesNothing(t *testing.T) {
-	rdb := redistest.Real(t)
-	redisURL := fmt.Sprintf("redis://%s/%d", rdb.Options().Addr, rdb.Options().DB)
+	rdb := redistest.Universal(t)
+	redisURL := redistest.URL(t, rdb)
 	gwBin, sim := startSimProc(t)
 	putJSON(t, sim+"/sim/faults", `{"lost_reply_rate":0.1,"latency_ms":5}`)
 

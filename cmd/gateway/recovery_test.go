@@ -85,8 +85,8 @@ func TestAppendfsyncWarning(t *testing.T) {
 // order at once — not after --erp-reclaim-idle (2m) — with none lost and
 // none created twice.
 func TestSIGKILLRestartTakesOverAtOnce(t *testing.T) {
-	rdb := redistest.Real(t)
-	redisURL := fmt.Sprintf("redis://%s/%d", rdb.Options().Addr, rdb.Options().DB)
+	rdb := redistest.Universal(t)
+	redisURL := redistest.URL(t, rdb)
 	gwBin, sim := startSimProc(t)
 	// Every ERP call takes 3s: the killed gateway holds its orders mid-call.
 	putJSON(t, sim+"/sim/faults", `{"latency_ms":3000}`)

@@ -177,7 +177,7 @@ func openRedis(ctx context.Context, opt *options, log *slog.Logger) (redis.Unive
 		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		return rdb, func() { rdb.Close(); m.Close() }, nil
 	}
-	rdb, err := newRedisClient(opt.redisURL)
+	rdb, err := newRedisClient(opt.redisURL, store.PoolSize(opt.partitions, 2))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,25 +203,33 @@ func openRedis(ctx context.Context, opt *options, log *slog.Logger) (redis.Unive
 	return rdb, func() { rdb.Close() }, nil
 }
 
-// errNoCluster explains why Redis Cluster is refused.
-const errNoCluster = "Redis Cluster is not supported: an order's accept is one atomic step over " +
-	"its record, its idempotency records, its timeline and the shared outbox and feed, and those " +
-	"keys cannot share one hash slot without putting everything on one node; use one Redis " +
-	"(with a replica and Sentinel for failover, redis+sentinel://)"
-
-// newRedisClient understands redis:// and rediss:// for a single node and
-// redis+sentinel://[:password@]h1:p1,h2:p2/mastername for Sentinel; it refuses
-// redis+cluster:// (errNoCluster).
-func newRedisClient(raw string) (redis.UniversalClient, error) {
+// newRedisClient understands redis:// and rediss:// for a single node,
+// redis+sentinel://[:password@]h1:p1,h2:p2/mastername for Sentinel and
+// redis+cluster://[:password@]h1:p1,h2:p2 (rediss+cluster:// with TLS) for
+// Redis Cluster. The same store code serves all three: every key one atomic
+// step touches carries its partition's hash tag (package store). poolSize
+// (0: go-redis's default) bounds the connections, per node for a cluster
+// (store.PoolSize).
+func newRedisClient(raw string, poolSize int) (redis.UniversalClient, error) {
 	switch {
 	case strings.HasPrefix(raw, "redis://"), strings.HasPrefix(raw, "rediss://"), strings.HasPrefix(raw, "unix://"):
 		o, err := redis.ParseURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("--redis-url: %w", err)
 		}
+		if poolSize > 0 {
+			o.PoolSize = poolSize
+		}
 		return redis.NewClient(o), nil
-	case strings.HasPrefix(raw, "redis+cluster://"):
-		return nil, errors.New("--redis-url: " + errNoCluster)
+	case strings.HasPrefix(raw, "redis+cluster://"), strings.HasPrefix(raw, "rediss+cluster://"):
+		o, err := parseClusterURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		if poolSize > 0 {
+			o.PoolSize = poolSize
+		}
+		return redis.NewClusterClient(o), nil
 	case strings.HasPrefix(raw, "redis+sentinel://"):
 		rest := strings.TrimPrefix(raw, "redis+sentinel://")
 		password := ""
@@ -234,15 +242,59 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 			return nil, errors.New("--redis-url: redis+sentinel://[:password@]h1:p1,h2:p2/<master name>")
 		}
 		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: strings.Split(hosts, ","),
-			Password: password, SentinelPassword: password}), nil
+			Password: password, SentinelPassword: password, PoolSize: poolSize}), nil
 	}
-	return nil, fmt.Errorf("--redis-url: unsupported scheme in %q (redis://, rediss://, unix://, redis+sentinel://)", redactURL(raw))
+	return nil, fmt.Errorf("--redis-url: unsupported scheme in %q (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://, rediss+cluster://)", redactURL(raw))
 }
 
-// checkCluster refuses a node of a Redis Cluster (errClusterNode), even with
-// --allow-volatile-redis. A server that does not answer INFO is left to the
-// durability check.
+// parseClusterURL reads redis+cluster://[[user]:password@]h1:p1,h2:p2[?opts]
+// (rediss+cluster:// for TLS) into cluster options: the hosts are seeds, the
+// client learns the rest of the cluster from them. opts are go-redis's
+// (dial_timeout=3s, ...). Redirections and cluster-down answers are retried
+// with backoff (MaxRedirects, MinRetryBackoff/MaxRetryBackoff): a slot that
+// moves or a primary that fails over costs a retry, not an error.
+func parseClusterURL(raw string) (*redis.ClusterOptions, error) {
+	const usage = "--redis-url: redis+cluster://[:password@]h1:p1,h2:p2 (or rediss+cluster:// for TLS)"
+	scheme, rest, _ := strings.Cut(raw, "+cluster://")
+	auth := ""
+	if a, hosts, ok := strings.Cut(rest, "@"); ok {
+		auth, rest = a+"@", hosts
+	}
+	hosts, query, _ := strings.Cut(rest, "?")
+	hosts = strings.TrimSuffix(hosts, "/")
+	seeds := strings.Split(hosts, ",")
+	for _, h := range seeds {
+		if h == "" || !strings.Contains(h, ":") || strings.ContainsAny(h, "/") {
+			return nil, errors.New(usage)
+		}
+	}
+	// go-redis's own form: the first seed as the host, the others as addr=.
+	q := make([]string, 0, len(seeds))
+	for _, h := range seeds[1:] {
+		q = append(q, "addr="+h)
+	}
+	if query != "" {
+		q = append(q, query)
+	}
+	o, err := redis.ParseClusterURL(scheme + "://" + auth + seeds[0] + "?" + strings.Join(q, "&"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", usage, err)
+	}
+	if !strings.Contains(query, "max_redirects") {
+		o.MaxRedirects = 8 // a reshard under load may redirect an old slot map more than the default 3 times
+	}
+	return o, nil
+}
+
+// checkCluster refuses a node of a Redis Cluster named by a single-node or
+// Sentinel URL (errClusterNode), even with --allow-volatile-redis: such a
+// client would follow no redirection, so every key outside the node's slots
+// would fail. A server that does not answer INFO is left to the durability
+// check.
 func checkCluster(ctx context.Context, rdb redis.UniversalClient) error {
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		return nil
+	}
 	info, err := rdb.Info(ctx, "cluster").Result()
 	if err == nil && strings.Contains(info, "cluster_enabled:1") {
 		return errClusterNode
@@ -250,9 +302,10 @@ func checkCluster(ctx context.Context, rdb redis.UniversalClient) error {
 	return nil
 }
 
-// errClusterNode is checkCluster's answer for a node of a Redis Cluster: it is
-// refused even with --allow-volatile-redis.
-var errClusterNode = errors.New("redis is a Redis Cluster node. " + errNoCluster)
+// errClusterNode is checkCluster's answer for a node of a Redis Cluster
+// named as a single node: it is refused even with --allow-volatile-redis.
+var errClusterNode = errors.New("redis is a Redis Cluster node: name the cluster with redis+cluster://h1:p1,h2:p2,... " +
+	"(a single-node client does not follow the cluster's redirections)")
 
 // redactURL hides a password in a Redis URL for logs and errors.
 func redactURL(raw string) string {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // logAddrs collects "listening" addresses from run's JSON log.
@@ -348,16 +350,18 @@ func TestMetricsPassPromtool(t *testing.T) {
 	}
 }
 
-// TestRedisClusterIsRefused: a redis+cluster:// URL, and a redis:// URL
-// naming a node of a Redis Cluster, are refused at start with the reason —
-// also with --allow-volatile-redis — rather than failing every accept with
-// CROSSSLOT later.
-func TestRedisClusterIsRefused(t *testing.T) {
+// TestRedisCluster: a redis+cluster:// URL connects with the cluster client
+// (the gateway starts, checks persistence on every primary, records its
+// partition count and answers ready), while a redis:// URL naming a node of
+// a cluster is refused with the hint to name the cluster — also with
+// --allow-volatile-redis — since a single-node client follows no
+// redirection. A malformed cluster URL is refused with its form.
+func TestRedisCluster(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(t.Context(), []string{"gateway", "--redis-url", "redis+cluster://127.0.0.1:7000,127.0.0.1:7001", "--listen", "127.0.0.1:0"},
+	err := run(t.Context(), []string{"gateway", "--redis-url", "redis+cluster://127.0.0.1", "--listen", "127.0.0.1:0"},
 		func(string) string { return "" }, io.Discard, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "Redis Cluster is not supported") {
-		t.Errorf("redis+cluster:// = %v, want refused as unsupported", err)
+	if err == nil || !strings.Contains(err.Error(), "redis+cluster://[:password@]h1:p1,h2:p2") {
+		t.Errorf("redis+cluster:// without a port = %v, want the URL's form", err)
 	}
 
 	server, lerr := exec.LookPath("redis-server")
@@ -365,8 +369,9 @@ func TestRedisClusterIsRefused(t *testing.T) {
 		if os.Getenv("ERPGATE_REQUIRE_TOOLS") == "1" {
 			t.Fatal("redis-server not found but ERPGATE_REQUIRE_TOOLS=1")
 		}
-		t.Skip("redis-server not installed: the cluster-node check is not run")
+		t.Skip("redis-server not installed: the cluster checks are not run")
 	}
+	// A one-node cluster holding every slot: the smallest real cluster.
 	dir := t.TempDir()
 	addr := freePort(t)
 	_, port, _ := strings.Cut(addr, ":")
@@ -376,17 +381,38 @@ func TestRedisClusterIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := "redis://" + addr
+	node := redis.NewClient(&redis.Options{Addr: addr})
+	defer node.Close()
+	ctx := t.Context()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err = run(t.Context(), []string{"gateway", "--redis-url", url, "--allow-volatile-redis", "--listen", "127.0.0.1:0"},
-			func(string) string { return "" }, io.Discard, &stderr)
-		if err == nil || !strings.Contains(err.Error(), "unreachable") || time.Now().After(deadline) {
-			break
+	for node.Ping(ctx).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("cluster node did not start")
 		}
 		time.Sleep(20 * time.Millisecond) // the server is still starting
 	}
-	if err == nil || !strings.Contains(err.Error(), "Redis Cluster node") {
-		t.Errorf("a cluster node = %v, want refused as a Redis Cluster node", err)
+	if err := node.ClusterAddSlotsRange(ctx, 0, 16383).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(node.ClusterInfo(ctx).Val(), "cluster_state:ok") {
+		if time.Now().After(deadline) {
+			t.Fatal("cluster did not become ok")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	err = run(ctx, []string{"gateway", "--redis-url", "redis://" + addr, "--allow-volatile-redis", "--listen", "127.0.0.1:0"},
+		func(string) string { return "" }, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "name the cluster with redis+cluster://") {
+		t.Errorf("a cluster node as redis:// = %v, want refused with the hint to name the cluster", err)
+	}
+
+	gw, _, stop := startRun(t, "--redis-url", "redis+cluster://"+addr)
+	if resp, err := http.Get(gw + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz on a cluster = %v, %v", resp, err)
+	}
+	stop()
+	if got := node.Get(ctx, "erpgate:partitions").Val(); got != "16" {
+		t.Errorf("partition count recorded on the cluster = %q, want 16", got)
 	}
 }

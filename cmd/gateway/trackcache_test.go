@@ -19,8 +19,8 @@ import (
 // instance's next reads through the feed — the cache never keeps serving a
 // timeline that changed.
 func TestTrackingCacheFollowsTheFeed(t *testing.T) {
-	rdb := redistest.Real(t)
-	args := []string{"--redis-url", fmt.Sprintf("redis://%s/%d", rdb.Options().Addr, rdb.Options().DB), "--allow-volatile-redis"}
+	rdb := redistest.Universal(t)
+	args := []string{"--redis-url", redistest.URL(t, rdb), "--allow-volatile-redis"}
 	gw, _, _ := startRun(t, args...)
 
 	resp, b := post(t, gw+"/v1/orders", "demo-shop-key", orderBody("WEB-CACHE-1"))

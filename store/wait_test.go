@@ -1,0 +1,52 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"erpgate"
+	"erpgate/internal/redistest"
+	"erpgate/store"
+)
+
+// TestAcceptWaitReplicas: with WaitReplicas an accept is confirmed only when
+// that many replicas hold it. More replicas than the primary has (none on
+// the single test node, one per primary on the test cluster) answer
+// OutcomeUnknown — the primary holds the order, so the shop's retry
+// replays it under the same id; as many as it has confirm at once.
+func TestAcceptWaitReplicas(t *testing.T) {
+	rdb := redistest.Universal(t)
+	ctx := context.Background()
+	replicas := 0
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		replicas = 1 // scripts/redis-cluster.sh: one replica per primary
+	}
+	wait := func(n int) *store.Store {
+		s := store.New(rdb, store.Options{Partitions: 4, Now: func() time.Time { return t0 }, WaitReplicas: n, WaitTimeout: 50 * time.Millisecond})
+		if err := s.Init(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := wait(replicas + 1)
+	id := s.NewOrderID("shop-a", "EXT-W", func() string { return "ord_w" + time.Now().Format("150405.000000000") })
+	in := intake(id, "shop-a", "EXT-W", "fpw", "key-w")
+	if _, err := s.Accept(ctx, in); erpgate.ErrorCode(err) != erpgate.OutcomeUnknown {
+		t.Fatalf("accept waiting for %d replicas of %d = %v, want outcome_unknown", replicas+1, replicas, err)
+	}
+	// The primary holds it: the retry replays the same order.
+	acc, err := wait(0).Accept(ctx, in)
+	if err != nil || acc.OrderID != id || !acc.Replayed {
+		t.Fatalf("retry = %+v, %v; want %s replayed", acc, err, id)
+	}
+	if replicas > 0 {
+		id2 := s.NewOrderID("shop-a", "EXT-W2", func() string { return "ord_v" + time.Now().Format("150405.000000000") })
+		acc, err := wait(replicas).Accept(ctx, intake(id2, "shop-a", "EXT-W2", "fpw2", ""))
+		if err != nil || acc.OrderID != id2 || acc.Replayed {
+			t.Fatalf("accept waiting for %d replicas = %+v, %v; want %s stored", replicas, acc, err, id2)
+		}
+	}
+}
