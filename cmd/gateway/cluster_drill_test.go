@@ -26,6 +26,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"erpgate/internal/partition"
 	"erpgate/internal/redistest"
 )
 
@@ -421,10 +422,16 @@ func TestClusterDrillReshard(t *testing.T) {
 		t.Logf("moved %d slots %s → %s in %v; %s", n, src.Addr, dst.Addr, time.Since(start).Round(time.Millisecond), s.summary())
 	}
 	// 2,000 slots hold the tags of at least the first partitions of this
-	// primary (each partition's tag lies in its own 1/16 of the slots).
+	// primary (each partition's tag lies in its own 1/16 of the slots):
+	// their orders and outbox streams move while orders flow into them.
+	cc := cl.Client(t)
+	owners := partitionOwners(t, cc)
 	reshard(from, to, 2000)
+	movedPartitions(t, cc, owners)
 	s.waitAcked(t, len(s.ids())+100)
+	owners = partitionOwners(t, cc)
 	reshard(to, from, 2000)
+	movedPartitions(t, cc, owners)
 	s.waitAcked(t, len(s.ids())+100)
 	s.checkAnswers(t)
 
@@ -432,6 +439,54 @@ func TestClusterDrillReshard(t *testing.T) {
 	waitDelivered(t, sim, ids, "v1", "v2")
 	s.checkReplays(t)
 	t.Logf("%d acknowledged orders, all in v1 and v2 exactly once, every replay the same id", len(ids))
+}
+
+// partitionOwners returns the address of the primary serving each
+// partition's slot (the default 16 partitions).
+func partitionOwners(t *testing.T, cc *redis.ClusterClient) []string {
+	t.Helper()
+	ranges, err := cc.ClusterSlots(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	space := partition.MustNew(partition.Default)
+	owners := make([]string, space.N())
+	for p := range owners {
+		slot := int(partition.Slot(space.Tag(p)))
+		for _, r := range ranges {
+			if r.Start <= slot && slot <= r.End && len(r.Nodes) > 0 {
+				owners[p] = r.Nodes[0].Addr
+			}
+		}
+	}
+	return owners
+}
+
+// movedPartitions fails t unless some partition's slot moved to another
+// primary since before, holding keys (orders, streams) on its new one.
+func movedPartitions(t *testing.T, cc *redis.ClusterClient, before []string) {
+	t.Helper()
+	space := partition.MustNew(partition.Default)
+	var moved []string
+	for p, now := range partitionOwners(t, cc) {
+		if now == before[p] {
+			continue
+		}
+		c := redis.NewClient(&redis.Options{Addr: now})
+		n, err := c.ClusterCountKeysInSlot(context.Background(), int(partition.Slot(space.Tag(p)))).Result()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Errorf("partition %d moved to %s without its keys", p, now)
+		}
+		moved = append(moved, fmt.Sprintf("p%d (%d keys) %s → %s", p, n, before[p], now))
+	}
+	if len(moved) == 0 {
+		t.Fatalf("no partition's slot moved: %v", before)
+	}
+	t.Logf("moved partitions: %s", strings.Join(moved, ", "))
 }
 
 // TestClusterDrillGatewayKilled: two gateways with their own instance ids
