@@ -957,7 +957,7 @@ names = {"one": "one node", "cluster": "cluster 3+3, wait-replicas 0", "cluster-
 print()
 print(f"Redis Cluster (issue 14), medians of {runs} runs; Redis CPU = INFO cpu used_cpu_sys+used_cpu_user, idle polling subtracted:")
 rows = [("topology", "intake peak", f"p50 / p99 at {lat_rate:,.0f}/s", "Redis CPU per accepted order, per primary",
-         f"per order accepted+delivered ({dl_rate}/s)", "replicas (sum)", "idle CPU per primary", "verified")]
+         f"per order accepted+delivered ({dl_rate}/s)", "replicas' sum (accepted / +delivered)", "idle CPU per primary", "verified")]
 got = {}
 for topo in ("one", "cluster", "cluster-wait1"):
     a, d = per_order("intake", topo), per_order("delivery", topo)
@@ -971,7 +971,7 @@ for topo in ("one", "cluster", "cluster-wait1"):
         bad = [v for v in d["verified"] if v is None or v != (0, 0)]
         ver = "0 lost, 0 dup" if not bad else f"runs with lost/dup or unverified: {bad}"
     rows.append((names[topo], peak, lat, us(a["per"]) if a else "-", us(d["per"]) if d else "-",
-                 "-" if topo == "one" else f"{(d or a)['replicas']:.0f} µs",
+                 "-" if topo == "one" else " / ".join("-" if x is None else f"{x['replicas']:.0f} µs" for x in (a, d)),
                  ", ".join(f"{x:.1f} %" for x in (d or a)["idle"]), ver))
 w = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
 for r in rows:
@@ -982,6 +982,9 @@ if one[1] and cl[1]:
     print(f"projection (Redis only, one core per primary): one node saturates at 1e6 / {c1:.0f} µs = {1e6 / c1:,.0f} orders/s accepted and delivered;")
     print(f"  the cluster's busiest primary at 1e6 / {cmax:.0f} µs = {1e6 / cmax:,.0f}/s, so 3 primaries carry {c1 / cmax:.1f} x one node")
     print(f"  (the cluster spends {csum:.0f} µs of primary CPU per order in all, {csum / c1:.2f} x one node's)")
+if one[0] and cl[0]:
+    a1, amax = one[0]["per"][0], max(cl[0]["per"])
+    print(f"  accepts alone: one node 1e6 / {a1:.0f} µs = {1e6 / a1:,.0f}/s, the cluster's busiest primary 1e6 / {amax:.0f} µs = {1e6 / amax:,.0f}/s ({a1 / amax:.1f} x)")
 if got.get("cluster", (None,))[0] and got.get("cluster-wait1", (None,))[0]:
     a0, a1 = got["cluster"][0], got["cluster-wait1"][0]
     if a0["p50"] is not None and a1["p50"] is not None:
