@@ -263,15 +263,16 @@ PY
 # start_cluster_stack LABEL [erp-down|up] [GATEWAY FLAGS…]: a fresh 3+3
 # Redis Cluster (scripts/redis-cluster.sh: AOF everysec), the standalone
 # simulator, and the gateway on redis+cluster://. Sets what start_stack
-# sets (REDIS_PID: the first primary) and NODES, PRIMARIES (ports).
+# sets (REDIS_PID: the first primary) and NODES, PRIMARIES (ports), SEEDS.
 start_cluster_stack() {
 	local label=$1 erp=${2:-up}
 	shift 2
-	local dir="$out/$label" base seeds simport gwport f
+	local dir="$out/$label" base simport gwport f
 	mkdir -p "$dir"
 	if [ "$have_erpsim" != 1 ]; then echo "bench: the cluster scenario needs cmd/erpsim" >&2; return 1; fi
 	base=$(free_cluster_base)
-	seeds=$(scripts/redis-cluster.sh start "$base" "$dir/cluster") || return 1
+	SEEDS=$(scripts/redis-cluster.sh start "$base" "$dir/cluster") || return 1
+	CLUSTER_DIR=$dir
 	for f in "$dir"/cluster/*/redis.pid; do pids+=("$(cat "$f")"); done
 	NODES=$(seq "$base" $((base + 5)) | tr '\n' ' ')
 	PRIMARIES=$(redis-cli -p "$base" cluster nodes | awk '$3 ~ /master/ && NF >= 9 {split($2, a, "[:@]"); print a[2]}' | sort -n | tr '\n' ' ')
@@ -283,7 +284,7 @@ start_cluster_stack() {
 	pids+=($SIM_PID)
 	wait_until "erpsim" curl -fsS "http://127.0.0.1:$simport/sim/orders?version=v2&external_ref=none"
 	# shellcheck disable=SC2086
-	bin/gateway --listen "127.0.0.1:$gwport" --redis-url "redis+cluster://$seeds" \
+	bin/gateway --listen "127.0.0.1:$gwport" --redis-url "redis+cluster://$SEEDS" \
 		--erp-v1-url "http://127.0.0.1:$simport/erp/v1" --erp-v2-url "http://127.0.0.1:$simport/erp/v2" \
 		"$@" ${GATEWAY_FLAGS:-} >"$dir/gateway.log" 2>&1 &
 	GW_PID=$!
@@ -296,7 +297,20 @@ start_cluster_stack() {
 	fi
 }
 
-# redis_cpu ROLE-PORTS FILE: appends "<unix seconds> <port> <role> <cpu s>"
+# start_gateway2 [GATEWAY FLAGS…]: a second gateway (instance id
+# bench-gw2) on the running cluster stack and its simulator; sets GW2.
+start_gateway2() {
+	local gwport
+	gwport=$(free_port)
+	# shellcheck disable=SC2086
+	bin/gateway --listen "127.0.0.1:$gwport" --redis-url "redis+cluster://$SEEDS" --instance-id bench-gw2 \
+		--erp-v1-url "$SIM/erp/v1" --erp-v2-url "$SIM/erp/v2" "$@" ${GATEWAY_FLAGS:-} >"$CLUSTER_DIR/gateway2.log" 2>&1 &
+	pids+=($!)
+	GW2="http://127.0.0.1:$gwport"
+	wait_until "second gateway" curl -fsS "$GW2/readyz"
+}
+
+# redis_cpu FILE: appends "<unix seconds> <port> <role> <cpu s>"
 # for each node, cpu = used_cpu_sys + used_cpu_user of its main process
 # (INFO cpu); role is primary when the port is in PRIMARIES.
 redis_cpu() {
@@ -320,8 +334,21 @@ cluster_run() {
 	sleep "$cluster_idle"
 	redis_cpu "$out/$label.idle"
 	redis_cpu "$out/$label.rcpu"
+	commandstats "$out/$label.cmd0"
 	loadtest "$label" "$@" || failed_runs=$((failed_runs+1))
 	redis_cpu "$out/$label.rcpu"
+	commandstats "$out/$label.cmd1"
+}
+
+# commandstats FILE: "<port> <role> <INFO commandstats line>" of every node:
+# which commands a node spent its CPU on (usec=…), for a skew between primaries.
+commandstats() {
+	local p role
+	for p in $NODES; do
+		role=replica
+		[[ " $PRIMARIES " == *" $p "* ]] && role=primary
+		redis-cli -p "$p" info commandstats | tr -d '\r' | awk -v p="$p" -v r="$role" '/^cmdstat_/ {print p, r, $0}' >>"$1"
+	done
 }
 
 # CPU accounting of one load-test run (the machine is shared: what the
@@ -402,7 +429,7 @@ if [ "$smoke" = 1 ]; then
 	ramp_track=$(ramp 100 200); delivery_rate=100; warmup=50
 	sustain_rates=50,100; sustain_duration=2s
 	sse_rate=50; sse_hold=2s
-	ramp_cluster=$(ramp 100 200); cluster_latency_rate=100; cluster_delivery_rate=50; cluster_delivery_duration=2s; cluster_idle=1
+	ramp_cluster=$(ramp 100 200); cluster_latency_rate=100; cluster_latency_duration=1s; cluster_delivery_rate=50; cluster_delivery_duration=2s; cluster_idle=1
 else
 	ramp_ceiling=$(ramp 5000 10000 20000 30000 40000 50000 60000 80000)
 	# Finer steps where this 2-core box saturates (a few thousand a second),
@@ -422,7 +449,7 @@ else
 	# box sustains (see "sustain") so the Redis CPU per delivered order is
 	# not that of a backlog.
 	ramp_cluster=$(ramp 500 1000 2000 3000 4000 5000 6000 8000)
-	cluster_latency_rate=1000; cluster_delivery_rate=500; cluster_delivery_duration=20s; cluster_idle=5
+	cluster_latency_rate=1000; cluster_latency_duration=5s; cluster_delivery_rate=500; cluster_delivery_duration=20s; cluster_idle=5
 fi
 
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
@@ -519,6 +546,22 @@ for i in $(seq "$runs"); do
 			cluster) start_cluster_stack "$label" down ;;
 			cluster-wait1) start_cluster_stack "$label" down --redis-wait-replicas 1 ;;
 			esac
+			if [ "$topo" = cluster ]; then
+				# The cost of --redis-wait-replicas 1 in latency: a second
+				# gateway with it on the same cluster, fixed-rate runs
+				# alternating between the two (the machine's noise falls
+				# on both alike).
+				start_gateway2 --redis-wait-replicas 1
+				gw0=$GW
+				for k in 1 2 3; do
+					for w in 0 1; do
+						[ "$w" = 0 ] && GW=$gw0 || GW=$GW2
+						loadtest "cl-lat$w-$i-$k" --rate "$cluster_latency_rate" --duration "$cluster_latency_duration" --mix rest=1 ||
+							failed_runs=$((failed_runs+1))
+					done
+				done
+				GW=$gw0
+			fi
 			cluster_run "$label" "$topo" --steps "$ramp_cluster" --mix rest=1
 			stop_all
 			[ "$topo" != cluster-wait1 ] || continue
@@ -985,11 +1028,56 @@ if one[1] and cl[1]:
 if one[0] and cl[0]:
     a1, amax = one[0]["per"][0], max(cl[0]["per"])
     print(f"  accepts alone: one node 1e6 / {a1:.0f} µs = {1e6 / a1:,.0f}/s, the cluster's busiest primary 1e6 / {amax:.0f} µs = {1e6 / amax:,.0f}/s ({a1 / amax:.1f} x)")
+def top_commands(label, n=4):
+    """Per primary: the commands with the most CPU (INFO commandstats usec)
+    during the run, as 'cmd usec-per-order'."""
+    def read(path):
+        d = {}
+        if os.path.exists(path):
+            for line in open(path):
+                port, role, stat = line.split(" ", 2)
+                name, _, rest = stat.partition(":")
+                usec = dict(kv.split("=") for kv in rest.strip().split(",")).get("usec")
+                d[(port, role, name[len("cmdstat_"):])] = float(usec or 0)
+        return d
+    a, b = read(f"{out}/{label}.cmd0"), read(f"{out}/{label}.cmd1")
+    rp = f"{out}/{label}.json"
+    ok = json.load(open(rp)).get("ok", 0) if os.path.exists(rp) and os.path.getsize(rp) else 0
+    if not b or not ok:
+        return []
+    per = {}
+    for (port, role, cmd), v in b.items():
+        if role == "primary":
+            per.setdefault(port, []).append((v - a.get((port, role, cmd), 0), cmd))
+    return [f"{port}: " + ", ".join(f"{cmd} {u / ok:.0f}" for u, cmd in sorted(xs, reverse=True)[:n])
+            for port, xs in sorted(per.items(), key=lambda x: int(x[0]))]
+
+for topo in ("one", "cluster"):
+    tops = top_commands(f"cl-{topo}-delivery-{runs}")
+    if tops:
+        print(f"{names[topo]}, delivery run {runs}: Redis CPU by command, µs per order (INFO commandstats): " + "; ".join(tops))
+
+def paired(w):
+    """Median p50, p99 (ms) and number of the fixed-rate runs against the
+    gateway with --redis-wait-replicas w on the same cluster."""
+    p50, p99 = [], []
+    for i in range(1, runs + 1):
+        for k in range(1, 4):
+            p = f"{out}/cl-lat{w}-{i}-{k}.json"
+            if os.path.exists(p) and os.path.getsize(p):
+                lat = json.load(open(p))["latency"]
+                p50.append(lat["p50_ns"] / 1e6)
+                p99.append(lat["p99_ns"] / 1e6)
+    return med(p50), med(p99), len(p50)
+
+l0, l1 = paired(0), paired(1)
+if l0[2] and l1[2]:
+    print(f"--redis-wait-replicas 1, latency at {lat_rate:,.0f}/s (two gateways on one cluster, alternating fixed-rate runs, median of {l0[2]} / {l1[2]}):")
+    print(f"  p50 {l0[0]:.2f} -> {l1[0]:.2f} ms ({l1[0] - l0[0]:+.2f}), p99 {l0[1]:.2f} -> {l1[1]:.2f} ms ({l1[1] - l0[1]:+.2f})")
 if got.get("cluster", (None,))[0] and got.get("cluster-wait1", (None,))[0]:
     a0, a1 = got["cluster"][0], got["cluster-wait1"][0]
-    if a0["p50"] is not None and a1["p50"] is not None:
-        print(f"--redis-wait-replicas 1 costs: p50 {a1['p50'] - a0['p50']:+.2f} ms, p99 {a1['p99'] - a0['p99']:+.2f} ms at {lat_rate:,.0f}/s; "
-              f"intake peak {a0['peak']:,.0f}/s -> {a1['peak']:,.0f}/s")
+    print(f"--redis-wait-replicas 1, intake peak (separate clusters): {a0['peak']:,.0f}/s -> {a1['peak']:,.0f}/s; "
+          f"at the ramp's {lat_rate:,.0f}/s step p50 {a0['p50']:.2f} -> {a1['p50']:.2f} ms, p99 {a0['p99']:.2f} -> {a1['p99']:.2f} ms")
 PY
 fi
 
