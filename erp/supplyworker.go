@@ -70,8 +70,8 @@ type SupplyDeliveryConfig struct {
 	// after its acknowledgement was refused as "issued"). A reader in
 	// between reads the ERP, which holds the document already.
 	BeforeFinal func(ctx context.Context, doc *supply.Document)
-	Logger   *slog.Logger     // default: discard
-	Now      func() time.Time // default time.Now
+	Logger      *slog.Logger     // default: discard
+	Now         func() time.Time // default time.Now
 }
 
 // SupplyDelivery delivers supplier documents from the outbox to the ERP

@@ -84,7 +84,7 @@ func newTrackEnv(t testing.TB) *trackEnv {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Registerer: reg, Space: st.Space()})
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Space: st.Space(), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

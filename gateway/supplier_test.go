@@ -23,6 +23,7 @@ import (
 	"erpgate/erp/erpfake"
 	"erpgate/erp/erpv2"
 	"erpgate/erpsim"
+	"erpgate/internal/partition"
 	"erpgate/internal/redistest"
 	"erpgate/order"
 	"erpgate/store"
@@ -104,7 +105,7 @@ func newSupEnv(t *testing.T, opts ...supOpts) *supEnv {
 	if err := e.st.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Now: e.clk.Now, Space: e.st.Space()})
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Space: partition.MustNew(1), Now: e.clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"erpgate/internal/partition"
 	"erpgate/tracking"
 )
 
 // withTracking serves the tracking routes over the env's Redis, with the
 // read cache (nothing invalidates it here: the timelines do not change).
 func withTracking(t *testing.T, cfg *Config, rdb redis.UniversalClient) {
-	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Now: cfg.Now})
+	trk, err := tracking.NewStore(tracking.StoreConfig{Client: rdb, Space: partition.MustNew(1), Now: cfg.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

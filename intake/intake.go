@@ -150,7 +150,10 @@ func fingerprint(content []byte) string {
 // time: Order's JSON begins with "id" and "shop_id" (omitempty) and ends
 // with "created_at" (omitzero), and content always holds "external_id", so
 // the record is content with those fields spliced in at both ends.
-// TestWithIdentity holds it to json.Marshal.
+// TestWithIdentity holds it to json.Marshal. It pays: BenchmarkWithIdentity
+// (-benchtime=2000x -count 5, median, 2026-12-07) 0.48 µs, 2 allocs;
+// encoding the order again 3.0 µs (direct) or 4.8 µs, 13 allocs
+// (json.Marshal).
 func withIdentity(content []byte, o *order.Order) ([]byte, error) {
 	if len(content) < 2 || content[0] != '{' || content[len(content)-1] != '}' || len(content) == 2 {
 		return json.Marshal(o) // cannot happen for an Order; be correct anyway

@@ -155,3 +155,30 @@ func BenchmarkEncodeEvent(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkWithIdentity(b *testing.B) {
+	o := ordertest.Posted(ordertest.ValidAt(now))
+	content, err := encodeOrder(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o.ID, o.ShopID, o.CreatedAt = ulid.New("ord_", now), "demo-shop", now
+	b.Run("splice", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			withIdentity(content, o)
+		}
+	})
+	b.Run("encodeOrder", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			encodeOrder(o)
+		}
+	})
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			json.Marshal(o)
+		}
+	})
+}

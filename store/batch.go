@@ -272,7 +272,7 @@ func (q *acceptQueue) exec(batch []*acceptCall) {
 		return
 	}
 	keys := make([]string, 0, nkeys)
-	keys = append(keys, tracking.FeedKey, outboxKey(q.tag))
+	keys = append(keys, tracking.FeedKey(q.tag), outboxKey(q.tag))
 	args := make([]any, 0, nargs)
 	args = append(args, feedMaxLen, len(live))
 	for _, c := range live {

@@ -64,7 +64,7 @@ func acceptBatchOrders(cmd redis.Cmder) (int, bool) {
 		return 0, false
 	}
 	nkeys, ok := args[2].(int)
-	if !ok || len(args) < 3+nkeys+2 || nkeys < 2 || args[3] != "trk:feed" {
+	if !ok || len(args) < 3+nkeys+2 || nkeys < 2 || args[3] != "trk:feed:{p0.0}" {
 		return 0, false
 	}
 	n, ok := args[3+nkeys+1].(int)
@@ -285,7 +285,7 @@ func TestAcceptBatchOrderErrorIsItsOwn(t *testing.T) {
 			t.Errorf("outbox %v", ob)
 		}
 		trk := rdb.XRange(ctx, "trk:{p0.0}:ord_01", "-", "+").Val()
-		feed := rdb.XRange(ctx, "trk:feed", "-", "+").Val()
+		feed := rdb.XRange(ctx, "trk:feed:{p0.0}", "-", "+").Val()
 		if len(trk) != 1 || trk[0].Values["ev"] == "" || len(feed) != 3 ||
 			feed[1].Values["o"] != "ord_01" || feed[1].Values["e"] != trk[0].ID {
 			t.Errorf("tracking stream %v, feed %v", trk, feed)

@@ -297,27 +297,38 @@ func (b *Outbox) DeadLetters(ctx context.Context, after string, count int64) ([]
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	type one struct {
-		p int
-		x redis.XMessage
-	}
-	var all []one
-	for p, c := range cmds {
-		for _, x := range c.Val() {
-			all = append(all, one{p, x})
-		}
-	}
-	slices.SortFunc(all, func(a, b one) int {
-		if deadLess(a.p, a.x.ID, b.p, b.x.ID) {
-			return -1
-		}
-		return 1
-	})
-	out := make([]DeadLetter, 0, min(int64(len(all)), count))
-	for _, e := range all[:min(int64(len(all)), count)] {
+	out := []DeadLetter{}
+	for _, e := range merged(cmds, count, func(a, b partEntry) bool { return deadLess(a.p, a.x.ID, b.p, b.x.ID) }) {
 		out = append(out, deadLetterOf(e.p, e.x))
 	}
 	return out, nil
+}
+
+// partEntry is a stream entry of partition p.
+type partEntry struct {
+	p int
+	x redis.XMessage
+}
+
+// merged returns up to n of the entries cmds[p] read from partition p's
+// stream, for every p, in the order of less.
+func merged(cmds []*redis.XMessageSliceCmd, n int64, less func(a, b partEntry) bool) []partEntry {
+	var all []partEntry
+	for p, c := range cmds {
+		for _, x := range c.Val() {
+			all = append(all, partEntry{p, x})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b partEntry) int {
+		switch {
+		case less(a, b):
+			return -1
+		case less(b, a):
+			return 1
+		}
+		return 0
+	})
+	return all[:min(int64(len(all)), n)]
 }
 
 // deadLetterOf decodes entry x of partition p's dead-letter stream.

@@ -65,6 +65,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -225,6 +226,16 @@ func (s *Store) Init(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// PoolSize is the connection pool a gateway of partitions partitions and
+// targets ERP targets needs from go-redis (on a Redis Cluster: per node at
+// most): go-redis's default (10 per CPU) for requests and bookkeeping, plus
+// one connection for every blocked stream read, which holds its
+// connection for up to its block time: per partition one outbox reader per
+// target, one webhook feed reader and one tracking hub reader.
+func PoolSize(partitions, targets int) int {
+	return 10*runtime.GOMAXPROCS(0) + partitions*(targets+2)
 }
 
 // Ping checks that Redis answers.

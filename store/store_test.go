@@ -143,7 +143,7 @@ func TestAcceptWritesEverythingOnce(t *testing.T) {
 		if len(evs) != 1 || evs[0].Values["ev"] != string(in.Event) {
 			t.Fatalf("tracking stream = %v, want the accepted event", evs)
 		}
-		feed := rdb.XRange(ctx, tracking.FeedKey, "-", "+").Val()
+		feed := rdb.XRange(ctx, tracking.FeedKey("{p0.0}"), "-", "+").Val()
 		if len(feed) != 1 || feed[0].Values["o"] != "ord_1" || feed[0].Values["e"] != evs[0].ID {
 			t.Errorf("feed = %v, want o=ord_1 e=%s", feed, evs[0].ID)
 		}

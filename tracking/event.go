@@ -8,12 +8,15 @@
 //
 //	trk:<orderID>   stream, one entry per event, field "ev" = JSON Event (without ID;
 //	                the entry id is the event id)
-//	trk:feed        stream of notifications for live fan-out, fields "o" = order id,
-//	                "e" = event entry id in trk:<orderID>
+//	trk:feed:T      stream of partition T (T = partition.Space.Tag(p), braces
+//	                included) of notifications for live fan-out, fields "o" = order
+//	                id (of partition p), "e" = event entry id in trk:<orderID>
 //	trk:dedup:<orderID>  hash, dedup key → event id (Append with Details["dedup"])
 //
 // plus the webhook keys under the hash tag {trk:wh} (see webhook.go) and the
-// consumer group "trk-webhooks" on trk:feed.
+// consumer group "trk-webhooks" on every trk:feed:T. An order's events are
+// announced on its partition's feed (space.Of(orderID)), in the same slot as
+// the accept's other keys; the hub and the webhooks read every partition.
 //
 // The pieces: Store appends and reads timelines (Append is one Lua step that
 // writes the event and announces it on the feed); Derive turns a timeline
@@ -28,6 +31,8 @@ package tracking
 import (
 	"encoding/json"
 	"time"
+
+	"erpgate/internal/partition"
 )
 
 // Event sources.
@@ -71,8 +76,18 @@ type Event struct {
 // that the timeline shares the slot of the order's record and streams.
 func StreamKey(tag, orderID string) string { return "trk:" + tag + ":" + orderID }
 
-// FeedKey is the Redis stream every new event is announced on.
-const FeedKey = "trk:feed"
+// FeedKey returns the feed stream of the partition with hash tag tag: every
+// new event of an order of that partition is announced on it.
+func FeedKey(tag string) string { return "trk:feed:" + tag }
+
+// feedKeys returns the feed stream of every partition of space.
+func feedKeys(space partition.Space) []string {
+	keys := make([]string, space.N())
+	for p := range keys {
+		keys[p] = FeedKey(space.Tag(p))
+	}
+	return keys
+}
 
 // Encode returns the JSON stored in the "ev" field (ID omitted).
 func (e Event) Encode() []byte {

@@ -23,20 +23,20 @@ func TestTrimFeedKeepsWhatTheWebhookGroupNeeds(t *testing.T) {
 	rdb := redistest.Universal(t)
 	ctx := context.Background()
 	now := time.UnixMilli(100_000 + time.Minute.Milliseconds()) // keep from 100000-0
-	w, err := NewWebhooks(WebhooksConfig{Client: rdb, ShopOf: func(context.Context, string) (string, error) { return "", nil },
+	w, err := NewWebhooks(WebhooksConfig{Space: testSpace, Client: rdb, ShopOf: func(context.Context, string) (string, error) { return "", nil },
 		Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	add := func(ms int) {
 		t.Helper()
-		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: FeedKey, ID: fmt.Sprintf("%d-0", ms), Values: []any{"o", "ord", "e", "1-0"}}).Err(); err != nil {
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: testFeed, ID: fmt.Sprintf("%d-0", ms), Values: []any{"o", "ord", "e", "1-0"}}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	first := func() string {
 		t.Helper()
-		m, err := rdb.XRangeN(ctx, FeedKey, "-", "+", 1).Result()
+		m, err := rdb.XRangeN(ctx, testFeed, "-", "+", 1).Result()
 		if err != nil || len(m) == 0 {
 			t.Fatalf("feed empty: %v", err)
 		}
@@ -53,38 +53,38 @@ func TestTrimFeedKeepsWhatTheWebhookGroupNeeds(t *testing.T) {
 
 	// A group that has read up to 30000 and holds 20000 unacknowledged:
 	// nothing it needs goes, however old.
-	rdb.Del(ctx, FeedKey)
+	rdb.Del(ctx, testFeed)
 	for ms := 10_000; ms <= 150_000; ms += 10_000 {
 		add(ms)
 	}
-	if err := rdb.XGroupCreate(ctx, FeedKey, WebhookGroup, "0").Err(); err != nil {
+	if err := rdb.XGroupCreate(ctx, testFeed, WebhookGroup, "0").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "c", Streams: []string{FeedKey, ">"}, Count: 3}).Err(); err != nil {
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "c", Streams: []string{testFeed, ">"}, Count: 3}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.XAck(ctx, FeedKey, WebhookGroup, "10000-0", "30000-0").Err(); err != nil {
+	if err := rdb.XAck(ctx, testFeed, WebhookGroup, "10000-0", "30000-0").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := w.TrimFeed(ctx); err != nil || n != 1 || first() != "20000-0" {
 		t.Fatalf("trim with 20000 pending = %d, %v, first %s; want 1 trimmed, first 20000-0", n, err, first())
 	}
 	// Acknowledged: the group needs its last delivered entry on.
-	if err := rdb.XAck(ctx, FeedKey, WebhookGroup, "20000-0").Err(); err != nil {
+	if err := rdb.XAck(ctx, testFeed, WebhookGroup, "20000-0").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := w.TrimFeed(ctx); err != nil || n != 1 || first() != "30000-0" {
 		t.Fatalf("trim after the ack = %d, %v, first %s; want 1 trimmed, first 30000-0", n, err, first())
 	}
 	// The group caught up past the window: the window rules.
-	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "c", Streams: []string{FeedKey, ">"}, Count: 100}).Err(); err != nil {
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "c", Streams: []string{testFeed, ">"}, Count: 100}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	ids := make([]string, 0)
 	for ms := 40_000; ms <= 150_000; ms += 10_000 {
 		ids = append(ids, fmt.Sprintf("%d-0", ms))
 	}
-	if err := rdb.XAck(ctx, FeedKey, WebhookGroup, ids...).Err(); err != nil {
+	if err := rdb.XAck(ctx, testFeed, WebhookGroup, ids...).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := w.TrimFeed(ctx); err != nil || n != 7 || first() != "100000-0" {
@@ -99,7 +99,7 @@ func TestFeedGaugesShowTheWebhookGroupBehind(t *testing.T) {
 	rdb := redistest.Universal(t)
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
-	w, err := NewWebhooks(WebhooksConfig{Client: rdb, Registerer: reg, ShopOf: func(context.Context, string) (string, error) { return "", nil }})
+	w, err := NewWebhooks(WebhooksConfig{Space: testSpace, Client: rdb, Registerer: reg, ShopOf: func(context.Context, string) (string, error) { return "", nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,15 +107,15 @@ func TestFeedGaugesShowTheWebhookGroupBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 7 {
-		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: FeedKey, Values: []any{"o", "ord", "e", "1-0"}}).Err(); err != nil {
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: testFeed, Values: []any{"o", "ord", "e", "1-0"}}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "c", Streams: []string{FeedKey, ">"}, Count: 2}).Err(); err != nil {
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "c", Streams: []string{testFeed, ">"}, Count: 2}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	want := `
-# HELP erpgate_tracking_feed_entries Entries in the tracking event feed (trk:feed), shared by all instances.
+# HELP erpgate_tracking_feed_entries Entries in the tracking event feed (trk:feed:T, every partition), shared by all instances.
 # TYPE erpgate_tracking_feed_entries gauge
 erpgate_tracking_feed_entries 7
 # HELP erpgate_tracking_webhook_feed_pending Feed entries the webhook consumer group has read but not acknowledged.

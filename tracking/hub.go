@@ -70,13 +70,17 @@ type HubConfig struct {
 }
 
 // Hub fans timeline events out to the subscribers of this process. Each
-// gateway instance runs one Hub; its single reader follows trk:feed, so
-// events appended by any instance reach the subscribers of every instance.
+// gateway instance runs one Hub; it follows every partition's feed
+// (trk:feed:T), one reader goroutine per partition handing what it reads to
+// Run's goroutine, so events appended by any instance reach the subscribers
+// of every instance, and one order's events (all on its partition's feed)
+// in feed order.
 // Only events of orders with a local subscriber are read from their
 // timelines. The Hub also owns the SSE connections ServeSSE took over: its
 // writer goroutines write their live events and heartbeats (sse_conn.go).
 type Hub struct {
 	rdb      redis.UniversalClient
+	feeds    []string // the feed of every partition
 	store    *Store
 	log      *slog.Logger
 	buffer   int
@@ -160,7 +164,7 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	}
 	h := &Hub{
 		fanout: fanout,
-		rdb:    cfg.Client, store: cfg.Store, log: cfg.Logger, buffer: cfg.Buffer,
+		rdb:    cfg.Client, feeds: feedKeys(cfg.Store.space), store: cfg.Store, log: cfg.Logger, buffer: cfg.Buffer,
 		block: cfg.Block, poll: cfg.Poll, retry: cfg.RetryDelay, writers: cfg.Writers, wtimeout: cfg.WriteTimeout,
 		onFeed: cfg.OnFeed, onGap: cfg.OnGap, active: active,
 		ready: make(chan struct{}), subs: make(map[string]map[*subscriber]struct{}),
@@ -188,8 +192,56 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.startWriters(ctx)
 	h.gap()
 	h.readyOnce.Do(func() { close(h.ready) })
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before readers.Wait
+	got := make(chan feedRead)
+	for p := range h.feeds {
+		readers.Go(func() { h.follow(rctx, p, last[p], got) })
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-got:
+			if r.err != nil {
+				h.gap()
+				continue
+			}
+			if h.onFeed != nil {
+				for _, m := range r.msgs {
+					if o, _ := m.Values["o"].(string); o != "" {
+						h.onFeed(o)
+					}
+				}
+			}
+			h.dispatch(ctx, r.msgs)
+		}
+	}
+}
+
+// feedRead is what a partition's reader hands to Run: entries read, or a
+// read error (the feed may have been trimmed or replaced: a gap).
+type feedRead struct {
+	msgs []redis.XMessage
+	err  error
+}
+
+// follow reads partition p's feed after last until ctx is done and hands
+// what it reads to out. Read errors are logged and retried from the last
+// position.
+func (h *Hub) follow(ctx context.Context, p int, last string, out chan<- feedRead) {
+	send := func(r feedRead) bool {
+		select {
+		case out <- r:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for ctx.Err() == nil {
-		args := &redis.XReadArgs{Streams: []string{FeedKey, last}, Count: 1000, Block: h.block}
+		args := &redis.XReadArgs{Streams: []string{h.feeds[p], last}, Count: 1000, Block: h.block}
 		if h.poll > 0 {
 			args.Block = -1 // no BLOCK: answers at once, nil when there is nothing new
 		}
@@ -202,10 +254,12 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return
 			}
-			h.log.Warn("tracking hub: reading feed failed; retrying", "err", err)
-			h.gap()
+			h.log.Warn("tracking hub: reading feed failed; retrying", "partition", p, "err", err)
+			if !send(feedRead{err: err}) {
+				return
+			}
 			sleep(ctx, h.retry)
 			continue
 		}
@@ -213,18 +267,12 @@ func (h *Hub) Run(ctx context.Context) error {
 			if len(st.Messages) == 0 {
 				continue
 			}
-			if h.onFeed != nil {
-				for _, m := range st.Messages {
-					if o, _ := m.Values["o"].(string); o != "" {
-						h.onFeed(o)
-					}
-				}
+			if !send(feedRead{msgs: st.Messages}) {
+				return
 			}
-			h.dispatch(ctx, st.Messages)
 			last = st.Messages[len(st.Messages)-1].ID
 		}
 	}
-	return nil
 }
 
 // gap calls OnGap, if set.
@@ -234,21 +282,31 @@ func (h *Hub) gap() {
 	}
 }
 
-// start returns the id of the newest feed entry ("0-0" for an empty feed),
-// retrying until Redis answers or ctx is done. An explicit id instead of "$"
-// makes the position fixed before Ready, so nothing slips between a
-// subscriber's history read and the first XREAD.
-func (h *Hub) start(ctx context.Context) (string, error) {
+// start returns, per partition, the id of the newest feed entry ("0-0"
+// for an empty feed), retrying until Redis answers or ctx is done. An
+// explicit id instead of "$" makes the position fixed before Ready, so
+// nothing slips between a subscriber's history read and the first XREAD.
+func (h *Hub) start(ctx context.Context) ([]string, error) {
 	for {
-		msgs, err := h.rdb.XRevRangeN(ctx, FeedKey, "+", "-", 1).Result()
-		if err == nil {
-			if len(msgs) == 0 {
-				return "0-0", nil
+		cmds := make([]*redis.XMessageSliceCmd, len(h.feeds))
+		_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, f := range h.feeds {
+				cmds[i] = p.XRevRangeN(ctx, f, "+", "-", 1)
 			}
-			return msgs[0].ID, nil
+			return nil
+		})
+		if err == nil {
+			last := make([]string, len(h.feeds))
+			for i, c := range cmds {
+				last[i] = "0-0"
+				if msgs := c.Val(); len(msgs) > 0 {
+					last[i] = msgs[0].ID
+				}
+			}
+			return last, nil
 		}
 		if ctx.Err() != nil {
-			return "", ctx.Err()
+			return nil, ctx.Err()
 		}
 		h.log.Warn("tracking hub: reading feed position failed; retrying", "err", err)
 		sleep(ctx, h.retry)

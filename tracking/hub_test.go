@@ -400,7 +400,7 @@ func TestHubManySubscribers(t *testing.T) {
 // (run with -benchmem; B/op is the figure).
 func BenchmarkHubSubscribe(b *testing.B) {
 	rdb, _ := redistest.Mini(b)
-	s, _ := NewStore(StoreConfig{Client: rdb})
+	s, _ := NewStore(StoreConfig{Space: testSpace, Client: rdb})
 	h, _ := NewHub(HubConfig{Client: rdb, Store: s})
 	cancels := make([]func(), 0, b.N)
 	b.ReportAllocs()

@@ -3,7 +3,6 @@ package tracking
 import (
 	"bufio"
 	"context"
-	"erpgate/internal/partition"
 	"errors"
 	"fmt"
 	"io"
@@ -485,17 +484,17 @@ func TestHubOnFeedOnGap(t *testing.T) {
 
 	// The feed key turns unreadable: each failed read is a gap.
 	bg := context.Background()
-	if err := rdb.Rename(bg, FeedKey, "trk:feed:saved").Err(); err != nil {
+	if err := rdb.Rename(bg, testFeed, "trk:feed:saved").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.Set(bg, FeedKey, "not a stream", 0).Err(); err != nil {
+	if err := rdb.Set(bg, testFeed, "not a stream", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a gap after the failed read", func() bool { return len(logged()) > 5 })
-	if err := rdb.Del(bg, FeedKey).Err(); err != nil {
+	if err := rdb.Del(bg, testFeed).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.Rename(bg, "trk:feed:saved", FeedKey).Err(); err != nil {
+	if err := rdb.Rename(bg, "trk:feed:saved", testFeed).Err(); err != nil {
 		t.Fatal(err)
 	}
 	mustAppend(t, writer, "ord_d", Event{Type: TypePicked, Source: SourceERP})
@@ -570,7 +569,7 @@ func goMemory() int64 {
 }
 
 func mustStore(tb testing.TB, rdb redis.UniversalClient) *Store {
-	s, err := NewStore(StoreConfig{Client: rdb})
+	s, err := NewStore(StoreConfig{Space: testSpace, Client: rdb})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -678,4 +677,4 @@ func benchHub(b *testing.B, mode string, streams int) (*Hub, *httptest.Server) {
 }
 
 // tagOf is the partition tag of an order id in the default space.
-func tagOf(id string) string { return partition.MustNew(partition.Default).TagOf(id) }
+func tagOf(id string) string { return testSpace.TagOf(id) }

@@ -48,23 +48,24 @@ type StoreConfig struct {
 	Now func() time.Time
 	// FeedMaxLen is the approximate cap of trk:feed; default DefaultFeedMaxLen.
 	FeedMaxLen int64
+	// Space is the partition space of the order ids (the store's,
+	// store.Store.Space); default partition.Default partitions. An order's
+	// events are announced on its partition's feed.
+	Space partition.Space
 	// OnAppend, if set, is called with the order id after Append wrote an
 	// event (not for a deduplicated repeat), before Append returns: a read
 	// cache invalidates there, so this instance reads its own writes at once.
 	OnAppend func(orderID string)
-	// Space is the partition space of the order ids (the store's); the zero
-	// Space means partition.Default partitions.
-	Space partition.Space
 }
 
 // Store keeps order timelines in Redis streams (layout in the package doc).
 type Store struct {
 	rdb    redis.UniversalClient
+	space  partition.Space
 	now    func() time.Time
 	maxLen int64
 	events *prometheus.CounterVec
 	onApp  func(orderID string)
-	space  partition.Space
 }
 
 // NewStore returns a Store.
@@ -111,7 +112,7 @@ func (s *Store) Space() partition.Space { return s.space }
 // "src:<source>"), so that an append can be conditional on a source not
 // having spoken yet (AppendUnlessSpoke) without a check-then-write race.
 //
-// KEYS: trk:<order>, trk:feed, trk:dedup:<order>
+// KEYS: trk:<order>, trk:feed:T (the order's partition), trk:dedup:<order>
 // ARGV: event JSON, order id, feed maxlen, dedup key or "", source, unless-source or ""
 // Returns {1, id} when written, {0, id} for a duplicate, {2, ""} when the
 // unless-source has spoken.
@@ -174,7 +175,7 @@ func (s *Store) append(ctx context.Context, orderID string, e Event, unless stri
 		return Event{}, false, err
 	}
 	tag := s.space.TagOf(orderID)
-	keys := []string{StreamKey(tag, orderID), FeedKey, DedupKey(tag, orderID)}
+	keys := []string{StreamKey(tag, orderID), FeedKey(tag), DedupKey(tag, orderID)}
 	res, err := appendScript.Run(ctx, s.rdb, keys, e.Encode(), orderID, s.maxLen, dedup, e.Source, unless).Slice()
 	if err != nil {
 		return Event{}, false, unavailable(err)

@@ -20,7 +20,7 @@ var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 
 func newTestStore(t *testing.T, rdb redis.UniversalClient, reg prometheus.Registerer) *Store {
 	t.Helper()
-	s, err := NewStore(StoreConfig{Client: rdb, Registerer: reg, Now: func() time.Time { return t0 }})
+	s, err := NewStore(StoreConfig{Space: testSpace, Client: rdb, Registerer: reg, Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestAppendTimelineSince(t *testing.T) {
 	}
 
 	// Every event is announced on the feed with its order and entry id, in order.
-	feed, err := rdb.XRange(ctx, FeedKey, "-", "+").Result()
+	feed, err := rdb.XRange(ctx, testFeed, "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestAppendDedup(t *testing.T) {
 	if got, want := tl[0].Details["warehouse"], "W1"; got != want {
 		t.Errorf("detail = %q, want %q", got, want)
 	}
-	if n, _ := rdb.XLen(ctx, FeedKey).Result(); n != 3 {
+	if n, _ := rdb.XLen(ctx, testFeed).Result(); n != 3 {
 		t.Errorf("feed has %d entries, want 3 (the duplicate must not be announced)", n)
 	}
 	if got := testutil.ToFloat64(s.events.WithLabelValues(TypePicked, SourceERP)); got != 3 {
@@ -188,7 +188,7 @@ func TestAppendRejectsBadEvents(t *testing.T) {
 			}
 		})
 	}
-	if n, _ := rdb.Exists(context.Background(), FeedKey).Result(); n != 0 {
+	if n, _ := rdb.Exists(context.Background(), testFeed).Result(); n != 0 {
 		t.Error("a rejected event was written")
 	}
 	if _, err := s.Since(context.Background(), "ord_1", "not-an-id"); erpgate.ErrorCode(err) != erpgate.Invalid {
@@ -246,7 +246,7 @@ func TestMetricsLint(t *testing.T) {
 	if _, err := NewHub(HubConfig{Client: rdb, Store: s, Registerer: reg}); err != nil {
 		t.Fatalf("second hub on one registry: %v", err)
 	}
-	if _, err := NewWebhooks(WebhooksConfig{Client: rdb, Registerer: reg, ShopOf: func(context.Context, string) (string, error) { return "", nil }}); err != nil {
+	if _, err := NewWebhooks(WebhooksConfig{Space: testSpace, Client: rdb, Registerer: reg, ShopOf: func(context.Context, string) (string, error) { return "", nil }}); err != nil {
 		t.Fatal(err)
 	}
 	problems, err := testutil.GatherAndLint(reg)
@@ -287,7 +287,7 @@ var errBoom = errors.New("boom")
 func TestAppendCallsOnAppend(t *testing.T) {
 	rdb, _ := redistest.Mini(t)
 	var got []string
-	st, err := NewStore(StoreConfig{Client: rdb, OnAppend: func(id string) { got = append(got, id) }})
+	st, err := NewStore(StoreConfig{Space: testSpace, Client: rdb, OnAppend: func(id string) { got = append(got, id) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestAppendCallsOnAppend(t *testing.T) {
 // check and the write are one step, so it cannot land after that source.
 func TestAppendUnlessSpoke(t *testing.T) {
 	rdb := redistest.Universal(t)
-	st, err := NewStore(StoreConfig{Client: rdb})
+	st, err := NewStore(StoreConfig{Space: testSpace, Client: rdb})
 	if err != nil {
 		t.Fatal(err)
 	}

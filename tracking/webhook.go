@@ -22,6 +22,7 @@ import (
 	"erpgate"
 	"erpgate/internal/instance"
 	"erpgate/internal/partition"
+	"erpgate/internal/streamgroup"
 )
 
 // Redis layout of webhooks. Every key shares the hash tag {trk:wh}, so the
@@ -168,9 +169,6 @@ type WebhooksConfig struct {
 	// An error with code NotFound drops the event for webhooks; any other
 	// error leaves it to be retried.
 	ShopOf func(ctx context.Context, orderID string) (string, error)
-	// Space is the partition space of the order ids (the store's); the
-	// zero Space means partition.Default partitions.
-	Space partition.Space
 	// Static are the subscriptions from the config file.
 	Static []Subscription
 	// HTTPClient posts the webhooks; default: Timeout, no redirects followed.
@@ -214,6 +212,15 @@ type WebhooksConfig struct {
 	PollInterval time.Duration
 	// Block bounds one blocking read of the feed; default 2s.
 	Block time.Duration
+	// ReadPoll, when positive, replaces the blocking reads: a partition's
+	// feed is read without BLOCK and, when that finds nothing, read again
+	// after ReadPoll. For the embedded Redis (miniredis), which re-runs
+	// every blocked read after every command (see HubConfig.Poll).
+	ReadPoll time.Duration
+	// Space is the partition space of the feed (the store's); default
+	// partition.Default partitions. Every partition's feed is read, by one
+	// goroutine each.
+	Space partition.Space
 	// Coalesce is the pause after a read of the feed that found fewer
 	// entries than it could take, so that the next read carries more of
 	// them: fewer rounds of reads, acknowledgements and enqueue scripts
@@ -266,6 +273,7 @@ type WebhooksConfig struct {
 type Webhooks struct {
 	rdb     redis.UniversalClient
 	space   partition.Space
+	feed    *streamgroup.Group // the webhook group on every partition's feed
 	shopOf  func(context.Context, string) (string, error)
 	client  *http.Client
 	log     *slog.Logger
@@ -365,13 +373,16 @@ func NewWebhooks(cfg WebhooksConfig) (*Webhooks, error) {
 	for _, o := range []string{"ok", "retry", "dead"} {
 		outcome.WithLabelValues(o) // export zeros so alerts see the series
 	}
-	if _, err := register(cfg.Registerer, newFeedCollector(cfg.Client)); err != nil {
+	if cfg.Space.N() == 0 {
+		cfg.Space = partition.MustNew(partition.Default)
+	}
+	feed := streamgroup.New(cfg.Client, streamgroup.Config{Name: WebhookGroup, Streams: feedKeys(cfg.Space)})
+	if _, err := register(cfg.Registerer, newFeedCollector(cfg.Client, feed)); err != nil {
 		return nil, err
 	}
 	shopOf := cfg.ShopOf
 	return &Webhooks{
-		rdb:   cfg.Client,
-		space: orDefault(cfg.Space),
+		rdb: cfg.Client, space: cfg.Space, feed: feed,
 		// Notice timelines name their shop (webhook_notice.go).
 		shopOf: func(ctx context.Context, id string) (string, error) {
 			if shop, ok := noticeShop(id); ok {

@@ -145,7 +145,7 @@ func benchFeedConsumer(b *testing.B, static []Subscription, coalesce time.Durati
 	}
 	rdb := redistest.Universal(b)
 	ctx := context.Background()
-	store, err := NewStore(StoreConfig{Client: rdb})
+	store, err := NewStore(StoreConfig{Space: testSpace, Client: rdb})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func benchFeedConsumer(b *testing.B, static []Subscription, coalesce time.Durati
 	hook := newCmdCounter()
 	own.AddHook(hook)
 	w, err := NewWebhooks(WebhooksConfig{
-		Client: own, Logger: slog.New(slog.DiscardHandler), Static: static, Coalesce: coalesce,
+		Space: testSpace, Client: own, Logger: slog.New(slog.DiscardHandler), Static: static, Coalesce: coalesce,
 		ShopOf: func(context.Context, string) (string, error) { return "shop", nil },
 	})
 	if err != nil {
@@ -195,13 +195,13 @@ func benchFeedConsumer(b *testing.B, static []Subscription, coalesce time.Durati
 		wg.Wait()
 	}
 	// The feed's newest id, then wait for the group to pass it.
-	m, err := rdb.XRevRangeN(ctx, FeedKey, "+", "-", 1).Result()
+	m, err := rdb.XRevRangeN(ctx, testFeed, "+", "-", 1).Result()
 	if err != nil || len(m) != 1 {
 		b.Fatalf("feed end: %v %v", m, err)
 	}
 	last := m[0].ID
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		gs, err := rdb.XInfoGroups(ctx, FeedKey).Result()
+		gs, err := rdb.XInfoGroups(ctx, testFeed).Result()
 		if err != nil {
 			b.Fatal(err)
 		}

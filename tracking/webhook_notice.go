@@ -97,7 +97,7 @@ func (w *Webhooks) AnnounceNotice(ctx context.Context, typ, noticeID, summary st
 	}
 	for _, shop := range shops {
 		id := NoticeStreamID(shop)
-		if err := noticeAppendScript.Run(ctx, w.rdb, []string{w.streamKey(id), FeedKey}, ev, id,
+		if err := noticeAppendScript.Run(ctx, w.rdb, []string{w.streamKey(id), w.feed.Stream(w.space.Of(id))}, ev, id,
 			noticeStreamMaxLen, DefaultFeedMaxLen).Err(); err != nil {
 			return nil, unavailable(err)
 		}

@@ -21,14 +21,17 @@ import (
 	"erpgate/internal/streamgroup"
 )
 
-// Run delivers webhooks until ctx is done, then returns nil. It reads the
-// feed through the consumer group (creating it at the feed's end on first
-// use) and runs Workers delivery workers. Several instances may run it
-// against one Redis; they share the work. While nobody is subscribed it
-// does not read the feed but moves the group past it every PollInterval.
+// Run delivers webhooks until ctx is done, then returns nil. It reads every
+// partition's feed through the consumer group (creating it at the feed's
+// end on first use), one goroutine per partition, and runs Workers delivery
+// workers. Several instances may run it against one Redis; they share the
+// work. While nobody is subscribed it does not read the feed but moves the
+// group past it every PollInterval.
 func (w *Webhooks) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Go(func() { w.dispatch(ctx) })
+	for p := range w.feed.Partitions() {
+		wg.Go(func() { w.dispatch(ctx, p) })
+	}
 	wg.Go(func() { w.trimLoop(ctx) })
 	for range w.cfg.Workers {
 		wg.Go(func() { w.work(ctx) })
@@ -42,24 +45,22 @@ func (w *Webhooks) Run(ctx context.Context) error {
 // first Setup are never sent as webhooks; call it at startup, before serving
 // traffic (Run calls it too). Errors: Unavailable.
 func (w *Webhooks) Setup(ctx context.Context) error {
-	if err := w.ensureGroup(ctx); err != nil {
+	if err := w.feed.Ensure(ctx, "$"); err != nil {
 		return unavailable(err)
 	}
 	return nil
 }
 
-func (w *Webhooks) ensureGroup(ctx context.Context) error {
-	err := w.rdb.XGroupCreateMkStream(ctx, FeedKey, WebhookGroup, "$").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return err
-	}
-	return nil
+// ensureGroup creates the group on partition p's feed, if missing.
+func (w *Webhooks) ensureGroup(ctx context.Context, p int) error {
+	return streamgroup.Ensure(ctx, w.rdb, w.feed.Stream(p), WebhookGroup, "$")
 }
 
 // readCount is the most feed entries one read or claim returns.
 const readCount = 500
 
-// dispatch turns feed entries into due (subscription, order) pairs.
+// dispatch turns the entries of partition p's feed into due (subscription,
+// order) pairs.
 //
 // Each round first takes over entries other consumers left unacknowledged
 // (every ReclaimIdle/2). Then, when nobody is subscribed, it skips the feed
@@ -71,9 +72,10 @@ const readCount = 500
 // pipeline: one round trip per round instead of two. Only when it finds
 // nothing does a blocking read follow (alone: go-redis gives a pipeline its
 // client's ReadTimeout, not the read's Block).
-func (w *Webhooks) dispatch(ctx context.Context) {
+func (w *Webhooks) dispatch(ctx context.Context, p int) {
+	feed := w.feed.Stream(p)
 	for ctx.Err() == nil {
-		if err := w.ensureGroup(ctx); err != nil {
+		if err := w.ensureGroup(ctx, p); err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("tracking webhooks: creating feed consumer group failed; retrying", "err", err)
 				sleep(ctx, w.cfg.PollInterval)
@@ -100,13 +102,13 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			w.log.Warn("tracking webhooks: acknowledging feed entries failed; will retry", "err", err)
 		}
-		if err == nil || strings.HasPrefix(err.Error(), "NOGROUP") || len(ack) > 20*readCount {
+		if err == nil || streamgroup.Missing(err) || len(ack) > 20*readCount {
 			ack = ack[:0]
 		}
 	}
 	flush := func(ctx context.Context) {
 		if len(ack) > 0 {
-			acked(ctx, w.rdb.XAck(ctx, FeedKey, WebhookGroup, ack...).Err())
+			acked(ctx, w.feed.Ack(ctx, p, ack...))
 		}
 	}
 	defer func() {
@@ -121,20 +123,19 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 		var err error
 		if !recovered || time.Since(lastAdopt) >= w.cfg.TakeoverEvery {
 			lastAdopt = time.Now()
-			msgs, err = w.adopt(ctx, &recovered)
+			msgs, err = w.adopt(ctx, p, &recovered)
 		}
 		if err == nil && len(msgs) == 0 && time.Since(lastReclaim) >= w.cfg.ReclaimIdle/2 {
 			lastReclaim = time.Now()
 			// Entries another (dead) consumer read but never acknowledged,
 			// and our own that failed (ShopOf down): take them over.
-			msgs, _, err = w.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-				Stream: FeedKey, Group: WebhookGroup, Consumer: w.cfg.Consumer,
-				MinIdle: w.cfg.ReclaimIdle, Start: "0-0", Count: readCount,
-			}).Result()
+			var es []streamgroup.Entry
+			es, _, err = w.feed.AutoClaim(ctx, p, w.cfg.Consumer, w.cfg.ReclaimIdle, "0-0", readCount)
+			msgs = xmessages(es)
 		}
 		if err == nil && len(msgs) == 0 {
 			var skipped bool
-			if skipped, err = w.skipUnsubscribed(ctx, &skippedTo); err == nil && skipped {
+			if skipped, err = w.skipUnsubscribed(ctx, p, &skippedTo); err == nil && skipped {
 				flush(ctx)
 				lastRead = 0
 				sleep(ctx, w.cfg.PollInterval)
@@ -144,7 +145,10 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 		if err == nil && len(msgs) == 0 {
 			args := &redis.XReadGroupArgs{
 				Group: WebhookGroup, Consumer: w.cfg.Consumer,
-				Streams: []string{FeedKey, ">"}, Count: readCount, Block: w.cfg.Block,
+				Streams: []string{feed, ">"}, Count: readCount, Block: w.cfg.Block,
+			}
+			if w.cfg.ReadPoll > 0 {
+				args.Block = -1 // no BLOCK (see ReadPoll)
 			}
 			var res []redis.XStream
 			if coalesce && lastRead > 0 {
@@ -156,7 +160,7 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 				var read *redis.XStreamSliceCmd
 				_, _ = w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 					if len(ack) > 0 {
-						xack = p.XAck(ctx, FeedKey, WebhookGroup, ack...)
+						xack = p.XAck(ctx, feed, WebhookGroup, ack...)
 					}
 					read = p.XReadGroup(ctx, args)
 					return nil
@@ -175,6 +179,9 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 			lastRead = len(msgs)
 		}
 		if errors.Is(err, redis.Nil) {
+			if w.cfg.ReadPoll > 0 {
+				sleep(ctx, w.cfg.ReadPoll)
+			}
 			continue
 		}
 		if err != nil {
@@ -182,8 +189,8 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if errors.Is(err, errNoGroup) || strings.HasPrefix(err.Error(), "NOGROUP") {
-				_ = w.ensureGroup(ctx) // the feed was deleted (e.g. flushed): start over
+			if errors.Is(err, errNoGroup) || streamgroup.Missing(err) {
+				_ = w.ensureGroup(ctx, p) // the feed was deleted (e.g. flushed): start over
 			} else {
 				w.log.Warn("tracking webhooks: reading feed failed; retrying", "err", err)
 				sleep(ctx, w.cfg.PollInterval)
@@ -208,10 +215,10 @@ func (w *Webhooks) dispatch(ctx context.Context) {
 // entries this consumer held in the previous run of this instance (at once
 // after a restart; *recovered is set when there are none left), then those
 // of consumers of dead instances. A live instance's entries are left alone.
-func (w *Webhooks) adopt(ctx context.Context, recovered *bool) ([]redis.XMessage, error) {
+func (w *Webhooks) adopt(ctx context.Context, p int, recovered *bool) ([]redis.XMessage, error) {
 	from, idle := w.cfg.Consumer, time.Duration(0)
 	if *recovered {
-		holders, err := streamgroup.Holders(ctx, w.rdb, FeedKey, WebhookGroup)
+		holders, err := w.feed.Holders(ctx, p)
 		if err != nil || len(holders) == 0 {
 			return nil, err
 		}
@@ -226,21 +233,30 @@ func (w *Webhooks) adopt(ctx context.Context, recovered *bool) ([]redis.XMessage
 		}
 		from, idle = orphans[0], time.Second // the floor keeps two adopters from both taking an entry
 	}
-	cs, err := streamgroup.Claim(ctx, w.rdb, FeedKey, WebhookGroup, from, w.cfg.Consumer, idle, readCount)
+	cs, err := w.feed.Claim(ctx, p, from, w.cfg.Consumer, idle, readCount)
 	if err != nil {
 		return nil, err
 	}
 	if !*recovered && len(cs) == 0 {
 		*recovered = true
 	}
-	out := make([]redis.XMessage, len(cs))
-	for i, c := range cs {
-		out[i] = c.XMessage
-	}
+	out := xmessages(cs)
 	if len(out) > 0 {
 		w.log.Info("tracking webhooks: took over feed entries", "from", from, "count", len(out))
 	}
 	return out, nil
+}
+
+// xmessages returns the stream entries of es.
+func xmessages(es []streamgroup.Entry) []redis.XMessage {
+	if len(es) == 0 {
+		return nil
+	}
+	out := make([]redis.XMessage, len(es))
+	for i, e := range es {
+		out[i] = e.XMessage
+	}
+	return out
 }
 
 // enqueueScript notes news for (subscription, order) pairs: bump the pair's
@@ -353,14 +369,7 @@ return -1
 // an XINFO reply (a flat list from Redis, a table keyed by name from
 // miniredis); less compares stream ids, exactly for any 64-bit parts
 // (Redis writes no leading zeros).
-const streamLua = `
-local function field(t, k)
-  if t[k] ~= nil then return t[k] end
-  for i = 1, #t, 2 do
-    if t[i] == k then return t[i + 1] end
-  end
-  return nil
-end
+const streamLua = streamgroup.FieldLua + `
 local function less(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')
@@ -420,15 +429,19 @@ func (w *Webhooks) trimLoop(ctx context.Context) {
 	}
 }
 
-// TrimFeed trims the feed once (see "Trimming the feed") and returns how
-// many entries it removed. Errors: Unavailable.
+// TrimFeed trims every partition's feed once (see "Trimming the feed") and
+// returns how many entries it removed. Errors: Unavailable.
 func (w *Webhooks) TrimFeed(ctx context.Context) (int64, error) {
 	keepFrom := fmt.Sprintf("%d-0", w.now().Add(-w.cfg.FeedKeep).UnixMilli())
-	n, err := feedTrimScript.Run(ctx, w.rdb, []string{FeedKey}, WebhookGroup, keepFrom).Int64()
-	if err != nil {
-		return 0, unavailable(err)
+	var sum int64
+	for p := range w.feed.Partitions() {
+		n, err := feedTrimScript.Run(ctx, w.rdb, []string{w.feed.Stream(p)}, WebhookGroup, keepFrom).Int64()
+		if err != nil {
+			return sum, unavailable(err)
+		}
+		sum += n
 	}
-	return n, nil
+	return sum, nil
 }
 
 // errNoGroup reports that the feed or its webhook group is missing (the
@@ -438,10 +451,10 @@ var errNoGroup = errors.New("NOGROUP the feed's webhook consumer group is missin
 // feedEnd returns the id of the feed's newest entry and how many entries
 // were ever added up to it ("" when the feed has none; entries 0 when Redis
 // does not say, before 7.0).
-func (w *Webhooks) feedEnd(ctx context.Context) (id string, entries int64, err error) {
-	info, err := w.rdb.XInfoStream(ctx, FeedKey).Result()
+func (w *Webhooks) feedEnd(ctx context.Context, p int) (id string, entries int64, err error) {
+	info, err := w.rdb.XInfoStream(ctx, w.feed.Stream(p)).Result()
 	if err != nil {
-		if strings.Contains(err.Error(), "no such key") {
+		if streamgroup.Missing(err) {
 			return "", 0, errNoGroup
 		}
 		return "", 0, err
@@ -454,12 +467,12 @@ func (w *Webhooks) feedEnd(ctx context.Context) (id string, entries int64, err e
 
 // skipTo moves the group forward to id (see skipScript) and reports whether
 // it moved.
-func (w *Webhooks) skipTo(ctx context.Context, id string, entries int64) (bool, error) {
+func (w *Webhooks) skipTo(ctx context.Context, p int, id string, entries int64) (bool, error) {
 	n := ""
 	if entries > 0 {
 		n = strconv.FormatInt(entries, 10)
 	}
-	moved, err := skipScript.Run(ctx, w.rdb, []string{FeedKey}, WebhookGroup, id, n).Int()
+	moved, err := skipScript.Run(ctx, w.rdb, []string{w.feed.Stream(p)}, WebhookGroup, id, n).Int()
 	if err != nil {
 		return false, err
 	}
@@ -485,14 +498,14 @@ func (w *Webhooks) skipTo(ctx context.Context, id string, entries int64) (bool, 
 // today. The group never moves back (skipScript), whatever other instances
 // read or skip meanwhile, and entries already read but unacknowledged stay
 // in the pending list for XAUTOCLAIM.
-func (w *Webhooks) skipUnsubscribed(ctx context.Context, skipped *string) (bool, error) {
+func (w *Webhooks) skipUnsubscribed(ctx context.Context, p int, skipped *string) (bool, error) {
 	if len(w.static) > 0 || w.noSkip.Load() {
 		return false, nil
 	}
 	if subs, err := w.load(ctx); err != nil || len(subs) > 0 {
 		return false, err // subscribed (as far as the cache knows): read; a failed load fails the read too
 	}
-	end, entries, err := w.feedEnd(ctx)
+	end, entries, err := w.feedEnd(ctx, p)
 	if err != nil || end == "" {
 		return end == "" && err == nil, err
 	}
@@ -503,7 +516,7 @@ func (w *Webhooks) skipUnsubscribed(ctx context.Context, skipped *string) (bool,
 	if err != nil || len(subs) > 0 {
 		return false, err
 	}
-	if _, err := w.skipTo(ctx, end, entries); err != nil {
+	if _, err := w.skipTo(ctx, p, end, entries); err != nil {
 		if strings.Contains(err.Error(), "not supported") {
 			// The embedded Redis (miniredis) has no XGROUP SETID: read the
 			// feed and acknowledge it instead (enqueue drops the news of

@@ -39,7 +39,7 @@ func (e *whEnv) admin(t *testing.T) *Webhooks {
 
 func (e *whEnv) group(t *testing.T) redis.XInfoGroup {
 	t.Helper()
-	gs, err := e.rdb.XInfoGroups(context.Background(), FeedKey).Result()
+	gs, err := e.rdb.XInfoGroups(context.Background(), testFeed).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func (e *whEnv) group(t *testing.T) redis.XInfoGroup {
 
 func (e *whEnv) feedLast(t *testing.T) string {
 	t.Helper()
-	m, err := e.rdb.XRevRangeN(context.Background(), FeedKey, "+", "-", 1).Result()
+	m, err := e.rdb.XRevRangeN(context.Background(), testFeed, "+", "-", 1).Result()
 	if err != nil || len(m) != 1 {
 		t.Fatalf("feed's last entry: %v, %v", m, err)
 	}
@@ -104,7 +104,7 @@ func TestWebhooksWithoutSubscriptionsReclaimPending(t *testing.T) {
 	}
 	ctx := context.Background()
 	res, err := env.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "crashed",
-		Streams: []string{FeedKey, ">"}, Count: 10, Block: -1}).Result()
+		Streams: []string{testFeed, ">"}, Count: 10, Block: -1}).Result()
 	if err != nil || len(res) != 1 || len(res[0].Messages) != 3 {
 		t.Fatalf("dead consumer's read: %v, %v", res, err)
 	}
@@ -219,16 +219,16 @@ func TestWebhooksSkipNeverMovesTheGroupBack(t *testing.T) {
 		}
 	}
 	appendN(3)
-	end1, n1, err := w1.feedEnd(ctx)
+	end1, n1, err := w1.feedEnd(ctx, 0)
 	if err != nil || end1 == "" || n1 != 3 {
 		t.Fatalf("feedEnd = %q, %d, %v; want the third entry", end1, n1, err)
 	}
 	appendN(3)
-	end2, n2, _ := w2.feedEnd(ctx)
-	if moved, err := w2.skipTo(ctx, end2, n2); !moved || err != nil {
+	end2, n2, _ := w2.feedEnd(ctx, 0)
+	if moved, err := w2.skipTo(ctx, 0, end2, n2); !moved || err != nil {
 		t.Fatalf("skipTo(newer) = %v, %v; want moved", moved, err)
 	}
-	if moved, err := w1.skipTo(ctx, end1, n1); moved || err != nil {
+	if moved, err := w1.skipTo(ctx, 0, end1, n1); moved || err != nil {
 		t.Fatalf("skipTo(older) = %v, %v; want not moved", moved, err)
 	}
 	if g := env.group(t); g.LastDeliveredID != end2 || g.EntriesRead != 6 {
@@ -237,15 +237,15 @@ func TestWebhooksSkipNeverMovesTheGroupBack(t *testing.T) {
 
 	// A reader consumed further; a skip to an end captured before that is void.
 	appendN(2)
-	end3, n3, _ := w1.feedEnd(ctx)
+	end3, n3, _ := w1.feedEnd(ctx, 0)
 	if _, err := env.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: WebhookGroup, Consumer: "reader",
-		Streams: []string{FeedKey, ">"}, Count: 100, Block: -1}).Result(); err != nil {
+		Streams: []string{testFeed, ">"}, Count: 100, Block: -1}).Result(); err != nil {
 		t.Fatal(err)
 	}
-	if moved, _ := w2.skipTo(ctx, end2, n2); moved {
+	if moved, _ := w2.skipTo(ctx, 0, end2, n2); moved {
 		t.Error("skipTo moved the group back behind a reader")
 	}
-	if moved, _ := w2.skipTo(ctx, end3, n3); moved {
+	if moved, _ := w2.skipTo(ctx, 0, end3, n3); moved {
 		t.Error("skipTo to where the group is moved it")
 	}
 	if g := env.group(t); g.LastDeliveredID != end3 || g.Pending != 2 {
@@ -253,32 +253,32 @@ func TestWebhooksSkipNeverMovesTheGroupBack(t *testing.T) {
 	}
 
 	// Numeric comparison of both id parts.
-	if err := env.rdb.Del(ctx, FeedKey).Err(); err != nil {
+	if err := env.rdb.Del(ctx, testFeed).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"9-5", "9-10", "10-0"} {
-		if err := env.rdb.XAdd(ctx, &redis.XAddArgs{Stream: FeedKey, ID: id, Values: []any{"o", "x"}}).Err(); err != nil {
+		if err := env.rdb.XAdd(ctx, &redis.XAddArgs{Stream: testFeed, ID: id, Values: []any{"o", "x"}}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := env.rdb.XGroupCreate(ctx, FeedKey, WebhookGroup, "9-10").Err(); err != nil {
+	if err := env.rdb.XGroupCreate(ctx, testFeed, WebhookGroup, "9-10").Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		id    string
 		moved bool
 	}{{"9-5", false}, {"9-9", false}, {"10-0", true}, {"9-10", false}} {
-		if moved, err := w1.skipTo(ctx, c.id, 0); moved != c.moved || err != nil {
+		if moved, err := w1.skipTo(ctx, 0, c.id, 0); moved != c.moved || err != nil {
 			t.Errorf("skipTo(%s) = %v, %v; want moved %v", c.id, moved, err, c.moved)
 		}
 	}
 	if g := env.group(t); g.LastDeliveredID != "10-0" {
 		t.Errorf("group at %s, want 10-0", g.LastDeliveredID)
 	}
-	if err := env.rdb.Del(ctx, FeedKey).Err(); err != nil {
+	if err := env.rdb.Del(ctx, testFeed).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w1.skipTo(ctx, "12-0", 0); !errors.Is(err, errNoGroup) {
+	if _, err := w1.skipTo(ctx, 0, "12-0", 0); !errors.Is(err, errNoGroup) {
 		t.Errorf("skipTo on a deleted feed: %v, want errNoGroup", err)
 	}
 }
@@ -304,7 +304,7 @@ func TestWebhooksConcurrentSkipsStayMonotonic(t *testing.T) {
 				return
 			default:
 			}
-			gs, err := env.rdb.XInfoGroups(context.Background(), FeedKey).Result()
+			gs, err := env.rdb.XInfoGroups(context.Background(), testFeed).Result()
 			if err != nil || len(gs) != 1 {
 				continue
 			}

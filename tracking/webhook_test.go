@@ -120,7 +120,7 @@ func (e *whEnv) shopOf(_ context.Context, orderID string) (string, error) {
 
 func (e *whEnv) config(static ...Subscription) WebhooksConfig {
 	return WebhooksConfig{
-		ShopOf: e.shopOf, Static: static, Registerer: e.reg, Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler),
+		Space: testSpace, ShopOf: e.shopOf, Static: static, Registerer: e.reg, Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler),
 		Workers: 3, MaxAttempts: 50, BackoffBase: time.Millisecond, BackoffMax: 4 * time.Millisecond,
 		Timeout: 5 * time.Second, PollInterval: 5 * time.Millisecond, Block: 50 * time.Millisecond,
 		ReclaimIdle: 500 * time.Millisecond, SubscriptionRefresh: 10 * time.Millisecond,
@@ -365,7 +365,7 @@ func TestWebhooksTypeFilterAndAdmin(t *testing.T) {
 		t.Errorf("after Delete List has %d, want 2", len(list))
 	}
 
-	if _, err := NewWebhooks(WebhooksConfig{Client: env.rdb, ShopOf: env.shopOf,
+	if _, err := NewWebhooks(WebhooksConfig{Space: testSpace, Client: env.rdb, ShopOf: env.shopOf,
 		Static: []Subscription{{ID: "x", ShopID: "s", URL: "nope", Secret: secret}}}); err == nil {
 		t.Error("NewWebhooks accepted an invalid static subscription")
 	}

@@ -118,7 +118,7 @@ func assemble(ctx context.Context, opt *options, log *slog.Logger, reg *promethe
 	if err != nil {
 		return nil, err
 	}
-	trk, err := newTracking(b)
+	trk, err := newTracking(b, st.Space())
 	if err != nil {
 		return nil, err
 	}
@@ -239,11 +239,12 @@ type trackingPart struct {
 	runners []runner
 }
 
-// newTracking builds timelines and live fan-out. The tracking read cache
+// newTracking builds timelines and live fan-out over the partitions of
+// space (the store's). The tracking read cache
 // is invalidated by this instance's appends at once and by every
 // instance's appends through the hub's feed; it is live only while the
 // hub follows the feed.
-func newTracking(b base) (trackingPart, error) {
+func newTracking(b base, space partition.Space) (trackingPart, error) {
 	var (
 		t   trackingPart
 		err error
@@ -255,7 +256,7 @@ func newTracking(b base) (trackingPart, error) {
 		}
 		invalidate, reset = t.cache.Invalidate, t.cache.Reset
 	}
-	if t.store, err = tracking.NewStore(tracking.StoreConfig{Client: b.rdb, Registerer: b.reg, OnAppend: invalidate, Space: partition.MustNew(b.opt.partitions)}); err != nil {
+	if t.store, err = tracking.NewStore(tracking.StoreConfig{Client: b.rdb, Space: space, Registerer: b.reg, OnAppend: invalidate}); err != nil {
 		return t, err
 	}
 	t.hub, err = tracking.NewHub(tracking.HubConfig{
@@ -295,7 +296,7 @@ func newWebhooks(ctx context.Context, b base, static []tracking.Subscription, st
 		static[i].Static = true
 	}
 	wh, err := tracking.NewWebhooks(tracking.WebhooksConfig{
-		Client: b.rdb, Logger: b.log, Registerer: b.reg, Static: static, Space: partition.MustNew(b.opt.partitions),
+		Client: b.rdb, Space: st.Space(), ReadPoll: embeddedFeedPoll(b.opt), Logger: b.log, Registerer: b.reg, Static: static,
 		Consumer: instance.Consumer(b.opt.instanceID, "webhooks"), Instances: instances,
 		ShopOf: func(ctx context.Context, id string) (string, error) {
 			o, err := st.LoadOrder(ctx, id)
@@ -468,9 +469,11 @@ func newHTTP(b base, p parts) (*gateway.Server, error) {
 	return srv, nil
 }
 
-// embeddedFeedPoll is how often the tracking hub polls the feed on the
-// embedded Redis, where a blocked XREAD is re-run after every command
-// (tracking.HubConfig.Poll); 0 (a blocking read) on a real Redis.
+// embeddedFeedPoll is how often the stream readers (the tracking hub, the
+// webhooks' feed readers, the delivery workers' outbox readers: one per
+// partition each) poll on the embedded Redis, where a blocked read is
+// re-run after every command (tracking.HubConfig.Poll); 0 (blocking reads)
+// on a real Redis.
 func embeddedFeedPoll(opt *options) time.Duration {
 	if opt.redisURL == "" {
 		return 50 * time.Millisecond

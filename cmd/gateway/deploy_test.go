@@ -54,7 +54,7 @@ func TestDeployEnvFileIsUnderstood(t *testing.T) {
 	if opt.redisURL == "" || opt.erpV1URL == "" || opt.erpV2URL == "" || opt.publicURL == "" {
 		t.Errorf("deploy/erpgate.env leaves REDIS_URL, an ERP URL or the public URL empty: %+v", opt)
 	}
-	if _, err := newRedisClient(opt.redisURL); err != nil {
+	if _, err := newRedisClient(opt.redisURL, 0); err != nil {
 		t.Errorf("REDIS_URL: %v", err)
 	}
 	if _, err := newLogger(opt, io.Discard); err != nil {
@@ -63,7 +63,7 @@ func TestDeployEnvFileIsUnderstood(t *testing.T) {
 }
 
 func TestSentinelURLWithPassword(t *testing.T) {
-	c, err := newRedisClient("redis+sentinel://:s3cret@s1:26379,s2:26379/mymaster")
+	c, err := newRedisClient("redis+sentinel://:s3cret@s1:26379,s2:26379/mymaster", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestSentinelURLWithPassword(t *testing.T) {
 	if !ok || rc.Options().Password != "s3cret" {
 		t.Errorf("sentinel client %T: password not taken from the URL", c)
 	}
-	if _, err := newRedisClient("redis+sentinel://:pw@/mymaster"); err == nil {
+	if _, err := newRedisClient("redis+sentinel://:pw@/mymaster", 0); err == nil {
 		t.Error("a sentinel URL without hosts was accepted")
 	}
 }

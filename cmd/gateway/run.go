@@ -177,7 +177,7 @@ func openRedis(ctx context.Context, opt *options, log *slog.Logger) (redis.Unive
 		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		return rdb, func() { rdb.Close(); m.Close() }, nil
 	}
-	rdb, err := newRedisClient(opt.redisURL)
+	rdb, err := newRedisClient(opt.redisURL, store.PoolSize(opt.partitions, 2))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -207,19 +207,27 @@ func openRedis(ctx context.Context, opt *options, log *slog.Logger) (redis.Unive
 // redis+sentinel://[:password@]h1:p1,h2:p2/mastername for Sentinel and
 // redis+cluster://[:password@]h1:p1,h2:p2 (rediss+cluster:// with TLS) for
 // Redis Cluster. The same store code serves all three: every key one atomic
-// step touches carries its partition's hash tag (package store).
-func newRedisClient(raw string) (redis.UniversalClient, error) {
+// step touches carries its partition's hash tag (package store). poolSize
+// (0: go-redis's default) bounds the connections, per node for a cluster
+// (store.PoolSize).
+func newRedisClient(raw string, poolSize int) (redis.UniversalClient, error) {
 	switch {
 	case strings.HasPrefix(raw, "redis://"), strings.HasPrefix(raw, "rediss://"), strings.HasPrefix(raw, "unix://"):
 		o, err := redis.ParseURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("--redis-url: %w", err)
 		}
+		if poolSize > 0 {
+			o.PoolSize = poolSize
+		}
 		return redis.NewClient(o), nil
 	case strings.HasPrefix(raw, "redis+cluster://"), strings.HasPrefix(raw, "rediss+cluster://"):
 		o, err := parseClusterURL(raw)
 		if err != nil {
 			return nil, err
+		}
+		if poolSize > 0 {
+			o.PoolSize = poolSize
 		}
 		return redis.NewClusterClient(o), nil
 	case strings.HasPrefix(raw, "redis+sentinel://"):
@@ -234,7 +242,7 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 			return nil, errors.New("--redis-url: redis+sentinel://[:password@]h1:p1,h2:p2/<master name>")
 		}
 		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: strings.Split(hosts, ","),
-			Password: password, SentinelPassword: password}), nil
+			Password: password, SentinelPassword: password, PoolSize: poolSize}), nil
 	}
 	return nil, fmt.Errorf("--redis-url: unsupported scheme in %q (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://, rediss+cluster://)", redactURL(raw))
 }

@@ -1,10 +1,19 @@
-// Package streamgroup is the piece every consumer-group reader of erpgate
-// shares (the ERP delivery workers in store, the webhook feed reader in
-// tracking): finding the consumers that hold pending entries and taking
-// over the entries of one of them. Which consumers are orphans (their
-// instance is dead, or they are this instance's own from an earlier run) is
-// decided by instance.Orphans from the consumer names and the instance
-// registry's liveness.
+// Package streamgroup is the one stream-consumer piece of erpgate: a
+// consumer group on a log split into partitions, one Redis stream per
+// partition (Group). The ERP outbox (store.Outbox, one Group per target,
+// read by erp.Dispatcher) and the tracking feed's webhook reader
+// (tracking.Webhooks) use it for everything they do on their streams:
+// creating the groups (Ensure; Missing and Exists read Redis's NOGROUP and
+// BUSYGROUP answers, the only place that does), reading new entries,
+// taking over the pending entries of a dead consumer (Holders and Claim;
+// which consumers are orphans — their instance is dead, or they are this
+// instance's own from an earlier run — is decided by instance.Orphans from
+// the consumer names and the instance registry's liveness), reclaiming
+// long-idle entries (AutoClaim), keeping a slow batch's hold (Touch),
+// deferring an entry to a due time (Defer, Due), acknowledging, and
+// dead-lettering in one step (DeadLetter). Every call works on one
+// partition, so that on Redis Cluster every command and script stays in
+// one slot; the readers read every partition.
 package streamgroup
 
 import (
@@ -22,7 +31,7 @@ import (
 func Holders(ctx context.Context, rdb redis.UniversalClient, stream, group string) ([]string, error) {
 	cs, err := rdb.XInfoConsumers(ctx, stream, group).Result()
 	if err != nil {
-		if s := err.Error(); strings.Contains(s, "no such key") || strings.HasPrefix(s, "NOGROUP") {
+		if Missing(err) {
 			return nil, nil
 		}
 		return nil, err
