@@ -207,8 +207,12 @@ func (s *Store) Targets() []string { return slices.Clone(s.targets) }
 // Init creates the consumer group "erp-<target>" of every target on the
 // outbox (creating the stream if needed) and loads the Lua scripts. A new
 // group starts at the beginning of the outbox, so a target added later still
-// receives every order the outbox holds. Init is idempotent.
+// receives every order the outbox holds. It refuses a Redis with data of
+// the layout before partitions (CheckLayout). Init is idempotent.
 func (s *Store) Init(ctx context.Context) error {
+	if err := CheckLayout(ctx, s.rdb); err != nil { // layout.go
+		return err
+	}
 	if err := s.checkPartitions(ctx); err != nil {
 		return err
 	}
