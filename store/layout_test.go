@@ -30,11 +30,11 @@ func TestInitRefusesOldLayout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, mode := range []string{"miniredis", "real"} {
-				var rdb *redis.Client
+				var rdb redis.UniversalClient
 				if mode == "miniredis" {
 					rdb, _ = redistest.Mini(t)
 				} else {
-					rdb = redistest.Real(t)
+					rdb = redistest.Universal(t)
 				}
 				tc.old(rdb)
 				err := store.New(rdb, store.Options{}).Init(ctx)
@@ -51,7 +51,7 @@ func TestInitRefusesOldLayout(t *testing.T) {
 		})
 	}
 	t.Run("fresh and new layout", func(t *testing.T) {
-		rdb := redistest.Real(t)
+		rdb := redistest.Universal(t)
 		if err := store.New(rdb, store.Options{}).Init(ctx); err != nil {
 			t.Fatalf("fresh Redis: %v", err)
 		}

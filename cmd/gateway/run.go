@@ -30,6 +30,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runRelease(ctx, args[1:], getenv, stdout, stderr)
 		case "cmdb":
 			return runCMDB(ctx, args[1:], getenv, stdout, stderr)
+		case "migrate-layout":
+			return runMigrateLayout(ctx, args[1:], getenv, stdout, stderr) // migrate.go
 		}
 	}
 	if len(args) > 1 && args[1] == "deadletters" {
