@@ -110,7 +110,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (subcommands: release, cmdb, deadletters)", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (subcommands: release, cmdb, deadletters, migrate-layout)", fs.Arg(0))
 	}
 	if _, err := partition.New(o.partitions); err != nil {
 		return nil, errors.New("--partitions must be between 1 and " + strconv.Itoa(partition.Max))
