@@ -41,3 +41,10 @@ func Pipelined(cmd interface {
 // SetAfterClaim sets the hook that runs between the Idempotency-Key claim
 // and the accept (claim.go); nil removes it.
 func SetAfterClaim(f func()) { afterClaim = f }
+
+// SetMigrateFault makes MigrateLayout ask f before every rename and copied
+// dead letter (with its kind) and stop with f's error, until reset.
+func SetMigrateFault(f func(kind string) error) (reset func()) {
+	migrateFault = f
+	return func() { migrateFault = nil }
+}

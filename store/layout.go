@@ -23,9 +23,14 @@ import (
 const UpgradeHint = "run `gateway migrate-layout --redis-url URL --dry-run`, then without --dry-run " +
 	"(docs/operators.md, \"Upgrading from a release before partitions\")"
 
+// migratingKey is set while MigrateLayout runs and until it has finished:
+// a half-migrated Redis (a run that stopped) is refused like an old one.
+const migratingKey = "erpgate:migrating"
+
 // oldLayoutMarkers are keys only the old layout has (the new one names them
-// with a tag): the outbox and feed streams, the release plan, notices.
-var oldLayoutMarkers = []string{"outbox", "trk:feed", "release:plan", "release:rev", "notices", "fb:log"}
+// with a tag): the outbox, dead-letter and feed streams, the release plan,
+// notices; and the mark of a migration under way.
+var oldLayoutMarkers = []string{migratingKey, "outbox", "outbox:dead", "trk:feed", "release:plan", "release:rev", "notices", "fb:log"}
 
 // ErrOldLayout is the cause of CheckLayout's refusal.
 var ErrOldLayout = errors.New("this Redis holds data of the key layout before partitions")

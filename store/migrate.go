@@ -114,6 +114,11 @@ func (m *migration) run(ctx context.Context) error {
 	if err := m.checkDrained(ctx); err != nil {
 		return err
 	}
+	if !m.dry {
+		if err := m.rdb.Set(ctx, migratingKey, "1", 0).Err(); err != nil {
+			return err
+		}
+	}
 	steps := []func(context.Context) error{
 		m.orders, m.extRecords, m.keyClaims, m.timelines, m.openSets, m.supplierDocs,
 		m.globals, m.deadLetters,
@@ -131,10 +136,13 @@ func (m *migration) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := m.rdb.Del(ctx, append(retries, oldOutbox, oldFeed, oldDead, oldDeadLog)...).Err(); err != nil {
-		return err
-	}
-	return m.rdb.Set(ctx, PartitionsKey, want, 0).Err()
+	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, append(retries, oldOutbox, oldFeed, oldDead, oldDeadLog)...)
+		p.Set(ctx, PartitionsKey, want, 0)
+		p.Del(ctx, migratingKey)
+		return nil
+	})
+	return err
 }
 
 // checkDrained refuses unless every consumer group of the old outbox and
@@ -220,12 +228,22 @@ func untagged(prefix string) func(string) bool {
 	return func(k string) bool { return !strings.HasPrefix(k[len(prefix):], "{") }
 }
 
+// migrateFault, when set (tests), is asked before every rename and every
+// copied dead letter, with its kind, and stops the migration with its
+// error: a crash half-way.
+var migrateFault func(kind string) error
+
 // rename moves from to to (counted under kind). A key moved by an earlier
 // run is gone, so a re-run skips it.
 func (m *migration) rename(ctx context.Context, kind, from, to string) error {
 	m.rep.Counts[kind]++
 	if m.dry {
 		return nil
+	}
+	if migrateFault != nil {
+		if err := migrateFault(kind); err != nil {
+			return err
+		}
 	}
 	err := m.rdb.Rename(ctx, from, to).Err()
 	if err != nil && strings.Contains(err.Error(), "no such key") {
@@ -492,6 +510,11 @@ func (m *migration) deadLetters(ctx context.Context) error {
 			m.rep.Counts[c.kind]++
 			if m.dry {
 				continue
+			}
+			if migrateFault != nil {
+				if err := migrateFault(c.kind); err != nil {
+					return err
+				}
 			}
 			if c.from == oldDeadLog {
 				if d, _ := x.Values["dead"].(string); strings.Count(d, "-") == 1 {

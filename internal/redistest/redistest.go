@@ -80,8 +80,9 @@ func Universal(t testing.TB) redis.UniversalClient {
 // cannot run on a Redis Cluster by nature, with why. They run in the
 // single-node pass; in the cluster pass they are skipped with that reason.
 var singleNodeOnly = map[string]string{
-	"TestDispatcherSurvivesRedisOutage": "cuts the connection with a TCP proxy in front of one node; cluster clients learn the nodes' own addresses and bypass it",
-	"TestMigrateLayout":                 "migrate-layout runs on the single node of the old release (RENAME across slots)",
+	"TestDispatcherSurvivesRedisOutage":         "cuts the connection with a TCP proxy in front of one node; cluster clients learn the nodes' own addresses and bypass it",
+	"TestMigrateLayout":                         "migrate-layout runs on the single node of the old release (RENAME across slots)",
+	"TestMigrateLayoutResumesAndKeepsDocuments": "migrate-layout runs on the single node of the old release (RENAME across slots)",
 }
 
 // Real returns a client on a private, empty database of the real test Redis.
