@@ -252,6 +252,21 @@ func (m *migration) rename(ctx context.Context, kind, from, to string) error {
 	return err
 }
 
+// renameAll renames every key matching prefix+"*" that keep passes to
+// to(rest), rest being the key without prefix.
+func (m *migration) renameAll(ctx context.Context, kind, prefix string, keep func(string) bool, to func(rest string) string) error {
+	keys, err := m.scan(ctx, prefix+"*", keep)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := m.rename(ctx, kind, k, to(k[len(prefix):])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // orderField reads a field of order id's record, moved or not.
 func (m *migration) orderField(ctx context.Context, id, field string) (string, error) {
 	for _, k := range []string{orderKeyIn(m.space.TagOf(id), id), "ord:" + id} {
@@ -267,17 +282,7 @@ func (m *migration) orderField(ctx context.Context, id, field string) (string, e
 }
 
 func (m *migration) orders(ctx context.Context) error {
-	keys, err := m.scan(ctx, "ord:*", untagged("ord:"))
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		id := k[len("ord:"):]
-		if err := m.rename(ctx, "orders", k, orderKeyIn(m.space.TagOf(id), id)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return m.renameAll(ctx, "orders", "ord:", untagged("ord:"), func(id string) string { return orderKeyIn(m.space.TagOf(id), id) })
 }
 
 func (m *migration) extRecords(ctx context.Context) error {
@@ -347,29 +352,15 @@ func (m *migration) keyClaims(ctx context.Context) error {
 }
 
 func (m *migration) timelines(ctx context.Context) error {
-	dedup, err := m.scan(ctx, "trk:dedup:*", untagged("trk:dedup:"))
+	err := m.renameAll(ctx, "timeline dedup sets", "trk:dedup:", untagged("trk:dedup:"),
+		func(id string) string { return tracking.DedupKey(m.space.TagOf(id), id) })
 	if err != nil {
 		return err
 	}
-	for _, k := range dedup {
-		id := k[len("trk:dedup:"):]
-		if err := m.rename(ctx, "timeline dedup sets", k, tracking.DedupKey(m.space.TagOf(id), id)); err != nil {
-			return err
-		}
-	}
-	keys, err := m.scan(ctx, "trk:*", func(k string) bool {
+	timeline := func(k string) bool {
 		return untagged("trk:")(k) && k != oldFeed && !strings.HasPrefix(k, "trk:dedup:") && !strings.HasPrefix(k, "trk:feed:")
-	})
-	if err != nil {
-		return err
 	}
-	for _, k := range keys {
-		id := k[len("trk:"):]
-		if err := m.rename(ctx, "timelines", k, tracking.StreamKey(m.space.TagOf(id), id)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return m.renameAll(ctx, "timelines", "trk:", timeline, func(id string) string { return tracking.StreamKey(m.space.TagOf(id), id) })
 }
 
 func (m *migration) openSets(ctx context.Context) error {
@@ -431,47 +422,27 @@ func (m *migration) supplierDocs(ctx context.Context) error {
 		}
 	}
 	for _, pre := range []string{"sdoc:idem:", "sdoc:list:"} {
-		keys, err := m.scan(ctx, pre+"*", untagged(pre))
+		// kind|supplier[|docid]: under the supplier's tag.
+		err := m.renameAll(ctx, "supplier documents", pre, untagged(pre), func(rest string) string {
+			parts := strings.SplitN(rest, "|", 3)
+			return pre + m.space.TagOf(parts[min(1, len(parts)-1)]) + ":" + rest
+		})
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
-			rest := k[len(pre):] // kind|supplier[|docid]
-			parts := strings.SplitN(rest, "|", 3)
-			if len(parts) < 2 {
-				continue
-			}
-			if err := m.rename(ctx, "supplier documents", k, pre+m.space.TagOf(parts[1])+":"+rest); err != nil {
-				return err
-			}
-		}
 	}
-	docs, err := m.scan(ctx, "sdoc:*", func(k string) bool {
+	doc := func(k string) bool {
 		rest := k[len("sdoc:"):]
 		return !strings.HasPrefix(rest, "{") && !strings.Contains(rest, ":")
-	})
-	if err != nil {
-		return err
 	}
-	for _, k := range docs {
-		id := k[len("sdoc:"):]
-		if err := m.rename(ctx, "supplier documents", k, docKeyIn(m.space.TagOf(id), id)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return m.renameAll(ctx, "supplier documents", "sdoc:", doc, func(id string) string { return docKeyIn(m.space.TagOf(id), id) })
 }
 
 // globals moves the release, notice and feedback keys under their tags.
 func (m *migration) globals(ctx context.Context) error {
-	rel, err := m.scan(ctx, "release:*", func(string) bool { return true })
+	err := m.renameAll(ctx, "release keys", "release:", func(string) bool { return true }, func(rest string) string { return "{release}:" + rest })
 	if err != nil {
 		return err
-	}
-	for _, k := range rel {
-		if err := m.rename(ctx, "release keys", k, "{release}:"+k[len("release:"):]); err != nil {
-			return err
-		}
 	}
 	for from, to := range map[string]string{
 		"notices": noticesKey, "notices:rev": noticesRevKey, "fb:log": feedbackLogKey, "fb:count": feedbackCountKey,
