@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"erpgate"
 	"erpgate/internal/partition"
 	"erpgate/internal/redistest"
 	"erpgate/internal/ulid"
@@ -151,5 +152,17 @@ func TestMigrateLayoutResumesAndKeepsDocuments(t *testing.T) {
 	acts, err := s.Outbox().DeadLetterActions(ctx, 10)
 	if err != nil || len(acts) != 1 || acts[0].OrderID != b || acts[0].DeadLetterID != "5-0-"+strconv.Itoa(space.Of(b)) {
 		t.Errorf("dead-letter actions: %+v, %v", acts, err)
+	}
+}
+
+// TestMigrateLayoutRefusesCluster: the old data lives on one node; the
+// migration renames across slots, which a cluster refuses. It answers
+// before talking to Redis (the address is dead).
+func TestMigrateLayoutRefusesCluster(t *testing.T) {
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	defer c.Close()
+	_, err := store.MigrateLayout(context.Background(), c, partition.MustNew(4), false)
+	if erpgate.ErrorCode(err) != erpgate.Invalid || !strings.Contains(err.Error(), "not on a Redis Cluster") {
+		t.Fatalf("MigrateLayout on a cluster client: got %v, want Invalid naming the cluster", err)
 	}
 }
