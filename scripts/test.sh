@@ -81,7 +81,7 @@ seeds=$(scripts/redis-cluster.sh start "$cbase" "$cdir")
 echo "test.sh: redis cluster (AOF, 3 primaries + 3 replicas) on $seeds" >&2
 start=$(date +%s)
 export ERPGATE_REDIS_URL="redis+cluster://$seeds"
-go test -race -count=1 "$@" ./store/... ./erp/... ./tracking/... ./gateway/...
+go test -race -count=1 "$@" ./internal/streamgroup/... ./store/... ./erp/... ./tracking/... ./gateway/...
 # Of cmd/gateway only the tests through run() that use the test Redis (the
 # rest do not touch it and ran above).
 go test -race -count=1 -run '^(TestBackoutDrill|TestSIGKILLRestartTakesOverAtOnce|TestTrackingCacheFollowsTheFeed|TestSIGKILLMidLoadLosesNothing)$' "$@" ./cmd/gateway/

@@ -41,7 +41,7 @@ type DeadLetterAction struct {
 	At           time.Time `json:"at"`                     // when
 }
 
-// deadActionScript: KEYS dead, outbox, log (one partition's); ARGV dead stream id, action, target, actor, reason, atms, maxlen, dead-letter id
+// deadActionScript: KEYS dead, outbox, log (one partition's); ARGV dead stream id, action, target, actor, reason, atms, maxlen, dead-letter id, atns
 // Replays (a new outbox entry for target only, like Replay) or discards one
 // dead letter, removes it from the dead-letter stream and records the
 // action, in one step. Returns {log id, type, order id, from, outbox id},
@@ -61,7 +61,7 @@ if ARGV[2] == 'replay' then
 end
 redis.call('XDEL', KEYS[1], ARGV[1])
 local lid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'action', ARGV[2], 'dead', ARGV[8],
-  'type', t, 'id', id, 'from', from, 'target', ARGV[3], 'outbox', ob, 'actor', ARGV[4], 'reason', ARGV[5], 'at', ARGV[6])
+  'type', t, 'id', id, 'from', from, 'target', ARGV[3], 'outbox', ob, 'actor', ARGV[4], 'reason', ARGV[5], 'at', ARGV[6], 'ns', ARGV[9])
 return {lid, t, id, from, ob}
 `)
 
@@ -123,7 +123,7 @@ func (b *Outbox) deadAction(ctx context.Context, id, action, target, actor, reas
 	tag := b.s.space.Tag(p)
 	now := b.s.now()
 	res, err := deadActionScript.Run(ctx, b.s.rdb, []string{deadKey(tag), outboxKey(tag), deadLogKey(tag)},
-		sid, action, target, actor, reason, now.UnixMilli(), deadLogMaxLen, id).StringSlice()
+		sid, action, target, actor, reason, now.UnixMilli(), deadLogMaxLen, id, now.UnixNano()).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return DeadLetterAction{}, noSuchDeadLetter(id)
 	}
@@ -154,7 +154,21 @@ func (b *Outbox) DeadLetterActions(ctx context.Context, n int64) ([]DeadLetterAc
 		return nil, unavailable(err)
 	}
 	out := []DeadLetterAction{}
-	for _, e := range merged(cmds, true, n) { // newest first
+	// Newest first. The partitions' log ids do not order actions across
+	// partitions (two in one millisecond): the acting gateway's clock in
+	// nanoseconds ("ns") does, for the actions of one gateway.
+	ns := func(e partEntry) int64 {
+		v, _ := e.x.Values["ns"].(string)
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	}
+	newer := func(a, b partEntry) bool {
+		if na, nb := ns(a), ns(b); na != nb {
+			return na > nb
+		}
+		return deadLess(b.p, b.x.ID, a.p, a.x.ID)
+	}
+	for _, e := range merged(cmds, n, newer) {
 		x := e.x
 		f := func(k string) string { s, _ := x.Values[k].(string); return s }
 		out = append(out, DeadLetterAction{

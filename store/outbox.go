@@ -298,7 +298,7 @@ func (b *Outbox) DeadLetters(ctx context.Context, after string, count int64) ([]
 		return nil, unavailable(err)
 	}
 	out := []DeadLetter{}
-	for _, e := range merged(cmds, false, count) {
+	for _, e := range merged(cmds, count, func(a, b partEntry) bool { return deadLess(a.p, a.x.ID, b.p, b.x.ID) }) {
 		out = append(out, deadLetterOf(e.p, e.x))
 	}
 	return out, nil
@@ -311,19 +311,22 @@ type partEntry struct {
 }
 
 // merged returns up to n of the entries cmds[p] read from partition p's
-// stream, for every p, in the order of deadLess (reversed with desc).
-func merged(cmds []*redis.XMessageSliceCmd, desc bool, n int64) []partEntry {
+// stream, for every p, in the order of less.
+func merged(cmds []*redis.XMessageSliceCmd, n int64, less func(a, b partEntry) bool) []partEntry {
 	var all []partEntry
 	for p, c := range cmds {
 		for _, x := range c.Val() {
 			all = append(all, partEntry{p, x})
 		}
 	}
-	slices.SortFunc(all, func(a, b partEntry) int {
-		if deadLess(a.p, a.x.ID, b.p, b.x.ID) != desc {
+	slices.SortStableFunc(all, func(a, b partEntry) int {
+		switch {
+		case less(a, b):
 			return -1
+		case less(b, a):
+			return 1
 		}
-		return 1
+		return 0
 	})
 	return all[:min(int64(len(all)), n)]
 }

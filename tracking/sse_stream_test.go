@@ -3,7 +3,6 @@ package tracking
 import (
 	"bufio"
 	"context"
-	"erpgate/internal/partition"
 	"errors"
 	"fmt"
 	"io"
@@ -678,4 +677,4 @@ func benchHub(b *testing.B, mode string, streams int) (*Hub, *httptest.Server) {
 }
 
 // tagOf is the partition tag of an order id in the default space.
-func tagOf(id string) string { return partition.MustNew(partition.Default).TagOf(id) }
+func tagOf(id string) string { return testSpace.TagOf(id) }

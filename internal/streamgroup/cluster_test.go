@@ -16,17 +16,26 @@ import (
 
 	"erpgate/internal/instance"
 	"erpgate/internal/partition"
+	"erpgate/internal/redistest"
 	"erpgate/internal/streamgroup"
 )
 
-// clusterClient returns a client of a 3-primary Redis Cluster: the one
-// ERPGATE_REDIS_CLUSTER names (seed addresses, comma-separated), or a fresh
-// one started with scripts/redis-cluster.sh on ERPGATE_TEST_CLUSTER_PORT
-// (default 32000) … +5 and stopped when the test ends.
+// clusterClient returns a client of a 3-primary Redis Cluster: the test
+// harness's (ERPGATE_REDIS_URL=redis+cluster://..., redistest.Universal),
+// or else a fresh one started with scripts/redis-cluster.sh on
+// ERPGATE_TEST_CLUSTER_PORT (default 32000) … +5, stopped when the test
+// ends.
 func clusterClient(t *testing.T, readers int) *redis.ClusterClient {
 	t.Helper()
-	seeds := os.Getenv("ERPGATE_REDIS_CLUSTER")
-	if seeds == "" {
+	if redistest.ClusterURL() != "" {
+		c, ok := redistest.Universal(t).(*redis.ClusterClient)
+		if !ok {
+			t.Fatal("ERPGATE_REDIS_URL names a cluster, but the client is not a cluster client")
+		}
+		return c
+	}
+	seeds := ""
+	{
 		port := os.Getenv("ERPGATE_TEST_CLUSTER_PORT")
 		if port == "" {
 			port = "32000"
