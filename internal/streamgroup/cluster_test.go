@@ -3,10 +3,6 @@ package streamgroup_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -22,9 +18,8 @@ import (
 
 // clusterClient returns a client of a 3-primary Redis Cluster: the test
 // harness's (ERPGATE_REDIS_URL=redis+cluster://..., redistest.Universal),
-// or else a fresh one started with scripts/redis-cluster.sh on
-// ERPGATE_TEST_CLUSTER_PORT (default 32000) … +5, stopped when the test
-// ends.
+// or else a fresh one of its own (redistest.StartCluster: free ports drawn
+// from ERPGATE_CLUSTER_PORTS, stopped when the test ends).
 func clusterClient(t *testing.T, readers int) *redis.ClusterClient {
 	t.Helper()
 	if redistest.ClusterURL() != "" {
@@ -34,22 +29,7 @@ func clusterClient(t *testing.T, readers int) *redis.ClusterClient {
 		}
 		return c
 	}
-	seeds := ""
-	{
-		port := os.Getenv("ERPGATE_TEST_CLUSTER_PORT")
-		if port == "" {
-			port = "32000"
-		}
-		_, file, _, _ := runtime.Caller(0)
-		script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "redis-cluster.sh")
-		dir := t.TempDir()
-		out, err := exec.Command(script, "start", port, dir).Output()
-		t.Cleanup(func() { _ = exec.Command(script, "stop", dir).Run() })
-		if err != nil {
-			t.Fatalf("starting a cluster: %v", err)
-		}
-		seeds = strings.TrimSpace(string(out))
-	}
+	seeds := redistest.StartCluster(t).Seeds()
 	c := redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs: strings.Split(seeds, ","),
 		// Every blocked read holds a connection of its node's pool for up
