@@ -17,10 +17,10 @@ import (
 func TestErrorHelpers(t *testing.T) {
 	for _, b := range []struct {
 		name string
-		new  func(t *testing.T) *redis.Client
+		new  func(t *testing.T) redis.UniversalClient
 	}{
-		{"mini", func(t *testing.T) *redis.Client { c, _ := redistest.Mini(t); return c }},
-		{"real", func(t *testing.T) *redis.Client { return redistest.Real(t) }},
+		{"mini", func(t *testing.T) redis.UniversalClient { c, _ := redistest.Mini(t); return c }},
+		{"real", func(t *testing.T) redis.UniversalClient { return redistest.Universal(t) }},
 	} {
 		t.Run(b.name, func(t *testing.T) {
 			rdb := b.new(t)
