@@ -29,6 +29,18 @@
 #   sse-embedded  the same with the gateway's embedded simulator (its
 #              memory and CPU count in the gateway's)
 #   memory     gateway peak RSS during the rest runs    ≤ 150 MiB
+#   cluster    Redis Cluster (issue 14), no budget: the same REST intake ramp
+#              (ERP down) and a fixed delivery rate to v1 and v2 (verified),
+#              on one node and on a 3-primary/3-replica cluster
+#              (scripts/redis-cluster.sh, AOF everysec), and the intake ramp
+#              again on the cluster with --redis-wait-replicas 1. Reports the
+#              Redis CPU (INFO cpu: used_cpu_sys + used_cpu_user, idle
+#              polling subtracted) per accepted and per delivered order on
+#              each primary, the accept latency p50/p99 at one fixed step and
+#              the intake peak with 0 and 1 replica to wait for, and projects
+#              the cluster's capacity from the busiest primary's CPU per order
+#              (the box has 2 cores: 6 Redis nodes cannot show the scaling
+#              itself)
 #
 # Intake scenarios run a stepped ramp (open loop, --step seconds per rate);
 # a step is "sustained" when ≥ 99.9 % of its requests succeed, none was left
@@ -58,6 +70,8 @@
 #   BENCH_BOTH_ACTIVE_CMD  command run (with $GW set to the gateway URL) after
 #                  the gateway is ready in the delivery scenario, if making v1
 #                  and v2 both active needs a release-plan call
+#   CLUSTER_PORTS  port ranges for the cluster scenario's nodes, LO-HI[,LO-HI…]
+#                  (each node also uses port + 10000; default 20000-29990)
 #   REDIS_FLAGS    extra flags for redis-server, after the production settings
 #                  the README recommends (--stream-node-max-bytes 512; a later
 #                  flag wins, e.g. REDIS_FLAGS="--stream-node-max-bytes 4096"
@@ -89,7 +103,7 @@ while [ $# -gt 0 ]; do
 	--only) only=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--smoke) smoke=1; shift ;;
-	-h|--help) sed -n '2,60p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,75p' "$0"; exit 0 ;;
 	*) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -180,6 +194,7 @@ start_stack() {
 		--appendfsync "$fsync" --save '' --daemonize no --logfile "$dir/redis.log" \
 		--stream-node-max-bytes 512 ${REDIS_FLAGS:-} &
 	REDIS_PID=$!
+	REDIS_PORT=$rport
 	pids+=($REDIS_PID)
 	wait_until "redis-server" redis-cli -p "$rport" ping
 
@@ -215,6 +230,125 @@ start_stack() {
 	if [ "$mode" = embedded ]; then
 		curl -fsS -X PUT -H 'Content-Type: application/json' -d '{"step":"5s","auto_restock":"2s"}' "$SIM/sim/lifecycle" >/dev/null
 	fi
+}
+
+# free_cluster_base: a base port whose six ports and bus ports (+10000) are
+# free, from CLUSTER_PORTS (LO-HI[,LO-HI…]) or 20000-29990.
+free_cluster_base() {
+	python3 - "${CLUSTER_PORTS:-20000-29990}" <<'PY'
+import random, socket, sys
+spans = [tuple(int(x) for x in r.split("-")) for r in sys.argv[1].split(",")]
+for _ in range(500):
+    lo, hi = random.choice(spans)
+    base = random.randint(lo, hi - 5)
+    held, ok = [], True
+    for p in [base + i for i in range(6)] + [base + i + 10000 for i in range(6)]:
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            held.append(s)
+        except OSError:
+            ok = False
+            s.close()
+            break
+    for s in held:
+        s.close()
+    if ok:
+        print(base)
+        sys.exit(0)
+sys.exit("bench: no free cluster base port in " + sys.argv[1])
+PY
+}
+
+# start_cluster_stack LABEL [erp-down|up] [GATEWAY FLAGS…]: a fresh 3+3
+# Redis Cluster (scripts/redis-cluster.sh: AOF everysec), the standalone
+# simulator, and the gateway on redis+cluster://. Sets what start_stack
+# sets (REDIS_PID: the first primary) and NODES, PRIMARIES (ports), SEEDS.
+start_cluster_stack() {
+	local label=$1 erp=${2:-up}
+	shift 2
+	local dir="$out/$label" base simport gwport f
+	mkdir -p "$dir"
+	if [ "$have_erpsim" != 1 ]; then echo "bench: the cluster scenario needs cmd/erpsim" >&2; return 1; fi
+	base=$(free_cluster_base)
+	SEEDS=$(scripts/redis-cluster.sh start "$base" "$dir/cluster") || return 1
+	CLUSTER_DIR=$dir
+	for f in "$dir"/cluster/*/redis.pid; do pids+=("$(cat "$f")"); done
+	NODES=$(seq "$base" $((base + 5)) | tr '\n' ' ')
+	PRIMARIES=$(redis-cli -p "$base" cluster nodes | awk '$3 ~ /master/ && NF >= 9 {split($2, a, "[:@]"); print a[2]}' | sort -n | tr '\n' ' ')
+	REDIS_PID=$(cat "$dir/cluster/${PRIMARIES%% *}/redis.pid")
+	simport=$(free_port); gwport=$(free_port)
+	# shellcheck disable=SC2086
+	bin/erpsim --listen "127.0.0.1:$simport" ${ERPSIM_FLAGS:-} >"$dir/erpsim.log" 2>&1 &
+	SIM_PID=$!
+	pids+=($SIM_PID)
+	wait_until "erpsim" curl -fsS "http://127.0.0.1:$simport/sim/orders?version=v2&external_ref=none"
+	# shellcheck disable=SC2086
+	bin/gateway --listen "127.0.0.1:$gwport" --redis-url "redis+cluster://$SEEDS" \
+		--erp-v1-url "http://127.0.0.1:$simport/erp/v1" --erp-v2-url "http://127.0.0.1:$simport/erp/v2" \
+		"$@" ${GATEWAY_FLAGS:-} >"$dir/gateway.log" 2>&1 &
+	GW_PID=$!
+	pids+=($GW_PID)
+	GW="http://127.0.0.1:$gwport"
+	SIM="http://127.0.0.1:$simport"
+	wait_until "gateway" curl -fsS "$GW/readyz"
+	if [ "$erp" = down ]; then
+		curl -fsS -X PUT -H 'Content-Type: application/json' -d '{"down":true}' "$SIM/sim/faults" >/dev/null
+	fi
+}
+
+# start_gateway2 [GATEWAY FLAGS…]: a second gateway (instance id
+# bench-gw2) on the running cluster stack and its simulator; sets GW2.
+start_gateway2() {
+	local gwport
+	gwport=$(free_port)
+	# shellcheck disable=SC2086
+	bin/gateway --listen "127.0.0.1:$gwport" --redis-url "redis+cluster://$SEEDS" --instance-id bench-gw2 \
+		--erp-v1-url "$SIM/erp/v1" --erp-v2-url "$SIM/erp/v2" "$@" ${GATEWAY_FLAGS:-} >"$CLUSTER_DIR/gateway2.log" 2>&1 &
+	pids+=($!)
+	GW2="http://127.0.0.1:$gwport"
+	wait_until "second gateway" curl -fsS "$GW2/readyz"
+}
+
+# redis_cpu FILE: appends "<unix seconds> <port> <role> <cpu s>"
+# for each node, cpu = used_cpu_sys + used_cpu_user of its main process
+# (INFO cpu); role is primary when the port is in PRIMARIES.
+redis_cpu() {
+	local file=$1 p role ts
+	ts=$(date +%s.%N)
+	for p in $NODES; do
+		role=replica
+		[[ " $PRIMARIES " == *" $p "* ]] && role=primary
+		echo "$ts $p $role $(redis-cli -p "$p" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}')" >>"$file"
+	done
+}
+
+# cluster_run LABEL TOPOLOGY LOADTEST-ARGS…: one measured run of the cluster
+# scenario on a running stack: Redis CPU of every node while idle (polling,
+# heartbeats: subtracted later) and around the load test.
+cluster_run() {
+	local label=$1 topo=$2
+	shift 2
+	echo "$topo" >"$out/$label.topology"
+	redis_cpu "$out/$label.idle"
+	sleep "$cluster_idle"
+	redis_cpu "$out/$label.idle"
+	redis_cpu "$out/$label.rcpu"
+	commandstats "$out/$label.cmd0"
+	loadtest "$label" "$@" || failed_runs=$((failed_runs+1))
+	redis_cpu "$out/$label.rcpu"
+	commandstats "$out/$label.cmd1"
+}
+
+# commandstats FILE: "<port> <role> <INFO commandstats line>" of every node:
+# which commands a node spent its CPU on (usec=…), for a skew between primaries.
+commandstats() {
+	local p role
+	for p in $NODES; do
+		role=replica
+		[[ " $PRIMARIES " == *" $p "* ]] && role=primary
+		redis-cli -p "$p" info commandstats | tr -d '\r' | awk -v p="$p" -v r="$role" '/^cmdstat_/ {print p, r, $0}' >>"$1"
+	done
 }
 
 # CPU accounting of one load-test run (the machine is shared: what the
@@ -295,6 +429,7 @@ if [ "$smoke" = 1 ]; then
 	ramp_track=$(ramp 100 200); delivery_rate=100; warmup=50
 	sustain_rates=50,100; sustain_duration=2s
 	sse_rate=50; sse_hold=2s
+	ramp_cluster=$(ramp 100 200); cluster_latency_rate=100; cluster_latency_duration=1s; cluster_delivery_rate=50; cluster_delivery_duration=2s; cluster_idle=1
 else
 	ramp_ceiling=$(ramp 5000 10000 20000 30000 40000 50000 60000 80000)
 	# Finer steps where this 2-core box saturates (a few thousand a second),
@@ -309,6 +444,12 @@ else
 	# more, long enough for the last orders' deliveries (which lag behind
 	# on this box while 10,000 streams open) to reach them.
 	sse_rate=500; sse_hold=60s
+	# The cluster scenario: latency compared at 1,000/s (the box holds it on
+	# one node and on six), the ramp to the peak, and a delivery rate the
+	# box sustains (see "sustain") so the Redis CPU per delivered order is
+	# not that of a backlog.
+	ramp_cluster=$(ramp 500 1000 2000 3000 4000 5000 6000 8000)
+	cluster_latency_rate=1000; cluster_latency_duration=5s; cluster_delivery_rate=500; cluster_delivery_duration=20s; cluster_idle=5
 fi
 
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
@@ -395,6 +536,45 @@ for i in $(seq "$runs"); do
 		start_stack everysec "sse-embedded-$i" up embedded
 		loadtest "sse-embedded-$i" --sse "$sse_streams" --sse-open-rate "$sse_rate" --sse-hold "$sse_hold" || failed_runs=$((failed_runs+1))
 		stop_all
+	fi
+	if want cluster; then
+		for topo in one cluster cluster-wait1; do
+			echo "bench: run $i/$runs: cluster scenario, $topo: intake"
+			label="cl-$topo-intake-$i"
+			case $topo in
+			one) start_stack everysec "$label" down; NODES=$REDIS_PORT; PRIMARIES=$REDIS_PORT ;;
+			cluster) start_cluster_stack "$label" down ;;
+			cluster-wait1) start_cluster_stack "$label" down --redis-wait-replicas 1 ;;
+			esac
+			if [ "$topo" = cluster ]; then
+				# The cost of --redis-wait-replicas 1 in latency: a second
+				# gateway with it on the same cluster, fixed-rate runs
+				# alternating between the two (the machine's noise falls
+				# on both alike).
+				start_gateway2 --redis-wait-replicas 1
+				gw0=$GW
+				for k in 1 2 3; do
+					for w in 0 1; do
+						[ "$w" = 0 ] && GW=$gw0 || GW=$GW2
+						loadtest "cl-lat$w-$i-$k" --rate "$cluster_latency_rate" --duration "$cluster_latency_duration" --mix rest=1 ||
+							failed_runs=$((failed_runs+1))
+					done
+				done
+				GW=$gw0
+			fi
+			cluster_run "$label" "$topo" --steps "$ramp_cluster" --mix rest=1
+			stop_all
+			[ "$topo" != cluster-wait1 ] || continue
+			echo "bench: run $i/$runs: cluster scenario, $topo: delivery at $cluster_delivery_rate/s, verified"
+			label="cl-$topo-delivery-$i"
+			case $topo in
+			one) start_stack everysec "$label" up; NODES=$REDIS_PORT; PRIMARIES=$REDIS_PORT ;;
+			cluster) start_cluster_stack "$label" up ;;
+			esac
+			cluster_run "$label" "$topo" --rate "$cluster_delivery_rate" --duration "$cluster_delivery_duration" --mix rest=1 \
+				--verify "$SIM" --verify-versions v1,v2 --verify-timeout 120s
+			stop_all
+		done
 	fi
 done
 
@@ -740,6 +920,166 @@ for label, name in (("ceiling", "ceiling"), ("rest", "REST intake"), ("always", 
         print(f"{name}: {c}")
 print("results:", out)
 PY
+
+if want cluster; then
+	python3 - "$out" "$runs" "$cluster_latency_rate" "$cluster_delivery_rate" <<'PY'
+import json, os, statistics, sys
+
+out, runs, lat_rate, dl_rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+def samples(path):
+    """[(ts, {port: (role, cpu)})] from a redis_cpu file."""
+    snaps = {}
+    if not os.path.exists(path):
+        return []
+    for line in open(path):
+        f = line.split()
+        if len(f) == 4:
+            snaps.setdefault(float(f[0]), {})[f[1]] = (f[2], float(f[3]))
+    return [(k, snaps[k]) for k in sorted(snaps)]
+
+def run_cpu(label):
+    """Per node (role, net CPU seconds of the load test, idle CPU share) and
+    the result JSON, or None."""
+    rp = f"{out}/{label}.json"
+    idle, busy = samples(f"{out}/{label}.idle"), samples(f"{out}/{label}.rcpu")
+    if len(idle) < 2 or len(busy) < 2 or not (os.path.exists(rp) and os.path.getsize(rp)):
+        return None
+    res = json.load(open(rp))
+    (i0, a), (i1, b) = idle[0], idle[-1]
+    (t0, c), (t1, d) = busy[0], busy[-1]
+    nodes = {}
+    for port, (role, cpu) in c.items():
+        idle_rate = (b[port][1] - a[port][1]) / max(i1 - i0, 1e-9)
+        net = d[port][1] - cpu - idle_rate * (t1 - t0)
+        nodes[port] = (role, max(net, 0.0), idle_rate)
+    return nodes, res
+
+def per_order(kind, topo):
+    """Median over runs of: per primary (sorted by port) µs per ok order, the
+    replicas' sum, the idle CPU % per primary; plus the peak and the latency
+    at lat_rate (intake) or the verification (delivery)."""
+    per, rep, idle, peaks, p50, p99, ver = [], [], [], [], [], [], []
+    for i in range(1, runs + 1):
+        r = run_cpu(f"cl-{topo}-{kind}-{i}")
+        if r is None:
+            continue
+        nodes, res = r
+        ok = res.get("ok", 0)
+        if not ok:
+            continue
+        prim = [nodes[p] for p in sorted(nodes, key=int) if nodes[p][0] == "primary"]
+        per.append([1e6 * n[1] / ok for n in prim])
+        rep.append(sum(1e6 * n[1] / ok for n in nodes.values() if n[0] == "replica"))
+        idle.append([100 * n[2] for n in prim])
+        steps = res.get("steps", [])
+        peaks.append(max((s["ok_per_second"] for s in steps), default=None))
+        for s in steps:
+            if s["rate"] == lat_rate:
+                p50.append(s["latency"]["p50_ns"] / 1e6)
+                p99.append(s["latency"]["p99_ns"] / 1e6)
+        v = res.get("verification") or {}
+        ver.append((v.get("lost"), v.get("duplicated")) if v else None)
+    if not per:
+        return None
+    k = max(len(x) for x in per)
+    per = [x for x in per if len(x) == k]
+    idle = [x for x in idle if len(x) == k]
+    return {"per": [med([x[j] for x in per]) for j in range(k)], "replicas": med(rep),
+            "idle": [med([x[j] for x in idle]) for j in range(k)], "peak": med(peaks),
+            "p50": med(p50), "p99": med(p99), "verified": ver, "n": len(per)}
+
+def us(xs):
+    return ", ".join(f"{x:.0f}" for x in xs) + (f" (sum {sum(xs):.0f})" if len(xs) > 1 else "") + " µs"
+
+names = {"one": "one node", "cluster": "cluster 3+3, wait-replicas 0", "cluster-wait1": "cluster 3+3, wait-replicas 1"}
+print()
+print(f"Redis Cluster (issue 14), medians of {runs} runs; Redis CPU = INFO cpu used_cpu_sys+used_cpu_user, idle polling subtracted:")
+rows = [("topology", "intake peak", f"p50 / p99 at {lat_rate:,.0f}/s", "Redis CPU per accepted order, per primary",
+         f"per order accepted+delivered ({dl_rate}/s)", "replicas' sum (accepted / +delivered)", "idle CPU per primary", "verified")]
+got = {}
+for topo in ("one", "cluster", "cluster-wait1"):
+    a, d = per_order("intake", topo), per_order("delivery", topo)
+    got[topo] = (a, d)
+    if a is None and d is None:
+        continue
+    peak = "-" if not a or a["peak"] is None else f"{a['peak']:,.0f}/s"
+    lat = "-" if not a or a["p50"] is None else f"{a['p50']:.2f} / {a['p99']:.2f} ms"
+    ver = "-"
+    if d:
+        bad = [v for v in d["verified"] if v is None or v != (0, 0)]
+        ver = "0 lost, 0 dup" if not bad else f"runs with lost/dup or unverified: {bad}"
+    rows.append((names[topo], peak, lat, us(a["per"]) if a else "-", us(d["per"]) if d else "-",
+                 "-" if topo == "one" else " / ".join("-" if x is None else f"{x['replicas']:.0f} µs" for x in (a, d)),
+                 ", ".join(f"{x:.1f} %" for x in (d or a)["idle"]), ver))
+w = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+for r in rows:
+    print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)).rstrip())
+one, cl = got.get("one", (None, None)), got.get("cluster", (None, None))
+if one[1] and cl[1]:
+    c1, cmax, csum = one[1]["per"][0], max(cl[1]["per"]), sum(cl[1]["per"])
+    print(f"projection (Redis only, one core per primary): one node saturates at 1e6 / {c1:.0f} µs = {1e6 / c1:,.0f} orders/s accepted and delivered;")
+    print(f"  the cluster's busiest primary at 1e6 / {cmax:.0f} µs = {1e6 / cmax:,.0f}/s, so 3 primaries carry {c1 / cmax:.1f} x one node")
+    print(f"  (the cluster spends {csum:.0f} µs of primary CPU per order in all, {csum / c1:.2f} x one node's)")
+if one[0] and cl[0]:
+    a1, amax = one[0]["per"][0], max(cl[0]["per"])
+    print(f"  accepts alone: one node 1e6 / {a1:.0f} µs = {1e6 / a1:,.0f}/s, the cluster's busiest primary 1e6 / {amax:.0f} µs = {1e6 / amax:,.0f}/s ({a1 / amax:.1f} x)")
+def top_commands(label, n=4):
+    """Per primary: the commands with the most CPU (INFO commandstats usec)
+    during the run, as 'cmd usec-per-order'."""
+    def read(path):
+        d = {}
+        if os.path.exists(path):
+            for line in open(path):
+                port, role, stat = line.split(" ", 2)
+                name, _, rest = stat.partition(":")
+                usec = dict(kv.split("=") for kv in rest.strip().split(",")).get("usec")
+                d[(port, role, name[len("cmdstat_"):])] = float(usec or 0)
+        return d
+    a, b = read(f"{out}/{label}.cmd0"), read(f"{out}/{label}.cmd1")
+    rp = f"{out}/{label}.json"
+    ok = json.load(open(rp)).get("ok", 0) if os.path.exists(rp) and os.path.getsize(rp) else 0
+    if not b or not ok:
+        return []
+    per = {}
+    for (port, role, cmd), v in b.items():
+        if role == "primary":
+            per.setdefault(port, []).append((v - a.get((port, role, cmd), 0), cmd))
+    return [f"{port}: " + ", ".join(f"{cmd} {u / ok:.0f}" for u, cmd in sorted(xs, reverse=True)[:n])
+            for port, xs in sorted(per.items(), key=lambda x: int(x[0]))]
+
+for topo in ("one", "cluster"):
+    tops = top_commands(f"cl-{topo}-delivery-{runs}")
+    if tops:
+        print(f"{names[topo]}, delivery run {runs}: Redis CPU by command, µs per order (INFO commandstats): " + "; ".join(tops))
+
+def paired(w):
+    """Median p50, p99 (ms) and number of the fixed-rate runs against the
+    gateway with --redis-wait-replicas w on the same cluster."""
+    p50, p99 = [], []
+    for i in range(1, runs + 1):
+        for k in range(1, 4):
+            p = f"{out}/cl-lat{w}-{i}-{k}.json"
+            if os.path.exists(p) and os.path.getsize(p):
+                lat = json.load(open(p))["latency"]
+                p50.append(lat["p50_ns"] / 1e6)
+                p99.append(lat["p99_ns"] / 1e6)
+    return med(p50), med(p99), len(p50)
+
+l0, l1 = paired(0), paired(1)
+if l0[2] and l1[2]:
+    print(f"--redis-wait-replicas 1, latency at {lat_rate:,.0f}/s (two gateways on one cluster, alternating fixed-rate runs, median of {l0[2]} / {l1[2]}):")
+    print(f"  p50 {l0[0]:.2f} -> {l1[0]:.2f} ms ({l1[0] - l0[0]:+.2f}), p99 {l0[1]:.2f} -> {l1[1]:.2f} ms ({l1[1] - l0[1]:+.2f})")
+if got.get("cluster", (None,))[0] and got.get("cluster-wait1", (None,))[0]:
+    a0, a1 = got["cluster"][0], got["cluster-wait1"][0]
+    print(f"--redis-wait-replicas 1, intake peak (separate clusters): {a0['peak']:,.0f}/s -> {a1['peak']:,.0f}/s; "
+          f"at the ramp's {lat_rate:,.0f}/s step p50 {a0['p50']:.2f} -> {a1['p50']:.2f} ms, p99 {a0['p99']:.2f} -> {a1['p99']:.2f} ms")
+PY
+fi
 
 echo "bench: command: $0 $orig_args (runs=$runs step=$step)"
 if [ "$failed_runs" -gt 0 ]; then

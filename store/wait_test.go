@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,5 +50,42 @@ func TestAcceptWaitReplicas(t *testing.T) {
 		if err != nil || acc.OrderID != id2 || acc.Replayed {
 			t.Fatalf("accept waiting for %d replicas = %+v, %v; want %s stored", replicas, acc, err, id2)
 		}
+	}
+}
+
+// TestCheckDurabilityEveryPrimary: on a cluster every primary must persist
+// (each holds a share of the orders): one primary without AOF fails the
+// check, naming that primary. The test servers run with AOF, so the check
+// passes on them as they are (the refusal of a single node without AOF is
+// TestCheckDurability's).
+func TestCheckDurabilityEveryPrimary(t *testing.T) {
+	rdb := redistest.Universal(t)
+	ctx := context.Background()
+	if err := store.CheckDurability(ctx, rdb, nil); err != nil {
+		t.Fatalf("durability of the test Redis: %v, want nil (AOF on)", err)
+	}
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return
+	}
+	var mu sync.Mutex
+	var victim *redis.Client
+	if err := c.ForEachMaster(ctx, func(_ context.Context, n *redis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if victim == nil || n.Options().Addr < victim.Options().Addr {
+			victim = n
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := victim.ConfigSet(ctx, "appendonly", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { victim.ConfigSet(context.Background(), "appendonly", "yes") })
+	err := store.CheckDurability(ctx, rdb, nil)
+	if err == nil || !strings.Contains(err.Error(), victim.Options().Addr) || !strings.Contains(err.Error(), "appendonly is no") {
+		t.Errorf("durability with primary %s without AOF = %v, want refused naming it", victim.Options().Addr, err)
 	}
 }

@@ -19,6 +19,10 @@
 // suite thus runs on one node and on a cluster; Real(t), which returns a
 // single node's *redis.Client, then fails, except for the tests listed in
 // singleNodeOnly with the reason they cannot run on a cluster.
+//
+// StartCluster starts a Redis Cluster of the test's own (3 primaries, 3
+// replicas, scripts/redis-cluster.sh) for drills that kill, restart and
+// reshard its nodes; it fails, never skips, without redis-server.
 package redistest
 
 import (
