@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"erpgate/internal/backoff"
 	"erpgate/internal/instance"
 )
 
@@ -72,8 +73,8 @@ type DispatcherConfig struct {
 	Poll        time.Duration // pause while paused, breaker open, or after an infrastructure error; default 250ms
 	CallTimeout time.Duration // deadline of one ERP call; default 15s
 
-	Backoff       Backoff // wait after transient failures; default {Base: 1s, Max: 1m, Jitter: 0.3}
-	MaxDeliveries int64   // deliveries before an entry is dead-lettered; default 10
+	Backoff       backoff.Policy // wait after transient failures; default {Base: 1s, Max: 1m, Jitter: 0.3}
+	MaxDeliveries int64          // deliveries before an entry is dead-lettered; default 10
 
 	ReclaimMinIdle time.Duration // an entry pending this long belongs to a dead consumer; default 2m
 	ReclaimEvery   time.Duration // how often each consumer looks for such entries; default 30s
