@@ -3,6 +3,13 @@ package streamgroup_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +25,9 @@ import (
 
 // clusterClient returns a client of a 3-primary Redis Cluster: the test
 // harness's (ERPGATE_REDIS_URL=redis+cluster://..., redistest.Universal),
-// or else a fresh one of its own (redistest.StartCluster: free ports drawn
-// from ERPGATE_CLUSTER_PORTS, stopped when the test ends).
+// or else a fresh one started with scripts/redis-cluster.sh on
+// ERPGATE_TEST_CLUSTER_PORT (default: six free ports, as scripts/test.sh
+// picks them) … +5, stopped when the test ends.
 func clusterClient(t *testing.T, readers int) *redis.ClusterClient {
 	t.Helper()
 	if redistest.ClusterURL() != "" {
@@ -29,7 +37,22 @@ func clusterClient(t *testing.T, readers int) *redis.ClusterClient {
 		}
 		return c
 	}
-	seeds := redistest.StartCluster(t).Seeds()
+	seeds := ""
+	{
+		port := os.Getenv("ERPGATE_TEST_CLUSTER_PORT")
+		if port == "" {
+			port = strconv.Itoa(freeClusterBase(t))
+		}
+		_, file, _, _ := runtime.Caller(0)
+		script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "redis-cluster.sh")
+		dir := t.TempDir()
+		out, err := exec.Command(script, "start", port, dir).Output()
+		t.Cleanup(func() { _ = exec.Command(script, "stop", dir).Run() })
+		if err != nil {
+			t.Fatalf("starting a cluster: %v", err)
+		}
+		seeds = strings.TrimSpace(string(out))
+	}
 	c := redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs: strings.Split(seeds, ","),
 		// Every blocked read holds a connection of its node's pool for up
@@ -42,6 +65,31 @@ func clusterClient(t *testing.T, readers int) *redis.ClusterClient {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// freeClusterBase returns a port b such that b … b+5 and their cluster bus
+// ports (+10000) are free now.
+func freeClusterBase(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		b := 20000 + rand.IntN(20000)
+		free := true
+		for i := range 6 {
+			for _, p := range []int{b + i, b + i + 10000} {
+				l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+				if err != nil {
+					free = false
+					continue
+				}
+				l.Close()
+			}
+		}
+		if free {
+			return b
+		}
+	}
+	t.Fatal("no six free ports for a cluster")
+	return 0
 }
 
 // TestGroupOnCluster: a Group on the 16 partition streams of a 3-primary
@@ -129,8 +177,8 @@ func TestGroupOnCluster(t *testing.T) {
 						ids = append(ids, e.ID)
 					}
 					mu.Unlock()
-					// Not rctx: the wait below ends when the last entries are
-					// recorded, and stop() must not cancel their ack.
+					// Not rctx: what was read is acknowledged even when the
+					// readers are being stopped.
 					if err := g.Ack(ctx, p, ids...); err != nil {
 						t.Errorf("ack partition %d: %v", p, err)
 					}
