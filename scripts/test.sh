@@ -77,8 +77,10 @@ redis-cli -p "$port" ping >/dev/null || { echo "test.sh: redis-server did not st
 
 echo "test.sh: redis-server (AOF) on 127.0.0.1:$port" >&2
 export ERPGATE_REDIS_ADDR="127.0.0.1:$port" ERPGATE_REDIS_REQUIRED=1
-# Tests that need a cluster of their own (the drills, streamgroup's cluster
-# test) start one with redistest.StartCluster on ports probed when they start.
+# internal/streamgroup's TestGroupOnCluster starts a cluster of its own in
+# this pass: on free ports, not its default 32000.
+ERPGATE_TEST_CLUSTER_PORT=$(free_cluster_base)
+export ERPGATE_TEST_CLUSTER_PORT
 go test -race -count=1 "$@" ./...
 
 [ "${ERPGATE_TEST_CLUSTER:-1}" = 0 ] && exit 0
