@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate/erp"
+	"erpgate/internal/backoff"
 	"erpgate/internal/partition"
 	"erpgate/internal/redistest"
 	"erpgate/order"
@@ -215,7 +216,7 @@ func (e *env) config() erp.DispatcherConfig {
 		Block:            20 * time.Millisecond,
 		Poll:             2 * time.Millisecond,
 		CallTimeout:      5 * time.Second,
-		Backoff:          erp.Backoff{Base: time.Minute, Max: 10 * time.Minute},
+		Backoff:          backoff.Policy{Base: time.Minute, Max: 10 * time.Minute},
 		MaxDeliveries:    5,
 		ReclaimMinIdle:   time.Hour,
 		ReclaimEvery:     time.Hour,
@@ -623,7 +624,7 @@ func TestDispatcherReclaimsFromDeadConsumer(t *testing.T) {
 		cfg := e.config()
 		cfg.Adapters = map[string]erp.Adapter{erp.V2: e.erps[erp.V2]}
 		cfg.CallTimeout = 250 * time.Millisecond
-		cfg.Backoff = erp.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond}
+		cfg.Backoff = backoff.Policy{Base: time.Millisecond, Max: 10 * time.Millisecond}
 		cfg.ReclaimMinIdle = 800 * time.Millisecond
 		cfg.ReclaimEvery = 10 * time.Millisecond
 		e.run(cfg)
@@ -654,7 +655,7 @@ func TestDispatcherSlowBatchIsNotStolen(t *testing.T) {
 		cfg.Adapters = map[string]erp.Adapter{erp.V2: v2}
 		cfg.BatchSize = 6 // one consumer takes them all; the last waits 1.25s
 		cfg.CallTimeout = 600 * time.Millisecond
-		cfg.Backoff = erp.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond}
+		cfg.Backoff = backoff.Policy{Base: time.Millisecond, Max: 10 * time.Millisecond}
 		cfg.ReclaimMinIdle = 1200 * time.Millisecond
 		cfg.ReclaimEvery = 5 * time.Millisecond
 		e.run(cfg)

@@ -23,6 +23,7 @@ import (
 	"erpgate/erp/erpfake"
 	"erpgate/erp/erpv2"
 	"erpgate/erpsim"
+	"erpgate/internal/backoff"
 	"erpgate/internal/partition"
 	"erpgate/internal/redistest"
 	"erpgate/order"
@@ -161,7 +162,7 @@ func (e *supEnv) startWorkers(chain erp.SupplyChain, simURL string) {
 		Outbox: e.st.Outbox(), Orders: e.st, Adapters: map[string]erp.Adapter{erp.V1: e.v1, erp.V2: v2},
 		Handlers: sd.Handlers(), Plan: e.plan, Logger: slog.New(slog.DiscardHandler), Name: "t",
 		Consumers: 2, BatchSize: 5, Block: 10 * time.Millisecond, Poll: 2 * time.Millisecond,
-		Backoff: erp.Backoff{Base: 20 * time.Millisecond, Max: 100 * time.Millisecond}, MaxDeliveries: 50,
+		Backoff: backoff.Policy{Base: 20 * time.Millisecond, Max: 100 * time.Millisecond}, MaxDeliveries: 50,
 		ReclaimMinIdle: time.Hour, ReclaimEvery: time.Hour,
 	})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -23,6 +23,12 @@ import (
 // and show up as a lower ceiling. It supports exactly what the gateway
 // sends back: Content-Length or chunked bodies, keep-alive and
 // Connection: close. Config.UseNetHTTP switches back to net/http.
+//
+// It pays: one request with its answer from a canned server on the same
+// machine costs 6.8 µs of process CPU with this client and 22.7 µs with
+// net/http's, 14 allocations against 70 (BenchmarkClientRaw and
+// BenchmarkClientNetHTTP, -benchtime=20000x, medians of 5; both include the
+// same canned server's share).
 type rawClient struct {
 	addr   string // host:port
 	host   string // Host header

@@ -61,8 +61,10 @@ cleanup() {
 }
 cdir=""
 cleanup_cluster() {
-	[ -n "$cdir" ] && scripts/redis-cluster.sh stop "$cdir" >/dev/null 2>&1 || true
-	[ -n "$cdir" ] && rm -rf "$cdir"
+	if [ -n "$cdir" ]; then
+		scripts/redis-cluster.sh stop "$cdir" >/dev/null 2>&1 || true
+		rm -rf "$cdir"
+	fi
 }
 trap 'cleanup; cleanup_cluster' EXIT
 redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec --stream-node-max-bytes 512 \

@@ -560,14 +560,11 @@ func (r *Releases) Reconcile(ctx context.Context, view *erp.PlanView, target str
 	return n, nil
 }
 
+// releaseStatusFor is the order status a target's result implies when that
+// target becomes authoritative: a pending result leaves the order accepted.
 func releaseStatusFor(state string) string {
-	switch state {
-	case erp.StateCreated:
-		return StatusReceived
-	case erp.StateRejected:
-		return StatusRejected
-	case erp.StateDead:
-		return StatusFailed
+	if s := statusOf(state); s != "" {
+		return s
 	}
 	return StatusAccepted
 }

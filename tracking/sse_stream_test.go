@@ -484,6 +484,7 @@ func TestHubOnFeedOnGap(t *testing.T) {
 
 	// The feed key turns unreadable: each failed read is a gap.
 	bg := context.Background()
+	// The saved copy keeps the feed's tag: on a cluster, RENAME stays in one slot.
 	if err := rdb.Rename(bg, testFeed, testFeed+":saved").Err(); err != nil {
 		t.Fatal(err)
 	}

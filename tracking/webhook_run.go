@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"erpgate"
+	"erpgate/internal/backoff"
 	"erpgate/internal/instance"
 	"erpgate/internal/streamgroup"
 )
@@ -801,12 +802,7 @@ func (w *Webhooks) finish(ctx context.Context, c *claim, force bool) error {
 // backoff returns the jittered delay before attempt n+1 after n failures:
 // uniformly in [d/2, d) with d = min(BackoffBase·2^(n-1), BackoffMax).
 func (w *Webhooks) backoff(n int) time.Duration {
-	d := w.cfg.BackoffBase
-	for i := 1; i < n && d < w.cfg.BackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, w.cfg.BackoffMax)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Policy{Base: w.cfg.BackoffBase, Max: w.cfg.BackoffMax, Jitter: 0.5}.Delay(int64(n), rand.Float64())
 }
 
 // post sends one event to sub and reports whether the receiver took it (2xx).

@@ -17,6 +17,7 @@ import (
 	"erpgate/erp/erpv2"
 	"erpgate/erpsim"
 	"erpgate/gateway"
+	"erpgate/internal/backoff"
 	"erpgate/internal/instance"
 	"erpgate/internal/partition"
 	"erpgate/store"
@@ -396,7 +397,7 @@ func newDelivery(b base, st *store.Store, instances *store.Instances, targets er
 		Logger: b.log, Registerer: b.reg, Consumers: opt.consumers, InFlight: opt.erpInFlight, CallTimeout: opt.erpTimeout,
 		ReadPoll:       embeddedFeedPoll(opt), // the embedded Redis re-runs blocked reads after every command
 		OnResult:       erp.Reauthorize(rel, st, b.log, erp.ChainHooks(rp.shadow.OnResult, rp.timeline, openOrdersHook(open, b.log))),
-		Backoff:        erp.Backoff{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},
+		Backoff:        backoff.Policy{Base: min(time.Second, opt.erpBackoffMax/2), Max: opt.erpBackoffMax, Jitter: 0.3},
 		BreakerOpenFor: opt.erpBreakerOpen, MaxDeliveries: opt.erpMaxDeliveries,
 		ReclaimMinIdle: opt.erpReclaimIdle, ReclaimEvery: min(opt.erpReclaimIdle/2, 30*time.Second),
 		// Supplier documents go to v2 only (supply.go).

@@ -3,10 +3,13 @@ package streamgroup_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,8 +26,8 @@ import (
 // clusterClient returns a client of a 3-primary Redis Cluster: the test
 // harness's (ERPGATE_REDIS_URL=redis+cluster://..., redistest.Universal),
 // or else a fresh one started with scripts/redis-cluster.sh on
-// ERPGATE_TEST_CLUSTER_PORT (default 32000) … +5, stopped when the test
-// ends.
+// ERPGATE_TEST_CLUSTER_PORT (default: six free ports, as scripts/test.sh
+// picks them) … +5, stopped when the test ends.
 func clusterClient(t *testing.T, readers int) *redis.ClusterClient {
 	t.Helper()
 	if redistest.ClusterURL() != "" {
@@ -38,7 +41,7 @@ func clusterClient(t *testing.T, readers int) *redis.ClusterClient {
 	{
 		port := os.Getenv("ERPGATE_TEST_CLUSTER_PORT")
 		if port == "" {
-			port = "32000"
+			port = strconv.Itoa(freeClusterBase(t))
 		}
 		_, file, _, _ := runtime.Caller(0)
 		script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "redis-cluster.sh")
@@ -62,6 +65,31 @@ func clusterClient(t *testing.T, readers int) *redis.ClusterClient {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// freeClusterBase returns a port b such that b … b+5 and their cluster bus
+// ports (+10000) are free now.
+func freeClusterBase(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		b := 20000 + rand.IntN(20000)
+		free := true
+		for i := range 6 {
+			for _, p := range []int{b + i, b + i + 10000} {
+				l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+				if err != nil {
+					free = false
+					continue
+				}
+				l.Close()
+			}
+		}
+		if free {
+			return b
+		}
+	}
+	t.Fatal("no six free ports for a cluster")
+	return 0
 }
 
 // TestGroupOnCluster: a Group on the 16 partition streams of a 3-primary
@@ -149,7 +177,9 @@ func TestGroupOnCluster(t *testing.T) {
 						ids = append(ids, e.ID)
 					}
 					mu.Unlock()
-					if err := g.Ack(rctx, p, ids...); err != nil && rctx.Err() == nil {
+					// Not rctx: what was read is acknowledged even when the
+					// readers are being stopped.
+					if err := g.Ack(ctx, p, ids...); err != nil {
 						t.Errorf("ack partition %d: %v", p, err)
 					}
 				}

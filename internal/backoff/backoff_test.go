@@ -1,4 +1,4 @@
-package erp
+package backoff
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestBackoffDelay(t *testing.T) {
-	b := Backoff{Base: time.Second, Max: time.Minute, Jitter: 0.5}
+	b := Policy{Base: time.Second, Max: time.Minute, Jitter: 0.5}
 	tests := []struct {
 		n    int64
 		u    float64
@@ -33,11 +33,11 @@ func TestBackoffDelay(t *testing.T) {
 }
 
 func TestBackoffDelayBounds(t *testing.T) {
-	b := Backoff{Base: time.Microsecond, Max: time.Hour, Jitter: 1}
+	b := Policy{Base: time.Microsecond, Max: time.Hour, Jitter: 1}
 	if got := b.Delay(1, 0.999999); got != time.Millisecond {
 		t.Errorf("Delay with tiny base = %v, want the 1ms floor", got)
 	}
-	b = Backoff{Base: time.Second, Max: 10 * time.Second, Jitter: 0.3}
+	b = Policy{Base: time.Second, Max: 10 * time.Second, Jitter: 0.3}
 	for n := int64(1); n < 100; n++ {
 		for _, u := range []float64{0, 0.25, 0.5, 0.99} {
 			if got := b.Delay(n, u); got > b.Max || got < 7*time.Second/10 && n > 4 {

@@ -1,15 +1,18 @@
-package erp
+// Package backoff is the one retry-wait policy of erpgate: the ERP delivery
+// workers (erp.DispatcherConfig.Backoff) and the webhook deliveries
+// (tracking.Webhooks) wait by it after a transient failure.
+package backoff
 
 import (
 	"math"
 	"time"
 )
 
-// Backoff computes how long a message waits after a transient failure before
+// Policy computes how long a message waits after a transient failure before
 // it is delivered again: exponential in the number of deliveries so far,
 // capped, and jittered so that messages that failed together (an ERP outage)
 // do not come back together.
-type Backoff struct {
+type Policy struct {
 	Base   time.Duration // wait after the first failed delivery
 	Max    time.Duration // cap on any wait
 	Jitter float64       // fraction in [0, 1] by which a wait is randomly shortened
@@ -19,7 +22,7 @@ type Backoff struct {
 // capped at Max, then shortened by Jitter·u of itself, where u in [0, 1) is
 // a random draw supplied by the caller (so tests are deterministic). It never
 // returns less than a millisecond or more than Max.
-func (b Backoff) Delay(n int64, u float64) time.Duration {
+func (b Policy) Delay(n int64, u float64) time.Duration {
 	if n < 1 {
 		n = 1
 	}
