@@ -106,9 +106,15 @@ func (s *Store) AcceptSupplierDocument(ctx context.Context, in DocumentIntake) (
 			args = append(args, id)
 		}
 	}
-	res, err := acceptDocScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	// The same wait for replicas as an order's accept (wait.go): the
+	// document's keys and its outbox entry are in one slot.
+	reply, err := s.accepts.wait.eval(ctx, s.rdb, acceptDocScript, outboxKey(tag), keys, args)
 	if err != nil {
-		return AcceptedDocument{}, unavailable(err)
+		return AcceptedDocument{}, docAcceptFailed(err)
+	}
+	res := make([]string, len(reply))
+	for i, v := range reply {
+		res[i], _ = v.(string)
 	}
 	if len(res) < 2 {
 		return AcceptedDocument{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("accept script returned %q", res), "internal error")
@@ -127,6 +133,18 @@ func (s *Store) AcceptSupplierDocument(ctx context.Context, in DocumentIntake) (
 	default:
 		return AcceptedDocument{}, erpgate.Wrap(erpgate.Internal, fmt.Errorf("document id %s already in use", res[1]), "internal error")
 	}
+}
+
+// docAcceptFailed is acceptFailed for a supplier document: only a failure
+// that proves the script never ran says nothing was stored.
+func docAcceptFailed(err error) *erpgate.Error {
+	if notSent(err) {
+		return &erpgate.Error{Code: erpgate.Unavailable, Err: err,
+			Message: "document store unavailable: nothing was stored; retry later"}
+	}
+	return &erpgate.Error{Code: erpgate.OutcomeUnknown, Err: err,
+		Message: "the document store failed while accepting: the document may or may not have been stored. " +
+			"Sending the same document again (same number, same content) is safe: it is stored once"}
 }
 
 func checkDocumentIntake(in DocumentIntake) error {

@@ -44,6 +44,15 @@ func TestAcceptWaitReplicas(t *testing.T) {
 	if err != nil || acc.OrderID != id || !acc.Replayed {
 		t.Fatalf("retry = %+v, %v; want %s replayed", acc, err, id)
 	}
+	// A supplier document's accept waits the same way.
+	docID := s.NewDocumentID("SUP-W", func() string { return "sd_w" + time.Now().Format("150405.000000000") })
+	doc := store.DocumentIntake{Doc: ackDoc(docID, "SUP-W", "ACK-W", "PO-W"), Fingerprint: "fpd"}
+	if _, err := s.AcceptSupplierDocument(ctx, doc); erpgate.ErrorCode(err) != erpgate.OutcomeUnknown {
+		t.Fatalf("document accept waiting for %d replicas of %d = %v, want outcome_unknown", replicas+1, replicas, err)
+	}
+	if acc, err := wait(0).AcceptSupplierDocument(ctx, doc); err != nil || acc.ID != docID || !acc.Replayed {
+		t.Fatalf("document retry = %+v, %v; want %s replayed", acc, err, docID)
+	}
 	if replicas > 0 {
 		id2 := s.NewOrderID("shop-a", "EXT-W2", func() string { return "ord_v" + time.Now().Format("150405.000000000") })
 		acc, err := wait(replicas).Accept(ctx, intake(id2, "shop-a", "EXT-W2", "fpw2", ""))
