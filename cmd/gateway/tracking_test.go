@@ -264,7 +264,9 @@ func TestRunTrackingEndToEnd(t *testing.T) {
 func TestRunV1PolledAfterBackout(t *testing.T) {
 	gw, logs, _ := startRun(t)
 	sim := logs.wait(t, "EMBEDDED ERP SIMULATOR")
-	putJSON(t, sim+"/sim/lifecycle", `{"step":"400ms","auto_restock":"0s"}`)
+	// A step of 1s: the poller (2s interval) must see the first status while it
+	// lasts, also on a loaded machine (400ms was missed there).
+	putJSON(t, sim+"/sim/lifecycle", `{"step":"1s","auto_restock":"0s"}`)
 	resp, b := post(t, gw+"/admin/release/backout", "demo-admin-token", `{"reason":"issue 5 test: v1 takes over"}`)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("backout: %d %v", resp.StatusCode, b)
